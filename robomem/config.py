@@ -1,0 +1,189 @@
+"""Configuration as frozen dataclasses, loaded from YAML or a dict.
+
+Unknown keys are rejected with the key named (a typo in a config file must
+not silently fall back to a default).  The same file configures the core, the
+ROS nodes (under a ``ros:`` section they read themselves) and replay.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class SpatialConfig:
+    voxel_size: float = 0.03  # m, object point clouds are downsampled to this
+    pixel_stride: int = 2  # back-project every n-th pixel in each direction
+    max_depth: float = 8.0  # m, farther depth is ignored
+    min_points: int = 15  # segments with fewer 3D points are ignored
+    max_points_per_object: int = 3000
+    overlap_voxel: float = 0.08  # m, cell size for the 3D-overlap test in association
+    geometric_weight: float = 1.0
+    semantic_weight: float = 1.0
+    match_threshold: float = 1.0  # geometric overlap + semantic similarity must exceed this
+    min_label_similarity: float = 0.5  # below this a label is a different thing
+    reid_colour_threshold: float = 0.85  # colour-signature cosine to re-identify a moved object
+    near_distance: float = 1.0  # m, "near" relation in the scene graph
+    snapshot_gain: float = 1.3  # a new view must show an object this much larger to become a snapshot
+    snapshot_image_width: int = 320  # keyframe images are stored at this width (PNG)
+
+
+@dataclass(frozen=True)
+class TemporalConfig:
+    moved_distance: float = 0.3  # m, farther than this counts as moved
+    absence_min_points: int = 8  # object points that must project into view to judge absence
+    absence_visible_fraction: float = 0.6  # of those, the fraction the camera must see through
+    see_through_margin: float = 0.04  # m, observed depth this much behind a remembered point = it is gone
+    image_margin_px: int = 8
+
+
+@dataclass(frozen=True)
+class EpisodicConfig:
+    surprise_threshold: float = 0.7  # change in what is seen that cuts an automatic episode
+    neighbours: int = 1  # episodes before/after returned with a search hit
+
+
+@dataclass(frozen=True)
+class SemanticConfig:
+    usually_min_count: int = 3  # sightings behind a consolidated "usually_in" fact
+    usually_min_share: float = 0.6
+    often_fails_min_count: int = 2
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    w_relevance: float = 1.0
+    w_recency: float = 0.3
+    w_importance: float = 0.2
+    w_confidence: float = 0.2
+    w_distance: float = 0.3
+    recency_tau: float = 3600.0  # s
+    distance_scale: float = 5.0  # m
+    min_relevance: float = 0.35  # candidates less relevant than this to a text query are dropped
+
+
+@dataclass(frozen=True)
+class BudgetConfig:
+    """Growth limits. Past them, forgetting compresses or drops low-value detail."""
+
+    max_sighting_rows: int = 200_000
+    max_absence_rows: int = 50_000
+    max_snapshots: int = 500
+    max_episode_steps: int = 100_000
+    max_fact_rows: int = 100_000
+    max_store_bytes: int = 2_000_000_000
+    check_every: int = 500  # updates between budget checks
+
+
+@dataclass(frozen=True)
+class MemoryConfig:
+    spatial: SpatialConfig = field(default_factory=SpatialConfig)
+    temporal: TemporalConfig = field(default_factory=TemporalConfig)
+    episodic: EpisodicConfig = field(default_factory=EpisodicConfig)
+    semantic: SemanticConfig = field(default_factory=SemanticConfig)
+    retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
+    embedder: str = "auto"  # "auto" (MiniLM if installed, else hashing fallback), "minilm", "hash"
+    workers: int = 4  # threads for the parallel submodule update / retrieval fan-out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> MemoryConfig:
+        return from_dict(cls, data or {}, "config")
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, section: str | None = "memory") -> MemoryConfig:
+        """Load from a YAML file; with ``section`` the memory settings live under that key."""
+        data = load_yaml(path)
+        if section is not None:
+            data = data.get(section, {}) or {}
+        return from_dict(cls, data, section or "config")
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"config {p}: cannot read: {exc}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"config {p}: not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ValueError(f"config {p}: top level must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def from_dict(cls: type[T], data: Any, where: str) -> T:
+    """Build dataclass ``cls`` from ``data``, checking keys and types recursively."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(map(str, data)) - set(fields))
+    if unknown:
+        raise ValueError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(fields))})")
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        kwargs[name] = _coerce(hints[name], value, f"{where}.{name}")
+    return cls(**kwargs)
+
+
+def _coerce(tp: Any, value: Any, where: str) -> Any:
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, where)
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _coerce(a, value, where)
+            except ValueError as exc:
+                errors.append(str(exc))
+        raise ValueError(errors[0] if errors else f"{where}: invalid value {value!r}")
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"{where}: expected a list, got {type(value).__name__}")
+        (inner, *_rest) = typing.get_args(tp) or (Any,)
+        items = [_coerce(inner, v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ValueError(f"{where}: expected a mapping, got {type(value).__name__}")
+        return dict(value)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{where}: expected true/false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{where}: expected a number, got {value!r}")
+        v = float(value)
+        if v != v or v in (float("inf"), float("-inf")):
+            raise ValueError(f"{where}: must be finite, got {value!r}")
+        return v
+    if tp is str:
+        if not isinstance(value, str):
+            raise ValueError(f"{where}: expected a string, got {value!r}")
+        return value
+    return value

