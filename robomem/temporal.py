@@ -106,6 +106,8 @@ class TemporalMemory(Submodule):
             " ON a.object_id = m.object_id AND a.stamp = m.t"
         ):
             self._last_absence[row[0]] = AbsenceRecord(row[0], row[1], (row[2], row[3], row[4]), row[5], row[6])
+        self._next_sighting = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM sightings").fetchone()[0]) + 1
+        self._next_absence = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM absences").fetchone()[0]) + 1
         for oid, label in conn.execute("SELECT id, label FROM objects"):
             self._labels[oid] = label
         self.newest_stamp = float(
@@ -123,20 +125,24 @@ class TemporalMemory(Submodule):
         for d in frame.detections:
             pos = tuple(float(v) for v in d.centroid)
             extent = float(np.linalg.norm(d.segment.bbox_max - d.segment.bbox_min))
+            rid = self._next_sighting
+            self._next_sighting += 1
             ch.sql(
-                "INSERT INTO sightings(object_id, t_start, t_end, n, x, y, z, place, robot_id, extent, reid)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (d.object_id, t, t, 1, *pos, d.place, obs.robot_id, extent, int(d.reidentified)),
+                "INSERT INTO sightings(id, object_id, t_start, t_end, n, x, y, z, place, robot_id, extent, reid)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (rid, d.object_id, t, t, 1, *pos, d.place, obs.robot_id, extent, int(d.reidentified)),
             )
-            new_last[d.object_id] = Sighting(d.object_id, t, t, 1, pos, d.place)  # type: ignore[arg-type]
+            new_last[d.object_id] = Sighting(d.object_id, t, t, 1, pos, d.place, rid)  # type: ignore[arg-type]
             labels[d.object_id] = d.label
         new_abs: dict[int, AbsenceRecord] = {}
         for a in frame.absences:
+            rid = self._next_absence
+            self._next_absence += 1
             ch.sql(
-                "INSERT INTO absences(object_id, stamp, x, y, z, place, robot_id) VALUES (?,?,?,?,?,?,?)",
-                (a.object_id, t, *a.position, a.place, obs.robot_id),
+                "INSERT INTO absences(id, object_id, stamp, x, y, z, place, robot_id) VALUES (?,?,?,?,?,?,?,?)",
+                (rid, a.object_id, t, *a.position, a.place, obs.robot_id),
             )
-            new_abs[a.object_id] = AbsenceRecord(a.object_id, t, a.position, a.place)
+            new_abs[a.object_id] = AbsenceRecord(a.object_id, t, a.position, a.place, rid)
 
         def apply() -> None:
             with self._lock:

@@ -60,6 +60,12 @@ class SensorKeys:
     depth: str
     rgb: str | None = None
     semantic: str | None = None
+    state: str | None = None
+
+    @property
+    def pose_key(self) -> str:
+        """The ``AgentState.sensor_states`` key whose pose is used: ``state`` if set, else ``depth``."""
+        return self.state or self.depth
 
 
 def find_sensor_keys(obs: Mapping[str, Any]) -> SensorKeys:
@@ -142,7 +148,7 @@ def observation_from_habitat(
         )
     return Observation(
         stamp=float(stamp),
-        pose=sensor_pose(state, keys.depth),
+        pose=sensor_pose(state, keys.pose_key),
         intrinsics=intrinsics,
         depth=depth,
         rgb=rgb,

@@ -308,7 +308,7 @@ def _furniture() -> tuple[FurnitureSpec, ...]:
         _box(0.2, 0.55, 0.5, 0.55, 1.85, 0.6, "ceramic"),
     )
     f.append(FurnitureSpec("bed", "bed", "bedroom", bed, (Surface("bed", (0.7, 0.6), (1.9, 1.8), 0.5, 0.5),)))
-    f.append(_cabinet("nightstand", "nightstand", "bedroom", 0.08, 2.1, 0.53, 2.55, 0.55, "wood_light", "wood_light"))
+    f.append(_cabinet("nightstand", "nightstand", "bedroom", 0.08, 2.1, 0.63, 2.65, 0.55, "wood_light", "wood_light"))
     f.append(FurnitureSpec("wardrobe", "wardrobe", "bedroom", (_box(3.2, 0.06, 0.0, 4.4, 0.66, 2.0, "wood_light"),)))
     f.append(_cabinet("dresser", "dresser", "bedroom", 4.45, 1.6, 4.94, 2.6, 0.8, "wood_light", "wood_table"))
     # --- study (5..10, 0..3.4) -------------------------------------------------------------
@@ -347,16 +347,16 @@ OBJECTS: tuple[ObjectSpec, ...] = (
     ObjectSpec("yellow mug", "yellow mug", "mug", "yellow_mug", "yellow_mug", radius=0.065, height=0.09,
                start="coffee table"),
     ObjectSpec("floral mug", "floral mug", "mug", "white_mug", "patterned_mug", radius=0.06, height=0.1,
-               start="nightstand"),
+               start="dresser"),
     ObjectSpec("white bowl", "white bowl", "bowl", "bowl", "bowl", radius=0.085, height=0.07, start="kitchen counter"),
     ObjectSpec("blue bowl", "blue bowl", "bowl", "bowl", "bowl", (0.35, 0.5, 1.0, 1.0), radius=0.085, height=0.07,
                start="kitchen table"),
     ObjectSpec("plate", "plate", "plate", "plate", "plate", radius=0.13, height=0.03, start="kitchen table"),
-    ObjectSpec("yellow book", "yellow book", "book", "book", "book", (1.0, 0.85, 0.3, 1.0), radius=0.16, height=0.07,
+    ObjectSpec("yellow book", "yellow book", "book", "book", "book", (1.0, 0.85, 0.3, 1.0), radius=0.14, height=0.07,
                start="coffee table"),
-    ObjectSpec("black book", "black book", "book", "black_book", "black_book", radius=0.16, height=0.07,
+    ObjectSpec("black book", "black book", "book", "black_book", "black_book", radius=0.14, height=0.07,
                start="nightstand"),
-    ObjectSpec("blue book", "blue book", "book", "book", "book", (0.35, 0.45, 0.95, 1.0), radius=0.16, height=0.07,
+    ObjectSpec("blue book", "blue book", "book", "book", "book", (0.35, 0.45, 0.95, 1.0), radius=0.14, height=0.07,
                start="desk"),
     ObjectSpec("frying pan", "frying pan", "pan", "frying_pan", "frying_pan", radius=0.21, height=0.065,
                start="kitchen counter"),

@@ -1,0 +1,98 @@
+"""The embedded store: WAL, owner-only files, one writer, schema versions, blobs."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+
+import pytest
+
+from robomem import Memory
+from robomem.store import SCHEMA_VERSION, Store, StoreError, StoreLockedError, StoreVersionError
+
+
+def test_store_files_are_owner_only_and_wal(tmp_path, embedder):
+    with Memory.open(tmp_path / "s", embedder=embedder) as mem:
+        db = tmp_path / "s" / "memory.db"
+        assert stat.S_IMODE(db.stat().st_mode) & 0o077 == 0
+        assert stat.S_IMODE((tmp_path / "s").stat().st_mode) & 0o077 == 0
+        mode = mem.store.read().execute("PRAGMA journal_mode").fetchone()[0]
+        assert mode == "wal"
+
+
+def test_second_writer_gets_a_clear_error(tmp_path, embedder):
+    with Memory.open(tmp_path / "s", embedder=embedder):
+        with pytest.raises(StoreLockedError, match="open in another process"):
+            Store(tmp_path / "s")
+    # released on close
+    with Memory.open(tmp_path / "s", embedder=embedder):
+        pass
+
+
+def test_newer_schema_is_refused_older_is_migrated(tmp_path, embedder):
+    with Memory.open(tmp_path / "new", embedder=embedder):
+        pass
+    conn = sqlite3.connect(tmp_path / "new" / "memory.db")
+    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(StoreVersionError, match="newer than this robomem supports"):
+        Memory.open(tmp_path / "new", embedder=embedder)
+
+    # A synthetic version-1 store: objects table without the `retrieved` column.
+    old = tmp_path / "old"
+    old.mkdir()
+    conn = sqlite3.connect(old / "memory.db")
+    conn.execute(
+        "CREATE TABLE objects(id INTEGER PRIMARY KEY, label TEXT NOT NULL, labels TEXT NOT NULL,"
+        " cx REAL, cy REAL, cz REAL, minx REAL, miny REAL, minz REAL, maxx REAL, maxy REAL, maxz REAL,"
+        " n_obs INTEGER NOT NULL, first_seen REAL NOT NULL, last_seen REAL NOT NULL, colour TEXT, embedding BLOB,"
+        " points BLOB NOT NULL, place TEXT, status TEXT NOT NULL DEFAULT 'present')"
+    )
+    import numpy as np
+
+    pts = np.array([[1, 2, 0.5], [1.1, 2.1, 0.6]], np.float32).tobytes()
+    conn.execute(
+        "INSERT INTO objects VALUES (7,'mug','{\"mug\": 1.0}',1,2,0.5,1,2,0.5,1.1,2.1,0.6,3,0,5,NULL,NULL,?,NULL,'present')",
+        (pts,),
+    )
+    conn.execute("PRAGMA user_version=1")
+    conn.commit()
+    conn.close()
+    with Memory.open(old, embedder=embedder) as mem:
+        assert mem.store.schema_version == SCHEMA_VERSION
+        (o,) = mem.objects()
+        assert o.object_id == 7 and o.label == "mug" and o.n_obs == 3
+
+
+def test_not_a_store_is_refused(tmp_path, embedder):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "memory.db").write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError):
+        Memory.open(bad, embedder=embedder)
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(StoreError, match="not a directory"):
+        Memory.open(f, embedder=embedder)
+
+
+def test_blobs_are_content_addressed_and_garbage_collected(tmp_path):
+    s = Store(tmp_path / "s")
+    k1 = s.put_blob(b"hello")
+    k2 = s.put_blob(b"world")
+    assert s.put_blob(b"hello") == k1 and s.get_blob(k1) == b"hello"
+    assert s.collect_garbage({k1}) == 1
+    with pytest.raises(StoreError, match="missing"):
+        s.get_blob(k2)
+    with pytest.raises(StoreError, match="invalid blob key"):
+        s.get_blob("../../etc/passwd")
+    s.close()
+
+
+def test_failed_transaction_leaves_nothing(tmp_path):
+    s = Store(tmp_path / "s", ["CREATE TABLE t(x INTEGER)"])
+    with pytest.raises(RuntimeError), s.transaction() as c:
+        c.execute("INSERT INTO t VALUES (1)")
+        raise RuntimeError("boom")
+    assert s.read().execute("SELECT COUNT(*) FROM t").fetchone()[0] == 0
+    s.close()
