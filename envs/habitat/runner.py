@@ -295,6 +295,7 @@ def run_episode(
     path_length = 0.0
     prev = position()
     for i in range(episode.max_steps):
+        action: str | None
         if episode.actions is not None:
             if i >= len(episode.actions):
                 break

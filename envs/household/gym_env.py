@@ -66,7 +66,7 @@ class HouseholdEnv(gym.Env[dict[str, np.ndarray], np.int64]):
 
     def _info(self, frame: Frame, collided: bool = False) -> dict[str, Any]:
         return {"stamp": frame.stamp, "room": frame.room, "labels": dict(frame.labels), "collided": collided,
-                "agent": frame.agent, "frame": frame}
+                "agent": frame.agent}
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -88,6 +88,11 @@ class HouseholdEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         terminated = res.action == "stop"
         truncated = self._steps >= self.max_episode_steps and not terminated
         return self._obs(self._last), 0.0, terminated, truncated, self._info(self._last, res.collided)
+
+    @property
+    def last_frame(self) -> Frame | None:
+        """The simulator frame behind the last observation (use with ``adapter.to_observation``)."""
+        return self._last
 
     def render(self) -> np.ndarray | None:
         if self.render_mode == "rgb_array":
