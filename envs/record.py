@@ -127,6 +127,19 @@ def head_pose(height: float, pitch_down: float, forward: float = 0.0) -> Pose:
     return Pose(m)
 
 
+def tour_boxes() -> list[Box]:
+    """robomem.synthetic.demo_boxes with the small things a bit larger, so a 160x120 camera
+    sees them with enough depth points to become objects."""
+    grow = {"red mug": 1.6, "white mug": 1.6, "book": 1.3}
+    out = []
+    for b in demo_boxes():
+        g = grow.get(b.label, 1.0)
+        size = (b.size[0] * g, b.size[1] * g, b.size[2] * g)
+        z = b.center[2] + (size[2] - b.size[2]) / 2
+        out.append(Box(b.instance_id, b.label, (b.center[0], b.center[1], z), size, b.colour))
+    return out
+
+
 # -- sources --------------------------------------------------------------------------------
 def synthetic_recording(
     n_frames: int = 20,
@@ -138,13 +151,14 @@ def synthetic_recording(
     move_at: float | None = 0.6,
     arc_deg: float = 150.0,
     boxes: list[Box] | None = None,
+    hfov_deg: float = 70.0,
+    radius: float = 2.0,
 ) -> Recording:
     """BoxScene tour: the robot drives an arc around a table, looking at it; at ``move_at``
     (a fraction of the run) the red mug is moved to the other end of the table."""
-    boxes = list(boxes or demo_boxes())
-    scene = BoxScene(boxes, width, height, hfov_deg=90.0)
+    boxes = list(boxes or tour_boxes())
+    scene = BoxScene(boxes, width, height, hfov_deg=hfov_deg)
     centre = np.array([2.4, -0.3])
-    radius = 2.6
     duration = n_frames / rate_hz
     a0 = math.radians(180.0 + arc_deg / 2)
 

@@ -48,8 +48,12 @@ class TemporalConfig:
 
 @dataclass(frozen=True)
 class EpisodicConfig:
-    surprise_threshold: float = 0.7  # change in what is seen that cuts an automatic episode
+    surprise_threshold: float = 0.7  # share of objects in view not seen lately that cuts an automatic episode
     neighbours: int = 1  # episodes before/after returned with a search hit
+    min_episode_frames: int = 3  # an automatic episode lasts at least this many frames before a surprise cut
+    step_surprise: float = 0.5  # a frame this surprising becomes an observation step (inside any episode)
+    max_gap_s: float = 300.0  # s without activity that cuts an automatic episode
+    write_every: int = 10  # frames between rewrites of the open episode's row (steps always write it)
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,15 @@ class SemanticConfig:
     usually_min_count: int = 3  # sightings behind a consolidated "usually_in" fact
     usually_min_share: float = 0.6
     often_fails_min_count: int = 2
+    often_fails_min_share: float = 0.5  # of the attempts of an action on a thing that failed
+    consolidate_every: int = 50  # frames between consolidation passes (usually_in, often_fails, on/in)
+    scene_relations: bool = True  # derive "on"/"in" facts from the scene graph during consolidation
+    asserted_confidence: float = 0.9  # an Event(kind="fact")
+    parsed_confidence: float = 0.7  # a fact parsed from an instruction ("the red mug is Anna's")
+    confidence_half_life: float = 3600.0  # s; a fact's confidence counts half this long after its last evidence
+    functional_predicates: tuple[str, ...] = (
+        "located_in", "usually_in", "belongs_to", "on", "in", "state", "is_a", "colour", "color",
+    )  # one object at a time per subject: a new one closes the old
 
 
 @dataclass(frozen=True)
@@ -81,6 +94,15 @@ class BudgetConfig:
     max_episode_steps: int = 100_000
     max_fact_rows: int = 100_000
     max_store_bytes: int = 2_000_000_000
+    max_episodes: int = 20_000
+    max_frame_rows: int = 500_000  # the camera trajectory; old frames are thinned past this
+    max_spatial_bytes: int = 0  # per-submodule table bytes (SQLite dbstat); 0 = no separate limit
+    max_temporal_bytes: int = 0
+    max_episodic_bytes: int = 0
+    max_semantic_bytes: int = 0
+    keep_recent_s: float = 600.0  # detail younger than this is never compressed
+    target_fraction: float = 0.8  # past a limit, compress down to this share of it
+    vacuum_free_fraction: float = 0.25  # VACUUM when this share of the database file is free pages
     check_every: int = 500  # updates between budget checks
 
 

@@ -235,6 +235,39 @@ class Memory:
             self._check_open()
             self._commit(self._run("on_event", event))
 
+    # -- episodes and facts (delegating to episodic / semantic; committed like an update) ----
+    def begin_episode(self, task: str, stamp: float | None = None, robot_id: str = "robot") -> int:
+        """Begin an explicit episode (a task); returns its id. ``stamp`` defaults to the newest time in memory."""
+        with self._lock:
+            self._check_open()
+            episode_id, ch = self.episodic.begin(task, stamp, robot_id)
+            self._commit([ch])
+            return episode_id
+
+    def end_episode(self, outcome: str, stamp: float | None = None, robot_id: str = "robot",
+                    success: bool | None = None) -> int:
+        """End the open explicit episode with an outcome ("success", "failed: drawer stuck"); returns its id."""
+        with self._lock:
+            self._check_open()
+            episode_id, ch = self.episodic.end(outcome, stamp, robot_id, success)
+            self._commit([ch])
+            return episode_id
+
+    def add_step(self, observation: str = "", action: str = "", result: str = "", success: bool | None = None,
+                 stamp: float | None = None, robot_id: str = "robot") -> int:
+        """Record one step (observation summary, action, result) in the current episode; returns the step id."""
+        with self._lock:
+            self._check_open()
+            step_id, ch = self.episodic.step(observation, action, result, success, stamp, robot_id)
+            self._commit([ch])
+            return step_id
+
+    def consolidate(self) -> None:
+        """Run semantic consolidation now (usually_in, often_fails, on/in); it also runs periodically."""
+        with self._lock:
+            self._check_open()
+            self._commit([self.semantic.consolidate(max(self.newest_stamp, self.episodic.newest_stamp))])
+
     def _after_update(self) -> None:
         self._updates_since_budget += 1
         if self._updates_since_budget >= self.config.budget.check_every:

@@ -172,7 +172,9 @@ def depth_to_metres(msg: Any) -> np.ndarray:
         d = image_to_numpy(msg).astype(np.float32, copy=False)
         d[~np.isfinite(d)] = np.nan
         return d
-    raise ValueError(f"depth_to_metres: encoding {enc!r} is not a depth image (expected 16UC1 millimetres or 32FC1 metres)")
+    raise ValueError(
+        f"depth_to_metres: encoding {enc!r} is not a depth image (expected 16UC1 millimetres or 32FC1 metres)"
+    )
 
 
 def instance_image_to_ids(msg: Any) -> np.ndarray:
@@ -317,9 +319,11 @@ def instance_labels_to_infos(msg: Any) -> dict[int, InstanceInfo]:
     labels = [str(s) for s in _field(msg, "labels", what)]
     scores = [float(s) for s in getattr(msg, "scores", [])]
     if len(labels) != len(ids) or (scores and len(scores) != len(ids)):
-        raise ValueError(f"{what}: ids ({len(ids)}), labels ({len(labels)}) and scores ({len(scores)}) differ in length")
+        raise ValueError(
+            f"{what}: ids ({len(ids)}), labels ({len(labels)}) and scores ({len(scores)}) differ in length"
+        )
     out: dict[int, InstanceInfo] = {}
-    for n, (i, lab) in enumerate(zip(ids, labels)):
+    for n, (i, lab) in enumerate(zip(ids, labels, strict=True)):
         if i <= 0:
             raise ValueError(f"{what}: ids[{n}] = {i}; instance ids must be > 0 (0 means no instance)")
         if i in out:

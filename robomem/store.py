@@ -228,7 +228,7 @@ class Store:
         p = self._blob_path(key)
         if p.exists():
             return key
-        p.parent.mkdir(exist_ok=True)
+        p.parent.mkdir(mode=0o700, exist_ok=True)  # owner-only, like every store file
         tmp = p.with_name(f".{p.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:

@@ -84,7 +84,9 @@ class ApproximateTimeSynchronizer(Generic[T]):
         if names is not None:
             names = list(names)
             if len(names) != n_streams or len(set(names)) != n_streams:
-                raise ValueError(f"ApproximateTimeSynchronizer: names must be {n_streams} distinct strings, got {names}")
+                raise ValueError(
+                    f"ApproximateTimeSynchronizer: names must be {n_streams} distinct strings, got {names}"
+                )
             self._names = {str(n): i for i, n in enumerate(names)}
         # per stream: parallel sorted lists of stamps and payloads
         self._stamps: list[list[float]] = [[] for _ in range(n_streams)]
@@ -131,7 +133,7 @@ class ApproximateTimeSynchronizer(Generic[T]):
 
     def reset(self) -> None:
         """Forget all queued entries and the emitted history (e.g. after a bag loops or time jumps back)."""
-        for s, p in zip(self._stamps, self._payloads):
+        for s, p in zip(self._stamps, self._payloads, strict=True):
             s.clear()
             p.clear()
         self._last_emitted = [-math.inf] * self.n_streams
@@ -143,7 +145,9 @@ class ApproximateTimeSynchronizer(Generic[T]):
                 raise KeyError(f"ApproximateTimeSynchronizer: unknown stream {stream!r}; known: {sorted(self._names)}")
             return self._names[stream]
         if isinstance(stream, bool) or not isinstance(stream, int) or not 0 <= stream < self.n_streams:
-            raise IndexError(f"ApproximateTimeSynchronizer: stream index must be in [0, {self.n_streams}), got {stream!r}")
+            raise IndexError(
+                f"ApproximateTimeSynchronizer: stream index must be in [0, {self.n_streams}), got {stream!r}"
+            )
         return stream
 
     def _match(self, i: int, t: float) -> list[int] | None:

@@ -253,7 +253,9 @@ class TfBuffer:
         newest = [self._edges[f].stamps[-1] for f in (up[:-1] + down[:-1]) if not self._edges[f].static]
         return min(newest) if newest else None
 
-    def can_transform(self, target: str, source: str, stamp: float | None = None, tolerance: float | None = None) -> bool:
+    def can_transform(
+        self, target: str, source: str, stamp: float | None = None, tolerance: float | None = None
+    ) -> bool:
         try:
             self.lookup(target, source, stamp, tolerance)
         except TfError:

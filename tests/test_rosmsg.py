@@ -29,8 +29,15 @@ def img(arr: np.ndarray, encoding: str, pad: int = 0, bigendian: bool = False, d
     buf = np.zeros((h, step), np.uint8)
     buf[:, : rows.shape[1]] = rows
     data = data_type(buf.tobytes()) if data_type is not np.ndarray else buf.reshape(-1)
-    return NS(header=NS(stamp=NS(sec=1, nanosec=5), frame_id="cam"), height=h, width=w, encoding=encoding,
-              is_bigendian=int(bigendian), step=step, data=data)
+    return NS(
+        header=NS(stamp=NS(sec=1, nanosec=5), frame_id="cam"),
+        height=h,
+        width=w,
+        encoding=encoding,
+        is_bigendian=int(bigendian),
+        step=step,
+        data=data,
+    )
 
 
 # -- time ------------------------------------------------------------------------------------
@@ -118,7 +125,9 @@ def test_image_errors_name_the_problem() -> None:
         rosmsg.image_to_numpy(m)
     m = img(np.zeros((2, 3, 3), np.uint8), "rgb8")
     m.data = m.data[:10]
-    with pytest.raises(ValueError, match=r"data has 10 bytes, expected step\*height = 9\*2 = 18 \(encoding rgb8, 2x3\)"):
+    with pytest.raises(
+        ValueError, match=r"data has 10 bytes, expected step\*height = 9\*2 = 18 \(encoding rgb8, 2x3\)"
+    ):
         rosmsg.image_to_numpy(m)
     m = img(np.zeros((2, 3), np.float32), "32FC1")
     m.height = 0
@@ -137,9 +146,13 @@ def test_last_row_padding_may_be_missing() -> None:
 # -- camera info -------------------------------------------------------------------------------
 def cam_info(**kw: Any) -> NS:
     base = dict(
-        width=640, height=480, k=[500.0, 0, 320.0, 0, 505.0, 240.0, 0, 0, 1],
+        width=640,
+        height=480,
+        k=[500.0, 0, 320.0, 0, 505.0, 240.0, 0, 0, 1],
         p=[400.0, 0, 300.0, 0, 0, 401.0, 200.0, 0, 0, 0, 1, 0],
-        binning_x=0, binning_y=0, roi=NS(x_offset=0, y_offset=0, width=0, height=0, do_rectify=False),
+        binning_x=0,
+        binning_y=0,
+        roi=NS(x_offset=0, y_offset=0, width=0, height=0, do_rectify=False),
     )
     base.update(kw)
     return NS(**base)
@@ -190,11 +203,16 @@ def test_pose_like_messages() -> None:
 def test_tf_message_into_buffer() -> None:
     def ts(parent: str, child: str, t: float, x: float) -> NS:
         sec, ns = rosmsg.seconds_to_stamp(t)
-        return NS(header=NS(stamp=NS(sec=sec, nanosec=ns), frame_id=parent), child_frame_id=child,
-                  transform=NS(translation=NS(x=x, y=0.0, z=0.0), rotation=NS(x=0.0, y=0.0, z=0.0, w=1.0)))
+        return NS(
+            header=NS(stamp=NS(sec=sec, nanosec=ns), frame_id=parent),
+            child_frame_id=child,
+            transform=NS(translation=NS(x=x, y=0.0, z=0.0), rotation=NS(x=0.0, y=0.0, z=0.0, w=1.0)),
+        )
 
     buf = TfBuffer()
-    buf.add_many(rosmsg.tf_message_to_transforms(NS(transforms=[ts("map", "odom", 1.0, 1.0), ts("map", "odom", 2.0, 3.0)])))
+    buf.add_many(
+        rosmsg.tf_message_to_transforms(NS(transforms=[ts("map", "odom", 1.0, 1.0), ts("map", "odom", 2.0, 3.0)]))
+    )
     buf.add_many(rosmsg.tf_message_to_transforms(NS(transforms=[ts("odom", "cam", 0.0, 0.5)]), static=True))
     assert buf.lookup("map", "cam", 1.5)[0, 3] == pytest.approx(2.5)
 
@@ -274,7 +292,9 @@ def test_with_rosbags_dataclasses() -> None:
     Image = ts.types["sensor_msgs/msg/Image"]
     hdr = Header(stamp=Time(sec=2, nanosec=500_000_000), frame_id="cam")
     f = np.array([[0.5, 1.5]], np.float32)
-    m = Image(header=hdr, height=1, width=2, encoding="32FC1", is_bigendian=0, step=8, data=f.view(np.uint8).reshape(-1))
+    m = Image(
+        header=hdr, height=1, width=2, encoding="32FC1", is_bigendian=0, step=8, data=f.view(np.uint8).reshape(-1)
+    )
     np.testing.assert_array_equal(rosmsg.depth_to_metres(m), f)
     assert rosmsg.stamp_to_seconds(m.header) == 2.5
     # a rosbags message survives a CDR round trip and still decodes the same

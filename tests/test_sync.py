@@ -41,9 +41,7 @@ def test_picks_closest_and_drops_older() -> None:
 
 
 def test_three_streams_all_within_slop() -> None:
-    sync: ApproximateTimeSynchronizer[str] = ApproximateTimeSynchronizer(
-        3, slop=0.03, names=["depth", "rgb", "labels"]
-    )
+    sync: ApproximateTimeSynchronizer[str] = ApproximateTimeSynchronizer(3, slop=0.03, names=["depth", "rgb", "labels"])
     assert sync.add("depth", 2.00, "D") == []
     assert sync.add("rgb", 2.02, "C") == []
     # 1.99 is within slop of 2.00 but 2.02 - 1.99 = 0.03 ok; choose smallest spread
@@ -131,7 +129,7 @@ def test_invariants_random_streams() -> None:
             j = rng.randrange(n)
             for s in sync.add(j, t, (j, t)):
                 assert s.spread <= slop + 1e-12
-                for k, (p, st) in enumerate(zip(s.payloads, s.stamps)):
+                for k, (p, st) in enumerate(zip(s.payloads, s.stamps, strict=True)):
                     assert p[0] == k and p[1] == st
                     assert p not in used
                     used.add(p)

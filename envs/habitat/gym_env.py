@@ -11,16 +11,21 @@ key             shape / dtype           meaning
 ``instances``   (H, W) int32            habitat semantic ids, 0 = none
 ``pose``        (4, 4) float64          T_world_camera, robomem world (z up), optical camera
 ``intrinsics``  (4,) float64            fx, fy, cx, cy (pixels)
+``labels``      (N + 1,) int32          ``labels[i]``: 1-based index into ``env.label_names``
+                                        of instance ``i`` if visible in this frame, else 0;
+                                        N = the largest id in the semantic scene (ids above
+                                        N, unmapped in the scene, are left out)
 ==============  ======================  =================================================
 
 ``info`` carries ``observation`` (the ``robomem.Observation``, ready for
 ``Memory.update``), ``labels`` ({instance id: label}), ``episode_id``,
 ``distance_to_goal``, ``collided`` and, at the end, ``success``.
 
-Actions (``Discrete(4)``, habitat-lab's order): 0 stop, 1 move_forward,
-2 turn_left, 3 turn_right. Reward (when the episode has a goal): decrease in
-distance to the goal, ``success_reward`` on a successful stop, minus
-``slack_reward`` per step — habitat-lab's PointNav shaping.
+Actions (``Discrete(6)``, habitat-lab's order, as the household env): 0 stop,
+1 move_forward, 2 turn_left, 3 turn_right, 4 look_up, 5 look_down. Reward is 0
+without a goal; with one it is habitat-lab's PointNav shaping: decrease in
+distance to the goal, ``success_reward`` on a successful stop, plus
+``slack_reward`` per step.
 
 :class:`OldGymToGymnasium` wraps an old-API ``gym.Env`` (habitat-lab's gym
 layer: ``reset() -> obs``, ``step() -> (obs, reward, done, info)``) as a
@@ -48,24 +53,31 @@ except ImportError as e:  # pragma: no cover - gymnasium is in the [habitat] and
 
 __all__ = ["ACTIONS", "HabitatMemoryEnv", "OldGymToGymnasium", "convert_space", "observation_to_dict"]
 
-ACTIONS: tuple[str, ...] = ("stop", "move_forward", "turn_left", "turn_right")
+ACTIONS: tuple[str, ...] = ("stop", "move_forward", "turn_left", "turn_right", "look_up", "look_down")
 
 
-def observation_spaces(height: int, width: int) -> spaces.Dict:
-    """The Dict observation space of the layout above."""
+def observation_spaces(height: int, width: int, max_instance: int = 0, n_labels: int = 0) -> spaces.Dict:
+    """The Dict observation space of the layout above (bounds as the household env's)."""
     return spaces.Dict(
         {
             "rgb": spaces.Box(0, 255, (height, width, 3), np.uint8),
-            "depth": spaces.Box(0.0, np.inf, (height, width, 1), np.float32),
+            "depth": spaces.Box(0.0, 100.0, (height, width, 1), np.float32),
             "instances": spaces.Box(0, np.iinfo(np.int32).max, (height, width), np.int32),
-            "pose": spaces.Box(-np.inf, np.inf, (4, 4), np.float64),
-            "intrinsics": spaces.Box(0.0, np.inf, (4,), np.float64),
+            "pose": spaces.Box(-1e3, 1e3, (4, 4), np.float64),
+            "intrinsics": spaces.Box(0.0, 1e5, (4,), np.float64),
+            "labels": spaces.Box(0, max(n_labels, 1), (max_instance + 1,), np.int32),
         }
     )
 
 
-def observation_to_dict(o: Observation) -> dict[str, np.ndarray]:
-    """A ``robomem.Observation`` in the Dict layout (missing colour / instances become zeros)."""
+def observation_to_dict(
+    o: Observation, label_index: dict[str, int] | None = None, max_instance: int = 0
+) -> dict[str, np.ndarray]:
+    """A ``robomem.Observation`` in the Dict layout (missing colour / instances become zeros).
+
+    ``label_index`` maps a label to its 1-based index for the ``labels`` vector of
+    length ``max_instance + 1``.
+    """
     h, w = o.shape
     rgb = np.zeros((h, w, 3), np.uint8) if o.rgb is None else np.array(o.rgb, dtype=np.uint8)
     if o.instance_ids is None:
@@ -76,12 +88,17 @@ def observation_to_dict(o: Observation) -> dict[str, np.ndarray]:
         inst = o.instance_ids.astype(np.int32)
     depth = np.nan_to_num(np.asarray(o.depth, dtype=np.float32), nan=0.0)[:, :, None]
     k = o.intrinsics
+    labels = np.zeros(max_instance + 1, np.int32)
+    for i, info in o.instances.items():
+        if i <= max_instance and label_index is not None and info.label in label_index:
+            labels[i] = label_index[info.label]
     return {
         "rgb": rgb,
         "depth": depth,
         "instances": inst,
         "pose": np.array(o.pose.matrix, dtype=np.float64),
         "intrinsics": np.array([k.fx, k.fy, k.cx, k.cy], dtype=np.float64),
+        "labels": labels,
     }
 
 
@@ -125,7 +142,13 @@ class HabitatMemoryEnv(gymnasium.Env):
         self.sim = sim
         self.adapter = HabitatAdapter(sim, ignore_labels=ignore_labels)
         k = self.adapter.intrinsics
-        self.observation_space = observation_spaces(k.height, k.width)
+        names = set(self.adapter.semantic_map.values())
+        if self.adapter.unknown_label:
+            names.add(self.adapter.unknown_label)
+        self.label_names: list[str] = sorted(names)
+        self._label_index = {n: i + 1 for i, n in enumerate(self.label_names)}
+        self.max_instance = max(self.adapter.semantic_map, default=0)
+        self.observation_space = observation_spaces(k.height, k.width, self.max_instance, len(self.label_names))
         self.action_space = spaces.Discrete(len(ACTIONS))
         self.episodes = list(episodes)
         self.max_episode_steps = int(max_episode_steps)
@@ -139,6 +162,9 @@ class HabitatMemoryEnv(gymnasium.Env):
         self._distance: float | None = None
 
     # -- helpers ----------------------------------------------------------------
+    def _to_dict(self, o: Observation) -> dict[str, np.ndarray]:
+        return observation_to_dict(o, self._label_index, self.max_instance)
+
     def _goal_distance(self) -> float | None:
         if self.episode is None or self.episode.goal_position is None:
             return None
@@ -171,13 +197,14 @@ class HabitatMemoryEnv(gymnasium.Env):
         self._steps = 0
         self._distance = self._goal_distance()
         self._last = self.adapter.observe()
-        return observation_to_dict(self._last), self._info(self._last)
+        return self._to_dict(self._last), self._info(self._last)
 
     def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
         if self._last is None:
             raise RuntimeError("HabitatMemoryEnv: call reset() before step()")
         name = ACTIONS[int(action)]
-        reward = self.slack_reward
+        has_goal = self.episode is not None and self.episode.goal_position is not None
+        reward = self.slack_reward if has_goal else 0.0
         terminated = False
         collided = False
         extra: dict[str, Any] = {}
@@ -203,7 +230,7 @@ class HabitatMemoryEnv(gymnasium.Env):
         truncated = not terminated and self._steps >= min(limit, self.max_episode_steps)
         if truncated and self.episode is not None and self._distance is not None:
             extra["success"] = False
-        return observation_to_dict(o), float(reward), terminated, truncated, self._info(o, collided=collided, **extra)
+        return self._to_dict(o), float(reward), terminated, truncated, self._info(o, collided=collided, **extra)
 
     def render(self) -> np.ndarray | None:
         if self._last is None or self._last.rgb is None:

@@ -79,6 +79,7 @@ class SimSettings:
     agent_radius: float = 0.1
     forward_step: float = 0.25
     turn_angle_deg: float = 10.0
+    tilt_angle_deg: float = 15.0
     gpu_device_id: int = 0
     seed: int = 0
     enable_physics: bool = False
@@ -129,6 +130,12 @@ def make_configuration(settings: SimSettings) -> Any:
         ),
         "turn_right": habitat_sim.agent.ActionSpec(
             "turn_right", habitat_sim.agent.ActuationSpec(amount=settings.turn_angle_deg)
+        ),
+        "look_up": habitat_sim.agent.ActionSpec(
+            "look_up", habitat_sim.agent.ActuationSpec(amount=settings.tilt_angle_deg)
+        ),
+        "look_down": habitat_sim.agent.ActionSpec(
+            "look_down", habitat_sim.agent.ActuationSpec(amount=settings.tilt_angle_deg)
         ),
     }
     return habitat_sim.Configuration(sim_cfg, [agent_cfg])

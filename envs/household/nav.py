@@ -136,4 +136,4 @@ class OccupancyGrid:
 
     @staticmethod
     def path_length(path: list[tuple[float, float]]) -> float:
-        return float(sum(math.hypot(b[0] - a[0], b[1] - a[1]) for a, b in zip(path, path[1:])))
+        return float(sum(math.hypot(b[0] - a[0], b[1] - a[1]) for a, b in zip(path, path[1:], strict=False)))

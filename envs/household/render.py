@@ -13,6 +13,8 @@ import os
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
+import contextlib
+
 import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -73,10 +75,8 @@ class FrameRenderer:
             self._gl = None
 
     def __del__(self) -> None:  # pragma: no cover - best effort
-        try:
+        with contextlib.suppress(Exception):
             self.close()
-        except Exception:
-            pass
 
     def _update(self, data: mujoco.MjData, camera_id: int) -> None:
         if self._gl is None:

@@ -273,6 +273,7 @@ class HouseholdSim:
 
     def _rebuild_grid(self) -> None:
         rects = self._obstacle_rects()
+        self._rect_array = np.array([[x0, y0, x1, y1] for (x0, y0), (x1, y1) in rects], dtype=np.float64)
         self.grid = OccupancyGrid.from_rects(HOUSE_LO, HOUSE_HI, rects, self.robot_radius, self.grid_resolution)
         # the planner keeps a little extra clearance so that discrete moves along its path do not collide
         self.plan_grid = OccupancyGrid.from_rects(
@@ -280,8 +281,18 @@ class HouseholdSim:
         )
 
     def is_free(self, x: float, y: float) -> bool:
-        """Can the agent's centre stand at (x, y)?"""
-        return self.grid.is_free(x, y)
+        """Can the agent (a disc of ``robot_radius``) stand at (x, y)?  Exact, not grid-based."""
+        if not (HOUSE_LO[0] <= x <= HOUSE_HI[0] and HOUSE_LO[1] <= y <= HOUSE_HI[1]):
+            return False
+        r = self._rect_array
+        dx = np.maximum(np.maximum(r[:, 0] - x, x - r[:, 2]), 0.0)
+        dy = np.maximum(np.maximum(r[:, 1] - y, y - r[:, 3]), 0.0)
+        return bool(np.all(dx * dx + dy * dy >= self.robot_radius**2))
+
+    def segment_free(self, a: tuple[float, float], b: tuple[float, float], spacing: float = 0.02) -> bool:
+        """Can the agent slide along the straight segment a-b without touching anything?"""
+        n = max(1, int(math.ceil(math.hypot(b[0] - a[0], b[1] - a[1]) / spacing)))
+        return all(self.is_free(a[0] + (b[0] - a[0]) * k / n, a[1] + (b[1] - a[1]) * k / n) for k in range(n + 1))
 
     # ------------------------------------------------------------------ agent
     def step(self, action: str | int) -> StepResult:
@@ -292,7 +303,7 @@ class HouseholdSim:
         if name == "move_forward":
             nx = a.x + self.forward_step * math.cos(a.yaw)
             ny = a.y + self.forward_step * math.sin(a.yaw)
-            if self.grid.segment_free((a.x, a.y), (nx, ny)):
+            if self.segment_free((a.x, a.y), (nx, ny)):
                 self.agent = replace(a, x=nx, y=ny)
             else:
                 collided = True
@@ -313,7 +324,7 @@ class HouseholdSim:
     def teleport(self, x: float, y: float, yaw: float | None = None, pitch: float | None = None) -> None:
         """Put the agent at (x, y) with heading ``yaw`` (rad).  Raises ValueError where it
         cannot stand (inside a wall or furniture).  Advances the clock by one step."""
-        if not self.grid.is_free(x, y):
+        if not self.is_free(x, y):
             raise ValueError(f"teleport: ({x:.2f}, {y:.2f}) is not free for the agent")
         a = self.agent
         self.agent = AgentState(float(x), float(y), _wrap(a.yaw if yaw is None else float(yaw)),
@@ -584,7 +595,7 @@ class HouseholdSim:
         if t is None:
             return self.object_states()
         state = {s.key: s for s in self._initial_objects.values()}
-        for ch, after in zip(self.changes, self._change_states):
+        for ch, after in zip(self.changes, self._change_states, strict=False):
             if ch.time > t:
                 break
             if after is not None:

@@ -21,30 +21,46 @@ VIEWPOINTS: dict[str, tuple[float, float]] = {
 }
 
 
-def walk_to(sim: HouseholdSim, x: float, y: float, capture: bool = False, max_steps: int = 300,
+def walk_to(sim: HouseholdSim, x: float, y: float, capture: bool = False, max_steps: int = 400,
             tolerance: float = 0.2) -> list[Frame]:
-    """Walk with discrete actions along the shortest path to (x, y).
+    """Walk with discrete actions (turn 30 degrees / move 0.25 m) along the shortest path to (x, y).
 
-    Returns the frames rendered after each move when ``capture``.  If the greedy follower
-    makes no progress for 8 steps (a collision loop), it teleports to the next waypoint."""
+    Plans once and follows the waypoints, re-planning after a collision; after 8 collisions
+    in a row it teleports to the next waypoint.  Returns the frames rendered after each
+    successful move when ``capture``."""
     frames: list[Frame] = []
+    path = sim.path_to(x, y)
+    if path is None:
+        raise RuntimeError(f"walk_to: ({x:.2f}, {y:.2f}) is unreachable from {sim.agent}")
+    waypoints = path[1:]
     stuck = 0
     for _ in range(max_steps):
-        action = sim.next_action_towards(x, y, tolerance)
-        if action is None:
-            raise RuntimeError(f"walk_to: ({x:.2f}, {y:.2f}) is unreachable from {sim.agent}")
-        if action == "stop":
+        a = sim.agent
+        while waypoints and math.hypot(waypoints[0][0] - a.x, waypoints[0][1] - a.y) < (
+                tolerance if len(waypoints) == 1 else sim.forward_step * 0.75):
+            waypoints.pop(0)
+        if not waypoints:
             break
-        res = sim.step(action)
-        stuck = stuck + 1 if res.collided else 0
-        if stuck >= 8:
-            path = sim.path_to(x, y)
-            if path and len(path) > 1:
-                wx, wy = path[1]
-                sim.teleport(wx, wy, math.atan2(wy - sim.agent.y, wx - sim.agent.x))
+        wx, wy = waypoints[0]
+        err = math.remainder(math.atan2(wy - a.y, wx - a.x) - a.yaw, 2 * math.pi)
+        if abs(err) > sim.turn / 2 + 1e-6:
+            sim.step("turn_left" if err > 0 else "turn_right")
+            continue
+        res = sim.step("move_forward")
+        if not res.collided:
             stuck = 0
-        if capture and action == "move_forward" and not res.collided:
-            frames.append(sim.observe())
+            if capture:
+                frames.append(sim.observe())
+            continue
+        stuck += 1
+        if stuck >= 8:
+            if sim.is_free(wx, wy):
+                sim.teleport(wx, wy, a.yaw)
+            stuck = 0
+        new_path = sim.path_to(x, y)
+        if new_path is None:
+            raise RuntimeError(f"walk_to: ({x:.2f}, {y:.2f}) became unreachable")
+        waypoints = new_path[1:]
     return frames
 
 

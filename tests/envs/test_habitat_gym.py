@@ -44,7 +44,11 @@ def test_spaces_and_layout() -> None:
     assert info["labels"][5] == "table" and info["episode_id"] == "e"
     assert info["distance_to_goal"] == pytest.approx(0.5)
     np.testing.assert_array_equal(obs["pose"], info["observation"].pose.matrix)
-    assert env.action_space.n == 4 and ACTIONS[0] == "stop"
+    assert env.action_space.n == 6 and ACTIONS[:4] == ("stop", "move_forward", "turn_left", "turn_right")
+    # labels[i]: 1-based index into env.label_names of visible instance i
+    assert env.label_names == ["chair", "floor", "table", "unknown"]
+    assert obs["labels"].shape == (10,)  # the stand-in's largest semantic id is 9
+    assert env.label_names[obs["labels"][5] - 1] == "table" and obs["labels"][9] == 4 and obs["labels"][2] == 0
 
 
 def test_reward_success_and_truncation() -> None:
@@ -78,7 +82,6 @@ class _NoStampedInfo(gymnasium.Wrapper):
         return (*out, {k: v for k, v in info.items() if k != "observation"})
 
 
-@pytest.mark.filterwarnings("ignore:.*infinity")
 def test_env_checker_passes() -> None:
     from gymnasium.utils.env_checker import check_env
 

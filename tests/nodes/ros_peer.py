@@ -45,8 +45,14 @@ def server() -> int:
     def on_labels(m: InstanceLabels) -> None:
         if "labels" not in got:
             got["labels"] = True
-            out("labels", frame_id=m.header.frame_id, sec=m.header.stamp.sec, ids=list(m.ids),
-                labels=list(m.labels), scores=[round(float(s), 4) for s in m.scores])
+            out(
+                "labels",
+                frame_id=m.header.frame_id,
+                sec=m.header.stamp.sec,
+                ids=list(m.ids),
+                labels=list(m.labels),
+                scores=[round(float(s), 4) for s in m.scores],
+            )
 
     def on_tf(m: TFMessage) -> None:
         if "tf" not in got:
@@ -58,8 +64,13 @@ def server() -> int:
         if "det" not in got:
             got["det"] = True
             d = m.detections[0]
-            out("det", class_id=d.results[0].hypothesis.class_id, score=d.results[0].hypothesis.score,
-                cx=d.bbox.center.position.x, id=d.id)
+            out(
+                "det",
+                class_id=d.results[0].hypothesis.class_id,
+                score=d.results[0].hypothesis.score,
+                cx=d.bbox.center.position.x,
+                id=d.id,
+            )
 
     node.create_service(Query, f"{NS}/query", on_query)
     node.create_subscription(InstanceLabels, f"{NS}/labels", on_labels, 10)
@@ -126,8 +137,16 @@ def client() -> int:
     if res is None:
         out("error", what="no response from the query service")
         return 1
-    out("response", ok=res.ok, error=res.error, json=res.json, frame=res.goal_pose.header.frame_id,
-        x=res.goal_pose.pose.position.x, has_goal_pose=res.has_goal_pose, confidence=res.confidence)
+    out(
+        "response",
+        ok=res.ok,
+        error=res.error,
+        json=res.json,
+        frame=res.goal_pose.header.frame_id,
+        x=res.goal_pose.pose.position.x,
+        has_goal_pose=res.has_goal_pose,
+        confidence=res.confidence,
+    )
     node.destroy_node()
     rclpy.shutdown()
     return 0

@@ -40,7 +40,12 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def ros_env() -> dict[str, str]:
     env = dict(os.environ)
-    for k in ("ROS_LOCALHOST_ONLY", "ROS_STATIC_PEERS", "FASTRTPS_DEFAULT_PROFILES_FILE", "FASTDDS_DEFAULT_PROFILES_FILE"):
+    for k in (
+        "ROS_LOCALHOST_ONLY",
+        "ROS_STATIC_PEERS",
+        "FASTRTPS_DEFAULT_PROFILES_FILE",
+        "FASTDDS_DEFAULT_PROFILES_FILE",
+    ):
         env.pop(k, None)
     env.update(
         ROS_DOMAIN_ID=str(random.randint(1, 200)),  # no crosstalk with other runs on this host

@@ -1,0 +1,294 @@
+"""Planner: retrieval for a goal among distractors, packing, goal proposals (real Memory, SQLite, ray-cast scenes)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import robomem.episodic
+from robomem import Event, Memory, Place
+from robomem.context import Goal, RobotState, estimate_tokens
+from robomem.planner import Planner, _location_words, _usually_place
+from robomem.retrieval import Entry, total_score
+from robomem.synthetic import Box, BoxScene, look_at
+
+W, H = 320, 240
+PLACES = [Place("kitchen", (-1, -3), (3.0, 3)), Place("living room", (3.0, -3), (8, 3)), Place("hall", (-1, 3), (8, 6))]
+A = (1.8, 0.1)  # the red mug's first place (kitchen table)
+B = (5.2, 1.4)  # where it is moved to (living-room side table)
+
+
+def furniture() -> list[Box]:
+    """A kitchen table and a living-room side table plus many distractor objects."""
+    boxes = [
+        Box(1, "table", (2.0, 0.0, 0.375), (1.2, 0.8, 0.75), (140, 90, 40)),
+        Box(2, "side table", (5.2, 1.4, 0.3), (0.6, 0.6, 0.6), (120, 80, 60)),
+        Box(3, "book", (2.3, -0.2, 0.77), (0.25, 0.18, 0.04), (30, 60, 200)),
+        Box(4, "chair", (2.0, 1.0, 0.45), (0.5, 0.5, 0.9), (90, 160, 90)),
+        Box(5, "plant", (1.0, -1.5, 0.4), (0.3, 0.3, 0.8), (20, 140, 30)),
+        Box(6, "lamp", (5.8, -1.0, 0.7), (0.25, 0.25, 1.4), (250, 230, 120)),
+        Box(7, "sofa", (6.0, 0.2, 0.4), (0.8, 1.8, 0.8), (80, 80, 160)),
+        Box(8, "cardboard box", (4.6, -1.8, 0.25), (0.5, 0.5, 0.5), (170, 140, 100)),
+        Box(9, "bottle", (2.5, 0.25, 0.85), (0.07, 0.07, 0.2), (30, 160, 160)),
+        Box(10, "bowl", (1.6, -0.25, 0.78), (0.15, 0.15, 0.06), (200, 200, 60)),
+        Box(11, "remote control", (5.1, 1.25, 0.62), (0.15, 0.05, 0.03), (20, 20, 20)),
+        Box(12, "vase", (4.7, 0.8, 0.2), (0.2, 0.2, 0.4), (200, 60, 200)),
+    ]
+    return boxes
+
+
+RED = (220, 30, 30)
+
+
+def mug_at(xy: tuple[float, float], z: float, iid: int = 20) -> Box:
+    return Box(iid, "red mug", (xy[0], xy[1], z), (0.10, 0.10, 0.10), RED)
+
+
+# Views that look at the kitchen table (A) and the side table (B).
+VIEW_A = [((0.0, 0.0, 1.5), (2.0, 0.0, 0.7)), ((0.3, -0.8, 1.4), (2.0, 0.1, 0.75))]
+VIEW_B = [((3.2, 1.4, 1.3), (5.2, 1.4, 0.5)), ((3.5, 0.3, 1.3), (5.2, 1.4, 0.5))]
+VIEW_ROOM = [((0.0, -2.5, 1.6), (3.0, 0.0, 0.5)), ((3.0, -2.5, 1.6), (6.0, 0.0, 0.5))]
+
+
+def tour(mem: Memory, scene: BoxScene, t: float, views) -> float:
+    for eye, target in views:
+        mem.update(scene.observe(look_at(eye, target), t))
+        t += 1.0
+    return t
+
+
+@pytest.fixture()
+def mem(tmp_path, embedder):
+    with Memory.open(tmp_path / "mem", embedder=embedder) as m:
+        m.set_places(PLACES)
+        yield m
+
+
+def red_mug_ids(mem: Memory) -> set[int]:
+    return {o.object_id for o in mem.objects() if o.label == "red mug"}
+
+
+def test_latest_location_beats_stale_one_among_distractors(mem):
+    scene = BoxScene([*furniture(), mug_at(A, 0.80)], W, H)
+    t = tour(mem, scene, 0.0, VIEW_A + VIEW_ROOM + VIEW_B)
+    assert red_mug_ids(mem), "the mug was seen"
+    moved = BoxScene([*furniture(), mug_at(B, 0.65)], W, H)
+    t = tour(mem, moved, t + 100.0, VIEW_A + VIEW_B)  # the old place is seen empty, then the new one
+    planner = Planner(mem, k=8)
+    ctx = planner.context("where is the red mug?", RobotState((0.0, 0.0, 0.0), 0.0, t))
+
+    best = ctx.best
+    assert best.kind == "object" and best.label == "red mug"
+    assert math.dist(best.target[:2], B) < 0.3, best
+    assert best.confidence >= 0.5
+    # The first entry is about the red mug, at its new place.
+    first = ctx.entries[0]
+    assert "red mug" in first.text and first.position is not None and math.dist(first.position[:2], B) < 0.3
+    # Every entry that still puts a red mug at A is flagged as history or reports it gone.
+    for e in ctx.entries:
+        if e.position is not None and math.dist(e.position[:2], A) < 0.3 and set(e.object_ids) & red_mug_ids(mem) \
+                and e.kind in ("object", "sighting"):
+            assert e.key in ctx.superseded or e.data.get("status") == "absent", e
+    # Distractors are not proposed.
+    assert all(p.label in (None, "red mug") for p in ctx.proposals)
+    text = ctx.text()
+    assert "red mug" in text.split("MEMORY")[1].split("\n")[1]
+
+
+def test_near_object_is_ranked_over_the_far_one(mem):
+    near, far = (1.8, 0.1), (5.2, 1.4)
+    scene = BoxScene([*furniture(), mug_at(near, 0.80, 20), mug_at(far, 0.65, 21)], W, H)
+    t = tour(mem, scene, 0.0, VIEW_A[:1] + VIEW_B[:1])
+    ids = red_mug_ids(mem)
+    assert len(ids) == 2
+    planner = Planner(mem)
+    for robot, want in (((0.0, 0.0, 0.0), near), ((6.5, 2.0, 0.0), far)):
+        ctx = planner.context(Goal(label="red mug"), RobotState(robot, 0.0, t))
+        mugs = [e for e in ctx.entries if e.kind == "object" and set(e.object_ids) & ids]
+        assert len(mugs) == 2
+        assert math.dist(mugs[0].position[:2], want) < 0.3
+        assert mugs[0].parts["distance"] > mugs[1].parts["distance"]
+        assert math.dist(ctx.best.target[:2], want) < 0.3
+        assert [p.kind for p in ctx.proposals] == ["object", "object", "explore"]
+
+
+def test_entries_keep_score_parts_and_label_match(mem):
+    scene = BoxScene([*furniture(), mug_at(A, 0.80)], W, H)
+    t = tour(mem, scene, 0.0, VIEW_A)
+    planner = Planner(mem)
+    ctx = planner.context(Goal(text="get me something to drink from", label="red mug"), RobotState((0, 0, 0), 0.0, t))
+    assert ctx.entries
+    cfg = mem.config.retrieval
+    for e in ctx.entries:
+        assert {"relevance", "recency", "confidence"} <= set(e.parts)
+        assert all(0.0 <= v <= 1.0 for v in e.parts.values())
+        assert e.score == pytest.approx(total_score(e.parts, cfg))
+    mug = next(e for e in ctx.entries if e.kind == "object")
+    assert mug.parts["label_match"] == 1.0 and mug.parts["relevance"] == 1.0
+
+
+def test_packing_respects_k_tokens_dedup_and_one_per_submodule(mem):
+    scene = BoxScene([*furniture(), mug_at(A, 0.80)], W, H)
+    t = tour(mem, scene, 0.0, VIEW_A + VIEW_ROOM)
+    planner = Planner(mem)
+    state = RobotState((0, 0, 0), 0.0, t)
+    full = planner.context("red mug on the kitchen table", state, k=50, max_tokens=5000)
+    sources = {e.source for e in full.entries}
+    assert {"spatial", "temporal"} <= sources
+    # The temporal "last seen" of an object with the same evidence is folded into the map's entry.
+    subjects = [(e.kind in ("object", "sighting"), e.object_ids) for e in full.entries if e.kind in ("object", "sighting")]
+    assert len(subjects) == len(set(subjects)) or all(
+        k.startswith("object:") for k in full.merged), full.merged
+    assert any(k.startswith("lastseen:") for v in full.merged.values() for k in v)
+    for e in full.entries:
+        if e.kind == "sighting":
+            twin = f"object:{e.object_ids[0]}"
+            assert twin not in {x.key for x in full.entries} or e.key not in full.merged.get(twin, ())
+
+    small = planner.context("red mug on the kitchen table", state, k=2, max_tokens=5000)
+    assert len(small.entries) == 2
+    assert {e.source for e in small.entries} == sources & {e.source for e in small.entries}
+    # k=2 with two submodules that found something: one of each.
+    relevant_sources = {e.source for e in full.entries if e.parts.get("relevance", 0) >= 0.35}
+    if len(relevant_sources) >= 2:
+        assert len({e.source for e in small.entries}) == 2
+
+    tight = planner.context("red mug on the kitchen table", state, k=50, max_tokens=220)
+    assert estimate_tokens(tight.text()) <= 220
+    assert 0 < len(tight.entries) < len(full.entries)
+    assert tight.budget["tokens"] <= 220
+
+
+@pytest.mark.skipif(not hasattr(Memory, "add_event"), reason="Memory.add_event missing")
+def test_the_relevant_past_failure_is_retrieved(mem):
+    if "placeholder" in (robomem.episodic.__doc__ or ""):
+        pytest.xfail("episodic memory is still a placeholder (issue 3); it finds no episodes yet")
+    scene = BoxScene([*furniture(), mug_at(A, 0.80)], W, H)
+    t = tour(mem, scene, 0.0, VIEW_A)
+    distractors = [
+        ("water the plant", "watered the plant, success"),
+        ("open the fridge", "fridge opened, success"),
+        ("turn on the lamp", "lamp is on, done"),
+        ("bring the book to the sofa", "book placed on the sofa, success"),
+        ("close the window", "window closed, done"),
+        ("fetch the remote control", "remote delivered, success"),
+    ]
+    for task, outcome in distractors[:3]:
+        mem.add_event(Event(t, "instruction", task))
+        mem.add_event(Event(t + 1, "outcome", outcome))
+        t += 5
+    mem.add_event(Event(t, "instruction", "pick up the red mug from the table"))
+    mem.add_event(Event(t + 1, "action", "grasp red mug"))
+    mem.add_event(Event(t + 2, "outcome", "failed: the red mug slipped out of the gripper"))
+    t += 5
+    for task, outcome in distractors[3:]:
+        mem.add_event(Event(t, "instruction", task))
+        mem.add_event(Event(t + 1, "outcome", outcome))
+        t += 5
+    ctx = Planner(mem, k=8).context("pick up the red mug", RobotState((0, 0, 0), 0.0, t))
+    episodic = [e for e in ctx.entries if e.source == "episodic"]
+    assert episodic, ctx.text()
+    assert any("slipped" in e.text or "fail" in e.text.lower() for e in episodic), [e.text for e in episodic]
+    assert not any(word in e.text for e in episodic for word in ("fridge", "lamp", "window"))
+
+
+def test_absent_object_is_not_proposed_next_candidate_then_explore(mem):
+    other = (5.2, 1.4)
+    scene = BoxScene([*furniture(), mug_at(A, 0.80, 20), mug_at(other, 0.65, 21)], W, H)
+    t = tour(mem, scene, 0.0, VIEW_A[:1] + VIEW_B[:1])
+    ids = red_mug_ids(mem)
+    assert len(ids) == 2
+    # The mug on the kitchen table disappears; looking there again records the absence.
+    gone = BoxScene([*furniture(), mug_at(other, 0.65, 21)], W, H)
+    t = tour(mem, gone, t + 10, VIEW_A[:1])
+    at_a = next(o for o in mem.objects() if o.label == "red mug" and math.dist(o.centroid[:2], A) < 0.3)
+    assert mem.temporal.is_absent(at_a.object_id) and at_a.status == "absent"
+    planner = Planner(mem)
+    ctx = planner.context(Goal(label="red mug"), RobotState((0.0, 0.0, 0.0), 0.0, t))  # A is the nearer one
+    assert ctx.best.kind == "object" and ctx.best.object_id != at_a.object_id
+    assert math.dist(ctx.best.target[:2], other) < 0.3
+    assert all(p.object_id != at_a.object_id for p in ctx.proposals)
+    assert ctx.best.view_pose is not None  # the keyframe that shows it
+    # The absence is in the context and the stale "it is at A" is flagged.
+    assert any(e.kind == "absence" and at_a.object_id in e.object_ids for e in ctx.entries)
+    # Now the other one is gone too: nothing valid is known -> explore, saying why.
+    gone2 = BoxScene(furniture(), W, H)
+    t = tour(mem, gone2, t + 10, VIEW_B[:1])
+    ctx = planner.context(Goal(label="red mug"), RobotState((0.0, 0.0, 0.0), 0.0, t))
+    assert [p.kind for p in ctx.proposals] == ["explore"]
+    assert not ctx.knows_goal and ctx.best.confidence == 0.0
+    assert "observed absent" in ctx.best.reason
+    assert ctx.best.place == "hall"  # the place never visited
+    # Re-planning can also exclude candidates that were tried.
+    ctx = planner.context(Goal(label="red mug"), RobotState((0, 0, 0), 0.0, t), exclude_objects=ids)
+    assert ctx.best.kind == "explore"
+
+
+def test_usually_in_from_semantic_memory_is_the_next_candidate(mem, monkeypatch):
+    scene = BoxScene([*furniture(), mug_at(A, 0.80)], W, H)
+    t = tour(mem, scene, 0.0, VIEW_A[:1])
+    gone = BoxScene(furniture(), W, H)
+    t = tour(mem, gone, t + 10, VIEW_A[:1])
+    fact = Entry(
+        key="fact:1", kind="fact", source="semantic", text="red mug | usually_in | living room", stamp=t,
+        parts={"relevance": 1.0, "confidence": 0.9},
+        data={"subject": "red mug", "predicate": "usually_in", "object": "living room"},
+    )
+    original = mem.semantic.search
+
+    def search(query, now):
+        out = original(query, now)
+        if query.wants("fact"):
+            out = [*out, fact]
+        return out
+
+    monkeypatch.setattr(mem.semantic, "search", search)
+    ctx = Planner(mem).context(Goal(label="red mug"), RobotState((0, 0, 0), 0.0, t))
+    assert [p.kind for p in ctx.proposals] == ["usually_in", "explore"]
+    p = ctx.best
+    assert p.place == "living room" and p.target[:2] == pytest.approx((5.5, 0.0))
+    assert 0.0 < p.confidence <= 0.5 and "fact:1" in p.evidence
+
+
+def test_usually_place_parsing_and_location_words():
+    e = Entry(key="fact:2", kind="fact", source="semantic", text="mugs usually_in kitchen")
+    assert _usually_place(e, "red mug") == "kitchen"
+    assert _usually_place(e, "book") is None
+    e2 = Entry(key="fact:3", kind="fact", source="semantic", text="x",
+               data={"subject": "books", "predicate": "usually in", "object": "study"})
+    assert _usually_place(e2, "book") == "study"
+    assert {"table"} <= _location_words("bring me the red mug from the table")
+    assert "mug" not in _location_words("go to the red mug")
+
+
+def test_target_named_in_a_sentence_with_a_place(mem):
+    scene = BoxScene([*furniture(), mug_at(A, 0.80)], W, H)
+    t = tour(mem, scene, 0.0, VIEW_A)
+    ctx = Planner(mem).context("bring me the red mug from the table", RobotState((0, 0, 0), 0.0, t))
+    assert ctx.best.label == "red mug"
+    assert "red mug" in ctx.entries[0].text
+
+
+def test_empty_memory_says_so_and_explores(mem):
+    ctx = Planner(mem).context("find the keys", RobotState((0, 0, 0), 0.0, 1.0))
+    assert ctx.entries == () and [p.kind for p in ctx.proposals] == ["explore"]
+    assert "nothing" in ctx.text()
+
+
+def test_bad_input_is_refused(mem):
+    with pytest.raises(ValueError, match="Goal"):
+        Goal()
+    with pytest.raises(ValueError, match="k must be"):
+        Planner(mem, k=0)
+    with pytest.raises(ValueError, match="max_tokens"):
+        Planner(mem, max_tokens=3)
+    with pytest.raises(ValueError, match="Memory"):
+        Planner("not a memory")  # type: ignore[arg-type]
+    p = Planner(mem)
+    with pytest.raises(ValueError, match="RobotState"):
+        p.context("mug", (0, 0, 0))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="goal"):
+        p.context(42, RobotState((0, 0, 0)))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="position"):
+        RobotState((float("nan"), 0, 0))
