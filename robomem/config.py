@@ -67,6 +67,7 @@ class SemanticConfig:
     asserted_confidence: float = 0.9  # an Event(kind="fact")
     parsed_confidence: float = 0.7  # a fact parsed from an instruction ("the red mug is Anna's")
     confidence_half_life: float = 3600.0  # s; a fact's confidence counts half this long after its last evidence
+    update_margin: float = 0.25  # newer evidence this much weaker than the believed value still replaces it
     functional_predicates: tuple[str, ...] = (
         "located_in", "usually_in", "belongs_to", "on", "in", "state", "is_a", "colour", "color",
     )  # one object at a time per subject: a new one closes the old

@@ -364,10 +364,9 @@ class EpisodicMemory(Submodule):
     def _ensure_current(self, plan: _Plan, ch: Changes, robot_id: str, stamp: float, place: str | None) -> _Current:
         cur = plan.cur(robot_id)
         cfg = self.config.episodic
-        if cur is not None and stamp - cur.last_activity > cfg.max_gap_s:
-            if cur.kind == "auto":
-                self._close(plan, ch, robot_id, cur.last_activity, None, None)
-                return self._open(plan, ch, "explore", "auto", robot_id, stamp, "gap", place)
+        if cur is not None and cur.kind == "auto" and stamp - cur.last_activity > cfg.max_gap_s:
+            self._close(plan, ch, robot_id, cur.last_activity, None, None)
+            return self._open(plan, ch, "explore", "auto", robot_id, stamp, "gap", place)
         if cur is None:
             cur = self._open(plan, ch, "explore", "auto", robot_id, stamp, "start", place)
         return cur

@@ -189,7 +189,8 @@ def plan_absences(temporal: TemporalMemory, max_rows: int, now: float, keep_rece
     for oid, t0 in conn.execute("SELECT object_id, t_start FROM sightings ORDER BY object_id, t_start"):
         seen[oid].append(t0)
     horizon = now - keep_recent_s
-    repeated, other = [], []
+    repeated: list[tuple[float, int]] = []
+    other: list[tuple[float, int]] = []
     prev: dict[int, float] = {}
     for aid, oid, stamp in conn.execute("SELECT id, object_id, stamp FROM absences ORDER BY object_id, stamp, id"):
         p = prev.get(oid)

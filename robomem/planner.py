@@ -93,6 +93,7 @@ class Planner:
         candidates = self.candidates(goal, state, now, n=max(4 * k, 40))
         candidates, merged = _fold_duplicates(candidates, self.memory.config.temporal.moved_distance)
         superseded = _superseded(candidates, self.memory.config.temporal.moved_distance)
+        superseded.update(self._stale_snapshots(candidates))
         proposals = self.propose(goal, state, now=now, exclude_objects=exclude_objects)
         shell = Context(goal, state, now, (), proposals, superseded, embedder=self.embedder)
         header = shell.text().split("\n")[:-1]  # without the "nothing relevant" line
@@ -111,24 +112,45 @@ class Planner:
         """Every submodule's candidates for the goal, rescored for this robot state, best first."""
         query = Query(text=goal.text, label=goal.label, position=state.position, time=now, k=min(10_000, n))
         cfg = self.memory.config.retrieval
-        where_words = _location_words(goal.text) if goal.text and goal.label is None else set()
+        label_rel = self._label_relevance(goal)
         out = []
         for e in self.memory.retrieve(query):
             parts = dict(e.parts)
-            if where_words:
-                labels = self._labels_of(e)
-                if labels and words(max(labels, key=labels.__getitem__))[-1:] and \
-                        words(max(labels, key=labels.__getitem__))[-1] in where_words:
-                    parts["relevance"] = min(parts.get("relevance", 0.0), 0.6)  # named as a place, not the target
-            if goal.label is not None:
-                labels = self._labels_of(e)
-                if labels is not None:
+            labels = self._labels_of(e)
+            if labels is not None:
+                # An entry about one object is as relevant as that object is to the goal: "bowl #3 located_in
+                # kitchen" does not answer "red mug on the kitchen table" although it shares a word.
+                main = max(labels, key=lambda k: (labels[k], k))
+                if goal.label is not None:
                     parts["label_match"] = 1.0 if goal.label in labels else 0.0
-                    parts["relevance"] = max(parts.get("relevance", 0.0), parts["label_match"])
+                    parts["relevance"] = parts["label_match"] if goal.text is None else max(
+                        parts["label_match"], min(parts.get("relevance", 0.0), label_rel(main)))
+                else:
+                    parts["relevance"] = min(parts.get("relevance", 0.0), label_rel(main))
+            if parts.get("relevance", 1.0) < cfg.min_relevance:
+                continue
             if e.position is not None:
                 parts["distance"] = proximity(e.position, state.position, cfg.distance_scale)
             out.append(replace(e, parts=parts, score=total_score(parts, cfg)))
         return sorted(out, key=lambda e: (-e.score, e.key))
+
+    def _label_relevance(self, goal: Goal) -> Any:
+        """label -> relevance to the goal text (labels named only as a place are capped at 0.6); cached per call."""
+        cache: dict[str, float] = {}
+        text = goal.text or goal.label or ""
+        where_words = _location_words(goal.text) if goal.text else set()
+
+        def rel(label: str) -> float:
+            r = cache.get(label)
+            if r is None:
+                r = float(text_relevance(self.embedder, text, [label])[0])
+                lw = words(label)
+                if lw and lw[-1] in where_words and r >= 0.8 and not (goal.label and label == goal.label):
+                    r = min(r, 0.6)  # "from the table": the table is where, not what
+                cache[label] = r
+            return r
+
+        return rel
 
     def propose(
         self,
@@ -160,7 +182,8 @@ class Planner:
             fresh = math.exp(-max(0.0, now - o.last_seen) / max(cfg.recency_tau, 1e-9))
             conf = float(np.clip(share * rel.get(o.label, 1.0) * (0.6 + 0.4 * fresh), 0.0, 1.0))
             view = None
-            snaps = self.memory.spatial.best_snapshots(o.object_id, 1)
+            snaps = [s for s in self.memory.spatial.best_snapshots(o.object_id, 5)
+                     if self._shows_current_place(o.object_id, s.stamp, o.centroid)][:1]
             if snaps:
                 vs = RobotState.from_pose(snaps[0].pose)
                 view = (vs.position[0], vs.position[1], vs.yaw)
@@ -179,7 +202,30 @@ class Planner:
         return tuple(proposals)
 
     # -- internals ---------------------------------------------------------------------
+    def _shows_current_place(self, object_id: int, stamp: float, where: tuple[float, float, float]) -> bool:
+        """Whether the object was at ``where`` (its current place) at ``stamp`` (a keyframe is not stale)."""
+        w = self.memory.temporal.where_at(object_id, stamp)
+        if w.position is None:
+            return True
+        return math.dist(w.position, where) <= max(self.memory.config.temporal.moved_distance, 0.5)
+
+    def _stale_snapshots(self, entries: list[Entry]) -> dict[str, str]:
+        """Keyframes that show an object at a place it has left since -> the newer location entry."""
+        out: dict[str, str] = {}
+        for e in entries:
+            if e.kind != "snapshot" or e.stamp is None:
+                continue
+            oid = _subject(e)
+            o = self.memory.spatial.get(oid) if oid is not None else None
+            if o is None or o.last_seen <= e.stamp or self._shows_current_place(o.object_id, e.stamp, o.centroid):
+                continue
+            newer = next((x.key for x in entries if x.kind in LOCATION_KINDS and _subject(x) == oid), f"object:{oid}")
+            out[e.key] = newer
+        return out
+
     def _labels_of(self, e: Entry) -> dict[str, float] | None:
+        if e.kind not in ("object", "sighting", "absence", "change", "snapshot", "fact"):
+            return None
         oid = _subject(e)
         if oid is None:
             return None
@@ -339,6 +385,13 @@ def _fold_duplicates(entries: list[Entry], tol: float) -> tuple[list[Entry], dic
                              or (k.stamp is not None and e.stamp is not None and abs(k.stamp - e.stamp) < 1e-6))):
                     twin = i
                     break
+        if twin is None and e.kind == "fact" and e.place and _located_in(e):
+            s = _subject(e)
+            for i, k in enumerate(kept):
+                if k.kind in LOCATION_KINDS and s is not None and _subject(k) == s and k.place == e.place \
+                        and not _claims_absence(k):
+                    twin = i  # "red mug #2 located_in kitchen" = the map's "red mug #2 … in the kitchen"
+                    break
         if twin is None and e.object_ids == () and wkey in by_text:
             twin = by_text[wkey]
         if twin is None:
@@ -400,15 +453,27 @@ def _location_words(text: str) -> set[str]:
     return out
 
 
+def _located_in(e: Entry) -> bool:
+    return str(e.data.get("predicate", "")).lower() == "located_in" and e.data.get("valid_to") is None
+
+
+def _strip_entity(name: str) -> str:
+    """'class:red mug' -> 'red mug', 'place:kitchen' -> 'kitchen', 'red mug #12' -> 'red mug'."""
+    name = re.sub(r"^(class|object|place|entity):", "", name.strip())
+    return re.sub(r"\s*#\d+$", "", name).strip()
+
+
 def _usually_place(e: Entry, subject: str) -> str | None:
     """The place of a "subject usually_in place" fact entry, else None."""
     d = e.data
     pred = str(d.get("predicate", "")).lower().replace(" ", "_")
     if pred == "usually_in":
-        subj = str(d.get("subject", subject))
-        obj = d.get("object", d.get("value"))
+        if d.get("valid_to") is not None:
+            return None  # a retired fact
+        subj = _strip_entity(str(d.get("subject_name") or d.get("subject") or subject))
+        obj = d.get("object_name") or d.get("object") or d.get("value")
         if obj is not None and _same_thing(subj, subject):
-            return str(obj)
+            return _strip_entity(str(obj))
         return None
     m = _USUALLY.match(e.text.strip())
     if m and _same_thing(m.group("subject"), subject):

@@ -428,7 +428,7 @@ def check_topics(reader: BagReader, cfg: ReplayConfig) -> tuple[ReplayConfig, li
     for role, topic in used.items():
         required = role in ("depth", "camera_info") or (role == "pose" and cfg.pose_source == "topic")
         if topic not in in_bag:
-            if required or role in cfg.explicit:
+            if required or (role in cfg.explicit and role not in ("tf", "tf_static")):
                 raise ReplayError(
                     f"topic {topic} ({role}) is not in the bag {reader.path}; topics in the bag: {listing}. "
                     f"Fix ros.topics.{role} in the config or the --{role.replace('_', '-')} flag "

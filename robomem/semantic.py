@@ -24,9 +24,10 @@ INVALIDATEs the location fact; a repeat sighting is a NOOP that reinforces
 (count, confidence, last evidence).  For *functional* predicates (one value
 at a time: located_in, belongs_to, on, …) conflicting evidence is resolved
 by recency and confidence: new evidence of strength s replaces the old value
-when s >= confidence_old * 0.5 ** (age / half_life) (age = time since the old
-fact's last evidence); weaker evidence only lowers the old confidence, so
-repeated weak evidence eventually wins.
+when s >= confidence_old * 0.5 ** (age / half_life) - update_margin (age =
+time since the old fact's last evidence; the margin lets the newer of two
+similar claims win); clearly weaker evidence only lowers the old confidence,
+so repeated weak evidence eventually wins.
 
 Facts also come from events: ``Event(kind="fact", text="red mug | belongs_to |
 Anna")`` (an optional fourth field is a confidence, or ``false`` to retract)
@@ -260,8 +261,12 @@ class SemanticMemory(Submodule):
         self.newest_stamp = float(conn.execute("SELECT COALESCE(MAX(last_evidence), 0) FROM facts").fetchone()[0])
 
     def _fact(self, row: Any) -> Fact:
-        f = Fact(*row[:13], retrieved=row[13])  # type: ignore[arg-type]
-        return replace(f, subject_name=self.display(f.subject), object_name=self.display(f.object))
+        return Fact(
+            fact_id=row[0], subject=row[1], predicate=row[2], object=row[3], confidence=row[4], source=row[5],
+            valid_from=row[6], valid_to=row[7], recorded_at=row[8], expired_at=row[9], count=row[10],
+            last_evidence=row[11], reason=row[12], subject_name=self.display(row[1]),
+            object_name=self.display(row[3]), retrieved=row[13],
+        )
 
     # -- entities ---------------------------------------------------------------------
     def display(self, entity: str, plan: _Plan | None = None) -> str:
@@ -421,7 +426,7 @@ class SemanticMemory(Submodule):
         others = current if functional else []
         if others:
             strongest = max(others, key=lambda f: self._effective(f, t))
-            if strength < self._effective(strongest, t):
+            if strength < self._effective(strongest, t) - self.config.semantic.update_margin:
                 # Weaker than what is believed: note the contradiction, lower the confidence, keep the value.
                 lowered = replace(strongest, confidence=max(0.05, strongest.confidence - 0.5 * strength))
                 ch.sql("UPDATE facts SET confidence=? WHERE id=?", (lowered.confidence, lowered.fact_id))
@@ -734,7 +739,8 @@ class SemanticMemory(Submodule):
         ``known_at``: only what memory had recorded (and not yet expired) at that time (record time);
         ``include_closed``: every version, open and closed.  An unknown entity gives [].
         """
-        clauses, params = [], []
+        clauses: list[str] = []
+        params: list[Any] = []
         if entity is not None:
             ent = self.resolve(entity)
             if ent is None:

@@ -36,6 +36,7 @@ class Move:
     object_id: int
     before: tuple[float, float, float]
     after: tuple[float, float, float]
+    new_id: int | None = None  # when association gave the object a new id at its new place
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def topdown_data(memory: Memory, moves_since: float | None = None) -> TopdownDat
             later = [n for n in objs if n.label == o.label and n.status != "absent" and n.first_seen > o.last_seen]
             if later:
                 n = min(later, key=lambda r: float(np.linalg.norm(np.subtract(r.centroid, o.centroid))))
-                moves.append(Move(o.object_id, o.centroid, n.centroid))
+                moves.append(Move(o.object_id, o.centroid, n.centroid, n.object_id))
     return TopdownData(objs, list(memory.places), traj, snaps, moves)
 
 
@@ -110,7 +111,7 @@ def draw_topdown(ax: Any, data: TopdownData, title: str | None = None, legend: b
         f2 = np.where(n > 1e-6, f[:, :2] / np.maximum(n, 1e-6), 0.0) * 0.35
         ax.quiver(p[:, 0], p[:, 1], f2[:, 0], f2[:, 1], angles="xy", scale_units="xy", scale=1.0, color="#1f1f9f",
                   width=0.004, zorder=3)
-    moved_ids = {m.object_id for m in data.moves}
+    moved_ids = {m.object_id for m in data.moves} | {m.new_id for m in data.moves if m.new_id is not None}
     for o in data.objects:
         lo, hi = np.asarray(o.bbox_min), np.asarray(o.bbox_max)
         w, h = max(hi[0] - lo[0], 0.04), max(hi[1] - lo[1], 0.04)

@@ -9,7 +9,7 @@ ROOT=$(pwd)
 VENV="$ROOT/.venv"
 PY=${PYTHON:-python3}
 STAMP="$VENV/.robomem-bootstrap"
-want=$( (cat pyproject.toml scripts/bootstrap.sh scripts/build_ros_interfaces.sh 2>/dev/null || true) | sha256sum | cut -d" " -f1)
+want=$( (cat pyproject.toml scripts/bootstrap.sh scripts/build_ros_interfaces.sh $(find ros -type f 2>/dev/null | LC_ALL=C sort) 2>/dev/null || true) | sha256sum | cut -d" " -f1)
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
   exit 0
 fi

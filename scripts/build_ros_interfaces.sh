@@ -108,6 +108,10 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 for p in "${PKGS[@]}"; do
   src="$ROOT/${SRC[$p]}"
   bdir="$BUILD/$p"
+  # a build tree configured for another source folder (the clone moved) cannot be reused
+  if [ -f "$bdir/CMakeCache.txt" ] && ! grep -qxF "CMAKE_HOME_DIRECTORY:INTERNAL=$src" "$bdir/CMakeCache.txt"; then
+    rm -rf "$bdir"
+  fi
   mkdir -p "$bdir"
   log "building $p"
   if ! (

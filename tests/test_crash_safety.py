@@ -163,7 +163,7 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_update(tmp_path, embedd
     path = tmp_path / "store"
     total_acked = 0
     n = 0
-    rounds = 12
+    rounds = 10
     t_start = time.monotonic()
     for rnd in range(rounds):
         w = Writer(path, seed=rnd)
@@ -172,7 +172,7 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_update(tmp_path, embedd
             time.sleep(rng.uniform(0.2, 1.0))
         else:
             assert w.ready.wait(60), "writer did not start"
-            target = rng.randint(150, 400)
+            target = rng.randint(200, 400)
             deadline = time.monotonic() + 60
             while len(w.acks) < target and w.proc.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.002)

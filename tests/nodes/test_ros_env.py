@@ -38,7 +38,7 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def ros_env() -> dict[str, str]:
+def ros_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     env = dict(os.environ)
     for k in (
         "ROS_LOCALHOST_ONLY",
@@ -51,6 +51,7 @@ def ros_env() -> dict[str, str]:
         ROS_DOMAIN_ID=str(random.randint(1, 200)),  # no crosstalk with other runs on this host
         ROS_AUTOMATIC_DISCOVERY_RANGE="LOCALHOST",
         RMW_IMPLEMENTATION="rmw_fastrtps_cpp",
+        ROS_LOG_DIR=str(tmp_path_factory.mktemp("ros_log")),
         PYTHONUNBUFFERED="1",
     )
     return env

@@ -1,0 +1,429 @@
+"""The robomem memory node: ROS 2 topics in, Memory.update, scene graph and answers out.
+
+Subscribes (topics from config/robomem.yaml ``ros.topics`` or parameters):
+  colour, depth (32FC1 metres or 16UC1 millimetres), instance-id image +
+  robomem_interfaces/InstanceLabels (or vision_msgs/Detection2DArray), all with
+  sensor-data QoS and grouped by an approximate-time synchroniser; camera_info;
+  /tf and /tf_static (map -> camera optical frame, interpolated) or a pose topic;
+  text events (std_msgs/String, "kind: text" or JSON {"kind", "text"}).
+Publishes: the scene graph as visualization_msgs/MarkerArray (reliable +
+  transient-local), diagnostic_msgs/DiagnosticArray (update rate, queue, dropped
+  and rejected messages by reason).
+Serves: robomem_interfaces/srv/Query (context / locate / last_seen / facts).
+
+The whole memory runs in this one process: one Memory, whose update runs the four
+submodules in parallel on a thread pool and commits them in one transaction.  One
+node per submodule would need a distributed transaction per frame and would ship
+every preprocessed frame four times; see docs/architecture.md.
+
+A bad message never stops the node: it is counted under a reason and logged
+(throttled), and nothing stored is touched.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+from robomem.context import Goal, RobotState
+from robomem.memory import Memory
+from robomem.nodes.markers import scene_graph_markers
+from robomem.nodes.settings import NodeSettings, description, flatten, unflatten
+from robomem.observation import Observation, Pose
+from robomem.planner import Planner
+from robomem.retrieval import Query
+from robomem.ros_io import detections_to_instances, parse_event
+from robomem.rosmsg import (
+    camera_info_to_intrinsics,
+    depth_to_metres,
+    fill_stamp,
+    image_to_rgb,
+    instance_image_to_ids,
+    instance_labels_to_infos,
+    stamp_to_seconds,
+    tf_message_to_transforms,
+    to_matrix,
+)
+from robomem.tf_buffer import TfBuffer, TfError
+
+
+def answer_query(memory: Memory, planner: Planner, goal: str, mode: str, k: int, pose: Pose | None) -> dict[str, Any]:
+    """The Query service's answer as plain data (unit-tested without ROS).
+
+    Returns {"ok", "error", "json", "goal_pose": (x, y, yaw) | None, "confidence"}.
+    """
+    mode = (mode or "context").strip()
+    if mode not in ("context", "locate", "last_seen", "facts"):
+        return {"ok": False, "error": f"unknown mode {mode!r} (context, locate, last_seen, facts)", "json": "",
+                "goal_pose": None, "confidence": 0.0}
+    try:
+        g = Goal.of(goal)
+    except ValueError as exc:
+        return {"ok": False, "error": str(exc), "json": "", "goal_pose": None, "confidence": 0.0}
+    state = RobotState.from_pose(pose) if pose is not None else RobotState((0.0, 0.0, 0.0))
+    if mode in ("last_seen", "facts"):
+        kind = "sighting" if mode == "last_seen" else "fact"
+        entries = memory.retrieve(Query(text=g.text or g.label, kinds=(kind,), k=k, position=state.position))
+        payload = {"goal": g.describe, "mode": mode, "entries": [e.to_dict() for e in entries]}
+        gp = None
+        if mode == "last_seen" and entries and entries[0].position is not None:
+            x, y, _ = entries[0].position
+            gp = (x, y, _yaw_towards(state, x, y))
+        conf = float(entries[0].parts.get("confidence", 1.0)) if entries else 0.0
+        return {"ok": True, "error": "", "json": json.dumps(payload), "goal_pose": gp, "confidence": conf}
+    ctx = planner.context(g, state, k=k)
+    best = ctx.best
+    gp = None
+    if best.kind != "explore" and best.target is not None:
+        if best.view_pose is not None:
+            gp = tuple(float(v) for v in best.view_pose)
+        else:
+            gp = (best.target[0], best.target[1], _yaw_towards(state, best.target[0], best.target[1]))
+    payload = ctx.to_dict()
+    payload["mode"] = mode
+    return {"ok": True, "error": "", "json": json.dumps(payload), "goal_pose": gp, "confidence": float(best.confidence)}
+
+
+def _yaw_towards(state: RobotState, x: float, y: float) -> float:
+    import math
+
+    return math.atan2(y - state.position[1], x - state.position[0])
+
+
+class MemoryNodeCore:
+    """Everything the node does that does not need rclpy: decoding, checks, counting, updating.
+
+    The ROS node feeds it messages; tests can drive it directly.
+    """
+
+    def __init__(self, settings: NodeSettings, memory: Memory, log: Any, now: Any) -> None:
+        self.s = settings
+        self.memory = memory
+        self.planner = Planner(memory, k=settings.node.k)
+        self.log = log
+        self.now = now  # () -> float seconds, the node clock (sim time when use_sim_time)
+        self.tf = TfBuffer(cache_time=60.0, tolerance=settings.io.tf_tolerance)
+        self.tf_lock = threading.Lock()
+        self.camera_info: Any = None
+        self.rejected: Counter[str] = Counter()
+        self.dropped = 0
+        self.updates = 0
+        self.last_update_ms = 0.0
+        self.last_pose: Pose | None = None
+        self.update_times: list[float] = []
+        self.queue: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self._last_log: dict[str, float] = {}
+        self.dirty = threading.Event()
+
+    # -- counting --------------------------------------------------------------------
+    def reject(self, reason: str, detail: str) -> None:
+        self.rejected[reason] += 1
+        t = time.monotonic()
+        if t - self._last_log.get(reason, -1e9) > 5.0:  # throttled per reason
+            self._last_log[reason] = t
+            self.log.warning(f"rejected message ({reason}): {detail} [{self.rejected[reason]} so far]")
+
+    def enqueue(self, item: tuple[str, Any]) -> None:
+        while self.queue.qsize() >= self.s.node.update_queue:
+            try:
+                self.queue.get_nowait()
+                self.dropped += 1
+            except queue.Empty:
+                break
+        self.queue.put(item)
+
+    # -- inputs ----------------------------------------------------------------------
+    def on_tf(self, msg: Any, static: bool) -> None:
+        try:
+            transforms = tf_message_to_transforms(msg, static=static)
+            with self.tf_lock:
+                self.tf.add_many(transforms)
+        except (ValueError, TypeError, AttributeError) as exc:
+            self.reject("bad_transform", str(exc))
+
+    def on_pose(self, msg: Any) -> None:
+        try:
+            m = to_matrix(msg)
+            child = self.s.io.pose_child_frame or getattr(msg, "child_frame_id", "") or self.s.io.camera_frame
+            parent = msg.header.frame_id or self.s.io.map_frame
+            with self.tf_lock:
+                self.tf.set_matrix(parent, child, stamp_to_seconds(msg.header.stamp), m)
+        except (ValueError, TypeError, AttributeError) as exc:
+            self.reject("bad_pose", str(exc))
+
+    def on_event(self, msg: Any) -> None:
+        try:
+            self.enqueue(("event", parse_event(msg.data, self.now(), self.s.io.robot_id)))
+        except ValueError as exc:
+            self.reject("bad_event", str(exc))
+
+    def on_frame(self, color: Any, depth: Any, instances: Any = None, labels: Any = None, detections: Any = None) -> None:
+        """One synchronised frame -> an Observation in the update queue, or a counted rejection."""
+        try:
+            stamp = stamp_to_seconds(color.header.stamp)
+        except (ValueError, TypeError, AttributeError) as exc:
+            self.reject("bad_stamp", str(exc))
+            return
+        age = self.now() - stamp
+        if age > self.s.node.max_stamp_age:
+            self.reject("stale_stamp", f"frame at {stamp:.3f} is {age:.1f} s old (max {self.s.node.max_stamp_age} s)")
+            return
+        if self.camera_info is None:
+            self.reject("no_camera_info", "no CameraInfo received yet")
+            return
+        try:
+            intr = camera_info_to_intrinsics(self.camera_info)
+            rgb = image_to_rgb(color)
+            d = depth_to_metres(depth)
+            ids, infos = None, {}
+            if detections is not None:
+                ids, infos = detections_to_instances(detections, d.shape)
+            elif instances is not None:
+                ids = instance_image_to_ids(instances)
+                infos = instance_labels_to_infos(labels) if labels is not None else {}
+        except (ValueError, TypeError, AttributeError) as exc:
+            self.reject("bad_image", str(exc))
+            return
+        frame = self.s.io.camera_frame or color.header.frame_id
+        try:
+            with self.tf_lock:
+                pose = self.tf.lookup_pose(self.s.io.map_frame, frame, stamp)
+        except (TfError, ValueError) as exc:
+            self.reject("missing_transform", str(exc))
+            return
+        try:
+            obs = Observation(
+                stamp=stamp, pose=pose, intrinsics=intr, depth=d, rgb=rgb, instance_ids=ids, instances=infos,
+                robot_id=self.s.io.robot_id, source="ros", frame_id=frame,
+            )
+        except ValueError as exc:
+            self.reject("invalid_observation", str(exc))
+            return
+        self.enqueue(("obs", obs))
+
+    # -- the worker ------------------------------------------------------------------
+    def process(self, item: tuple[str, Any]) -> None:
+        kind, payload = item
+        try:
+            if kind == "event":
+                self.memory.add_event(payload)
+                return
+            t0 = time.perf_counter()
+            self.memory.update(payload)
+            self.last_update_ms = (time.perf_counter() - t0) * 1e3
+            self.updates += 1
+            self.last_pose = payload.pose
+            self.update_times.append(time.monotonic())
+            self.update_times = self.update_times[-50:]
+            self.dirty.set()
+        except ValueError as exc:
+            self.reject("out_of_order" if "older than the last update" in str(exc) else "invalid_observation", str(exc))
+        except Exception as exc:  # a failed update leaves the store as it was; keep running
+            self.reject("update_failed", f"{type(exc).__name__}: {exc}")
+
+    def update_rate(self) -> float:
+        ts = self.update_times
+        if len(ts) < 2 or time.monotonic() - ts[-1] > 5.0:
+            return 0.0
+        return (len(ts) - 1) / max(1e-6, ts[-1] - ts[0])
+
+    def diagnostics(self) -> dict[str, str]:
+        d = {
+            "updates": str(self.updates),
+            "update_rate_hz": f"{self.update_rate():.2f}",
+            "queue": str(self.queue.qsize()),
+            "dropped_queue_full": str(self.dropped),
+            "rejected_total": str(sum(self.rejected.values())),
+            "last_update_ms": f"{self.last_update_ms:.1f}",
+            "objects": str(len(self.memory.objects())),
+            "store": str(self.memory.path),
+        }
+        for reason, n in sorted(self.rejected.items()):
+            d[f"rejected_{reason}"] = str(n)
+        return d
+
+
+def _run_node(argv: list[str] | None = None) -> int:  # noqa: C901 - wiring only
+    import rclpy
+    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+    from geometry_msgs.msg import Point
+    from rcl_interfaces.msg import ParameterDescriptor
+    from rclpy.executors import ExternalShutdownException
+    from rclpy.node import Node
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+    from robomem_interfaces.msg import InstanceLabels
+    from robomem_interfaces.srv import Query as QuerySrv
+    from sensor_msgs.msg import CameraInfo, Image
+    from std_msgs.msg import String
+    from tf2_msgs.msg import TFMessage
+    from visualization_msgs.msg import Marker, MarkerArray
+
+    from robomem.sync import ApproximateTimeSynchronizer
+
+    rclpy.init(args=argv)
+    node = Node("robomem_memory")
+    node.declare_parameter("config_file", "", ParameterDescriptor(description=description("config_file")))
+    base = NodeSettings.load(node.get_parameter("config_file").value or None)
+    values = {}
+    for name, default in flatten(base).items():
+        if name == "config_file":
+            continue
+        node.declare_parameter(name, default, ParameterDescriptor(description=description(name)))
+        values[name] = node.get_parameter(name).value
+    values["config_file"] = base.config_file
+    settings = unflatten(values, base)
+    log = node.get_logger()
+    memory = Memory.open(settings.store_path, settings.memory)
+    log.info(f"robomem memory node: store {settings.store_path} ({len(memory.objects())} objects)")
+    core = MemoryNodeCore(settings, memory, log, lambda: node.get_clock().now().nanoseconds * 1e-9)
+
+    t = settings.io.topics
+    use_det = bool(t.detections)
+    streams = ["color", "depth"] + (["detections"] if use_det else (["instances", "labels"] if t.instances else []))
+    sync = ApproximateTimeSynchronizer(len(streams), settings.io.queue_size, settings.io.slop, names=streams)
+
+    def on_synced(s: Any) -> None:
+        p = dict(zip(streams, s.payloads, strict=True))
+        core.on_frame(p["color"], p["depth"], p.get("instances"), p.get("labels"), p.get("detections"))
+
+    sync.register_callback(on_synced)
+
+    def feeder(stream: str):  # type: ignore[no-untyped-def]
+        def cb(msg: Any) -> None:
+            try:
+                sync.add(stream, stamp_to_seconds(msg.header.stamp), msg)
+            except Exception as exc:
+                core.reject("bad_stamp", f"{stream}: {exc}")
+
+        return cb
+
+    sensor = qos_profile_sensor_data
+    node.create_subscription(Image, t.color, feeder("color"), sensor)
+    node.create_subscription(Image, t.depth, feeder("depth"), sensor)
+    if use_det:
+        from vision_msgs.msg import Detection2DArray
+
+        node.create_subscription(Detection2DArray, t.detections, feeder("detections"), sensor)
+    elif t.instances:
+        node.create_subscription(Image, t.instances, feeder("instances"), sensor)
+        node.create_subscription(InstanceLabels, t.labels, feeder("labels"), sensor)
+
+    def on_info(m: Any) -> None:
+        core.camera_info = m
+
+    node.create_subscription(CameraInfo, t.camera_info, on_info, sensor)
+    static_qos = QoSProfile(depth=100, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE)
+    node.create_subscription(TFMessage, t.tf or "/tf", lambda m: core.on_tf(m, False), 100)
+    node.create_subscription(TFMessage, t.tf_static or "/tf_static", lambda m: core.on_tf(m, True), static_qos)
+    if settings.io.pose_source == "topic" and t.pose:
+        if settings.node.pose_type == "odometry":
+            from nav_msgs.msg import Odometry as PoseType
+        else:
+            from geometry_msgs.msg import PoseStamped as PoseType
+        node.create_subscription(PoseType, t.pose, core.on_pose, 50)
+    if t.events:
+        node.create_subscription(String, t.events, core.on_event, 50)
+
+    latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE)
+    markers_pub = node.create_publisher(MarkerArray, settings.node.markers_topic, latched)
+    diag_pub = node.create_publisher(DiagnosticArray, settings.node.diagnostics_topic, 10)
+
+    def publish_markers() -> None:
+        if not core.dirty.is_set():
+            return
+        core.dirty.clear()
+        try:
+            arr = MarkerArray()
+            clear = Marker()
+            clear.action = Marker.DELETEALL
+            arr.markers.append(clear)
+            stamp = node.get_clock().now().to_msg()
+            for spec in scene_graph_markers(memory.spatial.scene_graph()):
+                m = Marker()
+                m.header.frame_id = settings.io.map_frame
+                m.header.stamp = stamp
+                m.ns, m.id, m.type, m.action = spec.ns, spec.id, spec.type, Marker.ADD
+                m.pose.position.x, m.pose.position.y, m.pose.position.z = spec.position
+                m.pose.orientation.w = 1.0
+                m.scale.x, m.scale.y, m.scale.z = spec.scale
+                m.color.r, m.color.g, m.color.b, m.color.a = spec.colour
+                m.text = spec.text
+                m.points = [Point(x=float(p[0]), y=float(p[1]), z=float(p[2])) for p in spec.points]
+                arr.markers.append(m)
+            markers_pub.publish(arr)
+        except Exception as exc:
+            core.reject("markers_failed", f"{type(exc).__name__}: {exc}")
+
+    def publish_diagnostics() -> None:
+        arr = DiagnosticArray()
+        arr.header.stamp = node.get_clock().now().to_msg()
+        st = DiagnosticStatus()
+        st.name = "robomem/memory"
+        st.hardware_id = settings.store_path
+        recent = sum(core.rejected.values())
+        st.level = DiagnosticStatus.WARN if recent else DiagnosticStatus.OK
+        st.message = f"{core.updates} updates, {core.update_rate():.1f} Hz, {recent} rejected, {core.dropped} dropped"
+        st.values = [KeyValue(key=k, value=v) for k, v in core.diagnostics().items()]
+        arr.status = [st]
+        diag_pub.publish(arr)
+
+    node.create_timer(settings.node.marker_period, publish_markers)
+    node.create_timer(settings.node.diagnostics_period, publish_diagnostics)
+
+    def on_query(req: Any, res: Any) -> Any:
+        try:
+            a = answer_query(memory, core.planner, req.goal, req.mode, req.k if req.k > 0 else settings.node.k,
+                             core.last_pose)
+        except Exception as exc:
+            a = {"ok": False, "error": f"{type(exc).__name__}: {exc}", "json": "", "goal_pose": None, "confidence": 0.0}
+        res.ok, res.error, res.json, res.confidence = a["ok"], a["error"], a["json"], float(a["confidence"])
+        res.has_goal_pose = a["goal_pose"] is not None
+        res.goal_pose.header.frame_id = settings.io.map_frame
+        res.goal_pose.header.stamp = node.get_clock().now().to_msg()
+        if a["goal_pose"] is not None:
+            import math
+
+            x, y, yaw = a["goal_pose"]
+            res.goal_pose.pose.position.x, res.goal_pose.pose.position.y = float(x), float(y)
+            res.goal_pose.pose.orientation.z, res.goal_pose.pose.orientation.w = math.sin(yaw / 2), math.cos(yaw / 2)
+        return res
+
+    node.create_service(QuerySrv, settings.node.query_service, on_query)
+
+    stop = threading.Event()
+
+    def worker() -> None:
+        while not stop.is_set():
+            try:
+                item = core.queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            core.process(item)
+
+    th = threading.Thread(target=worker, name="robomem-update", daemon=True)
+    th.start()
+    log.info("robomem memory node ready")
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        stop.set()
+        th.join(timeout=10)
+        memory.close()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    _ = fill_stamp  # re-exported helper used by publishers; keep import for symmetry
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return _run_node(argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,152 @@
+"""Settings of the ROS 2 nodes as plain data: no rclpy here, unit-tested without spinning.
+
+Precedence: built-in defaults < ``config/robomem.yaml`` (the ``config_file``
+parameter; the same file replay reads) < ROS parameters given on the command
+line or in a params file (``-p topics.color:=/cam/rgb``).  Every setting is
+also a declared ROS parameter with a description, under a flat dotted name:
+
+    store_path, config_file, topics.<role>, frames.map_frame, frames.camera_frame,
+    pose.source, pose.child_frame, sync.slop, sync.queue_size, node.*, memory.<section>.<field>
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from robomem.config import MemoryConfig, from_dict, load_yaml
+from robomem.ros_io import RosIoConfig, TopicMap
+
+
+@dataclass(frozen=True)
+class NodeOptions:
+    """What only the live nodes need (not replay)."""
+
+    markers_topic: str = "/robomem/scene_graph"
+    diagnostics_topic: str = "/diagnostics"
+    goal_topic: str = "/robomem/goal"
+    goal_pose_topic: str = "/goal_pose"
+    context_topic: str = "/robomem/context"
+    query_service: str = "/robomem/query"
+    max_stamp_age: float = 30.0  # s; older frames (vs. the node clock) are rejected as stale
+    update_queue: int = 4  # frames waiting for Memory.update; the oldest is dropped past this
+    marker_period: float = 1.0  # s between MarkerArray publications
+    diagnostics_period: float = 1.0
+    k: int = 12  # entries returned by a query by default
+    pose_type: str = "pose_stamped"  # message type on topics.pose: "pose_stamped" or "odometry"
+
+
+DESCRIPTIONS: dict[str, str] = {
+    "store_path": "Directory of the robomem store (SQLite + blobs); created if missing, resumed if present.",
+    "config_file": "YAML config (memory:, ros:, replay: sections) read before the other parameters.",
+    "frames.map_frame": "World frame memory is built in (REP 103 map, z up).",
+    "frames.camera_frame": "Camera optical frame to resolve from /tf; empty = the colour image's header.frame_id.",
+    "pose.source": "'tf' (resolve map->camera from /tf and /tf_static) or 'topic' (topics.pose).",
+    "pose.child_frame": "Frame a pose topic gives; empty = Odometry child_frame_id, else frames.camera_frame.",
+    "sync.slop": "Seconds within which colour, depth, instances and labels count as one frame.",
+    "sync.queue_size": "Messages kept per stream by the approximate-time synchroniser.",
+    "node.max_stamp_age": "Frames older than this (seconds, node clock; honours use_sim_time) are rejected as stale.",
+    "node.update_queue": "Synchronised frames waiting for memory; the oldest is dropped (and counted) past this.",
+    "memory.spatial.voxel_size": "Voxel size (m) of object point clouds.",
+    "memory.spatial.match_threshold": "Association: geometric overlap + label similarity must reach this.",
+    "memory.spatial.min_label_similarity": "Association: labels less similar than this never match.",
+    "memory.budget.max_sighting_rows": "Forgetting budget: sighting rows kept before merging into intervals.",
+    "memory.budget.max_store_bytes": "Forgetting budget: bytes on disk.",
+}
+
+
+@dataclass(frozen=True)
+class NodeSettings:
+    store_path: str = "robomem_store"
+    config_file: str = ""
+    io: RosIoConfig = field(default_factory=RosIoConfig)
+    node: NodeOptions = field(default_factory=NodeOptions)
+    memory: MemoryConfig = field(default_factory=MemoryConfig)
+
+    @classmethod
+    def load(cls, config_file: str | Path | None) -> NodeSettings:
+        if not config_file:
+            return cls()
+        data = load_yaml(config_file)
+        unknown = sorted(set(data) - {"memory", "ros", "replay", "store_path"})
+        if unknown:
+            raise ValueError(f"{config_file}: unknown top-level key {unknown[0]!r} (known: memory, ros, replay, store_path)")
+        ros = data.get("ros") or {}
+        node = from_dict(NodeOptions, ros.get("node") or {}, "ros.node")
+        io = RosIoConfig.from_dict({"ros": {k: v for k, v in ros.items() if k != "node"}}, str(config_file))
+        memory = MemoryConfig.from_dict(data.get("memory") or {})
+        return cls(str(data.get("store_path") or "robomem_store"), str(config_file), io, node, memory)
+
+
+def flatten(s: NodeSettings) -> dict[str, Any]:
+    """Settings as flat ROS parameter names -> values (str, int, float, bool only)."""
+    out: dict[str, Any] = {"store_path": s.store_path, "config_file": s.config_file}
+    for f in fields(TopicMap):
+        out[f"topics.{f.name}"] = getattr(s.io.topics, f.name)
+    out["frames.map_frame"] = s.io.map_frame
+    out["frames.camera_frame"] = s.io.camera_frame
+    out["pose.source"] = s.io.pose_source
+    out["pose.child_frame"] = s.io.pose_child_frame
+    out["sync.slop"] = float(s.io.slop)
+    out["sync.queue_size"] = int(s.io.queue_size)
+    out["robot_id"] = s.io.robot_id
+    for f in fields(NodeOptions):
+        out[f"node.{f.name}"] = getattr(s.node, f.name)
+    _flatten_dc(s.memory, "memory", out)
+    return out
+
+
+def _flatten_dc(obj: Any, prefix: str, out: dict[str, Any]) -> None:
+    for f in fields(obj):
+        v = getattr(obj, f.name)
+        if dataclasses.is_dataclass(v):
+            _flatten_dc(v, f"{prefix}.{f.name}", out)
+        else:
+            out[f"{prefix}.{f.name}"] = v
+
+
+def description(name: str) -> str:
+    if name in DESCRIPTIONS:
+        return DESCRIPTIONS[name]
+    if name.startswith("topics."):
+        return f"Topic for the {name.split('.', 1)[1]} stream (empty = not used)."
+    if name.startswith("node."):
+        return f"Node option {name.split('.', 1)[1]} (see robomem/nodes/settings.py NodeOptions)."
+    if name.startswith("memory."):
+        return f"robomem MemoryConfig {name.split('.', 1)[1]} (see robomem/config.py)."
+    return name
+
+
+def unflatten(values: dict[str, Any], base: NodeSettings) -> NodeSettings:
+    """Apply flat parameter values over ``base``; type errors raise ValueError naming the parameter."""
+    flat = flatten(base)
+    unknown = sorted(set(values) - set(flat))
+    if unknown:
+        raise ValueError(f"unknown parameter {unknown[0]!r}")
+    merged = {**flat, **values}
+    topics = replace(base.io.topics, **{k.split(".", 1)[1]: str(v) for k, v in merged.items() if k.startswith("topics.")})
+    io = replace(
+        base.io,
+        topics=topics,
+        map_frame=str(merged["frames.map_frame"]),
+        camera_frame=str(merged["frames.camera_frame"]),
+        pose_source=str(merged["pose.source"]),
+        pose_child_frame=str(merged["pose.child_frame"]),
+        slop=float(merged["sync.slop"]),
+        queue_size=int(merged["sync.queue_size"]),
+        robot_id=str(merged["robot_id"]),
+    )
+    node = from_dict(NodeOptions, {k.split(".", 1)[1]: v for k, v in merged.items() if k.startswith("node.")}, "node")
+    mem_tree: dict[str, Any] = {}
+    for k, v in merged.items():
+        if not k.startswith("memory."):
+            continue
+        parts = k.split(".")[1:]
+        d = mem_tree
+        for p in parts[:-1]:
+            d = d.setdefault(p, {})
+        d[parts[-1]] = v
+    memory = MemoryConfig.from_dict(mem_tree)
+    return NodeSettings(str(merged["store_path"]), str(merged["config_file"]), io, node, memory)
