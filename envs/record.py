@@ -83,8 +83,13 @@ class Frame:
     def observation(self, intrinsics: Intrinsics, source: str = "recorder") -> Observation:
         present = {int(i) for i in np.unique(self.instance_ids)} - {0}
         return Observation(
-            stamp=self.stamp, pose=self.camera_pose, intrinsics=intrinsics, depth=self.depth, rgb=self.rgb,
-            instance_ids=self.instance_ids, instances={i: v for i, v in self.instances.items() if i in present},
+            stamp=self.stamp,
+            pose=self.camera_pose,
+            intrinsics=intrinsics,
+            depth=self.depth,
+            rgb=self.rgb,
+            instance_ids=self.instance_ids,
+            instances={i: v for i, v in self.instances.items() if i in present},
             source=source,
         )
 
@@ -190,14 +195,27 @@ def synthetic_recording(
     changes = []
     if move_time is not None and mug is not None and moved is not None:
         events.append((move_time, "action", "someone moved the red mug"))
-        changes.append({"time": move_time, "kind": "move", "instance_id": mug.instance_id, "label": mug.label,
-                        "from_position": list(mug.center), "to_position": list(moved.center)})
+        changes.append(
+            {
+                "time": move_time,
+                "kind": "move",
+                "instance_id": mug.instance_id,
+                "label": mug.label,
+                "from_position": list(mug.center),
+                "to_position": list(moved.center),
+            }
+        )
     final = {b.instance_id: b for b in scene.boxes}
     truth = {
         "source": "synthetic",
         "objects": [
-            {"instance_id": b.instance_id, "label": b.label, "position": list(final[b.instance_id].center),
-             "size": list(b.size), "present": True}
+            {
+                "instance_id": b.instance_id,
+                "label": b.label,
+                "position": list(final[b.instance_id].center),
+                "size": list(b.size),
+                "present": True,
+            }
             for b in boxes
         ],
         "places": [],
@@ -239,8 +257,14 @@ def household_recording(
             head = Pose((b.inverse() @ cam @ optical.inverse()).matrix)
             base[f.stamp], heads[f.stamp] = b, head
             frames.append(
-                Frame(f.stamp, f.rgb, f.depth, f.instances.astype(np.int32),
-                      {int(i): InstanceInfo(lab) for i, lab in f.labels.items()}, cam)
+                Frame(
+                    f.stamp,
+                    f.rgb,
+                    f.depth,
+                    f.instances.astype(np.int32),
+                    {int(i): InstanceInfo(lab) for i, lab in f.labels.items()},
+                    cam,
+                )
             )
             act = sim.next_action_towards(*targets[ti % len(targets)], tolerance=0.5)
             if act in (None, "stop"):
@@ -263,16 +287,27 @@ def household_recording(
         "source": "household",
         "seed": seed,
         "objects": [
-            {"instance_id": s.instance_id, "label": s.label, "position": list(s.position) if s.position else None,
-             "room": s.room, "present": s.present}
+            {
+                "instance_id": s.instance_id,
+                "label": s.label,
+                "position": list(s.position) if s.position else None,
+                "room": s.room,
+                "present": s.present,
+            }
             for s in gt.values()
         ],
         "places": [{"name": n, "min": list(lo), "max": list(hi)} for n, lo, hi in sim.places()],
         "changes": [
-            {"time": c.time, "kind": c.kind, "instance_id": c.instance_id, "label": c.label,
-             "from_room": c.from_room, "to_room": c.to_room,
-             "from_position": list(c.from_position) if c.from_position else None,
-             "to_position": list(c.to_position) if c.to_position else None}
+            {
+                "time": c.time,
+                "kind": c.kind,
+                "instance_id": c.instance_id,
+                "label": c.label,
+                "from_room": c.from_room,
+                "to_room": c.to_room,
+                "from_position": list(c.from_position) if c.from_position else None,
+                "to_position": list(c.to_position) if c.to_position else None,
+            }
             for c in sim.changes
         ],
     }
@@ -281,7 +316,9 @@ def household_recording(
 
 
 # -- writing --------------------------------------------------------------------------------
-def iter_messages(rec: Recording, topics: TopicNames, depth_encoding: str, bag: BagWriter) -> Iterator[tuple[float, str, str, Any]]:
+def iter_messages(
+    rec: Recording, topics: TopicNames, depth_encoding: str, bag: BagWriter
+) -> Iterator[tuple[float, str, str, Any]]:
     """(log time, topic, type, message) for the whole recording, in time order."""
     out: list[tuple[float, int, str, str, Any]] = []
     seq = 0
@@ -311,7 +348,12 @@ def iter_messages(rec: Recording, topics: TopicNames, depth_encoding: str, bag: 
         else:
             depth = f.depth.astype(np.float32)
         put(f.stamp, topics.depth, "sensor_msgs/msg/Image", bag.image(depth, depth_encoding, f.stamp, cam))
-        put(f.stamp, topics.instances, "sensor_msgs/msg/Image", bag.image(f.instance_ids.astype(np.uint16), "16UC1", f.stamp, cam))
+        put(
+            f.stamp,
+            topics.instances,
+            "sensor_msgs/msg/Image",
+            bag.image(f.instance_ids.astype(np.uint16), "16UC1", f.stamp, cam),
+        )
         put(f.stamp, topics.labels, INSTANCE_LABELS_TYPE, bag.instance_labels(f.instances, f.stamp, cam))
     for t, kind, text in rec.events:
         put(t, topics.events, "std_msgs/msg/String", bag.string(f"{kind}: {text}"))
@@ -339,8 +381,14 @@ def write_bag(
     if truth_file:
         truth = dict(rec.truth)
         truth["topics"] = {k: getattr(topics, k) for k in TopicNames.__dataclass_fields__}
-        truth["intrinsics"] = {"fx": rec.intrinsics.fx, "fy": rec.intrinsics.fy, "cx": rec.intrinsics.cx,
-                               "cy": rec.intrinsics.cy, "width": rec.intrinsics.width, "height": rec.intrinsics.height}
+        truth["intrinsics"] = {
+            "fx": rec.intrinsics.fx,
+            "fy": rec.intrinsics.fy,
+            "cx": rec.intrinsics.cx,
+            "cy": rec.intrinsics.cy,
+            "width": rec.intrinsics.width,
+            "height": rec.intrinsics.height,
+        }
         truth["frames"] = [
             {"stamp": f.stamp, "pose": [round(float(v), 9) for v in f.camera_pose.matrix.ravel()]} for f in rec.frames
         ]
@@ -357,8 +405,12 @@ def truth_path(bag: str | Path) -> Path:
 # -- command line ---------------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out", help="bag to write: a .mcap file (--storage mcap) or a directory (--storage sqlite3)")
-    parser.add_argument("--source", choices=("synthetic", "household"), default="synthetic",
-                        help="simulator to record (default: synthetic boxes, no extra dependencies)")
+    parser.add_argument(
+        "--source",
+        choices=("synthetic", "household"),
+        default="synthetic",
+        help="simulator to record (default: synthetic boxes, no extra dependencies)",
+    )
     parser.add_argument("--frames", type=int, default=40, help="camera frames (per day for household)")
     parser.add_argument("--width", type=int, default=320)
     parser.add_argument("--height", type=int, default=240)

@@ -25,6 +25,7 @@ determinism comparisons, which only a memoryless env can pass).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Callable
 from typing import Any
@@ -43,7 +44,7 @@ EPISODE_GAP_S = 1.0  # seconds of memory time between the end of one episode and
 ToObservation = Callable[[Any, dict[str, Any]], Observation | None]
 
 
-class MemoryWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
+class MemoryWrapper(gym.Wrapper):
     def __init__(
         self,
         env: gym.Env,
@@ -66,11 +67,10 @@ class MemoryWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
             raise ValueError(f"MemoryWrapper: k must be a positive integer, got {k!r}")
         if goal is not None and not callable(goal):
             goal = Goal.of(goal)
-        gym.utils.RecordConstructorArgs.__init__(
-            self, memory=memory, planner=planner, to_observation=to_observation, goal=goal, k=k,
-            wipe_on_reset=wipe_on_reset,
-        )
         gym.Wrapper.__init__(self, env)
+        # Kept by reference (gymnasium's RecordConstructorArgs would deep-copy the open Memory).
+        self._ctor_kwargs = {"memory": memory, "planner": planner, "to_observation": to_observation, "goal": goal,
+                             "k": k, "wipe_on_reset": wipe_on_reset}
         self.memory = memory
         self.planner = planner
         self.to_observation = to_observation
@@ -96,9 +96,19 @@ class MemoryWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
     @property
     def spec(self) -> Any:
-        spec = super().spec
-        if spec is None or spec.nondeterministic:
-            return spec
+        """The inner env's spec plus this wrapper (sharing the same memory), marked nondeterministic."""
+        if self._cached_spec is not None:
+            return self._cached_spec
+        inner = self.env.spec
+        if inner is None:
+            return None
+        from gymnasium.envs.registration import WrapperSpec
+
+        spec = copy.deepcopy(inner)
+        spec.additional_wrappers += (
+            WrapperSpec(name=type(self).__name__, entry_point=f"{type(self).__module__}:{type(self).__name__}",
+                        kwargs=self._ctor_kwargs),
+        )
         spec = dataclasses.replace(spec, nondeterministic=True)
         self._cached_spec = spec
         return spec

@@ -118,6 +118,9 @@ class MemoryNodeCore:
         self.queue: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._last_log: dict[str, float] = {}
         self.dirty = threading.Event()
+        self.pending: list[tuple[Any, ...]] = []
+        self.received: Counter[str] = Counter()
+        self.unsynced = 0  # messages the synchroniser discarded unmatched
 
     # -- counting --------------------------------------------------------------------
     def reject(self, reason: str, detail: str) -> None:
@@ -144,6 +147,9 @@ class MemoryNodeCore:
                 self.tf.add_many(transforms)
         except (ValueError, TypeError, AttributeError) as exc:
             self.reject("bad_transform", str(exc))
+            return
+        if self.pending:
+            self.resolve_pending()
 
     def on_pose(self, msg: Any) -> None:
         try:
@@ -161,20 +167,55 @@ class MemoryNodeCore:
         except ValueError as exc:
             self.reject("bad_event", str(exc))
 
+    def fresh(self, stamp: float, what: str) -> bool:
+        """False (and counted as stale_stamp) when a message is older than node.max_stamp_age."""
+        age = self.now() - stamp
+        if age > self.s.node.max_stamp_age:
+            self.reject("stale_stamp", f"{what} at {stamp:.3f} is {age:.1f} s old (max {self.s.node.max_stamp_age} s)")
+            return False
+        return True
+
     def on_frame(self, color: Any, depth: Any, instances: Any = None, labels: Any = None, detections: Any = None) -> None:
-        """One synchronised frame -> an Observation in the update queue, or a counted rejection."""
+        """One synchronised frame: waits (at most node.tf_wait s) for camera_info and /tf, then is decoded
+        into an Observation for the update queue, or counted as rejected with its reason."""
         try:
             stamp = stamp_to_seconds(color.header.stamp)
         except (ValueError, TypeError, AttributeError) as exc:
             self.reject("bad_stamp", str(exc))
             return
-        age = self.now() - stamp
-        if age > self.s.node.max_stamp_age:
-            self.reject("stale_stamp", f"frame at {stamp:.3f} is {age:.1f} s old (max {self.s.node.max_stamp_age} s)")
+        if not self.fresh(stamp, "frame"):
             return
-        if self.camera_info is None:
-            self.reject("no_camera_info", "no CameraInfo received yet")
-            return
+        self.pending.append((time.monotonic(), stamp, color, depth, instances, labels, detections))
+        self.resolve_pending()
+
+    def resolve_pending(self, final: bool = False) -> None:
+        keep = []
+        for item in self.pending:
+            t_arrived, stamp, color, depth, instances, labels, detections = item
+            waited_out = final or time.monotonic() - t_arrived >= self.s.node.tf_wait
+            if self.camera_info is None:
+                if waited_out:
+                    self.reject("no_camera_info", "no CameraInfo received for this frame")
+                else:
+                    keep.append(item)
+                continue
+            frame = self.s.io.camera_frame or color.header.frame_id
+            try:
+                with self.tf_lock:
+                    pose = self.tf.lookup_pose(self.s.io.map_frame, frame, stamp)
+            except (TfError, ValueError) as exc:
+                if waited_out:
+                    self.reject("missing_transform", str(exc))
+                else:
+                    keep.append(item)
+                continue
+            obs = self.decode(stamp, pose, frame, color, depth, instances, labels, detections)
+            if obs is not None:
+                self.enqueue(("obs", obs))
+        self.pending = keep[-self.s.node.update_queue * 4 :]
+
+    def decode(self, stamp: float, pose: Pose, frame: str, color: Any, depth: Any, instances: Any, labels: Any,
+               detections: Any) -> Observation | None:
         try:
             intr = camera_info_to_intrinsics(self.camera_info)
             rgb = image_to_rgb(color)
@@ -187,23 +228,15 @@ class MemoryNodeCore:
                 infos = instance_labels_to_infos(labels) if labels is not None else {}
         except (ValueError, TypeError, AttributeError) as exc:
             self.reject("bad_image", str(exc))
-            return
-        frame = self.s.io.camera_frame or color.header.frame_id
+            return None
         try:
-            with self.tf_lock:
-                pose = self.tf.lookup_pose(self.s.io.map_frame, frame, stamp)
-        except (TfError, ValueError) as exc:
-            self.reject("missing_transform", str(exc))
-            return
-        try:
-            obs = Observation(
+            return Observation(
                 stamp=stamp, pose=pose, intrinsics=intr, depth=d, rgb=rgb, instance_ids=ids, instances=infos,
                 robot_id=self.s.io.robot_id, source="ros", frame_id=frame,
             )
         except ValueError as exc:
             self.reject("invalid_observation", str(exc))
-            return
-        self.enqueue(("obs", obs))
+            return None
 
     # -- the worker ------------------------------------------------------------------
     def process(self, item: tuple[str, Any]) -> None:
@@ -242,6 +275,10 @@ class MemoryNodeCore:
             "objects": str(len(self.memory.objects())),
             "store": str(self.memory.path),
         }
+        d["dropped_unsynced"] = str(self.unsynced)
+        d["pending_tf"] = str(len(self.pending))
+        for stream, n in sorted(self.received.items()):
+            d[f"received_{stream}"] = str(n)
         for reason, n in sorted(self.rejected.items()):
             d[f"rejected_{reason}"] = str(n)
         return d
@@ -294,14 +331,21 @@ def _run_node(argv: list[str] | None = None) -> int:  # noqa: C901 - wiring only
 
     def feeder(stream: str):  # type: ignore[no-untyped-def]
         def cb(msg: Any) -> None:
+            core.received[stream] += 1
             try:
-                sync.add(stream, stamp_to_seconds(msg.header.stamp), msg)
+                stamp = stamp_to_seconds(msg.header.stamp)
+                if not core.fresh(stamp, stream):
+                    return
+                sync.add(stream, stamp, msg)
             except Exception as exc:
                 core.reject("bad_stamp", f"{stream}: {exc}")
+            core.unsynced = sync.dropped
 
         return cb
 
-    sensor = qos_profile_sensor_data
+    if settings.node.sensor_qos not in ("sensor_data", "reliable"):
+        raise ValueError(f"node.sensor_qos: expected sensor_data or reliable, got {settings.node.sensor_qos!r}")
+    sensor = qos_profile_sensor_data if settings.node.sensor_qos == "sensor_data" else 10
     node.create_subscription(Image, t.color, feeder("color"), sensor)
     node.create_subscription(Image, t.depth, feeder("depth"), sensor)
     if use_det:
@@ -314,6 +358,8 @@ def _run_node(argv: list[str] | None = None) -> int:  # noqa: C901 - wiring only
 
     def on_info(m: Any) -> None:
         core.camera_info = m
+        if core.pending:
+            core.resolve_pending()
 
     node.create_subscription(CameraInfo, t.camera_info, on_info, sensor)
     static_qos = QoSProfile(depth=100, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE)
@@ -359,6 +405,7 @@ def _run_node(argv: list[str] | None = None) -> int:  # noqa: C901 - wiring only
             core.reject("markers_failed", f"{type(exc).__name__}: {exc}")
 
     def publish_diagnostics() -> None:
+        core.resolve_pending()
         arr = DiagnosticArray()
         arr.header.stamp = node.get_clock().now().to_msg()
         st = DiagnosticStatus()
@@ -372,6 +419,7 @@ def _run_node(argv: list[str] | None = None) -> int:  # noqa: C901 - wiring only
         diag_pub.publish(arr)
 
     node.create_timer(settings.node.marker_period, publish_markers)
+    node.create_timer(0.2, core.resolve_pending)
     node.create_timer(settings.node.diagnostics_period, publish_diagnostics)
 
     def on_query(req: Any, res: Any) -> Any:

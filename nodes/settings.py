@@ -32,6 +32,8 @@ class NodeOptions:
     query_service: str = "/robomem/query"
     max_stamp_age: float = 30.0  # s; older frames (vs. the node clock) are rejected as stale
     update_queue: int = 4  # frames waiting for Memory.update; the oldest is dropped past this
+    sensor_qos: str = "sensor_data"  # "sensor_data" (best effort, like camera drivers) or "reliable"
+    tf_wait: float = 2.0  # s a frame may wait for /tf to cover its stamp before it is rejected
     marker_period: float = 1.0  # s between MarkerArray publications
     diagnostics_period: float = 1.0
     k: int = 12  # entries returned by a query by default

@@ -13,6 +13,7 @@ decoded with those; otherwise the ROS 2 Humble standard types are used, plus
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Iterator, Mapping
@@ -168,9 +169,7 @@ class BagReader:
         if not self.path.exists():
             raise BagError(f"bag {self.path}: no such file or directory")
         if self.path.is_file() and self.path.suffix not in (".mcap",):
-            raise BagError(
-                f"bag {self.path}: not a bag; give a rosbag2 directory (with metadata.yaml) or a .mcap file"
-            )
+            raise BagError(f"bag {self.path}: not a bag; give a rosbag2 directory (with metadata.yaml) or a .mcap file")
         if self.path.is_dir() and not (self.path / "metadata.yaml").exists():
             mcaps = sorted(self.path.glob("*.mcap"))
             if len(mcaps) == 1:
@@ -178,16 +177,82 @@ class BagReader:
             else:
                 raise BagError(f"bag {self.path}: directory has no metadata.yaml (not a rosbag2 bag)")
         self.storage = _storage_of(self.path)
+        self.truncated: str | None = None  # set when a truncated MCAP is read record by record
         self._reader = AnyReader([self.path])
         try:
             self._reader.open()
         except Exception as exc:
-            raise BagError(f"bag {self.path}: cannot open ({self.storage}): {type(exc).__name__}: {exc}") from exc
+            self._reader = None
+            if not (self.path.is_file() and self.path.suffix == ".mcap" and _has_mcap_magic(self.path)):
+                raise BagError(f"bag {self.path}: cannot open ({self.storage}): {type(exc).__name__}: {exc}") from exc
+            self._open_stream(exc)
+            return
         self.typestore = make_typestore(self._reader.typestore.fielddefs)
         self.connections = list(self._reader.connections)
         self.topics: dict[str, str] = {}
         for c in self.connections:
             self.topics.setdefault(c.topic, c.msgtype)
+
+    # -- a truncated MCAP (a recording that crashed): read records in file order ----------
+    def _open_stream(self, cause: Exception) -> None:
+        """No summary/footer: scan the records that are there (schemas, channels, counts)."""
+        from rosbags.typesys import get_types_from_msg
+
+        self.storage = "mcap (truncated, read sequentially)"
+        self._stream_types: dict[int, str] = {}
+        self._stream_topics: dict[int, str] = {}
+        counts: dict[int, int] = {}
+        defs: dict[str, Any] = {}
+        first = last = None
+        self.truncated = None
+        for kind, rec, _offset in self._stream_records():
+            if kind == "error":
+                self.truncated = rec
+                break
+            if kind == "schema" and rec.encoding == "ros2msg":
+                with contextlib.suppress(Exception):  # an unparsable definition: that topic stays unknown
+                    defs.update(get_types_from_msg(rec.data.decode(), rec.name))
+            elif kind == "message":
+                counts[rec.channel_id] = counts.get(rec.channel_id, 0) + 1
+                first = rec.log_time if first is None else min(first, rec.log_time)
+                last = rec.log_time if last is None else max(last, rec.log_time)
+        if not counts and self.truncated:
+            raise BagError(f"bag {self.path}: cannot open (mcap): {cause}; no complete message before {self.truncated}")
+        self.typestore = make_typestore(defs)
+        self.topics = {self._stream_topics[c]: self._stream_types[c] for c in sorted(self._stream_topics)}
+        self.connections = [
+            _StreamConnection(self._stream_topics[c], self._stream_types[c], counts.get(c, 0))
+            for c in sorted(self._stream_topics)
+        ]
+        self._stream_range = (int(first or 0), int(last or 0))
+
+    def _stream_records(self) -> Iterator[tuple[str, Any, int]]:
+        from mcap.records import Channel, Message, Schema
+        from mcap.stream_reader import StreamReader
+
+        schemas: dict[int, str] = {}
+        with open(self.path, "rb") as f:
+            it = iter(StreamReader(f).records)
+            while True:
+                try:
+                    rec = next(it)
+                except StopIteration:
+                    return
+                except Exception as exc:
+                    yield (
+                        "error",
+                        f"byte offset {f.tell()} ({type(exc).__name__}{': ' + str(exc) if str(exc) else ''})",
+                        0,
+                    )
+                    return
+                if isinstance(rec, Schema):
+                    schemas[rec.id] = rec.name
+                    yield "schema", rec, f.tell()
+                elif isinstance(rec, Channel):
+                    self._stream_topics[rec.id] = rec.topic
+                    self._stream_types[rec.id] = schemas.get(rec.schema_id, "")
+                elif isinstance(rec, Message):
+                    yield "message", rec, f.tell()
 
     def __enter__(self) -> BagReader:
         return self
@@ -198,10 +263,8 @@ class BagReader:
     def close(self) -> None:
         reader, self._reader = getattr(self, "_reader", None), None
         if reader is not None:
-            try:
+            with contextlib.suppress(Exception):  # closing a broken bag
                 reader.close()
-            except Exception:  # pragma: no cover - closing a broken bag
-                pass
 
     @property
     def message_count(self) -> int:
@@ -209,10 +272,14 @@ class BagReader:
 
     @property
     def start_ns(self) -> int:
+        if self._reader is None:
+            return self._stream_range[0]
         return int(self._reader.start_time) if self.message_count else 0
 
     @property
     def end_ns(self) -> int:
+        if self._reader is None:
+            return self._stream_range[1]
         return int(self._reader.end_time) if self.message_count else 0
 
     def has_type(self, msgtype: str) -> bool:
@@ -224,6 +291,9 @@ class BagReader:
         A storage error mid-way raises :class:`BagError` naming the offset (the index and
         time of the last message read and its topic); messages before it were yielded.
         """
+        if self._reader is None:
+            yield from self._stream_messages(topics)
+            return
         conns = [c for c in self.connections if topics is None or c.topic in topics]
         index = -1
         last: tuple[str, int] | None = None
@@ -246,6 +316,21 @@ class BagReader:
             last = (conn.topic, int(t))
             yield BagMessage(index, conn.topic, conn.msgtype, int(t), raw)
 
+    def _stream_messages(self, topics: set[str] | None) -> Iterator[BagMessage]:
+        index = -1
+        last: tuple[str, int] | None = None
+        for kind, rec, _offset in self._stream_records():
+            if kind == "error":
+                where = f"after message #{index} (topic {last[0]}, t={last[1] / 1e9:.3f}s)" if last else "at the start"
+                raise BagError(f"bag {self.path}: truncated MCAP: stopped at {rec}, {where}; the recording was cut off")
+            if kind != "message":
+                continue
+            topic = self._stream_topics.get(rec.channel_id, "")
+            index += 1
+            last = (topic, int(rec.log_time))
+            if topics is None or topic in topics:
+                yield BagMessage(index, topic, self._stream_types.get(rec.channel_id, ""), int(rec.log_time), rec.data)
+
     def deserialize(self, msg: BagMessage) -> Any:
         """Decode one message's CDR bytes; errors name the topic, type and offset."""
         if msg.msgtype not in self.typestore.fielddefs:
@@ -262,6 +347,18 @@ class BagReader:
             ) from exc
 
 
+@dataclass(frozen=True)
+class _StreamConnection:
+    topic: str
+    msgtype: str
+    msgcount: int
+
+
+def _has_mcap_magic(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(8) == b"\x89MCAP0\r\n"
+
+
 def summarize(reader: BagReader) -> BagSummary:
     """Topics, types, counts and rates (rates from log times; no message is decoded)."""
     firsts: dict[str, int] = {}
@@ -269,9 +366,12 @@ def summarize(reader: BagReader) -> BagSummary:
     counts: dict[str, int] = {}
     for c in reader.connections:
         counts[c.topic] = counts.get(c.topic, 0) + int(c.msgcount)
-    for m in reader.messages():
-        firsts.setdefault(m.topic, m.log_time_ns)
-        lasts[m.topic] = m.log_time_ns
+    try:
+        for m in reader.messages():
+            firsts.setdefault(m.topic, m.log_time_ns)
+            lasts[m.topic] = m.log_time_ns
+    except BagError:
+        pass  # a truncated bag: summarise what is readable (reader.truncated says where it ends)
     stats = tuple(
         TopicStat(
             topic,
@@ -415,29 +515,49 @@ class BagWriter:
     def header(self, stamp: float, frame_id: str) -> Any:
         t = self.types
         sec, nsec = _split_stamp(stamp)
-        return t["std_msgs/msg/Header"](stamp=t["builtin_interfaces/msg/Time"](sec=sec, nanosec=nsec), frame_id=frame_id)
+        return t["std_msgs/msg/Header"](
+            stamp=t["builtin_interfaces/msg/Time"](sec=sec, nanosec=nsec), frame_id=frame_id
+        )
 
     def image(self, array: np.ndarray, encoding: str, stamp: float, frame_id: str) -> Any:
         a = np.ascontiguousarray(array)
-        dtypes = {"rgb8": np.uint8, "bgr8": np.uint8, "rgba8": np.uint8, "mono8": np.uint8, "32FC1": np.float32,
-                  "16UC1": np.uint16, "32SC1": np.int32}
+        dtypes = {
+            "rgb8": np.uint8,
+            "bgr8": np.uint8,
+            "rgba8": np.uint8,
+            "mono8": np.uint8,
+            "32FC1": np.float32,
+            "16UC1": np.uint16,
+            "32SC1": np.int32,
+        }
         if encoding not in dtypes:
             raise ValueError(f"BagWriter.image: unsupported encoding {encoding!r}")
         a = a.astype(dtypes[encoding], copy=False)
         h, w = a.shape[:2]
         channels = a.shape[2] if a.ndim == 3 else 1
         return self.types["sensor_msgs/msg/Image"](
-            header=self.header(stamp, frame_id), height=h, width=w, encoding=encoding, is_bigendian=0,
-            step=w * channels * a.dtype.itemsize, data=a.view(np.uint8).reshape(-1),
+            header=self.header(stamp, frame_id),
+            height=h,
+            width=w,
+            encoding=encoding,
+            is_bigendian=0,
+            step=w * channels * a.dtype.itemsize,
+            data=a.view(np.uint8).reshape(-1),
         )
 
     def camera_info(self, k: Intrinsics, stamp: float, frame_id: str) -> Any:
         t = self.types
         return t["sensor_msgs/msg/CameraInfo"](
-            header=self.header(stamp, frame_id), height=k.height, width=k.width, distortion_model="plumb_bob",
-            d=np.zeros(5, np.float64), k=np.array([k.fx, 0, k.cx, 0, k.fy, k.cy, 0, 0, 1], np.float64),
-            r=np.eye(3).reshape(-1), p=np.array([k.fx, 0, k.cx, 0, 0, k.fy, k.cy, 0, 0, 0, 1, 0], np.float64),
-            binning_x=0, binning_y=0,
+            header=self.header(stamp, frame_id),
+            height=k.height,
+            width=k.width,
+            distortion_model="plumb_bob",
+            d=np.zeros(5, np.float64),
+            k=np.array([k.fx, 0, k.cx, 0, k.fy, k.cy, 0, 0, 1], np.float64),
+            r=np.eye(3).reshape(-1),
+            p=np.array([k.fx, 0, k.cx, 0, 0, k.fy, k.cy, 0, 0, 0, 1, 0], np.float64),
+            binning_x=0,
+            binning_y=0,
             roi=t["sensor_msgs/msg/RegionOfInterest"](x_offset=0, y_offset=0, height=0, width=0, do_rectify=False),
         )
 
@@ -469,7 +589,9 @@ class BagWriter:
             header=self.header(stamp, frame_id),
             pose=t["geometry_msgs/msg/Pose"](
                 position=t["geometry_msgs/msg/Point"](x=float(p[0]), y=float(p[1]), z=float(p[2])),
-                orientation=t["geometry_msgs/msg/Quaternion"](x=float(q[0]), y=float(q[1]), z=float(q[2]), w=float(q[3])),
+                orientation=t["geometry_msgs/msg/Quaternion"](
+                    x=float(q[0]), y=float(q[1]), z=float(q[2]), w=float(q[3])
+                ),
             ),
         )
 

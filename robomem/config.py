@@ -19,6 +19,17 @@ import yaml
 T = TypeVar("T")
 
 
+def _require(obj: Any, positive: tuple[str, ...] = (), nonnegative: tuple[str, ...] = ()) -> None:
+    """Range checks: a value that type-checks but makes memory silently useless is refused here."""
+    name = type(obj).__name__
+    for f in positive:
+        if not getattr(obj, f) > 0:
+            raise ValueError(f"{name}.{f}: must be > 0, got {getattr(obj, f)!r}")
+    for f in nonnegative:
+        if not getattr(obj, f) >= 0:
+            raise ValueError(f"{name}.{f}: must be >= 0, got {getattr(obj, f)!r}")
+
+
 @dataclass(frozen=True)
 class SpatialConfig:
     voxel_size: float = 0.03  # m, object point clouds are downsampled to this
@@ -35,6 +46,10 @@ class SpatialConfig:
     near_distance: float = 1.0  # m, "near" relation in the scene graph
     snapshot_gain: float = 1.3  # a new view must show an object this much larger to become a snapshot
     snapshot_image_width: int = 320  # keyframe images are stored at this width (PNG)
+
+    def __post_init__(self) -> None:
+        positive = ("voxel_size", "pixel_stride", "max_depth", "max_points_per_object", "overlap_voxel", "snapshot_image_width")
+        _require(self, positive=positive, nonnegative=("min_points",))
 
 
 @dataclass(frozen=True)
@@ -54,6 +69,7 @@ class EpisodicConfig:
     step_surprise: float = 0.5  # a frame this surprising becomes an observation step (inside any episode)
     max_gap_s: float = 300.0  # s without activity that cuts an automatic episode
     write_every: int = 10  # frames between rewrites of the open episode's row (steps always write it)
+    embed_batch: int = 16  # step embeddings are computed in batches of this many (and when the episode ends)
 
 
 @dataclass(frozen=True)
@@ -83,6 +99,9 @@ class RetrievalConfig:
     recency_tau: float = 3600.0  # s
     distance_scale: float = 5.0  # m
     min_relevance: float = 0.35  # candidates less relevant than this to a text query are dropped
+
+    def __post_init__(self) -> None:
+        _require(self, positive=("recency_tau", "distance_scale"))
 
 
 @dataclass(frozen=True)
@@ -135,7 +154,7 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"config {p}: cannot read: {exc}") from exc
     try:
         data = yaml.safe_load(text)
@@ -201,7 +220,10 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"{where}: expected a number, got {value!r}")
-        v = float(value)
+        try:
+            v = float(value)
+        except OverflowError:
+            raise ValueError(f"{where}: out of range, got {value!r}") from None
         if v != v or v in (float("inf"), float("-inf")):
             raise ValueError(f"{where}: must be finite, got {value!r}")
         return v

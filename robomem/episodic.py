@@ -45,7 +45,7 @@ from robomem.submodule import Changes, Submodule
 _FAIL_WORDS = ("fail", "failed", "failure", "error", "stuck", "could not", "couldn't", "cannot", "can't", "unable",
                "aborted", "abort", "timeout", "timed out", "blocked", "dropped", "missed", "not found")
 _OK_WORDS = ("success", "succeeded", "successful", "done", "ok", "completed", "complete", "achieved", "reached",
-             "delivered", "found", "opened", "closed", "picked", "placed")
+             "delivered", "found", "opened", "closed", "picked", "placed", "grasped", "arrived")
 
 MAX_OBJECTS_PER_EPISODE = 200
 RECENT_FRAMES = 20  # the window "what was seen lately" that surprise compares against
@@ -154,9 +154,10 @@ class _Current:
     n_steps: int = 0
     last_activity: float = 0.0
     last_action_step: int | None = None  # step id of the latest action without a result
+    pending: list[tuple[int, str]] = field(default_factory=list)  # steps whose embedding is not written yet
 
     def copy(self) -> _Current:
-        return replace(self, recent=deque(self.recent, maxlen=RECENT_FRAMES))
+        return replace(self, recent=deque(self.recent, maxlen=RECENT_FRAMES), pending=list(self.pending))
 
 
 def _surprise(seen: frozenset[int], recent: deque[frozenset[int]]) -> float:
@@ -214,6 +215,18 @@ class EpisodicMemory(Submodule):
                         ep.episode_id, ep.kind, place=last_place, n_frames=ep.n_frames, n_steps=ep.n_steps,
                         last_activity=ep.t_end,
                     )
+        for cur in self._current.values():
+            last = conn.execute(
+                "SELECT id, action, result FROM steps WHERE episode_id=? ORDER BY idx DESC, id DESC LIMIT 1",
+                (cur.episode_id,),
+            ).fetchone()
+            if last is not None and last[1] and not last[2]:
+                cur.last_action_step = last[0]  # an action still waiting for its outcome
+            cur.pending = [
+                (r[0], _step(r).text) for r in conn.execute(
+                    "SELECT id, episode_id, idx, stamp, kind, observation, action, result, success, place, frame_idx,"
+                    " n, t_end FROM steps WHERE episode_id=? AND embedding IS NULL ORDER BY id", (cur.episode_id,))
+            ]
         self._next_episode = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM episodes").fetchone()[0]) + 1
         self._next_step = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM steps").fetchone()[0]) + 1
         self.newest_stamp = max((e.t_end for e in self._episodes.values()), default=0.0)
@@ -241,23 +254,32 @@ class EpisodicMemory(Submodule):
              json.dumps(list(ep.places)), json.dumps(list(ep.object_ids)), ep.n_steps, ep.n_frames, ep.episode_id),
         )
 
-    def _open_sql(self, ch: Changes, ep: Episode, emb: np.ndarray) -> None:
+    def _open_sql(self, ch: Changes, ep: Episode, emb: np.ndarray | None) -> None:
         ch.sql(
             "INSERT INTO episodes(id, task, kind, robot_id, t_start, t_end, open, outcome, success, places, object_ids,"
             " n_steps, n_frames, cut_reason, embedding) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (ep.episode_id, ep.task, ep.kind, ep.robot_id, ep.t_start, ep.t_end, 1, None, None,
              json.dumps(list(ep.places)), json.dumps(list(ep.object_ids)), ep.n_steps, ep.n_frames, ep.cut_reason,
-             emb.astype(np.float32).tobytes()),
+             emb.astype(np.float32).tobytes() if emb is not None else None),
         )
 
-    def _step_sql(self, ch: Changes, st: Step, emb: np.ndarray) -> None:
+    def _step_sql(self, ch: Changes, st: Step, emb: np.ndarray | None) -> None:
         ch.sql(
             "INSERT INTO steps(id, episode_id, idx, stamp, t_end, kind, observation, action, result, success, place,"
             " frame_idx, n, embedding) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (st.step_id, st.episode_id, st.index, st.stamp, st.t_end if st.t_end is not None else st.stamp, st.kind,
              st.observation, st.action, st.result, None if st.success is None else int(st.success), st.place,
-             st.frame_index, st.n, emb.astype(np.float32).tobytes()),
+             st.frame_index, st.n, emb.astype(np.float32).tobytes() if emb is not None else None),
         )
+
+    def _flush_embeddings(self, ch: Changes, cur: _Current) -> None:
+        """Embed the episode's pending steps in one batch (a batch costs about as much as one text)."""
+        if not cur.pending:
+            return
+        vecs = self._embed([text for _, text in cur.pending])
+        for (sid, _), v in zip(cur.pending, vecs, strict=True):
+            ch.sql("UPDATE steps SET embedding=? WHERE id=?", (v.astype(np.float32).tobytes(), sid))
+        cur.pending = []
 
     class _Plan:
         """What one planning call changes: episodes (new versions), embeddings, current-episode states."""
@@ -286,10 +308,8 @@ class EpisodicMemory(Submodule):
         eid = self._reserve_episode()
         ep = Episode(eid, task, kind, robot_id, stamp, stamp, True, None, None, (place,) if place else (), (), 0, 0,
                      reason)
-        emb = self._embed([task])[0]
-        self._open_sql(ch, ep, emb)
+        self._open_sql(ch, ep, None)  # embedded when it ends, in one batch with its steps
         plan.episodes[eid] = ep
-        plan.emb[eid] = emb
         cur = _Current(eid, kind, place=place, last_activity=stamp)
         plan.current[robot_id] = cur
         return cur
@@ -306,13 +326,15 @@ class EpisodicMemory(Submodule):
         else:
             task = ep.task
         ep = replace(ep, task=task, t_end=max(ep.t_end, stamp), is_open=False, outcome=outcome, success=success)
-        renamed = task != plan.episode(cur.episode_id).task
         plan.episodes[ep.episode_id] = ep
         ch.sql(*self._episode_sql(ep))
-        if renamed:
-            emb = self._embed([task])[0]
-            plan.emb[ep.episode_id] = emb
-            ch.sql("UPDATE episodes SET embedding=? WHERE id=?", (emb.tobytes(), ep.episode_id))
+        # The episode's embedding and its pending steps' in one batch.
+        vecs = self._embed([task] + [text for _, text in cur.pending])
+        plan.emb[ep.episode_id] = vecs[0]
+        ch.sql("UPDATE episodes SET embedding=? WHERE id=?", (vecs[0].astype(np.float32).tobytes(), ep.episode_id))
+        for (sid, _), v in zip(cur.pending, vecs[1:], strict=True):
+            ch.sql("UPDATE steps SET embedding=? WHERE id=?", (v.astype(np.float32).tobytes(), sid))
+        cur.pending = []
         plan.current[robot_id] = None
         return ep
 
@@ -333,7 +355,10 @@ class EpisodicMemory(Submodule):
                   frame_index: int | None = None) -> Step:
         st = Step(self._reserve_step(), cur.episode_id, cur.n_steps, stamp, kind, observation, action, result, success,
                   place, frame_index)
-        self._step_sql(ch, st, self._embed([st.text])[0])
+        self._step_sql(ch, st, None)
+        cur.pending.append((st.step_id, st.text))
+        if len(cur.pending) >= self.config.episodic.embed_batch:
+            self._flush_embeddings(ch, cur)
         cur.n_steps += 1
         cur.last_activity = max(cur.last_activity, stamp)
         ep = plan.episode(cur.episode_id)
@@ -348,6 +373,9 @@ class EpisodicMemory(Submodule):
 
         def apply() -> None:
             with self._lock:
+                stale = bool(plan.emb) or any(
+                    eid not in self._episodes or ep.task != self._episodes[eid].task for eid, ep in plan.episodes.items()
+                )
                 self._episodes.update(plan.episodes)
                 self._emb.update(plan.emb)
                 for rid, c in plan.current.items():
@@ -356,7 +384,7 @@ class EpisodicMemory(Submodule):
                     else:
                         self._current[rid] = c
                 self.newest_stamp = max(self.newest_stamp, plan.newest)
-                if plan.emb:
+                if stale:
                     self._matrix = None
 
         ch.then(apply)
@@ -528,8 +556,9 @@ class EpisodicMemory(Submodule):
                 emb_text = self.store.read().execute("SELECT action FROM steps WHERE id=?", (sid,)).fetchone()
                 action = emb_text[0] if emb_text else ""
                 st = Step(sid, cur.episode_id, 0, t, "action", "", action, text, ok, cur.place, None)
-                ch.sql("UPDATE steps SET result=?, success=?, t_end=?, embedding=? WHERE id=?",
-                       (text, None if ok is None else int(ok), t, self._embed([st.text])[0].tobytes(), sid))
+                ch.sql("UPDATE steps SET result=?, success=?, t_end=?, embedding=NULL WHERE id=?",
+                       (text, None if ok is None else int(ok), t, sid))
+                cur.pending = [p for p in cur.pending if p[0] != sid] + [(sid, st.text)]
                 cur.last_action_step = None
                 ep = plan.episode(cur.episode_id)
                 plan.episodes[ep.episode_id] = replace(ep, t_end=max(ep.t_end, t))
@@ -584,11 +613,17 @@ class EpisodicMemory(Submodule):
 
     def _episode_matrix(self) -> tuple[list[int], np.ndarray]:
         with self._lock:
-            if self._matrix is None:
-                ids = sorted(self._emb)
-                mat = np.stack([self._emb[i] for i in ids]) if ids else np.zeros((0, self.ctx.embedder.dim), np.float32)
-                self._matrix = (ids, mat)
-            return self._matrix
+            if self._matrix is not None:
+                return self._matrix
+            ids = sorted(self._episodes)
+            emb = dict(self._emb)
+            tasks = {i: self._episodes[i].task for i in ids if i not in emb}
+        if tasks:  # open episodes are embedded when they end; until then, here (the embedder caches)
+            emb.update(zip(tasks, self._embed(list(tasks.values())), strict=True))
+        mat = np.stack([emb[i] for i in ids]) if ids else np.zeros((0, self.ctx.embedder.dim), np.float32)
+        with self._lock:
+            self._matrix = (ids, mat)
+        return ids, mat
 
     def similar(self, text: str, k: int = 5, outcome: str | None = None, since: float | None = None,
                 until: float | None = None, place: str | None = None, kind: str | None = None,
@@ -664,8 +699,12 @@ class EpisodicMemory(Submodule):
             return []
         if not text:
             return [_step(r) for r in rows[-n:]]
-        q = self._embed([text])[0]
-        sims = [float(np.frombuffer(r[13], dtype=np.float32) @ q) if r[13] is not None else 0.0 for r in rows]
+        missing = [i for i, r in enumerate(rows) if r[13] is None]  # an open episode's steps not yet embedded
+        vecs = self._embed([text] + [_step(rows[i]).text for i in missing])
+        q = vecs[0]
+        fresh = dict(zip(missing, vecs[1:], strict=True))
+        sims = [float((fresh[i] if i in fresh else np.frombuffer(r[13], dtype=np.float32)) @ q)
+                for i, r in enumerate(rows)]
         order = sorted(range(len(rows)), key=lambda i: -sims[i])[:n]
         return [_step(rows[i]) for i in sorted(order)]
 
@@ -677,6 +716,8 @@ class EpisodicMemory(Submodule):
         if not (query.wants("episode") or query.wants("step")):
             return []
         rcfg = self.config.retrieval
+        if query.time is None:
+            now = max(now, self.newest_stamp)  # events and steps can be newer than the newest frame
         text = query.search_text
         ranked = self._rank(text, None, query.since, query.until, None, None, query.object_ids)
         if text:
@@ -758,6 +799,7 @@ class EpisodicMemory(Submodule):
             eps = [e for e in self._episodes.values() if not e.is_open and e.t_end < now - keep_recent_s]
         order = sorted(eps, key=lambda e: (self._importance(e), e.retrieved, e.t_end))
         dropped: list[int] = []
+        summaries: list[Step] = []
         if n_steps > max_steps:
             target = int(max_steps * target_fraction)
             counts = dict(conn.execute("SELECT episode_id, COUNT(*) FROM steps GROUP BY episode_id").fetchall())
@@ -773,9 +815,13 @@ class EpisodicMemory(Submodule):
                 st = Step(sid, ep.episode_id, 0, steps[0].stamp, "summary", summary, "", ep.outcome or "",
                           ep.success, steps[0].place, None, sum(s.n for s in steps), steps[-1].t_end or steps[-1].stamp)
                 ch.sql("DELETE FROM steps WHERE episode_id=?", (ep.episode_id,))
-                self._step_sql(ch, st, self._embed([st.text])[0])
+                summaries.append(st)
                 n_steps -= c - 1
                 report["steps_summarised"] += c
+            if summaries:
+                vecs = self._embed([st.text for st in summaries])  # one batch
+                for st, v in zip(summaries, vecs, strict=True):
+                    self._step_sql(ch, st, v)
         n_eps = len(self._episodes)
         if n_eps > max_episodes:
             target = int(max_episodes * target_fraction)

@@ -30,8 +30,15 @@ def write_ply(path: str | Path, points: np.ndarray, colours: np.ndarray | None =
     cols = None if colours is None else np.asarray(colours, dtype=np.uint8).reshape(-1, 3)
     if cols is not None and len(cols) != len(pts):
         raise ValueError(f"write_ply: {len(pts)} points but {len(cols)} colours")
-    header = ["ply", f"format {'binary_little_endian' if binary else 'ascii'} 1.0", "comment robomem object",
-              f"element vertex {len(pts)}", "property float x", "property float y", "property float z"]
+    header = [
+        "ply",
+        f"format {'binary_little_endian' if binary else 'ascii'} 1.0",
+        "comment robomem object",
+        f"element vertex {len(pts)}",
+        "property float x",
+        "property float y",
+        "property float z",
+    ]
     if cols is not None:
         header += ["property uchar red", "property uchar green", "property uchar blue"]
     header.append("end_header")
@@ -64,7 +71,9 @@ def read_ply(path: str | Path) -> np.ndarray:
     n = int(next(h.split()[2] for h in header if h.startswith("element vertex")))
     coloured = any("red" in h for h in header)
     if "format ascii 1.0" in header:
-        rows = np.loadtxt(data[end:].decode("ascii").splitlines(), ndmin=2) if n else np.zeros((0, 6 if coloured else 3))
+        rows = (
+            np.loadtxt(data[end:].decode("ascii").splitlines(), ndmin=2) if n else np.zeros((0, 6 if coloured else 3))
+        )
         return rows[:, :3].astype(np.float32)
     dt = [("x", "<f4"), ("y", "<f4"), ("z", "<f4")] + ([("r", "u1"), ("g", "u1"), ("b", "u1")] if coloured else [])
     rec = np.frombuffer(data[end:], dtype=dt, count=n)
@@ -75,8 +84,14 @@ def _slug(s: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", s).strip("_")[:40] or "object"
 
 
-def export(memory: Any, out: str | Path, clouds: bool = True, snapshots: bool = True, topdown: bool = True,
-           binary_ply: bool = True) -> dict[str, Any]:
+def export(
+    memory: Any,
+    out: str | Path,
+    clouds: bool = True,
+    snapshots: bool = True,
+    topdown: bool = True,
+    binary_ply: bool = True,
+) -> dict[str, Any]:
     """Export an open memory into directory ``out``; returns the manifest."""
     from PIL import Image
 
@@ -111,11 +126,16 @@ def export(memory: Any, out: str | Path, clouds: bool = True, snapshots: bool = 
                 name = f"snapshots/{s.snapshot_id}.png"
                 Image.fromarray(img).save(out / name)
                 manifest["files"].append(name)
-            rows.append({
-                "id": s.snapshot_id, "stamp": s.stamp, "image": name, "place": s.place,
-                "pose": [[round(float(v), 6) for v in r] for r in s.pose.matrix],
-                "objects": {str(k): int(v) for k, v in sorted(s.objects.items())},
-            })
+            rows.append(
+                {
+                    "id": s.snapshot_id,
+                    "stamp": s.stamp,
+                    "image": name,
+                    "place": s.place,
+                    "pose": [[round(float(v), 6) for v in r] for r in s.pose.matrix],
+                    "objects": {str(k): int(v) for k, v in sorted(s.objects.items())},
+                }
+            )
         (out / "snapshots.json").write_text(json.dumps(rows, indent=1))
         manifest["files"].append("snapshots.json")
         manifest["snapshots"] = len(rows)
@@ -148,8 +168,14 @@ def run(args: argparse.Namespace) -> int:
         return 2
     out = Path(args.out) if args.out else Path(args.store) / "export"
     try:
-        manifest = export(mem, out, clouds=not args.no_clouds, snapshots=not args.no_snapshots,
-                          topdown=not args.no_topdown, binary_ply=not args.ascii)
+        manifest = export(
+            mem,
+            out,
+            clouds=not args.no_clouds,
+            snapshots=not args.no_snapshots,
+            topdown=not args.no_topdown,
+            binary_ply=not args.ascii,
+        )
     except OSError as exc:
         print(f"robomem export: cannot write to {out}: {exc}", file=sys.stderr)
         return 1
@@ -158,6 +184,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(manifest, indent=2))
     else:
-        print(f"exported {manifest['objects']} objects, {manifest.get('snapshots', 0)} snapshots, "
-              f"{manifest['relations']} relations to {out} ({len(manifest['files'])} files)")
+        print(
+            f"exported {manifest['objects']} objects, {manifest.get('snapshots', 0)} snapshots, "
+            f"{manifest['relations']} relations to {out} ({len(manifest['files'])} files)"
+        )
     return 0

@@ -10,6 +10,7 @@ the commit, so a failed update leaves memory exactly as it was.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -29,7 +30,7 @@ from robomem.places import Place, Places
 from robomem.retrieval import Entry, Query, merge
 from robomem.semantic import SemanticMemory
 from robomem.spatial import ObjectRecord, SpatialMemory
-from robomem.store import Store
+from robomem.store import Store, StoreError
 from robomem.submodule import Changes, Submodule, SubmoduleContext
 from robomem.temporal import TemporalMemory
 
@@ -98,6 +99,17 @@ class Memory:
             self._last_stamp: dict[str, float] = {
                 r[0]: float(r[1]) for r in conn.execute("SELECT robot_id, MAX(stamp) FROM frames GROUP BY robot_id")
             }
+        except StoreError:
+            self.store.close()
+            raise
+        except Exception as exc:
+            # A damaged store surfaces here as whatever its bytes decode into (sqlite3.DatabaseError,
+            # UnicodeDecodeError, JSONDecodeError, a non-rigid stored pose, ...): one typed error instead.
+            self.store.close()
+            raise StoreError(
+                f"{self.path}: cannot load memory from this store ({type(exc).__name__}: {exc}); "
+                "the store may be damaged — check it with `PRAGMA integrity_check` or restore a backup"
+            ) from exc
         except BaseException:
             self.store.close()
             raise
@@ -164,11 +176,14 @@ class Memory:
         return [getattr(sm, fn_name)(arg) for sm in self.submodules]
 
     def _commit(self, changes: list[Changes], extra: Changes | None = None) -> None:
-        with self.store.transaction() as conn:
-            if extra is not None:
-                extra.execute(conn)
-            for c in changes:
-                c.execute(conn)
+        try:
+            with self.store.transaction() as conn:
+                if extra is not None:
+                    extra.execute(conn)
+                for c in changes:
+                    c.execute(conn)
+        except sqlite3.Error as exc:  # disk full, I/O error, a damaged schema: rolled back, memory unchanged
+            raise StoreError(f"{self.path}: update not stored ({type(exc).__name__}: {exc})") from exc
         if extra is not None:
             extra.commit_memory()
         for c in changes:

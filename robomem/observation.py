@@ -55,6 +55,14 @@ def _check_finite_number(name: str, value: Any) -> float:
     return v
 
 
+def _check_utf8(name: str, text: str) -> None:
+    """Refuse strings that cannot be stored as UTF-8 (lone surrogates, e.g. from bytes decoded with surrogateescape)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"{name}: not valid Unicode text (lone surrogate at position {exc.start})") from None
+
+
 @dataclass(frozen=True)
 class Pose:
     """A rigid transform T_world_camera (4x4, float64).
@@ -225,6 +233,7 @@ class InstanceInfo:
             raise ValueError(f"InstanceInfo.label: must be a non-empty string, got {self.label!r}")
         if "\x00" in self.label:
             raise ValueError("InstanceInfo.label: contains a NUL character")
+        _check_utf8("InstanceInfo.label", self.label)
         if len(self.label) > 256:
             raise ValueError(f"InstanceInfo.label: longer than 256 characters ({len(self.label)})")
         object.__setattr__(self, "label", self.label.strip())
@@ -270,6 +279,7 @@ class Observation:
         for name in ("robot_id", "source", "frame_id"):
             if not isinstance(getattr(self, name), str):
                 raise ValueError(f"Observation.{name}: expected a string")
+            _check_utf8(f"Observation.{name}", getattr(self, name))
 
         d = self.depth
         if not isinstance(d, np.ndarray):
@@ -370,6 +380,11 @@ class Event:
             raise ValueError(f"Event.text: expected a string, got {type(self.text).__name__}")
         if "\x00" in self.text or "\x00" in self.kind:
             raise ValueError("Event: text or kind contains a NUL character")
+        _check_utf8("Event.kind", self.kind)
+        _check_utf8("Event.text", self.text)
+        if not isinstance(self.robot_id, str):
+            raise ValueError(f"Event.robot_id: expected a string, got {type(self.robot_id).__name__}")
+        _check_utf8("Event.robot_id", self.robot_id)
         if len(self.text) > 10_000:
             raise ValueError(f"Event.text: longer than 10000 characters ({len(self.text)})")
         if self.pose is not None and not isinstance(self.pose, Pose):

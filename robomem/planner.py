@@ -55,20 +55,19 @@ class Planner:
         k: int = 12,
         max_tokens: int = 800,
         min_per_source: int = 1,
-        absent_confidence: float = 0.1,
+        max_targets: int = 10,
     ) -> None:
         if not isinstance(memory, Memory):
             raise ValueError(f"Planner: expected a robomem Memory, got {type(memory).__name__}")
         _check_budget(k, max_tokens)
         if isinstance(min_per_source, bool) or not isinstance(min_per_source, int) or min_per_source < 0:
             raise ValueError(f"Planner.min_per_source: expected a non-negative integer, got {min_per_source!r}")
-        if not 0.0 <= absent_confidence <= 1.0:
-            raise ValueError(f"Planner.absent_confidence: must be in [0, 1], got {absent_confidence!r}")
         self.memory = memory
         self.k = k
         self.max_tokens = max_tokens
         self.min_per_source = min_per_source
-        self.absent_confidence = absent_confidence
+        self.max_targets = max(1, int(max_targets))
+        self._visits: tuple[float, dict[str | None, int]] | None = None
 
     @property
     def embedder(self) -> Any:
@@ -90,7 +89,7 @@ class Planner:
         max_tokens = self.max_tokens if max_tokens is None else max_tokens
         _check_budget(k, max_tokens)
         now = state.time if state.time is not None else self.memory.newest_stamp
-        candidates = self.candidates(goal, state, now, n=max(4 * k, 40))
+        candidates = self.candidates(goal, state, now, n=max(2 * k, 20))
         candidates, merged = _fold_duplicates(candidates, self.memory.config.temporal.moved_distance)
         superseded = _superseded(candidates, self.memory.config.temporal.moved_distance)
         superseded.update(self._stale_snapshots(candidates))
@@ -166,7 +165,7 @@ class Planner:
             now = state.time if state.time is not None else self.memory.newest_stamp
         cfg = self.memory.config.retrieval
         excluded = {int(i) for i in exclude_objects}
-        targets, rel = self._targets(goal)
+        targets, rel = self._targets(goal, state, now)
         found: list[tuple[float, GoalProposal]] = []
         ruled_out: list[str] = []
         for o in targets:
@@ -232,29 +231,27 @@ class Planner:
         o = self.memory.spatial.get(oid)
         return o.labels if o is not None else None
 
-    def _targets(self, goal: Goal) -> tuple[list[ObjectRecord], dict[str, float]]:
-        """Objects the goal names, and the relevance of each target label."""
+    def _targets(self, goal: Goal, state: RobotState, now: float) -> tuple[list[ObjectRecord], dict[str, float]]:
+        """Objects the goal names (the best ``max_targets``, near ones first among equals) and their labels' relevance."""
+        spatial = self.memory.spatial
+        q = Query(text=goal.text, label=goal.label, position=state.position, time=now, kinds=("object",),
+                  k=max(self.max_targets, 10))
+        found = [e for e in spatial.search(q, now) if e.kind == "object" and e.object_ids]
+        recs = [r for r in (spatial.get(e.object_ids[0]) for e in found) if r is not None]
         if goal.label is not None:
-            objs = [o for o in self.memory.spatial.objects(label=goal.label)
-                    if o.label == goal.label or o.labels[goal.label] >= 0.25 * sum(o.labels.values())]
-            return objs, {o.label: 1.0 for o in objs}
-        assert goal.text is not None
-        labels = sorted({o.label for o in self.memory.spatial.objects()})
-        if not labels:
+            objs = [o for o in recs if o.label == goal.label
+                    or o.labels.get(goal.label, 0.0) >= 0.25 * sum(o.labels.values())]
+            return objs[: self.max_targets], {o.label: 1.0 for o in objs}
+        if not recs:
             return [], {}
-        rel = dict(zip(labels, text_relevance(self.embedder, goal.text, labels).tolist(), strict=True))
-        # "bring the mug from the table": a label named only after a preposition is where, not what.
-        places = _location_words(goal.text)
-        for lab in labels:
-            lw = words(lab)
-            if lw and lw[-1] in places and rel[lab] >= 0.8:
-                rel[lab] = min(rel[lab], 0.6)
+        label_rel = self._label_relevance(goal)
+        rel = {o.label: label_rel(o.label) for o in recs}
         top = max(rel.values())
         if top < 0.5:
             return [], {}
         chosen = {lab for lab, r in rel.items() if r >= max(0.5, top - 0.05)}
-        objs = [o for lab in sorted(chosen) for o in self.memory.spatial.objects(label=lab) if o.label == lab]
-        return objs, {lab: rel[lab] for lab in chosen}
+        objs = [o for o in recs if o.label in chosen]
+        return objs[: self.max_targets], {lab: rel[lab] for lab in chosen}
 
     def _usually_in(self, goal: Goal, targets: list[ObjectRecord], state: RobotState, now: float) -> list[GoalProposal]:
         """Consolidated "X usually_in place" facts from semantic memory (nothing while it is a placeholder)."""
@@ -265,7 +262,7 @@ class Planner:
         seen: set[str] = set()
         for subj in sorted(s for s in subjects if s):
             try:
-                facts = self.memory.retrieve(Query(text=subj, kinds=("fact",), time=now, k=20))
+                facts = self.memory.semantic.search(Query(text=subj, kinds=("fact",), time=now, k=20), now)
             except ValueError:
                 continue
             for e in facts:
@@ -296,20 +293,26 @@ class Planner:
         places = list(self.memory.places)
         if not places:
             return GoalProposal(kind="explore", confidence=0.0, reason=reason)
-        traj = np.array([r[1:3] for r in self.memory.trajectory()], dtype=np.float64).reshape(-1, 2)
+        counts = self._place_visits()
 
         def visits(p: Any) -> int:
-            if not len(traj):
-                return 0
-            inside = ((traj[:, 0] >= p.min_xy[0]) & (traj[:, 0] <= p.max_xy[0])
-                      & (traj[:, 1] >= p.min_xy[1]) & (traj[:, 1] <= p.max_xy[1]))
-            return int(inside.sum())
+            return counts.get(p.name, 0)
 
         best = min(places, key=lambda p: (visits(p), math.dist(p.centre, state.position[:2]), p.name))
         return GoalProposal(
             kind="explore", confidence=0.0, target=(best.centre[0], best.centre[1], 0.0), place=best.name,
             reason=f"{reason}; least visited place: {best.name} ({visits(best)} frames there)",
         )
+
+    def _place_visits(self) -> dict[str | None, int]:
+        """Frames taken in each place (cached until memory gets a new frame)."""
+        key = self.memory.newest_stamp
+        if self._visits is not None and self._visits[0] == key:
+            return self._visits[1]
+        rows = self.memory.store.read().execute("SELECT place, COUNT(*) FROM frames GROUP BY place").fetchall()
+        counts = {r[0]: int(r[1]) for r in rows}
+        self._visits = (key, counts)
+        return counts
 
     def _pack(
         self, candidates: list[Entry], superseded: dict[str, str], shell: Context, k: int, max_tokens: int, used: int,

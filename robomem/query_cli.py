@@ -29,8 +29,12 @@ VERBS = ("locate", "last-seen", "changes", "facts", "objects")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("store", help="memory store directory")
-    parser.add_argument("words", nargs="+", metavar="QUESTION | VERB ARGS",
-                        help=f"free text, or one of: {', '.join(VERBS)} followed by its argument")
+    parser.add_argument(
+        "words",
+        nargs="+",
+        metavar="QUESTION | VERB ARGS",
+        help=f"free text, or one of: {', '.join(VERBS)} followed by its argument",
+    )
     parser.add_argument("--since", type=float, help="changes: from this time (negative: seconds before the newest)")
     parser.add_argument("--until", type=float, help="changes: up to this time (default: newest)")
     parser.add_argument("-k", "--k", type=int, default=10, help="how many entries at most (default 10)")
@@ -73,7 +77,9 @@ def _resolve_time(v: float | None, newest: float) -> float | None:
     return newest + v if v < 0 else v
 
 
-def answer(mem: Any, words: list[str], since: float | None = None, until: float | None = None, k: int = 10) -> dict[str, Any]:
+def answer(
+    mem: Any, words: list[str], since: float | None = None, until: float | None = None, k: int = 10
+) -> dict[str, Any]:
     """The answer as a JSON-able dict: {"verb", ..., "results": [...], "text": [lines]}."""
     from robomem.retrieval import Query
 
@@ -83,36 +89,55 @@ def answer(mem: Any, words: list[str], since: float | None = None, until: float 
     if verb is None:
         entries = mem.retrieve(Query(text=rest, k=k))
         return {
-            "verb": "retrieve", "query": rest, "results": [e.to_dict() for e in entries],
+            "verb": "retrieve",
+            "query": rest,
+            "results": [e.to_dict() for e in entries],
             "text": [f"{i + 1:2d}. [{e.kind}] {e.text}  (score {e.score:.2f})" for i, e in enumerate(entries)]
             or [f"nothing in memory matches {rest!r}"],
         }
     if verb in ("locate", "last-seen") and not rest:
-        raise ValueError(f"{verb}: give a target, e.g. `robomem query STORE {verb} \"red mug\"`")
+        raise ValueError(f'{verb}: give a target, e.g. `robomem query STORE {verb} "red mug"`')
     if verb == "objects":
         objs = mem.objects()
-        return {"verb": verb, "results": [o.to_dict() for o in objs],
-                "text": [_object_line(o) for o in objs] or ["memory holds no objects"]}
+        return {
+            "verb": verb,
+            "results": [o.to_dict() for o in objs],
+            "text": [_object_line(o) for o in objs] or ["memory holds no objects"],
+        }
     if verb == "locate":
         objs = _match_objects(mem, rest, k)
-        return {"verb": verb, "target": rest, "results": [o.to_dict() for o in objs],
-                "text": [_object_line(o) for o in objs] or [f"no object in memory matches {rest!r}"]}
+        return {
+            "verb": verb,
+            "target": rest,
+            "results": [o.to_dict() for o in objs],
+            "text": [_object_line(o) for o in objs] or [f"no object in memory matches {rest!r}"],
+        }
     if verb == "last-seen":
         out, lines = [], []
         for o in _match_objects(mem, rest, k):
             s = mem.temporal.last_seen(o.object_id)
             a = mem.temporal.last_absence(o.object_id)
             missing = a is not None and (s is None or a.stamp > s.t_end)
-            row = {"id": o.object_id, "label": o.label,
-                   "last_seen": s.t_end if s else None, "position": list(s.position) if s else None,
-                   "place": s.place if s else None, "absent_since": a.stamp if missing and a else None}
+            row = {
+                "id": o.object_id,
+                "label": o.label,
+                "last_seen": s.t_end if s else None,
+                "position": list(s.position) if s else None,
+                "place": s.place if s else None,
+                "absent_since": a.stamp if missing and a else None,
+            }
             out.append(row)
             where = f" in the {s.place}" if s and s.place else ""
             line = f"{o.label} #{o.object_id}: last seen {fmt_time(row['last_seen'])} at {_xyz(row['position'])}{where}"
             if missing and a:
                 line += f"; NOT there when looked at {fmt_time(a.stamp)}"
             lines.append(line)
-        return {"verb": verb, "target": rest, "results": out, "text": lines or [f"no object in memory matches {rest!r}"]}
+        return {
+            "verb": verb,
+            "target": rest,
+            "results": out,
+            "text": lines or [f"no object in memory matches {rest!r}"],
+        }
     if verb == "changes":
         if since is None:
             raise ValueError("changes: --since T is required (seconds; negative counts back from the newest stamp)")
@@ -132,16 +157,25 @@ def answer(mem: Any, words: list[str], since: float | None = None, until: float 
             else:
                 what = f"disappeared from {c.place_before or _xyz(c.before)}"
             lines.append(f"{fmt_time(c.stamp)}  {label} #{c.object_id} {what}")
-        return {"verb": verb, "since": t1, "until": t2, "results": rows,
-                "text": lines or [f"no changes between {fmt_time(t1)} and {fmt_time(t2)}"]}
+        return {
+            "verb": verb,
+            "since": t1,
+            "until": t2,
+            "results": rows,
+            "text": lines or [f"no changes between {fmt_time(t1)} and {fmt_time(t2)}"],
+        }
     # facts
     facts_fn = getattr(mem.semantic, "facts", None)
     if facts_fn is None:
         return {"verb": verb, "results": [], "text": ["semantic memory holds no facts in this version"]}
     facts = facts_fn(rest) if rest else facts_fn()
     rows = [_jsonable(f.to_dict() if hasattr(f, "to_dict") else dataclasses.asdict(f)) for f in facts]
-    return {"verb": verb, "subject": rest or None, "results": rows,
-            "text": [getattr(f, "text", None) or str(f) for f in facts] or ["no facts"]}
+    return {
+        "verb": verb,
+        "subject": rest or None,
+        "results": rows,
+        "text": [getattr(f, "text", None) or str(f) for f in facts] or ["no facts"],
+    }
 
 
 def _object_line(o: Any) -> str:

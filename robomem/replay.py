@@ -165,10 +165,16 @@ class ReplayStats:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "bag": self.bag, "messages": self.messages, "frames": self.frames, "events": self.events,
-            "skipped": dict(self.skipped), "bag_duration_s": round(self.bag_duration_s, 3),
-            "wall_s": round(self.wall_s, 3), "speedup": round(self.speedup, 2) if math.isfinite(self.speedup) else None,
-            "objects": self.objects, "error": self.error,
+            "bag": self.bag,
+            "messages": self.messages,
+            "frames": self.frames,
+            "events": self.events,
+            "skipped": dict(self.skipped),
+            "bag_duration_s": round(self.bag_duration_s, 3),
+            "wall_s": round(self.wall_s, 3),
+            "speedup": round(self.speedup, 2) if math.isfinite(self.speedup) else None,
+            "objects": self.objects,
+            "error": self.error,
         }
 
 
@@ -235,8 +241,14 @@ class _Pending:
 
 
 class _Replayer:
-    def __init__(self, reader: BagReader, memory: Any, cfg: ReplayConfig, stats: ReplayStats,
-                 on_frame: Callable[[Any], None] | None = None) -> None:
+    def __init__(
+        self,
+        reader: BagReader,
+        memory: Any,
+        cfg: ReplayConfig,
+        stats: ReplayStats,
+        on_frame: Callable[[Any], None] | None = None,
+    ) -> None:
         from robomem import rosmsg
         from robomem.sync import ApproximateTimeSynchronizer
         from robomem.tf_buffer import TfBuffer
@@ -282,6 +294,12 @@ class _Replayer:
         role = self.role_of.get(bm.topic)
         if role is None:
             return
+        if role in self.streams and self.cfg.max_frame_rate > 0 and self.last_ingested is not None:
+            # throttled: skip camera messages well before the next frame is due, without decoding them
+            due = self.last_ingested + 1.0 / self.cfg.max_frame_rate - 2 * self.cfg.slop
+            if bm.log_time_ns / 1e9 < due:
+                self.stats.skip("camera messages not decoded (max_frame_rate)")
+                return
         msg = self.reader.deserialize(bm)
         where = f"topic {bm.topic} ({role}), message #{bm.index} at t={bm.log_time_ns / 1e9:.3f}s"
         try:
@@ -330,7 +348,7 @@ class _Replayer:
             self.on_synced(s)
 
     def on_synced(self, s: Any) -> None:
-        p = dict(zip(self.streams, s.payloads))
+        p = dict(zip(self.streams, s.payloads, strict=False))
         depth, where = p["depth"]
         ids, infos = p.get("instances"), dict(p.get("labels") or {})
         if "detections" in p:
@@ -383,13 +401,15 @@ class _Replayer:
             return None
 
     def ingest(self, f: _Pending, intr: Intrinsics, pose: Pose) -> None:
-        if self.cfg.max_frame_rate > 0 and self.last_ingested is not None:
-            if f.stamp - self.last_ingested < 1.0 / self.cfg.max_frame_rate - 1e-6:
-                self.stats.skip("throttled by max_frame_rate")
-                return
+        period = 1.0 / self.cfg.max_frame_rate if self.cfg.max_frame_rate > 0 else 0.0
+        if period and self.last_ingested is not None and f.stamp - self.last_ingested < period - 1e-6:
+            self.stats.skip("throttled by max_frame_rate")
+            return
         ids, infos = f.ids, f.infos
         if ids is not None:
-            present = set(np.unique(ids).tolist()) - {0}
+            flat = ids.reshape(-1)
+            small = flat.size and int(flat.min()) >= 0 and int(flat.max()) < 1_000_000
+            present = set((np.flatnonzero(np.bincount(flat)) if small else np.unique(flat)).tolist()) - {0}
             unlabeled = sorted(present - set(infos))
             if unlabeled:  # pixels of ids without a label are treated as "no instance"
                 ids = np.where(np.isin(ids, unlabeled), 0, ids).astype(np.int32)
@@ -397,8 +417,15 @@ class _Replayer:
             infos = {k: v for k, v in infos.items() if k in present}
         try:
             obs = Observation(
-                stamp=f.stamp, pose=pose, intrinsics=intr, depth=f.depth, rgb=f.rgb, instance_ids=ids,
-                instances=infos, robot_id=self.cfg.robot_id, source=f"bag:{Path(self.stats.bag).name}",
+                stamp=f.stamp,
+                pose=pose,
+                intrinsics=intr,
+                depth=f.depth,
+                rgb=f.rgb,
+                instance_ids=ids,
+                instances=infos,
+                robot_id=self.cfg.robot_id,
+                source=f"bag:{Path(self.stats.bag).name}",
                 frame_id=self.cfg.camera_frame,
             )
         except ValueError as exc:
@@ -440,9 +467,7 @@ def check_topics(reader: BagReader, cfg: ReplayConfig) -> tuple[ReplayConfig, li
             continue
         have = in_bag[topic]
         if have not in ROLE_TYPES[role]:
-            raise ReplayError(
-                f"topic {topic} ({role}) has type {have}; expected {' or '.join(ROLE_TYPES[role])}"
-            )
+            raise ReplayError(f"topic {topic} ({role}) has type {have}; expected {' or '.join(ROLE_TYPES[role])}")
         if not reader.has_type(have):
             raise ReplayError(f"topic {topic} ({role}): the bag has no definition of {have} and it is not built in")
     if cfg.pose_source == "tf" and "tf" in drop and "tf_static" in drop:
@@ -491,6 +516,10 @@ def replay(
                     if stats.messages % 20 == 0:
                         bar.set_postfix(frames=stats.frames, refresh=False)
             rp.resolve(final=True)
+        except BagError as exc:
+            stats.error = str(exc)
+            rp.resolve(final=True)  # frames complete before the damage still enter memory
+            raise
         finally:
             if bar is not None:
                 bar.set_postfix(frames=stats.frames)
@@ -502,7 +531,7 @@ def replay(
             stats.skip("camera messages without a match within slop (sync)", int(dropped))
         if stats.frames == 0:
             pend = rp.sync.pending()
-            counts = ", ".join(f"{n}: {k} waiting" for n, k in zip(rp.streams, pend))
+            counts = ", ".join(f"{n}: {k} waiting" for n, k in zip(rp.streams, pend, strict=False))
             why = rp.last_tf_error or "; ".join(f"{k} ({v})" for k, v in stats.skipped.items()) or "no synced frames"
             raise ReplayError(
                 f"no frame entered memory from {bag}: {why}. Streams synchronised: {', '.join(rp.streams)} "
@@ -540,15 +569,26 @@ def load_places(path: str | Path) -> list[Place]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bag", help="rosbag2 directory (sqlite3 or MCAP storage) or a .mcap file")
     parser.add_argument("--store", help="memory store directory to build (required unless --inspect)")
-    parser.add_argument("--inspect", action="store_true", help="list topics, types, counts and rates; suggest a mapping")
+    parser.add_argument(
+        "--inspect", action="store_true", help="list topics, types, counts and rates; suggest a mapping"
+    )
     parser.add_argument("--config", help="YAML config (config/robomem.yaml): memory:, ros: topics/frames, replay:")
-    parser.add_argument("--rate", type=float, default=None, help="playback rate (1.0 = recorded rate; default: as fast as possible)")
-    parser.add_argument("--max-frame-rate", type=float, default=None,
-                        help="ingest at most this many frames per second of sensor time (default: all)")
+    parser.add_argument(
+        "--rate", type=float, default=None, help="playback rate (1.0 = recorded rate; default: as fast as possible)"
+    )
+    parser.add_argument(
+        "--max-frame-rate",
+        type=float,
+        default=None,
+        help="ingest at most this many frames per second of sensor time (default: all)",
+    )
     for role in ("color", "depth", "camera_info", "instances", "labels", "events", "detections"):
-        parser.add_argument(f"--{role.replace('_', '-')}", dest=f"topic_{role}", metavar="TOPIC",
-                            help=f"{role} topic ('' to ignore)")
-    parser.add_argument("--pose-topic", help="read camera/robot poses from this PoseStamped/Odometry topic instead of /tf")
+        parser.add_argument(
+            f"--{role.replace('_', '-')}", dest=f"topic_{role}", metavar="TOPIC", help=f"{role} topic ('' to ignore)"
+        )
+    parser.add_argument(
+        "--pose-topic", help="read camera/robot poses from this PoseStamped/Odometry topic instead of /tf"
+    )
     parser.add_argument("--map-frame", help="world frame (default: map)")
     parser.add_argument("--camera-frame", help="camera optical frame (default: camera_color_optical_frame)")
     parser.add_argument("--slop", type=float, help="sync tolerance in seconds (default 0.05)")
@@ -589,6 +629,8 @@ def _print_inspect(bag: str, as_json: bool) -> int:
         print(json.dumps({**summary.to_dict(), "suggested": mapping}, indent=2))
         return 0
     print(f"bag {summary.path} ({summary.storage}): {summary.message_count} messages, {summary.duration_s:.2f} s")
+    if reader.truncated:
+        print(f"  WARNING: the bag is truncated at {reader.truncated}; counts cover the readable part")
     w = max([len(t.topic) for t in summary.topics] + [5])
     tw = max([len(t.msgtype) for t in summary.topics] + [4])
     print(f"  {'topic':<{w}}  {'type':<{tw}}  {'count':>7}  rate")
@@ -602,7 +644,10 @@ def _print_inspect(bag: str, as_json: bool) -> int:
     if "tf" not in mapping and "pose" in mapping:
         print("  pose:\n    source: topic")
     flags = " ".join(f"--{r.replace('_', '-')} {t}" for r, t in mapping.items() if r not in ("tf", "tf_static", "pose"))
-    print(f"flags: robomem replay {bag} --store STORE {flags}" + (f" --pose-topic {mapping['pose']}" if "tf" not in mapping and "pose" in mapping else ""))
+    print(
+        f"flags: robomem replay {bag} --store STORE {flags}"
+        + (f" --pose-topic {mapping['pose']}" if "tf" not in mapping and "pose" in mapping else "")
+    )
     return 0
 
 
@@ -633,8 +678,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         if places:
             memory.set_places(places)
-        stats = replay(args.bag, memory, cfg, progress=not args.no_progress and not args.json,
-                       log=lambda s: print(s, file=err))
+        stats = replay(
+            args.bag, memory, cfg, progress=not args.no_progress and not args.json, log=lambda s: print(s, file=err)
+        )
     except (ReplayError, BagError) as exc:
         code = 1
         n = int(memory.store.read().execute("SELECT COUNT(*) FROM frames").fetchone()[0]) - frames_before
@@ -661,4 +707,3 @@ def _print_stats(s: ReplayStats, store: str) -> None:
     )
     for reason, n in sorted(s.skipped.items()):
         print(f"  skipped {n}: {reason}")
-

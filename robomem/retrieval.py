@@ -52,21 +52,49 @@ class Query:
                 raise ValueError(f"Query.text: longer than 2000 characters ({len(self.text)})")
             if "\x00" in self.text:
                 raise ValueError("Query.text: contains a NUL character")
-        if self.label is not None and not isinstance(self.label, str):
-            raise ValueError("Query.label: expected a string")
+        if self.label is not None:
+            if not isinstance(self.label, str):
+                raise ValueError("Query.label: expected a string")
+            if len(self.label) > 2000 or "\x00" in self.label:
+                raise ValueError("Query.label: longer than 2000 characters or contains a NUL character")
+        for name in ("text", "label"):
+            v = getattr(self, name)
+            if v is not None:
+                try:
+                    v.encode("utf-8")
+                except UnicodeEncodeError as exc:
+                    raise ValueError(f"Query.{name}: not valid Unicode text (lone surrogate at {exc.start})") from None
         if isinstance(self.k, bool) or not isinstance(self.k, int) or not 1 <= self.k <= 10_000:
             raise ValueError(f"Query.k: expected an integer in [1, 10000], got {self.k!r}")
-        object.__setattr__(self, "object_ids", tuple(int(i) for i in self.object_ids))
+        try:
+            ids = tuple(int(i) for i in self.object_ids)
+        except (TypeError, ValueError, OverflowError):
+            raise ValueError(f"Query.object_ids: expected a sequence of integer ids, got {self.object_ids!r}") from None
+        object.__setattr__(self, "object_ids", ids)
         if self.position is not None:
-            p = tuple(float(v) for v in self.position)
+            try:
+                p = tuple(float(v) for v in self.position)
+            except (TypeError, ValueError, OverflowError):
+                p = ()
             if len(p) != 3 or not all(math.isfinite(v) for v in p):
                 raise ValueError(f"Query.position: expected 3 finite numbers, got {self.position!r}")
             object.__setattr__(self, "position", p)
         for name in ("radius", "time", "since", "until"):
             v = getattr(self, name)
-            if v is not None and (isinstance(v, bool) or not math.isfinite(float(v))):
+            if v is None:
+                continue
+            try:
+                ok = not isinstance(v, bool) and math.isfinite(float(v))
+            except (TypeError, ValueError, OverflowError):
+                ok = False
+            if not ok:
                 raise ValueError(f"Query.{name}: must be a finite number, got {v!r}")
+            object.__setattr__(self, name, float(v))
+        if self.since is not None and self.until is not None and self.since > self.until:
+            raise ValueError(f"Query.since ({self.since}) is after Query.until ({self.until})")
         if self.kinds is not None:
+            if isinstance(self.kinds, str) or not isinstance(self.kinds, (tuple, list, set, frozenset)):
+                raise ValueError(f"Query.kinds: expected a sequence of kinds, got {self.kinds!r}")
             bad = [k for k in self.kinds if k not in ENTRY_KINDS]
             if bad:
                 raise ValueError(f"Query.kinds: unknown kind {bad[0]!r} (known: {', '.join(ENTRY_KINDS)})")

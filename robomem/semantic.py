@@ -841,6 +841,8 @@ class SemanticMemory(Submodule):
             return []
         rcfg = self.config.retrieval
         conn = self.store.read()
+        if query.time is None:
+            now = max(now, self.newest_stamp)  # events (facts told) can be newer than the newest frame
         if query.since is not None:
             hi = query.until if query.until is not None else now
             rows = conn.execute(_FACT_COLS + " WHERE valid_from<=? AND (valid_to IS NULL OR valid_to>?)",
@@ -862,12 +864,15 @@ class SemanticMemory(Submodule):
         if text:
             names = sorted({_label_of(f.subject_name) for f in cands} | {_label_of(f.object_name) for f in cands})
             by_name = dict(zip(names, text_relevance(self.ctx.embedder, text, names).tolist(), strict=True))
-            tw = set(words(text))
+            stems = {w[:5] for w in words(text) if len(w) > 2}
+            cued = {p for w in words(text) for p in _CUES.get(w, ())}
             rel = []
             for f in cands:
-                r = max(by_name[_label_of(f.subject_name)], 0.85 * by_name[_label_of(f.object_name)])
-                if set(words(f.predicate.replace("_", " "))) & tw:
-                    r = min(1.0, r + 0.1)
+                # Names say which entity; the predicate (or a question word cueing it) says which fact about it.
+                r = 0.8 * max(by_name[_label_of(f.subject_name)], 0.85 * by_name[_label_of(f.object_name)])
+                pw = {w[:5] for w in words(f.predicate.replace("_", " ")) if len(w) > 2}
+                if f.predicate in cued or pw & stems:
+                    r += 0.2
                 rel.append(r)
             # The full sentence, for what names alone miss ("who owns the cup?"): only the best few.
             order = sorted(range(len(cands)), key=lambda i: (-rel[i], -cands[i].last_evidence))[:MAX_SEARCH_FACTS]
@@ -953,6 +958,16 @@ class SemanticMemory(Submodule):
         report["facts_dropped"] = len(ids)
         return ch, report
 
+
+# Question words that point at a predicate ("where is …" asks for a location).
+_CUES: dict[str, tuple[str, ...]] = {
+    "where": ("located_in", "usually_in", "on", "in"),
+    "located": ("located_in",), "location": ("located_in",), "put": ("located_in", "on", "in"),
+    "who": ("belongs_to",), "whose": ("belongs_to",), "owns": ("belongs_to",), "owner": ("belongs_to",),
+    "usually": ("usually_in",), "normally": ("usually_in",), "typically": ("usually_in",),
+    "fail": ("often_fails",), "fails": ("often_fails",), "failed": ("often_fails",), "problem": ("often_fails",),
+    "what": ("is_a", "state"), "state": ("state",),
+}
 
 _FACT_COLS = (
     "SELECT id, subject, predicate, object, confidence, source, valid_from, valid_to, recorded_at, expired_at, count,"

@@ -395,35 +395,62 @@ class SpatialMemory(Submodule):
             return {s.image_key for s in self._snapshots.values() if s.image_key}
 
     # -- search ---------------------------------------------------------------------
+    def _search_index(self) -> tuple[object, list[_Obj], np.ndarray, list[str], np.ndarray, np.ndarray, np.ndarray,
+                                      np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Per-object arrays for search, rebuilt only when the object arrays are (after an update)."""
+        with self._lock:
+            arrays = self._object_arrays()
+            cached = getattr(self, "_search_cache", None)
+            if cached is not None and cached[0] is arrays:
+                return cached
+            _m, _x, cents, ids = arrays
+            objs = [self._objs[i] for i in ids]
+            labels = [o.label for o in objs]
+            uniq = sorted(set(labels))
+            pos = {lab: j for j, lab in enumerate(uniq)}
+            lab_idx = np.fromiter((pos[lab] for lab in labels), dtype=np.int64, count=len(labels))
+            last_seen = np.fromiter((o.last_seen for o in objs), dtype=np.float64, count=len(objs))
+            first_seen = np.fromiter((o.first_seen for o in objs), dtype=np.float64, count=len(objs))
+            n_obs = np.fromiter((o.n_obs for o in objs), dtype=np.float64, count=len(objs))
+            members: dict[str, list[int]] = {}
+            for j, o in enumerate(objs):
+                for lab in o.labels:
+                    members.setdefault(lab, []).append(j)
+            cached = (arrays, objs, cents, uniq, lab_idx, last_seen, first_seen, n_obs,
+                      {lab: np.asarray(v, dtype=np.int64) for lab, v in members.items()}, {})
+            self._search_cache = cached
+            return cached
+
     def search(self, query: Query, now: float) -> list[Entry]:
         if not (query.wants("object") or query.wants("snapshot")):
             return []
         rcfg = self.config.retrieval
-        with self._lock:
-            _m, _x, cents, ids = self._object_arrays()
-            objs = [self._objs[i] for i in ids]
+        _arr, objs, cents, uniq, lab_idx, last_seen, first_seen, n_obs, members, rel_cache = self._search_index()
         if not objs:
             return []
         n = len(objs)
         mask = np.ones(n, dtype=bool)
         if query.object_ids:
-            wanted = set(query.object_ids)
-            mask &= np.array([o.id in wanted for o in objs])
+            mask &= np.isin(np.fromiter((o.id for o in objs), dtype=np.int64, count=n), list(query.object_ids))
         if query.label is not None:
-            mask &= np.array([query.label in o.labels for o in objs])
+            sel = np.zeros(n, dtype=bool)
+            sel[members.get(query.label, np.zeros(0, dtype=np.int64))] = True
+            mask &= sel
         if query.position is not None and query.radius is not None:
             mask &= np.linalg.norm(cents - np.asarray(query.position), axis=1) <= query.radius
-        last_seen = np.array([o.last_seen for o in objs])
         if query.since is not None:
             mask &= last_seen >= query.since
         if query.until is not None:
-            mask &= np.array([o.first_seen for o in objs]) <= query.until
+            mask &= first_seen <= query.until
         text = query.search_text
         if text:
-            labels = [o.label for o in objs]
-            uniq = sorted(set(labels))
-            rel_by_label = dict(zip(uniq, text_relevance(self.ctx.embedder, text, uniq).tolist(), strict=True))
-            relevance = np.array([rel_by_label[lab] for lab in labels])
+            r_lab = rel_cache.get(text)  # relevance of every known label, per text, until the labels change
+            if r_lab is None:
+                r_lab = text_relevance(self.ctx.embedder, text, uniq)
+                if len(rel_cache) > 256:
+                    rel_cache.clear()
+                rel_cache[text] = r_lab
+            relevance = r_lab[lab_idx]
             if query.label is None and not query.object_ids:
                 mask &= relevance >= rcfg.min_relevance
         else:
@@ -432,8 +459,11 @@ class SpatialMemory(Submodule):
         if len(idx) == 0:
             return []
         rec = np.exp(-np.maximum(0.0, now - last_seen[idx]) / rcfg.recency_tau)
-        imp = np.minimum(1.0, np.log1p([objs[i].n_obs for i in idx]) / math.log(50.0))
+        imp = np.minimum(1.0, np.log1p(n_obs[idx]) / math.log(50.0))
         pre = rcfg.w_relevance * relevance[idx] + rcfg.w_recency * rec + rcfg.w_importance * imp
+        if query.position is not None:  # the near one before the far one when there are many alike
+            d = np.linalg.norm(cents[idx] - np.asarray(query.position), axis=1)
+            pre = pre + rcfg.w_distance * np.exp(-d / max(rcfg.distance_scale, 1e-9))
         top = idx[np.argsort(-pre, kind="stable")[: max(query.k * 3, 10)]]
         out: list[Entry] = []
         for i in top.tolist():

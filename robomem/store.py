@@ -95,7 +95,7 @@ class Store:
                 self._init_schema(schema)
             else:
                 self._check_version(self._conn, allow_older=True)
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:  # a damaged schema can fail to decode as UTF-8
             self._release_lock()
             raise StoreError(f"{self._db_path}: not a readable SQLite database ({exc})") from exc
         except Exception:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -149,6 +150,7 @@ class TemporalMemory(Submodule):
                 self._last.update(new_last)
                 self._last_absence.update(new_abs)
                 self._labels.update(labels)
+                self._index_version = getattr(self, "_index_version", 0) + 1
                 self.newest_stamp = max(self.newest_stamp, t)
 
         ch.then(apply)
@@ -252,28 +254,61 @@ class TemporalMemory(Submodule):
         return sorted(out, key=lambda c: (c.stamp, c.object_id))
 
     # -- search ---------------------------------------------------------------------
-    def search(self, query: Query, now: float) -> list[Entry]:
-        rcfg = self.config.retrieval
+    def _search_index(self) -> tuple[Any, np.ndarray, list[str], np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """(signature, ids, unique labels, label index per id, last t_end per id, text -> relevance per label),
+        rebuilt when memory changed."""
         with self._lock:
-            labels = dict(self._labels)
-        ids = list(query.object_ids) if query.object_ids else list(labels)
+            sig = (len(self._labels), len(self._last), len(self._last_absence), self.newest_stamp,
+                   getattr(self, "_index_version", 0))
+            cached = getattr(self, "_index_cache", None)
+            if cached is not None and cached[0] == sig:
+                return cached
+            n = len(self._labels)
+            ids = np.fromiter(self._labels.keys(), dtype=np.int64, count=n)
+            labs = list(self._labels.values())
+            uniq = sorted(set(labs))
+            pos = {lab: j for j, lab in enumerate(uniq)}
+            lab_idx = np.fromiter((pos[lab] for lab in labs), dtype=np.int64, count=n)
+            last = self._last
+            t_end = np.fromiter((last[i].t_end if i in last else 0.0 for i in self._labels), dtype=np.float64, count=n)
+            cached = (sig, ids, uniq, lab_idx, t_end, {})
+            self._index_cache = cached
+            return cached
+
+    def search(self, query: Query, now: float) -> list[Entry]:
+        if not (query.wants("sighting") or query.wants("absence") or query.wants("change")):
+            return []
+        rcfg = self.config.retrieval
+        _sig, all_ids, uniq, lab_idx, t_end, rel_cache = self._search_index()
+        with self._lock:
+            labels = self._labels
+        sel = np.ones(len(all_ids), dtype=bool)
+        if query.object_ids:
+            sel &= np.isin(all_ids, list(query.object_ids))
         if query.label is not None:
-            ids = [i for i in ids if labels.get(i) == query.label]
+            j = uniq.index(query.label) if query.label in uniq else -1
+            sel &= lab_idx == j
         text = query.search_text
-        rel: dict[int, float] = {}
-        if text and ids:
-            uniq = sorted({labels.get(i, "") for i in ids} - {""})
-            by_label = dict(zip(uniq, text_relevance(self.ctx.embedder, text, uniq).tolist(), strict=True))
-            for i in ids:
-                r = by_label.get(labels.get(i, ""), 0.0)
-                if r >= rcfg.min_relevance or query.object_ids or query.label:
-                    rel[i] = r
+        if text and len(all_ids):
+            r_lab = rel_cache.get(text)
+            if r_lab is None:
+                r_lab = text_relevance(self.ctx.embedder, text, uniq) if uniq else np.zeros(0)
+                if len(rel_cache) > 256:
+                    rel_cache.clear()
+                rel_cache[text] = r_lab
+            relv = r_lab[lab_idx]
+            if not (query.object_ids or query.label):
+                sel &= relv >= rcfg.min_relevance
         else:
-            rel = dict.fromkeys(ids, 1.0)
-        # Keep the most relevant, most recent few.
-        ranked = sorted(rel, key=lambda i: (-rel[i], -(self._last[i].t_end if i in self._last else 0.0)))
+            relv = np.ones(len(all_ids))
+        idx = np.flatnonzero(sel)
+        # Keep the most relevant, most recent few (ties: lower id first).
+        m = max(query.k * 2, 10)
+        idx = idx[np.lexsort((all_ids[idx], -t_end[idx], -relv[idx]))]
+        ranked_ids = [int(all_ids[i]) for i in idx[:m]]
+        rel: dict[int, float] = {int(all_ids[i]): float(relv[i]) for i in idx[:m]}
         out: list[Entry] = []
-        for oid in ranked[: max(query.k * 2, 10)]:
+        for oid in ranked_ids:
             s = self.last_seen(oid)
             a = self.last_absence(oid)
             label = labels.get(oid, "object")
@@ -306,8 +341,9 @@ class TemporalMemory(Submodule):
                                "confidence": 1.0, "importance": 1.0},
                     )
                 )
-        if query.since is not None and query.wants("change"):
-            t2 = query.until if query.until is not None else now
+        t2 = query.until if query.until is not None else now
+        if query.since is not None and query.wants("change") and query.since <= t2:  # "since" after now: no changes
+            rel = {int(all_ids[i]): float(relv[i]) for i in idx}  # changes consider every relevant object
             for c in self.changes(query.since, t2):
                 if c.object_id not in rel:
                     continue

@@ -26,7 +26,16 @@ if TYPE_CHECKING:
 __all__ = ["Move", "TopdownData", "draw_topdown", "save_topdown", "topdown_data", "topdown_figure"]
 
 _PALETTE = (
-    "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
+    "#4e79a7",
+    "#f28e2b",
+    "#59a14f",
+    "#e15759",
+    "#76b7b2",
+    "#edc948",
+    "#b07aa1",
+    "#ff9da7",
+    "#9c755f",
+    "#bab0ac",
 )
 _NO_PLACE = "#7f7f7f"
 
@@ -92,10 +101,29 @@ def draw_topdown(ax: Any, data: TopdownData, title: str | None = None, legend: b
     ys: list[float] = []
     for p in data.places:
         c = colours[p.name]
-        ax.add_patch(Rectangle(p.min_xy, p.max_xy[0] - p.min_xy[0], p.max_xy[1] - p.min_xy[1],
-                               facecolor=c, alpha=0.08, edgecolor=c, linewidth=1.0, zorder=0))
-        ax.text(p.min_xy[0] + 0.1, p.max_xy[1] - 0.1, p.name, fontsize=9, color=c, va="top", ha="left",
-                fontweight="bold", zorder=1)
+        ax.add_patch(
+            Rectangle(
+                p.min_xy,
+                p.max_xy[0] - p.min_xy[0],
+                p.max_xy[1] - p.min_xy[1],
+                facecolor=c,
+                alpha=0.08,
+                edgecolor=c,
+                linewidth=1.0,
+                zorder=0,
+            )
+        )
+        ax.text(
+            p.min_xy[0] + 0.1,
+            p.max_xy[1] - 0.1,
+            p.name,
+            fontsize=9,
+            color=c,
+            va="top",
+            ha="left",
+            fontweight="bold",
+            zorder=1,
+        )
         xs += [p.min_xy[0], p.max_xy[0]]
         ys += [p.min_xy[1], p.max_xy[1]]
     if len(data.trajectory):
@@ -109,30 +137,62 @@ def draw_topdown(ax: Any, data: TopdownData, title: str | None = None, legend: b
         f = np.array([s[1] for s in data.snapshots], dtype=np.float64)
         n = np.linalg.norm(f[:, :2], axis=1, keepdims=True)
         f2 = np.where(n > 1e-6, f[:, :2] / np.maximum(n, 1e-6), 0.0) * 0.35
-        ax.quiver(p[:, 0], p[:, 1], f2[:, 0], f2[:, 1], angles="xy", scale_units="xy", scale=1.0, color="#1f1f9f",
-                  width=0.004, zorder=3)
+        ax.quiver(
+            p[:, 0],
+            p[:, 1],
+            f2[:, 0],
+            f2[:, 1],
+            angles="xy",
+            scale_units="xy",
+            scale=1.0,
+            color="#1f1f9f",
+            width=0.004,
+            zorder=3,
+        )
     moved_ids = {m.object_id for m in data.moves} | {m.new_id for m in data.moves if m.new_id is not None}
     for o in data.objects:
         lo, hi = np.asarray(o.bbox_min), np.asarray(o.bbox_max)
         w, h = max(hi[0] - lo[0], 0.04), max(hi[1] - lo[1], 0.04)
         c = colours.get(o.place, _NO_PLACE)
         absent = o.status == "absent"
-        ax.add_patch(Rectangle((lo[0], lo[1]), w, h, facecolor="none" if absent else c, alpha=0.9 if absent else 0.45,
-                               edgecolor="#999999" if absent else c, linewidth=1.2, linestyle="--" if absent else "-",
-                               zorder=4))
+        ax.add_patch(
+            Rectangle(
+                (lo[0], lo[1]),
+                w,
+                h,
+                facecolor="none" if absent else c,
+                alpha=0.9 if absent else 0.45,
+                edgecolor="#999999" if absent else c,
+                linewidth=1.2,
+                linestyle="--" if absent else "-",
+                zorder=4,
+            )
+        )
         cx, cy = o.centroid[0], o.centroid[1]
         if absent:
             ax.plot(cx, cy, "x", color="#d62728", markersize=7, mew=2, zorder=6)
         else:
             ax.plot(cx, cy, ".", color=c, markersize=5, zorder=5)
         tag = " (absent)" if absent else (" (moved)" if o.object_id in moved_ids else "")
-        ax.annotate(f"{o.label} #{o.object_id}{tag}", (cx, cy), xytext=(3, 3), textcoords="offset points", fontsize=7,
-                    color="#d62728" if absent else "#111111", zorder=7)
+        ax.annotate(
+            f"{o.label} #{o.object_id}{tag}",
+            (cx, cy),
+            xytext=(3, 3),
+            textcoords="offset points",
+            fontsize=7,
+            color="#d62728" if absent else "#111111",
+            zorder=7,
+        )
         xs += [lo[0], lo[0] + w]
         ys += [lo[1], lo[1] + h]
     for m in data.moves:
-        ax.annotate("", xy=(m.after[0], m.after[1]), xytext=(m.before[0], m.before[1]),
-                    arrowprops={"arrowstyle": "->", "color": "#d62728", "lw": 1.5, "linestyle": "-"}, zorder=8)
+        ax.annotate(
+            "",
+            xy=(m.after[0], m.after[1]),
+            xytext=(m.before[0], m.before[1]),
+            arrowprops={"arrowstyle": "->", "color": "#d62728", "lw": 1.5, "linestyle": "-"},
+            zorder=8,
+        )
     if xs:
         pad = 0.5
         ax.set_xlim(min(xs) - pad, max(xs) + pad)
@@ -162,7 +222,9 @@ def topdown_figure(memory: Memory, title: str | None = None, size: tuple[float, 
     ax = fig.add_subplot(1, 1, 1)
     data = topdown_data(memory)
     n_abs = sum(1 for o in data.objects if o.status == "absent")
-    draw_topdown(ax, data, title or f"robomem: {len(data.objects)} objects ({n_abs} absent), {len(data.trajectory)} frames")
+    draw_topdown(
+        ax, data, title or f"robomem: {len(data.objects)} objects ({n_abs} absent), {len(data.trajectory)} frames"
+    )
     fig.tight_layout()
     return fig
 

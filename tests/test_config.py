@@ -1,0 +1,177 @@
+"""Configuration: YAML and dict loading, unknown keys, types and ranges; anything else is a ValueError."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from robomem import MemoryConfig
+from robomem.config import BudgetConfig, RetrievalConfig, SpatialConfig, TemporalConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _write(tmp_path: Path, text: str | bytes, name: str = "c.yaml") -> Path:
+    p = tmp_path / name
+    if isinstance(text, bytes):
+        p.write_bytes(text)
+    else:
+        p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_shipped_config_file_loads() -> None:
+    cfg = MemoryConfig.from_yaml(ROOT / "config" / "robomem.yaml")
+    assert cfg.spatial.voxel_size == 0.03 and cfg.spatial.pixel_stride == 2 and cfg.workers == 4
+    assert cfg.budget.check_every == 500 and cfg.retrieval.min_relevance == 0.35
+
+
+def test_valid_yaml_sets_every_section_and_keeps_defaults(tmp_path: Path) -> None:
+    p = _write(tmp_path, """
+memory:
+  embedder: hash
+  workers: 2
+  spatial: {voxel_size: 0.05, pixel_stride: 3, max_depth: 6}   # an int where a float is expected is fine
+  temporal: {moved_distance: 0.5}
+  episodic: {neighbours: 2}
+  semantic: {usually_min_count: 4}
+  retrieval: {w_distance: 0.0, recency_tau: 60}
+  budget: {max_sighting_rows: 1000, check_every: 10}
+ros: {anything: goes}   # other sections belong to other readers
+""")
+    cfg = MemoryConfig.from_yaml(p)
+    assert cfg.embedder == "hash" and cfg.workers == 2
+    assert cfg.spatial == SpatialConfig(voxel_size=0.05, pixel_stride=3, max_depth=6.0)
+    assert isinstance(cfg.spatial.max_depth, float)
+    assert cfg.temporal == TemporalConfig(moved_distance=0.5)
+    assert cfg.episodic.neighbours == 2 and cfg.semantic.usually_min_count == 4
+    assert cfg.retrieval == RetrievalConfig(w_distance=0.0, recency_tau=60.0)
+    assert cfg.budget == BudgetConfig(max_sighting_rows=1000, check_every=10)
+    assert cfg.spatial.min_points == SpatialConfig().min_points  # untouched keys keep defaults
+    # The whole file with section=None is not a memory config: its top-level keys are unknown.
+    with pytest.raises(ValueError, match="unknown key 'memory'"):
+        MemoryConfig.from_yaml(p, section=None)
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n", "memory:\n", "memory: null\n", "other: {a: 1}\n"])
+def test_empty_config_gives_defaults(tmp_path: Path, text: str) -> None:
+    assert MemoryConfig.from_yaml(_write(tmp_path, text)) == MemoryConfig()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("memory: {wokers: 2}", "memory: unknown key 'wokers'"),
+        ("memory: {spatial: {voxel: 0.1}}", "memory.spatial: unknown key 'voxel'"),
+        ("memory: {budget: {max_rows: 1}}", "memory.budget: unknown key 'max_rows'"),
+        ("memory: {1: 2}", "unknown key '1'"),
+    ],
+)
+def test_unknown_keys_are_rejected_with_the_key_named(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        MemoryConfig.from_yaml(_write(tmp_path, text))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("memory: {workers: 2.5}", "memory.workers: expected an integer, got 2.5"),
+        ("memory: {workers: true}", "memory.workers: expected an integer, got True"),
+        ("memory: {workers: '4'}", "memory.workers: expected an integer"),
+        ("memory: {spatial: {voxel_size: fine}}", "memory.spatial.voxel_size: expected a number, got 'fine'"),
+        ("memory: {spatial: {voxel_size: .nan}}", "memory.spatial.voxel_size: must be finite"),
+        ("memory: {spatial: {max_depth: .inf}}", "memory.spatial.max_depth: must be finite"),
+        ("memory: {spatial: {voxel_size: 1" + "0" * 400 + "}}", "memory.spatial.voxel_size: out of range"),
+        ("memory: {spatial: [1, 2]}", "memory.spatial: expected a mapping, got list"),
+        ("memory: {spatial: null}", "memory.spatial: expected a mapping, got NoneType"),
+        ("memory: {embedder: 3}", "memory.embedder: expected a string, got 3"),
+        ("memory: [1, 2]", "memory: expected a mapping, got list"),
+        ("memory: {spatial: {voxel_size: 0}}", "voxel_size: must be > 0"),
+        ("memory: {spatial: {pixel_stride: -1}}", "pixel_stride: must be > 0"),
+        ("memory: {spatial: {min_points: -3}}", "min_points: must be >= 0"),
+        ("memory: {retrieval: {recency_tau: 0}}", "recency_tau: must be > 0"),
+    ],
+)
+def test_type_and_range_errors_name_the_field(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message.replace(".", r"\.").replace("[", r"\[")):
+        MemoryConfig.from_yaml(_write(tmp_path, text))
+
+
+def test_file_problems_are_value_errors_naming_the_file(tmp_path: Path) -> None:
+    cases = {
+        "missing": (tmp_path / "nope.yaml", "cannot read"),
+        "directory": (tmp_path, "cannot read"),
+        "not yaml": (_write(tmp_path, "memory: {spatial: [unclosed", "a.yaml"), "not valid YAML"),
+        "list": (_write(tmp_path, "- 1\n- 2\n", "b.yaml"), "top level must be a mapping"),
+        "scalar": (_write(tmp_path, "42\n", "c.yaml"), "top level must be a mapping"),
+        "latin-1": (_write(tmp_path, "memory: {embedder: caf\xe9}".encode("latin-1"), "d.yaml"), "cannot read"),
+        # safe_load refuses object construction: no code runs from a config file.
+        "python tag": (_write(tmp_path, "memory: !!python/object/apply:os.system ['echo pwned']\n", "e.yaml"),
+                       "not valid YAML"),
+    }
+    for name, (path, message) in cases.items():
+        with pytest.raises(ValueError, match=message) as info:
+            MemoryConfig.from_yaml(path)
+        assert str(path) in str(info.value), name
+
+
+def test_yaml_alias_bomb_is_rejected_quickly(tmp_path: Path) -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
+    lines.append("memory: {spatial: *a8}")  # 10^9 leaves if expanded
+    import time
+
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match="memory.spatial: expected a mapping, got list"):
+        MemoryConfig.from_yaml(_write(tmp_path, "\n".join(lines)))
+    assert time.perf_counter() - t0 < 5
+
+
+def test_from_dict_none_and_non_mappings() -> None:
+    assert MemoryConfig.from_dict(None) == MemoryConfig() == MemoryConfig.from_dict({})
+    for bad in ([1], "spatial", 3, {"spatial": "x"}):
+        with pytest.raises(ValueError):
+            MemoryConfig.from_dict(bad)  # type: ignore[arg-type]
+
+
+# -- random dicts: a MemoryConfig or a ValueError, never another exception ---------------------------
+FIELDS = sorted({f.name for f in dataclasses.fields(MemoryConfig)}
+                | {f.name for c in (SpatialConfig, TemporalConfig, BudgetConfig, RetrievalConfig)
+                   for f in dataclasses.fields(c)})
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.integers(-(10**400), 10**400), st.floats(),
+    st.text(max_size=8), st.binary(max_size=4), st.sampled_from(["auto", "hash", "minilm"]),
+)
+keys = st.one_of(st.sampled_from(FIELDS), st.text(max_size=6), st.integers(), st.none(), st.booleans())
+values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                       st.dictionaries(keys, inner, max_size=4)), max_leaves=12)
+
+
+@st.composite
+def config_dicts(draw: st.DrawFn) -> dict[Any, Any]:
+    out: dict[Any, Any] = draw(st.dictionaries(keys, values, max_size=4))
+    for section, cls in (("spatial", SpatialConfig), ("retrieval", RetrievalConfig), ("budget", BudgetConfig)):
+        if draw(st.booleans()):  # mostly-valid sections with one hostile value, so typing is reached
+            names = [f.name for f in dataclasses.fields(cls)]
+            out[section] = {draw(st.sampled_from(names)): draw(scalars)}
+    return out
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(config_dicts())
+def test_random_dicts_give_a_config_or_a_value_error(data: dict[Any, Any]) -> None:
+    try:
+        cfg = MemoryConfig.from_dict(data)
+    except ValueError as exc:
+        assert str(exc).startswith("config") or "Config." in str(exc), str(exc)
+        return
+    assert isinstance(cfg, MemoryConfig)
+    # What was accepted is well typed: it survives a round trip through a plain dict.
+    assert MemoryConfig.from_dict(dataclasses.asdict(cfg)) == cfg
+    assert isinstance(cfg.workers, int) and not isinstance(cfg.workers, bool)
+    assert all(isinstance(getattr(cfg.spatial, f.name), (int, float)) for f in dataclasses.fields(SpatialConfig))

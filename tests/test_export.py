@@ -1,0 +1,73 @@
+"""robomem export: scene graph JSON, PLY clouds, snapshot PNGs and the top-down map."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from robomem import Memory, MemoryConfig
+from robomem.cli import main as cli
+from robomem.export import read_ply, write_ply
+from robomem.replay import replay
+from robomem.topdown import topdown_data
+
+FIXTURE = Path(__file__).parent / "data" / "tour.mcap"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    p = tmp_path_factory.mktemp("e") / "store"
+    with Memory.open(p, MemoryConfig.from_dict({"embedder": "hash"})) as mem:
+        replay(FIXTURE, mem)
+    return p
+
+
+def test_ply_round_trip(tmp_path: Path) -> None:
+    pts = np.random.default_rng(1).normal(size=(50, 3)).astype(np.float32)
+    cols = np.full((50, 3), 200, np.uint8)
+    for binary in (True, False):
+        p = write_ply(tmp_path / f"x{binary}.ply", pts, cols, binary=binary)
+        assert np.allclose(read_ply(p), pts, atol=1e-4)
+    o3d = pytest.importorskip("open3d")
+    pc = o3d.io.read_point_cloud(str(tmp_path / "xTrue.ply"))
+    assert np.allclose(np.asarray(pc.points), pts, atol=1e-5)
+    assert np.allclose(np.asarray(pc.colors), 200 / 255, atol=1e-3)
+
+
+def test_export_writes_everything(store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    assert cli(["export", str(store), "--out", str(out)]) == 0
+    assert "exported 7 objects" in capsys.readouterr().out
+    sg = json.loads((out / "scene_graph.json").read_text())
+    assert len(sg["objects"]) == 7
+    by_id = {o["id"]: o["label"] for o in sg["objects"]}
+    on = {(by_id[r["subject"]], by_id[r["object"]]) for r in sg["relations"] if r["predicate"] == "on"}
+    assert ("book", "table") in on
+    plys = sorted((out / "objects").glob("*.ply"))
+    assert len(plys) == 7
+    mug = read_ply(next(p for p in plys if "red_mug" in p.name))
+    assert len(mug) > 10 and 0.7 < float(np.median(mug[:, 2])) < 1.0
+    snaps = json.loads((out / "snapshots.json").read_text())
+    assert snaps and all((out / s["image"]).exists() for s in snaps)
+    img = Image.open(out / "topdown.png")
+    assert img.size[0] > 500 and img.size[1] > 400
+    assert len(np.unique(np.asarray(img.convert("L")))) > 20  # a drawn map, not a blank canvas
+
+
+def test_topdown_marks_moved_and_absent(store: Path) -> None:
+    with Memory.open(store, MemoryConfig.from_dict({"embedder": "hash"})) as mem:
+        d = topdown_data(mem)
+        absent = [o for o in d.objects if o.status == "absent"]
+        assert [o.label for o in absent] == ["red mug"]
+        assert len(d.moves) == 1 and d.moves[0].object_id == absent[0].object_id
+        assert np.linalg.norm(np.subtract(d.moves[0].after[:2], (2.35, 0.2))) < 0.1
+        assert len(d.trajectory) == 20 and len(d.snapshots) >= 1
+
+
+def test_export_missing_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(["export", str(tmp_path / "none")]) == 2
+    assert "no robomem store" in capsys.readouterr().err

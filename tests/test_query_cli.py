@@ -1,0 +1,69 @@
+"""robomem query: free text and structured verbs over a store built from the fixture bag."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from robomem import Memory, MemoryConfig
+from robomem.cli import main as cli
+from robomem.replay import replay
+
+FIXTURE = Path(__file__).parent / "data" / "tour.mcap"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    p = tmp_path_factory.mktemp("q") / "store"
+    with Memory.open(p, MemoryConfig.from_dict({"embedder": "hash"})) as mem:
+        replay(FIXTURE, mem)
+    return p
+
+
+def _json(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
+    assert cli(["query", *args, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_free_text_question(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(["query", str(store), "where is the red mug?"]) == 0
+    out = capsys.readouterr().out
+    assert "red mug" in out.splitlines()[0]
+    res = _json(capsys, str(store), "where is the red mug?")
+    assert res["verb"] == "retrieve" and res["results"]
+    assert any("red mug" in r["text"] for r in res["results"][:3])
+
+
+def test_locate_and_last_seen(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    res = _json(capsys, str(store), "locate", "book")
+    assert [r["label"] for r in res["results"]] == ["book"]
+    res = _json(capsys, str(store), "last-seen", "red", "mug")
+    rows = res["results"]
+    assert len(rows) == 2
+    absent = [r for r in rows if r["absent_since"] is not None]
+    assert len(absent) == 1 and absent[0]["absent_since"] > absent[0]["last_seen"]
+    assert cli(["query", str(store), "last-seen", "red mug"]) == 0
+    assert "NOT there" in capsys.readouterr().out
+
+
+def test_changes_since(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    res = _json(capsys, str(store), "changes", "--since", "-1.0")
+    kinds = {(r["label"], r["kind"]) for r in res["results"]}
+    assert ("red mug", "appeared") in kinds  # the mug at its new place, first seen in the last second
+    assert cli(["query", str(store), "changes"]) == 2
+    assert "--since" in capsys.readouterr().err
+
+
+def test_objects_and_facts(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    res = _json(capsys, str(store), "objects")
+    assert len(res["results"]) == 7
+    res = _json(capsys, str(store), "facts")
+    assert res["verb"] == "facts" and isinstance(res["results"], list)
+
+
+def test_missing_store_is_an_error_and_creates_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(["query", str(tmp_path / "nope"), "objects"]) == 2
+    assert "no robomem store" in capsys.readouterr().err
+    assert not (tmp_path / "nope").exists()
