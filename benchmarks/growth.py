@@ -36,7 +36,7 @@ FURNITURE = [  # (instance id, label, centre, size, colour, room)
     (2, "sofa", (6.0, 0.2, 0.4), (1.8, 0.8, 0.8), (60, 60, 160), "living_room"),
     (3, "bed", (10.0, 0.0, 0.25), (1.8, 1.2, 0.5), (200, 200, 170), "bedroom"),
 ]
-MOVABLE = [  # (instance id, label, colour)
+MOVABLE = [  # (instance id, label, colour); labels far apart in embedding space, so association keeps them apart
     (10, "red mug", (220, 30, 30)),
     (11, "blue book", (30, 60, 220)),
     (12, "green bottle", (30, 190, 60)),

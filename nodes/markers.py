@@ -50,8 +50,15 @@ def scene_graph_markers(graph: SceneGraph) -> list[MarkerSpec]:
         out.append(MarkerSpec("objects", o.object_id, CUBE, centre, size, colour))  # type: ignore[arg-type]
         text = f"{o.label} #{o.object_id}" + (" (absent)" if o.status == "absent" else "")
         out.append(
-            MarkerSpec("labels", o.object_id, TEXT, (centre[0], centre[1], hi[2] + 0.12), (0.0, 0.0, 0.12),
-                       (1.0, 1.0, 1.0, 1.0), text)
+            MarkerSpec(
+                "labels",
+                o.object_id,
+                TEXT,
+                (centre[0], centre[1], hi[2] + 0.12),
+                (0.0, 0.0, 0.12),
+                (1.0, 1.0, 1.0, 1.0),
+                text,
+            )
         )
     for pred, colour in RELATION_COLOURS.items():
         pts: list[tuple[float, float, float]] = []
@@ -59,6 +66,9 @@ def scene_graph_markers(graph: SceneGraph) -> list[MarkerSpec]:
             if r.predicate == pred and isinstance(r.object, int) and r.subject in cents and r.object in cents:
                 pts += [cents[r.subject], cents[r.object]]
         if pts:
-            out.append(MarkerSpec("relations", len(out), LINE_LIST, (0.0, 0.0, 0.0), (0.01, 0.0, 0.0), colour, pred,
-                                  tuple(pts)))
+            out.append(
+                MarkerSpec(
+                    "relations", len(out), LINE_LIST, (0.0, 0.0, 0.0), (0.01, 0.0, 0.0), colour, pred, tuple(pts)
+                )
+            )
     return out

@@ -58,8 +58,13 @@ def answer_query(memory: Memory, planner: Planner, goal: str, mode: str, k: int,
     """
     mode = (mode or "context").strip()
     if mode not in ("context", "locate", "last_seen", "facts"):
-        return {"ok": False, "error": f"unknown mode {mode!r} (context, locate, last_seen, facts)", "json": "",
-                "goal_pose": None, "confidence": 0.0}
+        return {
+            "ok": False,
+            "error": f"unknown mode {mode!r} (context, locate, last_seen, facts)",
+            "json": "",
+            "goal_pose": None,
+            "confidence": 0.0,
+        }
     try:
         g = Goal.of(goal)
     except ValueError as exc:
@@ -175,7 +180,9 @@ class MemoryNodeCore:
             return False
         return True
 
-    def on_frame(self, color: Any, depth: Any, instances: Any = None, labels: Any = None, detections: Any = None) -> None:
+    def on_frame(
+        self, color: Any, depth: Any, instances: Any = None, labels: Any = None, detections: Any = None
+    ) -> None:
         """One synchronised frame: waits (at most node.tf_wait s) for camera_info and /tf, then is decoded
         into an Observation for the update queue, or counted as rejected with its reason."""
         try:
@@ -214,8 +221,9 @@ class MemoryNodeCore:
                 self.enqueue(("obs", obs))
         self.pending = keep[-self.s.node.update_queue * 4 :]
 
-    def decode(self, stamp: float, pose: Pose, frame: str, color: Any, depth: Any, instances: Any, labels: Any,
-               detections: Any) -> Observation | None:
+    def decode(
+        self, stamp: float, pose: Pose, frame: str, color: Any, depth: Any, instances: Any, labels: Any, detections: Any
+    ) -> Observation | None:
         try:
             intr = camera_info_to_intrinsics(self.camera_info)
             rgb = image_to_rgb(color)
@@ -231,8 +239,16 @@ class MemoryNodeCore:
             return None
         try:
             return Observation(
-                stamp=stamp, pose=pose, intrinsics=intr, depth=d, rgb=rgb, instance_ids=ids, instances=infos,
-                robot_id=self.s.io.robot_id, source="ros", frame_id=frame,
+                stamp=stamp,
+                pose=pose,
+                intrinsics=intr,
+                depth=d,
+                rgb=rgb,
+                instance_ids=ids,
+                instances=infos,
+                robot_id=self.s.io.robot_id,
+                source="ros",
+                frame_id=frame,
             )
         except ValueError as exc:
             self.reject("invalid_observation", str(exc))
@@ -362,7 +378,9 @@ def _run_node(argv: list[str] | None = None) -> int:  # noqa: C901 - wiring only
             core.resolve_pending()
 
     node.create_subscription(CameraInfo, t.camera_info, on_info, sensor)
-    static_qos = QoSProfile(depth=100, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE)
+    static_qos = QoSProfile(
+        depth=100, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE
+    )
     node.create_subscription(TFMessage, t.tf or "/tf", lambda m: core.on_tf(m, False), 100)
     node.create_subscription(TFMessage, t.tf_static or "/tf_static", lambda m: core.on_tf(m, True), static_qos)
     if settings.io.pose_source == "topic" and t.pose:
@@ -424,8 +442,9 @@ def _run_node(argv: list[str] | None = None) -> int:  # noqa: C901 - wiring only
 
     def on_query(req: Any, res: Any) -> Any:
         try:
-            a = answer_query(memory, core.planner, req.goal, req.mode, req.k if req.k > 0 else settings.node.k,
-                             core.last_pose)
+            a = answer_query(
+                memory, core.planner, req.goal, req.mode, req.k if req.k > 0 else settings.node.k, core.last_pose
+            )
         except Exception as exc:
             a = {"ok": False, "error": f"{type(exc).__name__}: {exc}", "json": "", "goal_pose": None, "confidence": 0.0}
         res.ok, res.error, res.json, res.confidence = a["ok"], a["error"], a["json"], float(a["confidence"])

@@ -74,7 +74,9 @@ class NodeSettings:
         data = load_yaml(config_file)
         unknown = sorted(set(data) - {"memory", "ros", "replay", "store_path"})
         if unknown:
-            raise ValueError(f"{config_file}: unknown top-level key {unknown[0]!r} (known: memory, ros, replay, store_path)")
+            raise ValueError(
+                f"{config_file}: unknown top-level key {unknown[0]!r} (known: memory, ros, replay, store_path)"
+            )
         ros = data.get("ros") or {}
         node = from_dict(NodeOptions, ros.get("node") or {}, "ros.node")
         io = RosIoConfig.from_dict({"ros": {k: v for k, v in ros.items() if k != "node"}}, str(config_file))
@@ -128,7 +130,9 @@ def unflatten(values: dict[str, Any], base: NodeSettings) -> NodeSettings:
     if unknown:
         raise ValueError(f"unknown parameter {unknown[0]!r}")
     merged = {**flat, **values}
-    topics = replace(base.io.topics, **{k.split(".", 1)[1]: str(v) for k, v in merged.items() if k.startswith("topics.")})
+    topics = replace(
+        base.io.topics, **{k.split(".", 1)[1]: str(v) for k, v in merged.items() if k.startswith("topics.")}
+    )
     io = replace(
         base.io,
         topics=topics,

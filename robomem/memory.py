@@ -75,15 +75,17 @@ class Memory:
         config: MemoryConfig | None = None,
         embedder: Embedder | None = None,
         parallel: bool = True,
+        readonly: bool = False,
     ) -> None:
         self.config = config or MemoryConfig()
+        self.readonly = readonly
         self.path = Path(path)
         self.embedder = embedder if embedder is not None else make_embedder(self.config.embedder)
         classes: list[type[Submodule]] = [SpatialMemory, TemporalMemory, EpisodicMemory, SemanticMemory]
         schema = list(CORE_SCHEMA)
         for cls in classes:
             schema.extend(cls.schema)
-        self.store = Store(self.path, schema)
+        self.store = Store(self.path, readonly=True) if readonly else Store(self.path, schema)
         try:
             self._places = self._load_places()
             ctx = SubmoduleContext(self.store, self.config, self.embedder, self._places)
@@ -121,10 +123,19 @@ class Memory:
 
     @classmethod
     def open(
-        cls, path: str | Path, config: MemoryConfig | None = None, embedder: Embedder | None = None, parallel: bool = True
+        cls,
+        path: str | Path,
+        config: MemoryConfig | None = None,
+        embedder: Embedder | None = None,
+        parallel: bool = True,
+        readonly: bool = False,
     ) -> Memory:
-        """Open (or create) the store at ``path`` (a directory)."""
-        return cls(path, config, embedder, parallel)
+        """Open (or create) the store at ``path`` (a directory).
+
+        ``readonly=True`` opens an existing store for queries only, without taking the
+        writer lock, so a CLI can inspect a store a running node is writing.
+        """
+        return cls(path, config, embedder, parallel, readonly)
 
     def __enter__(self) -> Memory:
         return self
@@ -152,6 +163,7 @@ class Memory:
     def set_places(self, places: Iterable[Place]) -> None:
         """Tell memory the rooms/areas (replaces the previous set; objects are re-placed as they are seen)."""
         new = Places(places)
+        self._check_writable()
         with self._lock, self.store.transaction() as conn:
             conn.execute("DELETE FROM places")
             for p in new:
@@ -168,6 +180,11 @@ class Memory:
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError(f"memory at {self.path} is closed")
+
+    def _check_writable(self) -> None:
+        self._check_open()
+        if self.readonly:
+            raise RuntimeError(f"memory at {self.path} was opened read-only")
 
     def _run(self, fn_name: str, arg: Any) -> list[Changes]:
         if self.parallel:
@@ -194,7 +211,7 @@ class Memory:
         if not isinstance(observation, Observation):
             raise ValueError(f"update: expected an Observation, got {type(observation).__name__}")
         with self._lock:
-            self._check_open()
+            self._check_writable()
             t0 = time.perf_counter()
             last = self._last_stamp.get(observation.robot_id)
             if last is not None and observation.stamp < last - REORDER_TOLERANCE_S:
@@ -247,7 +264,7 @@ class Memory:
         if not isinstance(event, Event):
             raise ValueError(f"add_event: expected an Event, got {type(event).__name__}")
         with self._lock:
-            self._check_open()
+            self._check_writable()
             self._commit(self._run("on_event", event))
 
     # -- episodes and facts (delegating to episodic / semantic; committed like an update) ----

@@ -202,7 +202,7 @@ def open_store(path: str) -> Any:
     p = Path(path)
     if not (p / DB_NAME).exists():
         raise FileNotFoundError(f"{p}: no robomem store here (missing {DB_NAME})")
-    return Memory.open(p)
+    return Memory.open(p, readonly=True)  # no writer lock: works while a node writes the store
 
 
 def run(args: argparse.Namespace) -> int:

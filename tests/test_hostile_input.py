@@ -425,7 +425,7 @@ def test_flipped_header_is_a_store_error(tmp_path: Path, good_store: Path, embed
 def test_random_byte_flips_give_store_error_or_a_working_store(tmp_path: Path, good_store: Path, embedder: Any) -> None:
     outcomes: dict[str, int] = {}
     size = (good_store / "memory.db").stat().st_size
-    for trial in range(30):
+    for trial in range(15):
         rng = random.Random(trial)
         path = _copy(good_store, tmp_path / f"s{trial}")
         data = bytearray((path / "memory.db").read_bytes())

@@ -96,3 +96,19 @@ def test_failed_transaction_leaves_nothing(tmp_path):
         raise RuntimeError("boom")
     assert s.read().execute("SELECT COUNT(*) FROM t").fetchone()[0] == 0
     s.close()
+
+
+def test_readonly_memory_reads_while_a_writer_holds_the_store(tmp_path, embedder):
+    from robomem import Query
+    from robomem.synthetic import BoxScene, demo_boxes, look_at
+
+    scene = BoxScene(demo_boxes())
+    with Memory.open(tmp_path / "s", embedder=embedder) as writer:
+        writer.update(scene.observe(look_at((0, 0, 1.5), (2.3, -0.3, 0.7)), 1.0))
+        with Memory.open(tmp_path / "s", embedder=embedder, readonly=True) as reader:
+            assert {o.label for o in reader.objects()} == {o.label for o in writer.objects()}
+            assert reader.retrieve(Query(text="red mug", k=3))
+            with pytest.raises(RuntimeError, match="read-only"):
+                reader.update(scene.observe(look_at((0, 0, 1.5), (2.3, -0.3, 0.7)), 2.0))
+    with pytest.raises(StoreError, match="no robomem store"):
+        Memory.open(tmp_path / "nothing", embedder=embedder, readonly=True)

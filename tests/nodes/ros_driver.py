@@ -51,7 +51,9 @@ def stream(n: int) -> int:
         "tf": node.create_publisher(TFMessage, "/tf", 100),
         "events": node.create_publisher(String, "/robomem/events", 10),
     }
-    static_qos = QoSProfile(depth=10, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE)
+    static_qos = QoSProfile(
+        depth=10, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE
+    )
     tf_static = node.create_publisher(TFMessage, "/tf_static", static_qos)
     scene = BoxScene(demo_boxes(), 320, 240)
     k = scene.intrinsics
@@ -89,8 +91,13 @@ def stream(n: int) -> int:
         return ci
 
     time.sleep(2.0)  # discovery
-    tf_static.publish(TFMessage(transforms=[transform("base_link", "camera_color_optical_frame", t_base_opt,
-                                                      node.get_clock().now().to_msg())]))
+    tf_static.publish(
+        TFMessage(
+            transforms=[
+                transform("base_link", "camera_color_optical_frame", t_base_opt, node.get_clock().now().to_msg())
+            ]
+        )
+    )
     target = (2.3, -0.3, 0.7)
     sent = 0
     for i in range(n):
@@ -125,8 +132,9 @@ def stream(n: int) -> int:
     rgb, depth, ids = scene.render(bad_cam)
     now = node.get_clock().now().to_msg()
 
-    def publish_set(color: Image, dep: Image, stamp: object, labels_for: list[int] | None = None,
-                    with_tf: bool = True) -> None:
+    def publish_set(
+        color: Image, dep: Image, stamp: object, labels_for: list[int] | None = None, with_tf: bool = True
+    ) -> None:
         # a valid transform for the stamp, so each set fails for its own reason only
         t_map_base = bad_cam.matrix @ np.linalg.inv(t_base_opt)
         if with_tf:
@@ -229,9 +237,17 @@ def probe(goal: str) -> int:
             rclpy.spin_until_future_complete(node, fut, timeout_sec=10.0)
             r = fut.result()
             if r is not None:
-                out("query", mode=mode, ok=r.ok, error=r.error, has_goal_pose=r.has_goal_pose,
-                    x=r.goal_pose.pose.position.x, y=r.goal_pose.pose.position.y, confidence=r.confidence,
-                    json=r.json)
+                out(
+                    "query",
+                    mode=mode,
+                    ok=r.ok,
+                    error=r.error,
+                    has_goal_pose=r.has_goal_pose,
+                    x=r.goal_pose.pose.position.x,
+                    y=r.goal_pose.pose.position.y,
+                    confidence=r.confidence,
+                    json=r.json,
+                )
     t2 = time.monotonic()
     while time.monotonic() - t2 < 3.0:
         rclpy.spin_once(node, timeout_sec=0.2)

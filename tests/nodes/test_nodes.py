@@ -25,8 +25,9 @@ DRIVER = HERE / "ros_driver.py"
 
 
 def _rclpy_importable() -> tuple[bool, str]:
-    r = subprocess.run([sys.executable, "-c", "import rclpy, robomem_interfaces.srv"], capture_output=True, text=True,
-                       timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-c", "import rclpy, robomem_interfaces.srv"], capture_output=True, text=True, timeout=60
+    )
     return r.returncode == 0, (r.stderr.strip().splitlines() or [""])[-1]
 
 
@@ -58,8 +59,16 @@ def start_node(module: str, env: dict, store: Path, log: Path) -> subprocess.Pop
     if module.endswith("memory_node"):
         # Reliable sensor QoS: on a loaded 2-core CI machine, best-effort 300 kB images get dropped
         # and the test would measure DDS, not memory. The default stays sensor_data.
-        cmd += ["-p", f"store_path:={store}", "-p", "node.marker_period:=0.5", "-p", "node.sensor_qos:=reliable",
-                "-p", "node.tf_wait:=5.0"]
+        cmd += [
+            "-p",
+            f"store_path:={store}",
+            "-p",
+            "node.marker_period:=0.5",
+            "-p",
+            "node.sensor_qos:=reliable",
+            "-p",
+            "node.tf_wait:=5.0",
+        ]
     return subprocess.Popen(cmd, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=ROOT)
 
 
