@@ -1,0 +1,118 @@
+"""The nodes' plain helpers, without rclpy: settings, markers, query answers, the frame pipeline."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from robomem import Memory
+from robomem.nodes.markers import CUBE, LINE_LIST, TEXT, scene_graph_markers
+from robomem.nodes.memory_node import MemoryNodeCore, answer_query
+from robomem.nodes.settings import NodeSettings, flatten, unflatten
+from robomem.planner import Planner
+from robomem.synthetic import BoxScene, demo_boxes, look_at
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_settings_from_repo_config_and_parameter_overrides():
+    s = NodeSettings.load(ROOT / "config" / "robomem.yaml")
+    flat = flatten(s)
+    assert flat["topics.color"] == "/camera/color/image_raw" and flat["memory.spatial.voxel_size"] == 0.03
+    s2 = unflatten({"topics.color": "/cam/rgb", "memory.spatial.voxel_size": 0.05, "node.tf_wait": 3.0}, s)
+    assert s2.io.topics.color == "/cam/rgb" and s2.memory.spatial.voxel_size == 0.05 and s2.node.tf_wait == 3.0
+    with pytest.raises(ValueError, match="unknown parameter 'topics.colour'"):
+        unflatten({"topics.colour": "/x"}, s)
+    with pytest.raises(ValueError, match="voxel_size"):
+        unflatten({"memory.spatial.voxel_size": "big"}, s)
+
+
+def test_settings_reject_unknown_keys(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("ros:\n  node:\n    tf_wiat: 1.0\n")
+    with pytest.raises(ValueError, match="tf_wiat"):
+        NodeSettings.load(p)
+    p.write_text("memroy: {}\n")
+    with pytest.raises(ValueError, match="memroy"):
+        NodeSettings.load(p)
+
+
+@pytest.fixture()
+def mem(tmp_path, embedder):
+    scene = BoxScene(demo_boxes())
+    m = Memory.open(tmp_path / "s", embedder=embedder)
+    for t, eye in enumerate([(0.0, 0.0, 1.5), (0.3, 0.5, 1.4), (1.0, -2.0, 1.6)]):
+        m.update(scene.observe(look_at(eye, (2.3, -0.3, 0.7)), float(t)))
+    yield m
+    m.close()
+
+
+def test_markers_from_scene_graph(mem):
+    specs = scene_graph_markers(mem.spatial.scene_graph())
+    cubes = [s for s in specs if s.type == CUBE]
+    texts = {s.text.split(" #")[0] for s in specs if s.type == TEXT}
+    assert len(cubes) == len(mem.objects())
+    assert {"table", "red mug", "book"} <= texts
+    on = [s for s in specs if s.type == LINE_LIST and s.text == "on"]
+    assert on and len(on[0].points) % 2 == 0
+
+
+def test_answer_query_modes(mem):
+    planner = Planner(mem)
+    pose = look_at((0.0, 0.0, 1.5), (2.3, -0.3, 0.7))
+    a = answer_query(mem, planner, "bring me the red mug", "locate", 5, pose)
+    assert a["ok"] and a["goal_pose"] is not None
+    ctx = json.loads(a["json"])
+    assert ctx["proposals"][0]["label"] == "red mug"
+    last = answer_query(mem, planner, "red mug", "last_seen", 5, pose)
+    assert last["ok"] and abs(last["goal_pose"][0] - 1.8) < 0.15
+    unknown = answer_query(mem, planner, "the giraffe", "locate", 5, pose)
+    assert unknown["ok"] and unknown["goal_pose"] is None
+    assert json.loads(unknown["json"])["proposals"][0]["kind"] == "explore"
+    bad = answer_query(mem, planner, "x", "teleport", 5, pose)
+    assert not bad["ok"] and "unknown mode" in bad["error"]
+    empty = answer_query(mem, planner, "   ", "locate", 5, pose)
+    assert not empty["ok"] and "Goal" in empty["error"]
+
+
+def _image(arr: np.ndarray, enc: str, t: float, frame: str = "cam") -> SimpleNamespace:
+    return SimpleNamespace(
+        header=SimpleNamespace(stamp=SimpleNamespace(sec=int(t), nanosec=int((t % 1) * 1e9)), frame_id=frame),
+        height=arr.shape[0], width=arr.shape[1], encoding=enc, is_bigendian=0, step=arr.strides[0],
+        data=np.ascontiguousarray(arr).tobytes(),
+    )
+
+
+def test_core_pipeline_counts_bad_frames_and_updates_good_ones(mem):
+    s = NodeSettings.load(ROOT / "config" / "robomem.yaml")
+    clock = {"t": 100.0}
+    core = MemoryNodeCore(s, mem, logging.getLogger("test"), lambda: clock["t"])
+    scene = BoxScene(demo_boxes())
+    k = scene.intrinsics
+    core.camera_info = SimpleNamespace(width=k.width, height=k.height, k=[k.fx, 0, k.cx, 0, k.fy, k.cy, 0, 0, 1],
+                                       p=[k.fx, 0, k.cx, 0, 0, k.fy, k.cy, 0, 0, 0, 1, 0], binning_x=0, binning_y=0,
+                                       roi=SimpleNamespace(x_offset=0, y_offset=0, width=0, height=0))
+    cam = look_at((0.3, 0.5, 1.4), (2.3, -0.3, 0.7))
+    core.tf.set_matrix("map", s.io.camera_frame, 99.0, cam.matrix)
+    core.tf.set_matrix("map", s.io.camera_frame, 101.0, cam.matrix)
+    rgb, depth, ids = scene.render(cam)
+    present = sorted(set(np.unique(ids).tolist()) - {0})
+    labels = SimpleNamespace(ids=present, labels=[b.label for b in scene.boxes if b.instance_id in present],
+                             scores=[1.0] * len(present))
+    core.on_frame(_image(rgb, "rgb8", 100.0), _image(depth, "32FC1", 100.0), _image(ids, "32SC1", 100.0), labels)
+    bad = _image(rgb, "rgb8", 100.1)
+    bad.encoding = "yuv422"
+    core.on_frame(bad, _image(depth, "32FC1", 100.1), _image(ids, "32SC1", 100.1), labels)
+    core.on_frame(_image(rgb, "rgb8", 10.0), _image(depth, "32FC1", 10.0))  # stale
+    core.resolve_pending(final=True)
+    while not core.queue.empty():
+        core.process(core.queue.get())
+    assert core.updates == 1
+    assert core.rejected["bad_image"] == 1 and core.rejected["stale_stamp"] == 1
+    d = core.diagnostics()
+    assert d["updates"] == "1" and d["rejected_bad_image"] == "1"
