@@ -134,7 +134,7 @@ def bench_size(n: int, args: argparse.Namespace, embedder: Any, root: Path) -> d
                                 k=args.k),) for i in range(args.queries)]
         contexts = [(GOALS[i % len(GOALS)], RobotState(positions[i], 0.0, now)) for i in range(args.queries)]
         # Warm-up: embed every goal text once (a running robot repeats its goals).
-        for q in queries[: len(GOALS)]:
+        for q in queries[: len(GOALS)] + label_queries[: len(NOUNS)]:
             mem.retrieve(q[0])
         for g, s in contexts[: len(GOALS)]:
             planner.context(g, s)

@@ -184,8 +184,15 @@ def build_scenario(seed: int, days: int, store: str | Path, width: int = 320, he
         else:
             rooms = list(VIEWPOINTS)
         start = sim.time
+        if day:  # the agent wakes in the hallway (a door closed overnight must not lock it in a room)
+            sim.teleport(*VIEWPOINTS["hallway"])
         for room in rooms:
-            frames = scripted_tour(sim, rooms=[room], capture_walk=capture_walk)
+            try:
+                frames = scripted_tour(sim, rooms=[room], capture_walk=capture_walk)
+            except RuntimeError:  # behind a door that closed overnight
+                if progress:
+                    progress(f"seed {seed} day {day}: cannot reach the {room} (door closed?); skipped")
+                continue
             for f in frames:
                 record_visibility(sc, f, object_ids)
                 sc.room_looked.setdefault(room, []).append(f.stamp)
@@ -408,7 +415,7 @@ def _int_list(text: str) -> list[int]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=_int_list, default=[0, 1], help="comma-separated scenario seeds (default 0,1)")
     parser.add_argument("--days", type=int, default=3, help="days per scenario: tour, then nights and partial tours")
-    parser.add_argument("--episodes", type=int, default=5, help="object-search episodes per seed (0 = none)")
+    parser.add_argument("--episodes", type=int, default=4, help="object-search episodes per seed (0 = none)")
     parser.add_argument("--max-steps", type=int, default=150, help="actions per search episode")
     parser.add_argument("--time-tol", type=float, default=15.0, help="seconds of tolerance for 'when did you last see'")
     parser.add_argument("--json-out", default="robomem_report/eval.json", help="where to write the JSON results")

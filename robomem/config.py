@@ -33,7 +33,8 @@ def _require(obj: Any, positive: tuple[str, ...] = (), nonnegative: tuple[str, .
 @dataclass(frozen=True)
 class SpatialConfig:
     voxel_size: float = 0.03  # m, object point clouds are downsampled to this
-    pixel_stride: int = 2  # back-project every n-th pixel in each direction
+    pixel_stride: int = 0  # back-project every n-th pixel in each direction; 0 = auto from max_pixels
+    max_pixels: int = 20_000  # auto stride keeps the sampled pixels per frame under this (same angular density)
     max_depth: float = 8.0  # m, farther depth is ignored
     min_points: int = 15  # segments with fewer 3D points are ignored
     max_points_per_object: int = 3000
@@ -48,8 +49,8 @@ class SpatialConfig:
     snapshot_image_width: int = 320  # keyframe images are stored at this width (PNG)
 
     def __post_init__(self) -> None:
-        positive = ("voxel_size", "pixel_stride", "max_depth", "max_points_per_object", "overlap_voxel", "snapshot_image_width")
-        _require(self, positive=positive, nonnegative=("min_points",))
+        positive = ("voxel_size", "max_depth", "max_points_per_object", "overlap_voxel", "snapshot_image_width", "max_pixels")
+        _require(self, positive=positive, nonnegative=("min_points", "pixel_stride"))
 
 
 @dataclass(frozen=True)

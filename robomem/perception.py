@@ -9,6 +9,7 @@ these segments, never on pixels.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,11 +35,18 @@ class Segment:
     embedding: np.ndarray | None  # detector's embedding, if it gave one
 
 
+def pixel_stride(shape: tuple[int, int], cfg: SpatialConfig) -> int:
+    """The configured stride, or (0 = auto) the smallest one sampling at most ``max_pixels`` pixels."""
+    if cfg.pixel_stride > 0:
+        return int(cfg.pixel_stride)
+    return max(1, int(math.ceil(math.sqrt(shape[0] * shape[1] / max(1, cfg.max_pixels)))))
+
+
 def segments_from_observation(obs: Observation, cfg: SpatialConfig) -> list[Segment]:
     ids_full = obs.instance_ids
     if ids_full is None or not obs.instances:
         return []
-    s = max(1, int(cfg.pixel_stride))
+    s = pixel_stride(obs.shape, cfg)
     ids = ids_full[::s, ::s]
     depth = obs.depth[::s, ::s]
     with np.errstate(invalid="ignore"):
@@ -62,12 +70,14 @@ def segments_from_observation(obs: Observation, cfg: SpatialConfig) -> list[Segm
         sel = order[start : start + count]
         p = pts[sel]
         c = cols[sel] if cols is not None else None
-        # Drop depth-edge bleeding: points far from the segment's median.
-        med = np.median(p, axis=0)
-        dist = np.linalg.norm(p - med, axis=1)
-        keep = dist <= 2.5 * float(np.median(dist)) + 2 * cfg.voxel_size
-        p = p[keep]
-        c = c[keep] if c is not None else None
+        # Drop depth-edge bleeding (mask pixels that hit the background): depth far from the segment's median.
+        zs = z[sel]
+        zmed = float(np.median(zs))
+        mad = float(np.median(np.abs(zs - zmed)))
+        keep = np.abs(zs - zmed) <= 3.0 * mad + 4 * cfg.voxel_size
+        if not keep.all():
+            p = p[keep]
+            c = c[keep] if c is not None else None
         vox, vcol = voxel_downsample(p, cfg.voxel_size, c)
         if len(vox) < cfg.min_points:
             continue

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from robomem.association import Match, ObjectView, associate, coarse_keys
+from robomem.association import Match, ObjectView, associate, coarse_keys, overlap_fraction
 from robomem.frame import Absence, Detection, Frame
 from robomem.geometry import subsample, voxel_downsample
 from robomem.observation import Observation, Pose
@@ -245,8 +245,13 @@ class SpatialMemory(Submodule):
                 n_obs = (old.n_obs if old else 0) + 1
                 first = old.first_seen if old else stamp
             else:
-                pts, _ = voxel_downsample(np.concatenate([old.points, seg.points]), cfg.voxel_size)
-                pts = subsample(pts, cfg.max_points_per_object, seed=old.id)
+                seg_keys = coarse_keys(seg.points, cfg)
+                if len(old.points) >= 256 and overlap_fraction(seg_keys, old.keys) >= 0.95:
+                    pts = old.points  # a view of what is already mapped: skip the re-voxelisation
+                else:
+                    pts, _ = voxel_downsample(np.concatenate([old.points, seg.points]), cfg.voxel_size)
+                    if len(pts) > cfg.max_points_per_object:
+                        pts = subsample(pts, cfg.max_points_per_object, seed=old.id)
                 labels = dict(old.labels)
                 labels[seg.label] = labels.get(seg.label, 0.0) + seg.score
                 n_obs = old.n_obs + 1
@@ -258,15 +263,18 @@ class SpatialMemory(Submodule):
                     old.embedding if seg.embedding is None else
                     ((old.embedding * (n_obs - 1) + seg.embedding) / n_obs).astype(np.float32)
                 )
-            centroid = pts.mean(axis=0).astype(np.float64)
+            unchanged = old is not None and pts is old.points
+            centroid = old.centroid if unchanged else pts.mean(axis=0).astype(np.float64)
             st = _Obj(
-                id=det.object_id, labels=labels, points=pts, keys=coarse_keys(pts, cfg), centroid=centroid,
-                bbox_min=pts.min(axis=0).astype(np.float64), bbox_max=pts.max(axis=0).astype(np.float64),
+                id=det.object_id, labels=labels, points=pts, keys=old.keys if unchanged else coarse_keys(pts, cfg),
+                centroid=centroid,
+                bbox_min=old.bbox_min if unchanged else pts.min(axis=0).astype(np.float64),
+                bbox_max=old.bbox_max if unchanged else pts.max(axis=0).astype(np.float64),
                 n_obs=n_obs, first_seen=first, last_seen=stamp, colour=colour, embedding=emb,
                 place=self.ctx.places.locate(centroid), status="present",
                 retrieved=old.retrieved if old else 0,
             )
-            st.sample = subsample(pts, SAMPLE_POINTS, seed=st.id)
+            st.sample = old.sample if unchanged else subsample(pts, SAMPLE_POINTS, seed=st.id)
             new_states.append(st)
             ch.sql(
                 "INSERT OR REPLACE INTO objects(id, label, labels, cx, cy, cz, minx, miny, minz, maxx, maxy, maxz,"
@@ -464,7 +472,13 @@ class SpatialMemory(Submodule):
         if query.position is not None:  # the near one before the far one when there are many alike
             d = np.linalg.norm(cents[idx] - np.asarray(query.position), axis=1)
             pre = pre + rcfg.w_distance * np.exp(-d / max(rcfg.distance_scale, 1e-9))
-        top = idx[np.argsort(-pre, kind="stable")[: max(query.k * 3, 10)]]
+        m = max(query.k * 3, 10)
+        if len(pre) > 4 * m:  # only the best m are needed: partition first, then sort those
+            keep = np.argpartition(-pre, m - 1)[:m]
+            keep = keep[np.lexsort((keep, -pre[keep]))]
+            top = idx[keep]
+        else:
+            top = idx[np.argsort(-pre, kind="stable")[:m]]
         out: list[Entry] = []
         for i in top.tolist():
             o = objs[i]

@@ -241,10 +241,10 @@ class TemporalMemory(Submodule):
             if before.position is not None and after.position is not None and after.status in ("seen", "believed"):
                 # Partial views of a big object shift its centroid: a move must exceed the
                 # object's own size, unless association re-identified it after an absence.
-                reid, extent = conn.execute(
-                    "SELECT MAX(reid), MAX(extent) FROM sightings WHERE object_id=? AND t_start>? AND t_start<=?",
-                    (oid, t1, t2),
-                ).fetchone()
+                reid = conn.execute(
+                    "SELECT MAX(reid) FROM sightings WHERE object_id=? AND t_start>? AND t_start<=?", (oid, t1, t2)
+                ).fetchone()[0]
+                extent = conn.execute("SELECT MAX(extent) FROM sightings WHERE object_id=?", (oid,)).fetchone()[0]
                 d = float(np.linalg.norm(np.subtract(after.position, before.position)))
                 if reid or d > max(thr, 0.75 * float(extent or 0.0)):
                     out.append(
@@ -304,6 +304,10 @@ class TemporalMemory(Submodule):
         idx = np.flatnonzero(sel)
         # Keep the most relevant, most recent few (ties: lower id first).
         m = max(query.k * 2, 10)
+        relevant = idx
+        if len(idx) > 4 * m:  # only the best m are needed: keep those at least as relevant as the m-th, then sort
+            thr = np.partition(relv[idx], len(idx) - m)[len(idx) - m]
+            idx = idx[relv[idx] >= thr]
         idx = idx[np.lexsort((all_ids[idx], -t_end[idx], -relv[idx]))]
         ranked_ids = [int(all_ids[i]) for i in idx[:m]]
         rel: dict[int, float] = {int(all_ids[i]): float(relv[i]) for i in idx[:m]}
@@ -343,7 +347,7 @@ class TemporalMemory(Submodule):
                 )
         t2 = query.until if query.until is not None else now
         if query.since is not None and query.wants("change") and query.since <= t2:  # "since" after now: no changes
-            rel = {int(all_ids[i]): float(relv[i]) for i in idx}  # changes consider every relevant object
+            rel = {int(all_ids[i]): float(relv[i]) for i in relevant}  # changes consider every relevant object
             for c in self.changes(query.since, t2):
                 if c.object_id not in rel:
                     continue

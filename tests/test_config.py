@@ -27,7 +27,7 @@ def _write(tmp_path: Path, text: str | bytes, name: str = "c.yaml") -> Path:
 
 def test_shipped_config_file_loads() -> None:
     cfg = MemoryConfig.from_yaml(ROOT / "config" / "robomem.yaml")
-    assert cfg.spatial.voxel_size == 0.03 and cfg.spatial.pixel_stride == 2 and cfg.workers == 4
+    assert cfg.spatial.voxel_size == 0.03 and cfg.spatial.pixel_stride == 0 and cfg.workers == 4
     assert cfg.budget.check_every == 500 and cfg.retrieval.min_relevance == 0.35
 
 
@@ -92,7 +92,7 @@ def test_unknown_keys_are_rejected_with_the_key_named(tmp_path: Path, text: str,
         ("memory: {embedder: 3}", "memory.embedder: expected a string, got 3"),
         ("memory: [1, 2]", "memory: expected a mapping, got list"),
         ("memory: {spatial: {voxel_size: 0}}", "voxel_size: must be > 0"),
-        ("memory: {spatial: {pixel_stride: -1}}", "pixel_stride: must be > 0"),
+        ("memory: {spatial: {pixel_stride: -1}}", "pixel_stride: must be >= 0"),
         ("memory: {spatial: {min_points: -3}}", "min_points: must be >= 0"),
         ("memory: {retrieval: {recency_tau: 0}}", "recency_tau: must be > 0"),
     ],

@@ -118,7 +118,7 @@ def test_retrieve_ranks_the_named_object_first(tmp_path, embedder):
         mem.set_places(PLACES)
         tour(mem, scene, 0.0)
         entries = mem.retrieve(Query(text="where is the red mug?", k=5))
-        assert entries[0].kind in ("object", "sighting") and "red mug" in entries[0].text
+        assert entries[0].kind in ("object", "sighting", "fact") and "red mug" in entries[0].text
         assert all(set(e.parts) <= {"relevance", "recency", "importance", "confidence", "distance"} for e in entries)
         assert entries == sorted(entries, key=lambda e: -e.score)
         near = mem.retrieve(Query(position=(3.5, -1.3, 1.2), radius=0.5, k=5, kinds=("object",)))
