@@ -177,20 +177,4 @@ class MemoryWrapper(gym.Wrapper):
 
 def wipe_memory(memory: Memory) -> None:
     """Delete everything memory holds and reload it empty (the store and its places stay)."""
-    if hasattr(memory, "clear"):
-        memory.clear()
-        return
-    # Fallback until the core offers Memory.clear(): empty every table except places, in one transaction.
-    with memory._lock:  # noqa: SLF001
-        conn = memory.store.read()
-        rows = conn.execute("SELECT name, sql FROM sqlite_master WHERE type='table'").fetchall()
-        virtual = [n for n, sql in rows if (sql or "").upper().startswith("CREATE VIRTUAL")]
-        tables = [n for n, _ in rows if not n.startswith("sqlite_") and n not in ("places", "meta")
-                  and not any(n.startswith(v + "_") for v in virtual)]  # shadow tables of FTS/virtual tables
-        with memory.store.transaction() as w:
-            for t in tables:
-                w.execute(f'DELETE FROM "{t}"')
-        for sm in memory.submodules:
-            sm.load()
-        memory._frame_index = 0  # noqa: SLF001
-        memory._last_stamp = {}  # noqa: SLF001
+    memory.clear()

@@ -300,6 +300,27 @@ class Memory:
             self._check_open()
             self._commit([self.semantic.consolidate(max(self.newest_stamp, self.episodic.newest_stamp))])
 
+    def clear(self) -> None:
+        """Forget everything (objects, sightings, episodes, facts, frames); keep the store, its places and meta."""
+        with self._lock:
+            self._check_writable()
+            conn = self.store.read()
+            rows = conn.execute("SELECT name, sql FROM sqlite_master WHERE type='table'").fetchall()
+            virtual = [n for n, sql in rows if (sql or "").upper().startswith("CREATE VIRTUAL")]
+            tables = [
+                n for n, _ in rows
+                if not n.startswith("sqlite_") and n not in ("places", "meta")
+                and not any(n.startswith(v + "_") for v in virtual)  # shadow tables of FTS tables
+            ]
+            with self.store.transaction() as w:
+                for t in tables:
+                    w.execute(f'DELETE FROM "{t}"')
+            for sm in self.submodules:
+                sm.load()
+            self._frame_index = 0
+            self._last_stamp = {}
+            self.store.collect_garbage(self.spatial.referenced_blobs())
+
     def _after_update(self) -> None:
         self._updates_since_budget += 1
         if self._updates_since_budget >= self.config.budget.check_every:
