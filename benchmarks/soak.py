@@ -299,6 +299,7 @@ def plot(samples: list[dict[str, Any]], upd: list[tuple[float, float]], ret: lis
     a.legend(fontsize=8)
     a = ax[0, 1]
     a.plot(hours, [s["retrieve_median_ms"] for s in samples], label="median per minute")
+    a.set_yscale("log")  # the first minute includes model warm-up
     a.set_ylabel("retrieve latency (ms)")
     a.legend(fontsize=8)
     a = ax[1, 0]

@@ -78,8 +78,14 @@ class Outcome:
     path: list[tuple[float, float]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"steps": self.steps, "success": self.success, "answer": self.answer, "correct": self.correct,
-                "detail": self.detail, "search": self.search.to_dict() if self.search else None}
+        return {
+            "steps": self.steps,
+            "success": self.success,
+            "answer": self.answer,
+            "correct": self.correct,
+            "detail": self.detail,
+            "search": self.search.to_dict() if self.search else None,
+        }
 
 
 def _say(msg: str) -> None:
@@ -87,8 +93,9 @@ def _say(msg: str) -> None:
 
 
 # -- tasks from ground truth -------------------------------------------------------------------
-def choose_tasks(sim: HouseholdSim, changes: list[Change], seen: dict[int, int], rng: np.random.Generator,
-                 quick: bool = False) -> list[Task]:
+def choose_tasks(
+    sim: HouseholdSim, changes: list[Change], seen: dict[int, int], rng: np.random.Generator, quick: bool = False
+) -> list[Task]:
     """Tasks that exercise the night's changes: fetch a moved object, fetch an unmoved one, ask whether the
     moved one is still in its old room (truth: no) and whether another unmoved one is in its room (truth: yes).
     Only objects the agent saw on day 1 (``seen``: instance id -> frames it was visible in) with a label no
@@ -110,19 +117,39 @@ def choose_tasks(sim: HouseholdSim, changes: list[Change], seen: dict[int, int],
     tasks: list[Task] = []
     m = moved[0] if moved else None
     if m is not None:
-        tasks.append(Task("fetch", f"bring me the {m.label}", m.label,
-                          why=f"moved overnight from the {m.from_room} ({m.from_support}) to the {m.to_room}"))
+        tasks.append(
+            Task(
+                "fetch",
+                f"bring me the {m.label}",
+                m.label,
+                why=f"moved overnight from the {m.from_room} ({m.from_support}) to the {m.to_room}",
+            )
+        )
     picks = [unmoved[int(i)] for i in rng.permutation(len(unmoved))[:2]] if unmoved else []
     if picks:
         s = states[picks[0]]
         tasks.append(Task("fetch", f"bring me the {s.label}", s.label, why=f"not moved: still in the {s.room}"))
     if m is not None:
-        tasks.append(Task("question", f"is the {m.label} still in the {m.from_room}?", m.label, m.from_room,
-                          why=f"moved overnight to the {m.to_room}: the true answer is no"))
+        tasks.append(
+            Task(
+                "question",
+                f"is the {m.label} still in the {m.from_room}?",
+                m.label,
+                m.from_room,
+                why=f"moved overnight to the {m.to_room}: the true answer is no",
+            )
+        )
     if len(picks) > 1 and not quick:
         s = states[picks[1]]
-        tasks.append(Task("question", f"is the {s.label} still in the {s.room}?", s.label, s.room,
-                          why="not moved: the true answer is yes"))
+        tasks.append(
+            Task(
+                "question",
+                f"is the {s.label} still in the {s.room}?",
+                s.label,
+                s.room,
+                why="not moved: the true answer is yes",
+            )
+        )
     return tasks
 
 
@@ -135,21 +162,25 @@ def truth_of(sim: HouseholdSim, task: Task) -> str:
 
 
 # -- solving ------------------------------------------------------------------------------------
-def solve_with_memory(sim: HouseholdSim, mem: Memory, planner: Any, task: Task, max_steps: int,
-                      since: float) -> Outcome:
+def solve_with_memory(
+    sim: HouseholdSim, mem: Memory, planner: Any, task: Task, max_steps: int, since: float
+) -> Outcome:
     nav = SimNavigator(sim, memory=mem)
     goal = Goal(text=task.text, label=task.label)
     qa = MemoryQA(mem)
     if task.kind == "fetch":
         res = run_search(nav, goal, lambda: memory_context(planner, goal, nav), max_steps, refresh_every=0)
-        answer = f"found it in the {res.room}" if res.success else "not found"
+        answer = f"found in the {res.room}" if res.success else "not found"
         return Outcome("memory", res.steps, res.success, answer, None, res.reason, res, res.path)
     # a question: answer from memory at once if memory has news of the object from today; else go and look
     objs = qa.match(task.label)
-    fresh = any(o.last_seen >= since or ((a := mem.temporal.last_absence(o.object_id)) is not None
-                                         and a.stamp >= since) for o in objs)
+    fresh = any(
+        o.last_seen >= since or ((a := mem.temporal.last_absence(o.object_id)) is not None and a.stamp >= since)
+        for o in objs
+    )
     res = None
     if not fresh and objs:
+
         def remembered_only() -> Any:
             ctx = memory_context(planner, goal, nav)
             return replace(ctx, proposals=tuple(p for p in ctx.proposals if p.kind == "object"))
@@ -172,7 +203,7 @@ def solve_without_memory(sim: HouseholdSim, task: Task, max_steps: int) -> Outco
     goal = Goal(text=task.text, label=task.label)
     if task.kind == "fetch":
         res = run_search(nav, goal, lambda: explore_context(goal, nav), max_steps)
-        answer = f"found it in the {res.room}" if res.success else "not found"
+        answer = f"found in the {res.room}" if res.success else "not found"
         return Outcome("no_memory", res.steps, res.success, answer, None, res.reason, res, res.path)
     # a question names the room: go there and look around
     assert task.room is not None
@@ -190,9 +221,16 @@ def solve_without_memory(sim: HouseholdSim, task: Task, max_steps: int) -> Outco
 
 
 # -- the report ------------------------------------------------------------------------------
-def draw_report_png(path: Path, sim: HouseholdSim, mem: Memory, tour_traj: list[tuple[float, float, float, float]],
-                    changes: list[Change], rows: list[dict[str, Any]], outcomes: list[tuple[Outcome, Outcome]],
-                    day1_end: float) -> None:
+def draw_report_png(
+    path: Path,
+    sim: HouseholdSim,
+    mem: Memory,
+    tour_traj: list[tuple[float, float, float, float]],
+    changes: list[Change],
+    rows: list[dict[str, Any]],
+    outcomes: list[tuple[Outcome, Outcome]],
+    day1_end: float,
+) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
@@ -212,14 +250,23 @@ def draw_report_png(path: Path, sim: HouseholdSim, mem: Memory, tour_traj: list[
     extent = (-u0 / sx - 0.5 / sx, (W - u0) / sx - 0.5 / sx, (v0 - H) / sy + 0.5 / sy, v0 / sy + 0.5 / sy)
     ax.imshow(bg, extent=extent, alpha=0.35, zorder=-1, interpolation="bilinear")
     n_abs = sum(1 for o in data.objects if o.status == "absent")
-    draw_topdown(ax, data, title=f"robomem demo (seed {sim.seed}): memory after day 2 - {len(data.objects)} objects "
-                                 f"({n_abs} observed absent); day-1 tour and day-2 searches", legend=False)
+    draw_topdown(
+        ax,
+        data,
+        title=f"robomem demo (seed {sim.seed}): memory after day 2 - {len(data.objects)} objects "
+        f"({n_abs} observed absent); day-1 tour and day-2 searches",
+        legend=False,
+    )
     # ground-truth overnight moves
     for c in changes:
         if c.kind == "move" and c.from_position and c.to_position:
-            ax.annotate("", xy=c.to_position[:2], xytext=c.from_position[:2],
-                        arrowprops={"arrowstyle": "-|>", "color": "#9467bd", "lw": 1.2, "linestyle": (0, (3, 2))},
-                        zorder=8)
+            ax.annotate(
+                "",
+                xy=c.to_position[:2],
+                xytext=c.from_position[:2],
+                arrowprops={"arrowstyle": "-|>", "color": "#9467bd", "lw": 1.2, "linestyle": (0, (3, 2))},
+                zorder=8,
+            )
             ax.plot(*c.to_position[:2], marker="*", color="#9467bd", markersize=11, zorder=9)
     # day-2 paths
     styles = {"memory": ("#2ca02c", "-"), "no_memory": ("#ff7f0e", "--")}
@@ -232,8 +279,16 @@ def draw_report_png(path: Path, sim: HouseholdSim, mem: Memory, tour_traj: list[
             off = 0.04 * (k - 1.5)  # keep overlapping paths apart
             ax.plot(p[:, 0] + off, p[:, 1] + off, ls, color=colour, linewidth=1.6, alpha=0.85, zorder=3)
             ax.plot(p[-1, 0] + off, p[-1, 1] + off, "o" if o.success else "X", color=colour, markersize=6, zorder=9)
-            ax.annotate(f"T{k + 1}", (p[-1, 0] + off, p[-1, 1] + off), xytext=(4, -9), textcoords="offset points",
-                        fontsize=7, color=colour, fontweight="bold", zorder=9)
+            ax.annotate(
+                f"T{k + 1}",
+                (p[-1, 0] + off, p[-1, 1] + off),
+                xytext=(4, -9),
+                textcoords="offset points",
+                fontsize=7,
+                color=colour,
+                fontweight="bold",
+                zorder=9,
+            )
     ax.plot(START[0], START[1], "s", color="black", markersize=7, zorder=9)
     ax.set_xlim(-0.4, 10.4)
     ax.set_ylim(-0.4, 8.4)
@@ -256,24 +311,27 @@ def draw_report_png(path: Path, sim: HouseholdSim, mem: Memory, tour_traj: list[
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
-    head = f"{'task':<46}| {'with memory':<34}| {'without memory':<34}| {'truth':<12}"
-    out = [head, "-" * len(head)]
+    w = 46
+    head = f"{'task':<42}| {'with memory':<{w}}| {'without memory':<{w}}| truth"
+    out = [head, "-" * (len(head) + 8)]
     for r in rows:
         cells = []
         for mode in ("memory", "no_memory"):
             o = r[mode]
             mark = "" if o["correct"] is None else (" (right)" if o["correct"] else " (WRONG)")
             ok = "ok" if o["success"] else "FAIL"
-            cells.append(f"{o['steps']:>4} steps {ok:<4} {o['answer']}{mark}"[:33])
-        out.append(f"{r['task'][:45]:<46}| {cells[0]:<34}| {cells[1]:<34}| {r['truth'][:12]:<12}")
+            cells.append(f"{o['steps']:>4} steps {ok:<4} {o['answer']}{mark}"[: w - 1])
+        out.append(f"{r['task'][:41]:<42}| {cells[0]:<{w}}| {cells[1]:<{w}}| {r['truth']}")
     return "\n".join(out)
 
 
 def summary_markdown(res: dict[str, Any], table: str) -> str:
     lines = [
-        "# robomem demo", "",
+        "# robomem demo",
+        "",
         f"Seed {res['seed']}, {res['width']}x{res['height']} frames, store `{res['store']}`, "
-        f"{res['seconds']:.0f} s in all.", "",
+        f"{res['seconds']:.0f} s in all.",
+        "",
         f"- Day 1: toured {len(res['tour']['rooms'])} rooms, {res['tour']['frames']} frames into memory; "
         f"memory holds {res['memory']['objects']} objects.",
         "- Overnight (ground truth):",
@@ -283,27 +341,56 @@ def summary_markdown(res: dict[str, Any], table: str) -> str:
     lines += [f"  - {t['text']} ({t['why']})" for t in res["tasks"]]
     t = res["totals"]
     lines += [
-        "", "## Results", "", "```", table, "```", "",
+        "",
+        "## Results",
+        "",
+        "```",
+        table,
+        "```",
+        "",
         f"With memory: {t['memory']['success']}/{t['n']} tasks solved, {t['memory']['steps']} steps in all, "
         f"{t['memory']['right']}/{t['memory']['answers']} answers right.  "
         f"Without memory: {t['no_memory']['success']}/{t['n']} solved, {t['no_memory']['steps']} steps, "
-        f"{t['no_memory']['right']}/{t['no_memory']['answers']} answers right.", "",
+        f"{t['no_memory']['right']}/{t['no_memory']['answers']} answers right.",
+        "",
         "Success: a fetch is solved when the target is in view (instance image, at least "
-        f"{MIN_PIXELS} pixels) within reach; a question when its answer matches the simulator's ground truth.", "",
-        "## Files", "",
+        f"{MIN_PIXELS} pixels) within reach; a question when its answer matches the simulator's ground truth.",
+        "",
+        "## How each task went",
+        "",
+    ]
+    for k, r in enumerate(res["rows"], 1):
+        lines.append(f"- T{k} {r['task']} (truth: {r['truth']})")
+        for mode, name in (("memory", "with memory"), ("no_memory", "without memory")):
+            o = r[mode]
+            log = " -> ".join(o["search"]["log"]) if o["search"] else "no search"
+            lines.append(f"  - {name}: {o['answer']}; {o['detail']}. Decisions: {log}")
+    lines += [
+        "",
+        "## Files",
+        "",
         "- `topdown.png`: memory's map after day 2 (objects coloured by room; absent crossed; moves arrowed), the "
         "day-1 tour path, keyframe poses, day-2 paths with (green) and without (orange dashed) memory, ground-truth "
         "overnight moves (purple).",
         "- `scene_graph.json`: `memory.spatial.scene_graph().to_json()`.",
-        "- `results.json`: everything above, with each search's decision log.", "",
+        "- `results.json`: everything above, with each search's decision log.",
+        "",
     ]
     return "\n".join(lines)
 
 
 # -- the story -----------------------------------------------------------------------------------
-def run_demo(store: str | Path = "robomem_store", report: str | Path = "robomem_report", seed: int = 0,
-             keep: bool = False, quick: bool = False, max_steps: int = 150, width: int = 320, height: int = 240,
-             say: Any = _say) -> dict[str, Any]:
+def run_demo(
+    store: str | Path = "robomem_store",
+    report: str | Path = "robomem_report",
+    seed: int = 0,
+    keep: bool = False,
+    quick: bool = False,
+    max_steps: int = 200,
+    width: int = 320,
+    height: int = 240,
+    say: Any = _say,
+) -> dict[str, Any]:
     from robomem.planner import Planner
 
     t_begin = time.perf_counter()
@@ -313,8 +400,10 @@ def run_demo(store: str | Path = "robomem_store", report: str | Path = "robomem_
             raise ValueError(f"--store {store} exists and is not a robomem store; refusing to delete it")
         shutil.rmtree(store)
     report.mkdir(parents=True, exist_ok=True)
-    say(f"[1/5] house: MuJoCo household simulator, seed {seed}, {width}x{height} frames; store {store}"
-        + (" (kept)" if keep else " (fresh)"))
+    say(
+        f"[1/5] house: MuJoCo household simulator, seed {seed}, {width}x{height} frames; store {store}"
+        + (" (kept)" if keep else " (fresh)")
+    )
     sim = HouseholdSim(width=width, height=height, seed=seed)
     mem = Memory.open(store)
     try:
@@ -340,8 +429,10 @@ def run_demo(store: str | Path = "robomem_store", report: str | Path = "robomem_
                 mem.update(to_observation(f))
                 traj.append((f.stamp, f.agent.x, f.agent.y, 1.2))
             n_frames += len(frames)
-            say(f"      {i}/{len(rooms)} {room:<12} {len(frames):>3} frames -> memory: {len(mem.objects())} objects "
-                f"({time.perf_counter() - t_tour:.0f} s)")
+            say(
+                f"      {i}/{len(rooms)} {room:<12} {len(frames):>3} frames -> memory: {len(mem.objects())} objects "
+                f"({time.perf_counter() - t_tour:.0f} s)"
+            )
         day1_end = sim.time
         # ---- night
         changes = sim.next_day()
@@ -379,14 +470,25 @@ def run_demo(store: str | Path = "robomem_store", report: str | Path = "robomem_
                     o.correct = o.answer == truth
                     o.success = o.correct
                 elif o.success:
-                    o.correct = o.answer == f"found it in the {truth}"
-            rows.append({"task": task.text, "kind": task.kind, "label": task.label, "room": task.room,
-                         "why": task.why, "truth": truth, "memory": with_m.to_dict(),
-                         "no_memory": without_m.to_dict()})
+                    o.correct = o.answer == f"found in the {truth}"
+            rows.append(
+                {
+                    "task": task.text,
+                    "kind": task.kind,
+                    "label": task.label,
+                    "room": task.room,
+                    "why": task.why,
+                    "truth": truth,
+                    "memory": with_m.to_dict(),
+                    "no_memory": without_m.to_dict(),
+                }
+            )
             outcomes.append((with_m, without_m))
-            say(f"      T{k} {task.text!r}: memory {with_m.steps} steps -> {with_m.answer}; "
+            say(
+                f"      T{k} {task.text!r}: memory {with_m.steps} steps -> {with_m.answer}; "
                 f"no memory {without_m.steps} steps -> {without_m.answer}; truth: {truth} "
-                f"({time.perf_counter() - t0:.0f} s)")
+                f"({time.perf_counter() - t0:.0f} s)"
+            )
         # ---- report
         say(f"[5/5] report: {report}")
         table = format_table(rows)
@@ -396,19 +498,33 @@ def run_demo(store: str | Path = "robomem_store", report: str | Path = "robomem_
 
         def totals(mode: str) -> dict[str, int]:
             qs = [r[mode] for r in rows if r["kind"] == "question"]
-            return {"success": sum(r[mode]["success"] for r in rows), "steps": sum(r[mode]["steps"] for r in rows),
-                    "answers": len(qs), "right": sum(bool(q["correct"]) for q in qs)}
+            return {
+                "success": sum(r[mode]["success"] for r in rows),
+                "steps": sum(r[mode]["steps"] for r in rows),
+                "answers": len(qs),
+                "right": sum(bool(q["correct"]) for q in qs),
+            }
 
         res: dict[str, Any] = {
-            "seed": seed, "width": width, "height": height, "store": str(store), "quick": quick,
+            "seed": seed,
+            "width": width,
+            "height": height,
+            "store": str(store),
+            "quick": quick,
             "max_steps": max_steps,
             "tour": {"rooms": rooms, "frames": n_frames, "end": day1_end},
             "memory": {"objects": len(mem.objects()), "stats": mem.stats()},
-            "changes": [c.__dict__ for c in changes], "changes_text": changes_text,
-            "tasks": [t.__dict__ for t in tasks], "rows": rows,
+            "changes": [c.__dict__ for c in changes],
+            "changes_text": changes_text,
+            "tasks": [t.__dict__ for t in tasks],
+            "rows": rows,
             "totals": {"n": len(rows), "memory": totals("memory"), "no_memory": totals("no_memory")},
-            "files": {"topdown": str(png), "scene_graph": str(report / "scene_graph.json"),
-                      "summary": str(report / "summary.md"), "results": str(report / "results.json")},
+            "files": {
+                "topdown": str(png),
+                "scene_graph": str(report / "scene_graph.json"),
+                "summary": str(report / "summary.md"),
+                "results": str(report / "results.json"),
+            },
         }
         res["seconds"] = round(time.perf_counter() - t_begin, 1)
         (report / "results.json").write_text(json.dumps(res, indent=2, default=str))
@@ -416,9 +532,11 @@ def run_demo(store: str | Path = "robomem_store", report: str | Path = "robomem_
         say("")
         say(table)
         t = res["totals"]
-        say(f"\nwith memory: {t['memory']['success']}/{t['n']} solved in {t['memory']['steps']} steps; "
+        say(
+            f"\nwith memory: {t['memory']['success']}/{t['n']} solved in {t['memory']['steps']} steps; "
             f"without: {t['no_memory']['success']}/{t['n']} in {t['no_memory']['steps']} steps "
-            f"({res['seconds']:.0f} s). Report: {report}/summary.md, {png}")
+            f"({res['seconds']:.0f} s). Report: {report}/summary.md, {png}"
+        )
         return res
     finally:
         mem.close()
@@ -431,7 +549,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report", default="robomem_report", help="report folder (default ./robomem_report)")
     parser.add_argument("--seed", type=int, default=0, help="simulator seed (layout and overnight changes)")
     parser.add_argument("--quick", action="store_true", help="a shorter run: no frames while walking, 3 tasks")
-    parser.add_argument("--max-steps", type=int, default=150, help="actions per task and agent")
+    parser.add_argument(
+        "--max-steps",
+        type=int,
+        default=200,
+        help="actions per task and agent (a full exploration of the house takes about 180)",
+    )
     parser.add_argument("--width", type=int, default=320)
     parser.add_argument("--height", type=int, default=240)
 

@@ -105,14 +105,23 @@ class MemoryQA:
         if not present:
             if objs:
                 last = max(objs, key=lambda o: o.last_seen)
-                return {"place": None, "object_id": last.object_id, "status": "absent",
-                        "text": f"not where I last saw it ({last.place}); observed absent"}
+                return {
+                    "place": None,
+                    "object_id": last.object_id,
+                    "status": "absent",
+                    "text": f"not where I last saw it ({last.place}); observed absent",
+                }
             return None
         o = max(present, key=lambda o: (o.last_seen, o.n_obs))
         s = self.memory.temporal.last_seen(o.object_id)
         place = (s.place if s is not None and s.place else None) or o.place
-        return {"place": place, "object_id": o.object_id, "status": "present", "last_seen": o.last_seen,
-                "text": f"{o.label} #{o.object_id} in the {place} (last seen t={o.last_seen:.1f}s)"}
+        return {
+            "place": place,
+            "object_id": o.object_id,
+            "status": "present",
+            "last_seen": o.last_seen,
+            "text": f"{o.label} #{o.object_id} in the {place} (last seen t={o.last_seen:.1f}s)",
+        }
 
     def where_now_semantic(self, label: str) -> dict[str, Any] | None:
         if not self.match(label):
@@ -166,9 +175,16 @@ class Scenario:
     seconds: float = 0.0
 
 
-def build_scenario(seed: int, days: int, store: str | Path, width: int = 320, height: int = 240,
-                   embedder: Any = None, progress: Callable[[str], None] | None = None,
-                   capture_walk: bool = False) -> Scenario:
+def build_scenario(
+    seed: int,
+    days: int,
+    store: str | Path,
+    width: int = 320,
+    height: int = 240,
+    embedder: Any = None,
+    progress: Callable[[str], None] | None = None,
+    capture_walk: bool = False,
+) -> Scenario:
     """Tour, sleep, tour a subset... feeding every frame into a fresh memory at ``store``."""
     t0 = time.perf_counter()
     sim = HouseholdSim(width=width, height=height, seed=seed)
@@ -234,8 +250,17 @@ def ask_all(sc: Scenario, time_tol: float = 15.0) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
 
     def add(qtype: str, question: str, answer: Any, truth: Any, correct: bool, **extra: Any) -> None:
-        out.append({"type": qtype, "seed": sc.seed, "question": question, "answer": answer, "truth": truth,
-                    "correct": bool(correct), **extra})
+        out.append(
+            {
+                "type": qtype,
+                "seed": sc.seed,
+                "question": question,
+                "answer": answer,
+                "truth": truth,
+                "correct": bool(correct),
+                **extra,
+            }
+        )
 
     last_change: dict[int, float] = {}
     for c in sim.changes:
@@ -249,15 +274,22 @@ def ask_all(sc: Scenario, time_tol: float = 15.0) -> list[dict[str, Any]]:
         rooms = sorted({s.room for s in seen if s.present and s.room})
         if rooms:
             # knowable: the agent saw an instance where it is now (after the instance's last change)
-            knowable = any(s.present and max(sc.seen_at[s.instance_id]) > last_change.get(s.instance_id, -1.0)
-                           for s in seen)
+            knowable = any(
+                s.present and max(sc.seen_at[s.instance_id]) > last_change.get(s.instance_id, -1.0) for s in seen
+            )
             a = qa.where_now(label)
             place = a["place"] if a else None
             add("where_now", f"where is the {label} now?", place, rooms, place in rooms, knowable=knowable)
             sem = qa.where_now_semantic(label)
             sp = sem["place"] if sem else None
-            add("where_now_semantic", f"where is the {label} now? (semantic facts)", sp, rooms, sp in rooms,
-                knowable=knowable)
+            add(
+                "where_now_semantic",
+                f"where is the {label} now? (semantic facts)",
+                sp,
+                rooms,
+                sp in rooms,
+                knowable=knowable,
+            )
         n_true = sum(1 for s in seen if s.present)
         n_mem = qa.count(label=label)
         add("count", f"how many {plural(label)} are there?", n_mem, n_true, n_mem == n_true)
@@ -265,8 +297,14 @@ def ask_all(sc: Scenario, time_tol: float = 15.0) -> list[dict[str, Any]]:
         gt_last = max(t for s in states for t in sc.seen_at.get(s.instance_id, ()))
         mem_last = qa.last_seen(label)
         ok = mem_last is not None and abs(mem_last - gt_last) <= time_tol
-        add("last_seen", f"when did you last see the {label}?", mem_last, gt_last, ok,
-            error_s=None if mem_last is None else round(mem_last - gt_last, 2))
+        add(
+            "last_seen",
+            f"when did you last see the {label}?",
+            mem_last,
+            gt_last,
+            ok,
+            error_s=None if mem_last is None else round(mem_last - gt_last, 2),
+        )
     # categories: how many mugs / books / bowls
     cats: dict[str, list[ObjectState]] = {}
     for s in gt_now.values():
@@ -302,14 +340,23 @@ def ask_all(sc: Scenario, time_tol: float = 15.0) -> list[dict[str, Any]]:
                 a2 = after[iid]
                 if iid not in seen_ids or room not in (b.room, a2.room):
                     continue
-                if b.present != a2.present or b.room != a2.room or (
-                        b.position and a2.position and math.dist(b.position, a2.position) > moved_d):
+                if (
+                    b.present != a2.present
+                    or b.room != a2.room
+                    or (b.position and a2.position and math.dist(b.position, a2.position) > moved_d)
+                ):
                     truth.add(b.label)
             ans = qa.changed_in(room, t_since, now)
             tp = len(ans & truth)
             f1 = 1.0 if not ans and not truth else (2 * tp / (len(ans) + len(truth)))
-            add("changes", f"what changed in the {room} since the end of day {d} (t={t_since:.0f}s)?",
-                sorted(ans), sorted(truth), ans == truth, f1=round(f1, 3))
+            add(
+                "changes",
+                f"what changed in the {room} since the end of day {d} (t={t_since:.0f}s)?",
+                sorted(ans),
+                sorted(truth),
+                ans == truth,
+                f1=round(f1, 3),
+            )
     # never seen (never in view at all, not a single pixel): abstain
     seen_labels = {gt_now[i].label for i in sc.in_view}
     never = sorted({s.label for s in gt_now.values() if s.label not in seen_labels} | set(DISTRACTORS))
@@ -317,8 +364,13 @@ def ask_all(sc: Scenario, time_tol: float = 15.0) -> list[dict[str, Any]]:
         if label in seen_labels:
             continue
         a = qa.where_now(label)
-        add("never_seen", f"where is the {label}?", None if a is None else a.get("place") or a.get("text"),
-            "abstain", a is None)
+        add(
+            "never_seen",
+            f"where is the {label}?",
+            None if a is None else a.get("place") or a.get("text"),
+            "abstain",
+            a is None,
+        )
     return out
 
 
@@ -352,8 +404,16 @@ def random_start(sim: HouseholdSim, rng: np.random.Generator) -> tuple[float, fl
     return (*VIEWPOINTS["hallway"], 0.0)
 
 
-def search_episodes(sc: Scenario, episodes: int, max_steps: int, rng: np.random.Generator,
-                    progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+def _reachable(sim: HouseholdSim, label: str, x: float, y: float, yaw: float) -> bool:
+    """Can the agent at (x, y) reach the room of some instance of ``label`` (doors may be closed)?"""
+    sim.teleport(x, y, yaw)
+    rooms = {s.room for s in sim.object_states().values() if s.label == label and s.present and s.room}
+    return any(sim.path_to(*VIEWPOINTS[r]) is not None for r in rooms if r in VIEWPOINTS)
+
+
+def search_episodes(
+    sc: Scenario, episodes: int, max_steps: int, rng: np.random.Generator, progress: Callable[[str], None] | None = None
+) -> list[dict[str, Any]]:
     from robomem.context import Goal
     from robomem.planner import Planner
 
@@ -366,6 +426,11 @@ def search_episodes(sc: Scenario, episodes: int, max_steps: int, rng: np.random.
     for ep in range(episodes):
         label = present[int(rng.integers(len(present)))]
         x, y, yaw = random_start(sim, rng)
+        if not _reachable(sim, label, x, y, yaw):  # behind a door that closed overnight: draw once more
+            label = present[int(rng.integers(len(present)))]
+            x, y, yaw = random_start(sim, rng)
+            if not _reachable(sim, label, x, y, yaw):
+                continue
         goal = Goal(text=f"find the {label}", label=label)
         row: dict[str, Any] = {"seed": sc.seed, "episode": ep, "label": label, "start": [round(x, 2), round(y, 2)]}
         for mode in ("memory", "no_memory"):
@@ -379,8 +444,10 @@ def search_episodes(sc: Scenario, episodes: int, max_steps: int, rng: np.random.
         out.append(row)
         if progress:
             m, n = row["memory"], row["no_memory"]
-            progress(f"seed {sc.seed} search {ep + 1}/{episodes} {label!r}: memory {'ok' if m['success'] else 'FAIL'}"
-                     f" {m['steps']} steps, no memory {'ok' if n['success'] else 'FAIL'} {n['steps']} steps")
+            progress(
+                f"seed {sc.seed} search {ep + 1}/{episodes} {label!r}: memory {'ok' if m['success'] else 'FAIL'}"
+                f" {m['steps']} steps, no memory {'ok' if n['success'] else 'FAIL'} {n['steps']} steps"
+            )
     return out
 
 
@@ -399,8 +466,9 @@ def search_summary(rows: list[dict[str, Any]], max_steps: int) -> dict[str, Any]
     both = [r for r in rows if r["memory"]["success"] and r["no_memory"]["success"]]
     if both:
         out["both_succeeded"] = len(both)
-        out["mean_steps_both"] = {m: round(float(np.mean([r[m]["steps"] for r in both])), 2)
-                                  for m in ("memory", "no_memory")}
+        out["mean_steps_both"] = {
+            m: round(float(np.mean([r[m]["steps"] for r in both])), 2) for m in ("memory", "no_memory")
+        }
     return out
 
 
@@ -415,7 +483,7 @@ def _int_list(text: str) -> list[int]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=_int_list, default=[0, 1], help="comma-separated scenario seeds (default 0,1)")
     parser.add_argument("--days", type=int, default=3, help="days per scenario: tour, then nights and partial tours")
-    parser.add_argument("--episodes", type=int, default=4, help="object-search episodes per seed (0 = none)")
+    parser.add_argument("--episodes", type=int, default=6, help="object-search episodes per seed (0 = none)")
     parser.add_argument("--max-steps", type=int, default=150, help="actions per search episode")
     parser.add_argument("--time-tol", type=float, default=15.0, help="seconds of tolerance for 'when did you last see'")
     parser.add_argument("--json-out", default="robomem_report/eval.json", help="where to write the JSON results")
@@ -425,9 +493,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
-def run_eval(seeds: list[int], days: int, episodes: int, max_steps: int = 150, time_tol: float = 15.0,
-             store_dir: str | Path | None = None, width: int = 320, height: int = 240,
-             progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+def run_eval(
+    seeds: list[int],
+    days: int,
+    episodes: int,
+    max_steps: int = 150,
+    time_tol: float = 15.0,
+    store_dir: str | Path | None = None,
+    width: int = 320,
+    height: int = 240,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Run the whole evaluation; returns the JSON-able results."""
     from robomem.embedding import make_embedder
 
@@ -455,18 +531,34 @@ def run_eval(seeds: list[int], days: int, episodes: int, max_steps: int = 150, t
                 t1 = time.perf_counter()
                 rows = search_episodes(sc, episodes, max_steps, np.random.default_rng(20_000 + seed), progress)
                 searches += rows
-                per_seed.append({"seed": seed, "frames": sc.frames, "objects_in_memory": len(sc.memory.objects()),
-                                 "changes": len([c for c in sc.sim.changes if c.instance_id]),
-                                 "build_s": round(sc.seconds, 1), "search_s": round(time.perf_counter() - t1, 1),
-                                 "tours": [{"t_start": a, "t_end": b, "rooms": r} for a, b, r in sc.tours],
-                                 "accuracy": accuracy(qs)})
+                per_seed.append(
+                    {
+                        "seed": seed,
+                        "frames": sc.frames,
+                        "objects_in_memory": len(sc.memory.objects()),
+                        "changes": len([c for c in sc.sim.changes if c.instance_id]),
+                        "build_s": round(sc.seconds, 1),
+                        "search_s": round(time.perf_counter() - t1, 1),
+                        "tours": [{"t_start": a, "t_end": b, "rooms": r} for a, b, r in sc.tours],
+                        "accuracy": accuracy(qs),
+                    }
+                )
             finally:
                 sc.memory.close()
                 sc.sim.close()
     return {
         "version": _version(),
-        "config": {"seeds": seeds, "days": days, "episodes": episodes, "max_steps": max_steps, "time_tol": time_tol,
-                   "width": width, "height": height, "min_pixels": MIN_PIXELS, "embedder": type(embedder).__name__},
+        "config": {
+            "seeds": seeds,
+            "days": days,
+            "episodes": episodes,
+            "max_steps": max_steps,
+            "time_tol": time_tol,
+            "width": width,
+            "height": height,
+            "min_pixels": MIN_PIXELS,
+            "embedder": type(embedder).__name__,
+        },
         "qa": accuracy(questions),
         "search": search_summary(searches, max_steps),
         "per_seed": per_seed,
@@ -486,15 +578,21 @@ def _version() -> str:
 
 
 def format_table(results: dict[str, Any]) -> str:
-    lines = ["", "memory question answering (per type)",
-             f"{'type':<20}{'n':>5}{'accuracy':>10}{'f1':>8}{'knowable (n)':>16}"]
+    lines = [
+        "",
+        "memory question answering (per type)",
+        f"{'type':<20}{'n':>5}{'accuracy':>10}{'f1':>8}{'knowable (n)':>16}",
+    ]
     for qtype, row in results["qa"].items():
         f1 = f"{row['f1']:.2f}" if "f1" in row else ""
         kn = f"{row['accuracy_knowable']:.2f} ({row['n_knowable']})" if "accuracy_knowable" in row else ""
         lines.append(f"{qtype:<20}{row['n']:>5}{row['accuracy']:>10.2f}{f1:>8}{kn:>16}")
     s = results["search"]
-    lines += ["", f"object search ({s['episodes']} episodes, max {results['config']['max_steps']} steps)",
-              f"{'agent':<12}{'success':>9}{'mean steps':>12}{'steps|success':>15}"]
+    lines += [
+        "",
+        f"object search ({s['episodes']} episodes, max {results['config']['max_steps']} steps)",
+        f"{'agent':<12}{'success':>9}{'mean steps':>12}{'steps|success':>15}",
+    ]
     for mode in ("memory", "no_memory"):
         if mode in s:
             m = s[mode]
@@ -502,8 +600,9 @@ def format_table(results: dict[str, Any]) -> str:
             lines.append(f"{mode:<12}{m['success_rate']:>9.2f}{m['mean_steps']:>12.1f}{ms:>15}")
     if "mean_steps_both" in s:
         b = s["mean_steps_both"]
-        lines.append(f"both found ({s['both_succeeded']}): memory {b['memory']:.1f} steps vs no memory "
-                     f"{b['no_memory']:.1f}")
+        lines.append(
+            f"both found ({s['both_succeeded']}): memory {b['memory']:.1f} steps vs no memory {b['no_memory']:.1f}"
+        )
     lines.append(f"\n{results['seconds']:.0f} s in all")
     return "\n".join(lines)
 
@@ -511,8 +610,17 @@ def format_table(results: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     progress = None if args.quiet else (lambda msg: print(f"[eval {time.strftime('%H:%M:%S')}] {msg}", flush=True))
     try:
-        results = run_eval(args.seeds, args.days, args.episodes, args.max_steps, args.time_tol, args.store_dir,
-                           args.width, args.height, progress)
+        results = run_eval(
+            args.seeds,
+            args.days,
+            args.episodes,
+            args.max_steps,
+            args.time_tol,
+            args.store_dir,
+            args.width,
+            args.height,
+            progress,
+        )
     except ValueError as exc:
         print(f"robomem eval: {exc}", file=sys.stderr)
         return 2
@@ -530,4 +638,3 @@ def _json_default(x: Any) -> Any:
     if isinstance(x, (set, tuple)):
         return list(x)
     raise TypeError(f"not JSON-serialisable: {type(x).__name__}")
-

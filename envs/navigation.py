@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 MIN_PIXELS = 80  # of 320x240 (0.1% of the image): an object this large in view counts as seen
-REACH = 2.5  # m: "reached" = in view and at most this far (median depth)
+REACH = 3.5  # m: "reached" = in view and at most this far (median depth)
 
 
 def visible_instances(frame: Frame, min_pixels: int = MIN_PIXELS) -> dict[int, tuple[int, float]]:
@@ -85,8 +85,14 @@ def perceived_room(frame: Frame, instance_id: int) -> str | None:
 class SimNavigator:
     """:class:`robomem.policy.Navigator` over a :class:`HouseholdSim` (see the module docstring)."""
 
-    def __init__(self, sim: HouseholdSim, memory: Memory | None = None, min_pixels: int = MIN_PIXELS,
-                 reach: float = REACH, on_step: Callable[[SimNavigator], None] | None = None) -> None:
+    def __init__(
+        self,
+        sim: HouseholdSim,
+        memory: Memory | None = None,
+        min_pixels: int = MIN_PIXELS,
+        reach: float = REACH,
+        on_step: Callable[[SimNavigator], None] | None = None,
+    ) -> None:
         self.sim = sim
         self.memory = memory
         self.min_pixels = int(min_pixels)
@@ -179,8 +185,9 @@ class SimNavigator:
 
 
 # -- contexts --------------------------------------------------------------------------
-def explore_proposals(sim: HouseholdSim, start: tuple[float, float], label: str | None,
-                      rooms: list[str] | None = None) -> list[GoalProposal]:
+def explore_proposals(
+    sim: HouseholdSim, start: tuple[float, float], label: str | None, rooms: list[str] | None = None
+) -> list[GoalProposal]:
     """Every room's viewpoint in nearest-neighbour order from ``start`` (a fixed order, no memory)."""
     todo = [r for r in (list(VIEWPOINTS) if rooms is None else rooms) if r in VIEWPOINTS]
     out: list[GoalProposal] = []
@@ -189,8 +196,16 @@ def explore_proposals(sim: HouseholdSim, start: tuple[float, float], label: str 
         room = min(todo, key=lambda r: (math.dist(here, VIEWPOINTS[r]), r))
         todo.remove(room)
         x, y = VIEWPOINTS[room]
-        out.append(GoalProposal(kind="explore", confidence=0.0, target=(x, y, 0.0), place=room, label=label,
-                                reason=f"explore: look around the {room}"))
+        out.append(
+            GoalProposal(
+                kind="explore",
+                confidence=0.0,
+                target=(x, y, 0.0),
+                place=room,
+                label=label,
+                reason=f"explore: look around the {room}",
+            )
+        )
         here = (x, y)
     return out
 
@@ -202,6 +217,14 @@ def explore_context(goal: Goal, nav: SimNavigator) -> Context:
     return Context(goal=goal, state=st, now=float(nav.sim.time), entries=(), proposals=tuple(props))
 
 
+def _near_view(p: GoalProposal) -> GoalProposal:
+    """A keyframe pose farther from the object than ``REACH`` shows it, but too far to count as reaching it:
+    go to the object itself instead."""
+    if p.view_pose is not None and p.target is not None and math.dist(p.view_pose[:2], p.target[:2]) > REACH:
+        return replace(p, view_pose=None)
+    return p
+
+
 def memory_context(planner: Planner, goal: Goal, nav: SimNavigator) -> Context:
     """The planner's context with its proposals (remembered objects, usually-in places) kept, except a
     usually-in place in a room a remembered object already sends the agent to (looking around there covers it);
@@ -209,7 +232,7 @@ def memory_context(planner: Planner, goal: Goal, nav: SimNavigator) -> Context:
     from the last remembered place, rooms not covered by a remembered place first."""
     st = nav.state()
     ctx = planner.context(goal, st)
-    objects = [p for p in ctx.proposals if p.kind == "object"]
+    objects = [_near_view(p) for p in ctx.proposals if p.kind == "object"]
     covered = {p.place for p in objects if p.place}
     remembered = objects + [p for p in ctx.proposals if p.kind == "usually_in" and p.place not in covered]
     covered |= {p.place for p in remembered if p.place}
@@ -240,15 +263,28 @@ class SearchResult:
 
     def to_dict(self) -> dict[str, object]:
         return {
-            "label": self.label, "success": self.success, "steps": self.steps, "status": self.status,
-            "reason": self.reason, "instance_id": self.instance_id, "room": self.room,
-            "candidates": self.candidates, "remembered": self.remembered,
-            "path": [[round(x, 3), round(y, 3)] for x, y in self.path], "log": self.log,
+            "label": self.label,
+            "success": self.success,
+            "steps": self.steps,
+            "status": self.status,
+            "reason": self.reason,
+            "instance_id": self.instance_id,
+            "room": self.room,
+            "candidates": self.candidates,
+            "remembered": self.remembered,
+            "path": [[round(x, 3), round(y, 3)] for x, y in self.path],
+            "log": self.log,
         }
 
 
-def run_search(nav: SimNavigator, goal: Goal, make_context: Callable[[], Context], max_steps: int = 150,
-               refresh_every: int = 0, critic: LoopCritic | None = None) -> SearchResult:
+def run_search(
+    nav: SimNavigator,
+    goal: Goal,
+    make_context: Callable[[], Context],
+    max_steps: int = 150,
+    refresh_every: int = 0,
+    critic: LoopCritic | None = None,
+) -> SearchResult:
     """Search for ``goal.label`` with :class:`ObjectSearchPolicy` until it is in view, the policy stops, or
     ``max_steps`` actions were taken.  ``refresh_every`` > 0 rebuilds the context that often (memory changes
     as the agent looks)."""
@@ -274,7 +310,15 @@ def run_search(nav: SimNavigator, goal: Goal, make_context: Callable[[], Context
     room = perceived_room(nav.frame, found) if found is not None else None
     tried = list(policy.tried)
     return SearchResult(
-        label=label, success=found is not None, steps=nav.steps - start_steps, status=status, reason=reason,
-        instance_id=found, room=room, candidates=len(tried), remembered=remembered,
-        path=list(nav.path[path_start:]), log=list(policy.log),
+        label=label,
+        success=found is not None,
+        steps=nav.steps - start_steps,
+        status=status,
+        reason=reason,
+        instance_id=found,
+        room=room,
+        candidates=len(tried),
+        remembered=remembered,
+        path=list(nav.path[path_start:]),
+        log=list(policy.log),
     )

@@ -120,6 +120,9 @@ class Memory:
         self._lock = threading.RLock()
         self._updates_since_budget = 0
         self._closed = False
+        # retrieval counts, flushed with the next write (retrieval itself never writes)
+        self._retrieved: dict[str, list[int]] = {"object": [], "episode": [], "fact": []}
+        self._retrieved_lock = threading.Lock()
 
     @classmethod
     def open(
@@ -192,7 +195,20 @@ class Memory:
             return [f.result() for f in futures]
         return [getattr(sm, fn_name)(arg) for sm in self.submodules]
 
+    def _retrieval_changes(self) -> list[Changes]:
+        with self._retrieved_lock:
+            got, self._retrieved = self._retrieved, {"object": [], "episode": [], "fact": []}
+        out = []
+        if got["object"]:
+            out.append(self.spatial.mark_retrieved(got["object"]))
+        if got["episode"]:
+            out.append(self.episodic.mark_retrieved(got["episode"]))
+        if got["fact"]:
+            out.append(self.semantic.mark_retrieved(got["fact"]))
+        return out
+
     def _commit(self, changes: list[Changes], extra: Changes | None = None) -> None:
+        changes = changes + self._retrieval_changes()
         try:
             with self.store.transaction() as conn:
                 if extra is not None:
@@ -352,7 +368,14 @@ class Memory:
             candidates = [e for f in futures for e in f.result()]
         else:
             candidates = [e for sm in self.submodules for e in sm.search(query, now)]
-        return merge(candidates, self.config.retrieval, query.k)
+        entries = merge(candidates, self.config.retrieval, query.k)
+        if not self.readonly:  # counted for forgetting; written with the next update
+            with self._retrieved_lock:
+                for e in entries:
+                    kind, _, ident = e.key.partition(":")
+                    if kind in self._retrieved and ident.isdigit():
+                        self._retrieved[kind].append(int(ident))
+        return entries
 
     # -- conveniences ---------------------------------------------------------------
     def objects(self, label: str | None = None) -> list[ObjectRecord]:

@@ -193,7 +193,8 @@ def test_random_valid_updates_never_crash_and_lose_nothing(tmp_path: Path, embed
         state["frames"] += 1
         state["t"] += dt
         after = {o.object_id: o.label for o in mem.objects()}
-        assert before.items() <= after.items(), "an update lost or relabelled a stored object"
+        # An object's majority label may change by label voting; its identity must not vanish.
+        assert set(before) <= set(after), "an update lost a stored object"
         assert set(r.object_ids.values()) <= set(after)
         assert mem.stats()["rows"]["frames"] == state["frames"]
 

@@ -161,3 +161,15 @@ def test_parallel_and_sequential_updates_agree(tmp_path, embedder):
             tour(mem, scene, 0.0)
             results.append([(o.label, np.round(o.centroid, 4).tolist(), o.n_obs) for o in mem.objects()])
     assert results[0] == results[1]
+
+
+def test_retrieval_counts_are_stored_with_the_next_update(tmp_path, embedder):
+    scene = BoxScene(demo_boxes())
+    with Memory.open(tmp_path / "m", embedder=embedder) as mem:
+        t = tour(mem, scene, 0.0)
+        mug = by_label(mem)["red mug"][0].object_id
+        for _ in range(3):
+            mem.retrieve(Query(text="red mug", k=3, kinds=("object",)))
+        mem.update(scene.observe(look_at(VIEWS[0], TARGET), t))
+        n = mem.store.read().execute("SELECT retrieved FROM objects WHERE id=?", (mug,)).fetchone()[0]
+        assert n == 3

@@ -21,7 +21,7 @@ from robomem.envs.household.sim import HouseholdSim  # noqa: E402
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     root = tmp_path_factory.mktemp("demo")
     store, report = root / "store", root / "report"
-    rc = main(["demo", "--quick", "--store", str(store), "--report", str(report), "--max-steps", "120"])
+    rc = main(["demo", "--quick", "--store", str(store), "--report", str(report), "--max-steps", "80"])
     assert rc == 0
     return root, json.loads((report / "results.json").read_text())
 
@@ -83,7 +83,7 @@ def test_answers_checked_against_ground_truth(demo_run: tuple[Path, dict]) -> No
                 assert row["truth"] in " / ".join(sorted(rooms))
                 for mode in ("memory", "no_memory"):
                     if row[mode]["success"]:
-                        assert row[mode]["answer"].removeprefix("found it in the ") in rooms
+                        assert row[mode]["answer"].removeprefix("found in the ") in rooms
     finally:
         sim.close()
 

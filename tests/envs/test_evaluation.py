@@ -18,8 +18,22 @@ from robomem.envs.evaluation import QA_TYPES  # noqa: E402
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("eval") / "eval.json"
-    rc = main(["eval", "--seeds", "3", "--days", "2", "--episodes", "1", "--max-steps", "60", "--json-out", str(out),
-               "--quiet"])
+    rc = main(
+        [
+            "eval",
+            "--seeds",
+            "3",
+            "--days",
+            "2",
+            "--episodes",
+            "1",
+            "--max-steps",
+            "60",
+            "--json-out",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert rc == 0
     return json.loads(Path(out).read_text())
 
