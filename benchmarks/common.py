@@ -13,7 +13,12 @@ import numpy as np
 
 def summary_ms(samples_s: list[float]) -> dict[str, float]:
     a = np.asarray(samples_s) * 1e3
-    return {"median_ms": float(np.median(a)), "p99_ms": float(np.percentile(a, 99)), "mean_ms": float(a.mean()), "n": int(a.size)}
+    return {
+        "median_ms": float(np.median(a)),
+        "p99_ms": float(np.percentile(a, 99)),
+        "mean_ms": float(a.mean()),
+        "n": int(a.size),
+    }
 
 
 def print_table(title: str, header: list[str], rows: list[list[Any]]) -> None:

@@ -163,12 +163,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 conn = mem.store.read()
                 represented = int(conn.execute("SELECT COALESCE(SUM(n), 0) FROM sightings").fetchone()[0])
                 acc = check_answers(mem, house.truth())
-                rows_log.append({
-                    "day": round(t / 86400, 3), "frames": frames, "rows": st["rows"],
-                    "total_rows": sum(st["rows"].values()), "bytes": st["bytes"],
-                    "sightings_represented": represented, "accuracy": acc,
-                    "seconds": round(time.perf_counter() - t0, 1),
-                })
+                rows_log.append(
+                    {
+                        "day": round(t / 86400, 3),
+                        "frames": frames,
+                        "rows": st["rows"],
+                        "total_rows": sum(st["rows"].values()),
+                        "bytes": st["bytes"],
+                        "sightings_represented": represented,
+                        "accuracy": acc,
+                        "seconds": round(time.perf_counter() - t0, 1),
+                    }
+                )
         if bar is not None:
             bar.close()
         final_report = mem.enforce_budget() if not args.no_budget else {}
@@ -183,12 +189,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         final_stats = mem.stats()
     elapsed = time.perf_counter() - t0
     return {
-        "config": {"days": args.days, "pass_every_s": args.pass_every, "resolution": [args.width, args.height],
-                   "budget": budget, "embedder": embedder.name, "seed": args.seed},
-        "frames": frames, "passes": n_passes, "seconds": round(elapsed, 1),
+        "config": {
+            "days": args.days,
+            "pass_every_s": args.pass_every,
+            "resolution": [args.width, args.height],
+            "budget": budget,
+            "embedder": embedder.name,
+            "seed": args.seed,
+        },
+        "frames": frames,
+        "passes": n_passes,
+        "seconds": round(elapsed, 1),
         "ms_per_frame": round(1000 * elapsed / max(1, frames), 1),
-        "log": rows_log, "final": {"rows": final_stats["rows"], "bytes": final_stats["bytes"],
-                                   "accuracy": final_acc, "answers": answers},
+        "log": rows_log,
+        "final": {
+            "rows": final_stats["rows"],
+            "bytes": final_stats["bytes"],
+            "accuracy": final_acc,
+            "answers": answers,
+        },
         "last_forgetting": {k: v for k, v in final_report.items() if not k.startswith("rows_")},
         "store": str(store),
     }
@@ -196,14 +215,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def print_table(res: dict[str, Any]) -> None:
     tables = ["sightings", "absences", "snapshots", "episodes", "steps", "facts", "fact_evidence", "frames"]
-    head = f"{'day':>6} {'frames':>7} " + " ".join(f"{t[:9]:>9}" for t in tables) + \
-        f" {'total':>7} {'MB':>6} {'sight.n':>8} {'acc':>5}"
+    head = (
+        f"{'day':>6} {'frames':>7} "
+        + " ".join(f"{t[:9]:>9}" for t in tables)
+        + f" {'total':>7} {'MB':>6} {'sight.n':>8} {'acc':>5}"
+    )
     print(head)
     print("-" * len(head))
     for r in res["log"]:
-        print(f"{r['day']:>6.2f} {r['frames']:>7} " + " ".join(f"{r['rows'].get(t, 0):>9}" for t in tables)
-              + f" {r['total_rows']:>7} {r['bytes'] / 1e6:>6.2f} {r['sightings_represented']:>8}"
-              + f" {r['accuracy']['semantic']:>5.2f}")
+        print(
+            f"{r['day']:>6.2f} {r['frames']:>7} "
+            + " ".join(f"{r['rows'].get(t, 0):>9}" for t in tables)
+            + f" {r['total_rows']:>7} {r['bytes'] / 1e6:>6.2f} {r['sightings_represented']:>8}"
+            + f" {r['accuracy']['semantic']:>5.2f}"
+        )
 
 
 def plot(res: dict[str, Any], out: Path) -> None:
@@ -236,8 +261,10 @@ def plot(res: dict[str, Any], out: Path) -> None:
     ax.set_ylabel("share of objects placed right")
     ax.set_title("current location vs ground truth")
     ax.legend(fontsize=8)
-    fig.suptitle(f"robomem growth: {res['frames']} frames, {res['config']['days']} days, budget "
-                 + ("off" if not res["config"]["budget"] else "on"))
+    fig.suptitle(
+        f"robomem growth: {res['frames']} frames, {res['config']['days']} days, budget "
+        + ("off" if not res["config"]["budget"] else "on")
+    )
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)

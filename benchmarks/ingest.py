@@ -40,7 +40,10 @@ def scene(width: int, height: int) -> BoxScene:
 
 
 def run(frames: list, parallel: bool, embedder) -> tuple[list[float], dict]:
-    with tempfile.TemporaryDirectory() as d, Memory.open(Path(d) / "store", embedder=embedder, parallel=parallel) as mem:
+    with (
+        tempfile.TemporaryDirectory() as d,
+        Memory.open(Path(d) / "store", embedder=embedder, parallel=parallel) as mem,
+    ):
         times = []
         parts: dict[str, list[float]] = {}
         for obs in frames:
@@ -90,8 +93,13 @@ def main() -> int:
     print(f"  sequential/parallel median ratio: {ratio:.2f}x (target >= 30 updates/s)")
     print("  median stage ms (parallel):", {k: round(v, 2) for k, v in results["parallel"]["median_stage_ms"].items()})
     write_json(
-        {"benchmark": "ingest", "resolution": [args.width, args.height], "instances_per_frame": n_inst,
-         "results": results, "speedup_parallel_over_sequential": ratio},
+        {
+            "benchmark": "ingest",
+            "resolution": [args.width, args.height],
+            "instances_per_frame": n_inst,
+            "results": results,
+            "speedup_parallel_over_sequential": ratio,
+        },
         args.json_out,
     )
     return 0

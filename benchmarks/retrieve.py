@@ -41,15 +41,60 @@ from robomem.planner import Planner
 
 COLOURS = ["red", "blue", "green", "white", "black", "yellow", "grey", "brown", "pink", "orange"]
 NOUNS = [
-    "mug", "cup", "bowl", "plate", "bottle", "book", "chair", "table", "lamp", "plant", "vase", "box", "towel",
-    "pillow", "remote control", "phone", "laptop", "keyboard", "backpack", "shoe", "jacket", "umbrella", "pan",
-    "pot", "knife", "spoon", "fork", "apple", "banana", "orange", "can", "jar", "basket", "bin", "toy", "ball",
-    "clock", "picture frame", "candle", "kettle",
+    "mug",
+    "cup",
+    "bowl",
+    "plate",
+    "bottle",
+    "book",
+    "chair",
+    "table",
+    "lamp",
+    "plant",
+    "vase",
+    "box",
+    "towel",
+    "pillow",
+    "remote control",
+    "phone",
+    "laptop",
+    "keyboard",
+    "backpack",
+    "shoe",
+    "jacket",
+    "umbrella",
+    "pan",
+    "pot",
+    "knife",
+    "spoon",
+    "fork",
+    "apple",
+    "banana",
+    "orange",
+    "can",
+    "jar",
+    "basket",
+    "bin",
+    "toy",
+    "ball",
+    "clock",
+    "picture frame",
+    "candle",
+    "kettle",
 ]
 GOALS = [
-    "where is the red mug", "bring me the blue bottle", "find a book", "get the green apple from the kitchen",
-    "where did I leave my black phone", "fetch the white towel", "find the yellow ball", "where is the laptop",
-    "bring the grey kettle", "find my brown backpack", "where are the keys", "pick up the pink cup",
+    "where is the red mug",
+    "bring me the blue bottle",
+    "find a book",
+    "get the green apple from the kitchen",
+    "where did I leave my black phone",
+    "fetch the white towel",
+    "find the yellow ball",
+    "where is the laptop",
+    "bring the grey kettle",
+    "find my brown backpack",
+    "where are the keys",
+    "pick up the pink cup",
 ]
 MAP = 60.0
 
@@ -57,13 +102,19 @@ MAP = 60.0
 def populate(path: Path, n_objects: int, sightings_per_object: int, embedder: Any, seed: int = 0) -> dict[str, int]:
     """Create a store with ``n_objects`` objects and their sightings, written directly in one transaction."""
     with Memory.open(path, embedder=embedder) as mem:  # creates the schema
-        mem.set_places([Place(f"room{i}{j}", (i * 15.0, j * 15.0), (i * 15.0 + 15.0, j * 15.0 + 15.0))
-                        for i in range(4) for j in range(4)])
+        mem.set_places(
+            [
+                Place(f"room{i}{j}", (i * 15.0, j * 15.0), (i * 15.0 + 15.0, j * 15.0 + 15.0))
+                for i in range(4)
+                for j in range(4)
+            ]
+        )
     rng = np.random.default_rng(seed)
     labels = [f"{c} {n}" for c in COLOURS for n in NOUNS]
     lab_idx = rng.integers(0, len(labels), n_objects)
-    cents = np.column_stack([rng.uniform(0, MAP, n_objects), rng.uniform(0, MAP, n_objects),
-                             rng.uniform(0.0, 1.5, n_objects)])
+    cents = np.column_stack(
+        [rng.uniform(0, MAP, n_objects), rng.uniform(0, MAP, n_objects), rng.uniform(0.0, 1.5, n_objects)]
+    )
     offsets = rng.normal(0, 0.03, (8, 3)).astype(np.float32)
     t_end = 10_000.0
     conn = sqlite3.connect(path / "memory.db")
@@ -79,23 +130,43 @@ def populate(path: Path, n_objects: int, sightings_per_object: int, embedder: An
                 mn, mx = pts.min(axis=0), pts.max(axis=0)
                 ts = np.sort(rng.uniform(0, t_end, sightings_per_object))
                 place = f"room{int(c[0] // 15)}{int(c[1] // 15)}"
-                obj_rows.append((
-                    oid, lab, json.dumps({lab: float(sightings_per_object)}), *map(float, c), *map(float, mn),
-                    *map(float, mx), sightings_per_object, float(ts[0]), float(ts[-1]), None, None, pts.tobytes(),
-                    place, "present", 0,
-                ))
+                obj_rows.append(
+                    (
+                        oid,
+                        lab,
+                        json.dumps({lab: float(sightings_per_object)}),
+                        *map(float, c),
+                        *map(float, mn),
+                        *map(float, mx),
+                        sightings_per_object,
+                        float(ts[0]),
+                        float(ts[-1]),
+                        None,
+                        None,
+                        pts.tobytes(),
+                        place,
+                        "present",
+                        0,
+                    )
+                )
                 for t in ts:
                     sig_rows.append((oid, float(t), float(t), 1, *map(float, c), place, "robot", 0.1, 0))
             conn.executemany(
                 "INSERT INTO objects(id, label, labels, cx, cy, cz, minx, miny, minz, maxx, maxy, maxz, n_obs,"
                 " first_seen, last_seen, colour, embedding, points, place, status, retrieved)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", obj_rows)
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                obj_rows,
+            )
             conn.executemany(
                 "INSERT INTO sightings(object_id, t_start, t_end, n, x, y, z, place, robot_id, extent, reid)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?)", sig_rows)
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                sig_rows,
+            )
             conn.execute(
                 "INSERT INTO frames(idx, stamp, robot_id, source, x, y, z, qx, qy, qz, qw, place, n_detections)"
-                " VALUES (1, ?, 'robot', 'bench', 0, 0, 1, 0, 0, 0, 1, NULL, 0)", (t_end,))
+                " VALUES (1, ?, 'robot', 'bench', 0, 0, 1, 0, 0, 0, 1, NULL, 0)",
+                (t_end,),
+            )
     finally:
         conn.close()
     return {"objects": n_objects, "sightings": n_objects * sightings_per_object}
@@ -111,8 +182,12 @@ def measure(fn: Any, args_list: list[Any]) -> dict[str, float]:
         t0 = time.perf_counter()
         fn(*a)
         times.append((time.perf_counter() - t0) * 1e3)
-    return {"median_ms": statistics.median(times), "p99_ms": percentile(times, 99), "max_ms": max(times),
-            "n": len(times)}
+    return {
+        "median_ms": statistics.median(times),
+        "p99_ms": percentile(times, 99),
+        "max_ms": max(times),
+        "n": len(times),
+    }
 
 
 def bench_size(n: int, args: argparse.Namespace, embedder: Any, root: Path) -> dict[str, Any]:
@@ -128,10 +203,13 @@ def bench_size(n: int, args: argparse.Namespace, embedder: Any, root: Path) -> d
         planner = Planner(mem, k=args.k)
         positions = [(float(rng.uniform(0, MAP)), float(rng.uniform(0, MAP)), 0.0) for _ in range(args.queries)]
         now = mem.newest_stamp
-        queries = [(Query(text=GOALS[i % len(GOALS)], position=positions[i], time=now, k=args.k),)
-                   for i in range(args.queries)]
-        label_queries = [(Query(label=f"{COLOURS[i % 10]} {NOUNS[i % len(NOUNS)]}", position=positions[i], time=now,
-                                k=args.k),) for i in range(args.queries)]
+        queries = [
+            (Query(text=GOALS[i % len(GOALS)], position=positions[i], time=now, k=args.k),) for i in range(args.queries)
+        ]
+        label_queries = [
+            (Query(label=f"{COLOURS[i % 10]} {NOUNS[i % len(NOUNS)]}", position=positions[i], time=now, k=args.k),)
+            for i in range(args.queries)
+        ]
         contexts = [(GOALS[i % len(GOALS)], RobotState(positions[i], 0.0, now)) for i in range(args.queries)]
         # Warm-up: embed every goal text once (a running robot repeats its goals).
         for q in queries[: len(GOALS)] + label_queries[: len(NOUNS)]:
@@ -173,7 +251,10 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(tempfile.mkdtemp(prefix="robomem_bench_", dir=args.workdir))
     results: dict[str, Any] = {
         "machine": {"python": sys.version.split()[0], "platform": platform.platform(), "cpus": os.cpu_count()},
-        "embedder": embedder.name, "k": args.k, "queries": args.queries, "sizes": {},
+        "embedder": embedder.name,
+        "k": args.k,
+        "queries": args.queries,
+        "sizes": {},
     }
     try:
         for n in args.sizes:
@@ -182,8 +263,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"... {n} objects done (populate {r['populate_s']} s, open {r['open_s']} s)", file=sys.stderr)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    cols = [("retrieve_text", "retrieve(text)"), ("retrieve_label", "retrieve(label)"),
-            ("planner_context", "Planner.context(text)"), ("planner_context_label", "Planner.context(label)")]
+    cols = [
+        ("retrieve_text", "retrieve(text)"),
+        ("retrieve_label", "retrieve(label)"),
+        ("planner_context", "Planner.context(text)"),
+        ("planner_context_label", "Planner.context(label)"),
+    ]
     print(f"{'objects':>8} {'sightings':>9}  " + "  ".join(f"{name:>24}" for _, name in cols) + "  fresh text")
     print(f"{'':>8} {'':>9}  " + "  ".join(f"{'median / p99 ms':>24}" for _ in cols))
     for n, r in results["sizes"].items():

@@ -52,8 +52,15 @@ SAMPLE_EVERY_S = 60.0
 
 # Tighter than the defaults so that a two-hour run reaches every limit that matters.
 SOAK_BUDGET = BudgetConfig(
-    max_sighting_rows=20_000, max_absence_rows=5_000, max_snapshots=100, max_episode_steps=5_000,
-    max_episodes=500, max_fact_rows=5_000, max_frame_rows=10_000, max_store_bytes=200_000_000, check_every=500,
+    max_sighting_rows=20_000,
+    max_absence_rows=5_000,
+    max_snapshots=100,
+    max_episode_steps=5_000,
+    max_episodes=500,
+    max_fact_rows=5_000,
+    max_frame_rows=10_000,
+    max_store_bytes=200_000_000,
+    check_every=500,
 )
 
 PLACES = [Place("kitchen", (-5.0, -4.0), (0.0, 4.0)), Place("living room", (0.0, -4.0), (5.0, 4.0))]
@@ -64,10 +71,33 @@ FURNITURE = [
     Box(4, "coffee table", (2.5, 0.5, 0.2), (1.0, 0.6, 0.4), (120, 80, 50)),
     Box(5, "shelf", (4.0, -2.5, 0.6), (0.4, 1.0, 1.2), (160, 160, 160)),
 ]
-SMALL = ["red mug", "blue mug", "book", "bowl", "water bottle", "plant", "laptop", "remote", "apple", "vase",
-         "keys", "glasses", "phone", "tea box", "candle", "toy car"]
-QUERIES = ["where is the red mug?", "laptop", "what is on the dining table", "keys", "something to drink from",
-           "where did I leave my phone", "plant in the living room"]
+SMALL = [
+    "red mug",
+    "blue mug",
+    "book",
+    "bowl",
+    "water bottle",
+    "plant",
+    "laptop",
+    "remote",
+    "apple",
+    "vase",
+    "keys",
+    "glasses",
+    "phone",
+    "tea box",
+    "candle",
+    "toy car",
+]
+QUERIES = [
+    "where is the red mug?",
+    "laptop",
+    "what is on the dining table",
+    "keys",
+    "something to drink from",
+    "where did I leave my phone",
+    "plant in the living room",
+]
 
 
 @dataclass
@@ -155,8 +185,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     samples: list[dict[str, Any]] = []
     t_render = 0.0
     wall0 = time.perf_counter()
-    print(f"soak: {args.hours:g} simulated hours = {n_frames} frames at {RATE_HZ:g} Hz, "
-          f"{args.width}x{args.height}, store {store_dir}", flush=True)
+    print(
+        f"soak: {args.hours:g} simulated hours = {n_frames} frames at {RATE_HZ:g} Hz, "
+        f"{args.width}x{args.height}, store {store_dir}",
+        flush=True,
+    )
     with Memory.open(store_dir, config=config, embedder=make_embedder(args.embedder)) as mem:
         mem.set_places(PLACES)
         mem.retrieve(Query(text=QUERIES[0]))  # warm the embedder (model load) outside the timings
@@ -198,22 +231,29 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 st = mem.stats()
                 win = [d for s, d in upd if s > t - SAMPLE_EVERY_S]
                 rwin = [d for s, d in ret if s > t - SAMPLE_EVERY_S]
-                samples.append({
-                    "sim_s": t, "wall_s": time.perf_counter() - wall0,
-                    "update_median_ms": float(np.median(win)) * 1e3 if win else None,
-                    "update_p99_ms": float(np.percentile(win, 99)) * 1e3 if win else None,
-                    "retrieve_median_ms": float(np.median(rwin)) * 1e3 if rwin else None,
-                    "rss_mb": proc.memory_info().rss / 2**20,
-                    "store_mb": st["bytes"] / 2**20,
-                    "objects": st["objects"], "rows": st["rows"],
-                })
+                samples.append(
+                    {
+                        "sim_s": t,
+                        "wall_s": time.perf_counter() - wall0,
+                        "update_median_ms": float(np.median(win)) * 1e3 if win else None,
+                        "update_p99_ms": float(np.percentile(win, 99)) * 1e3 if win else None,
+                        "retrieve_median_ms": float(np.median(rwin)) * 1e3 if rwin else None,
+                        "rss_mb": proc.memory_info().rss / 2**20,
+                        "store_mb": st["bytes"] / 2**20,
+                        "objects": st["objects"],
+                        "rows": st["rows"],
+                    }
+                )
                 if len(samples) % 10 == 1 or i == n_frames - 1:
                     s = samples[-1]
                     h, m = divmod(int(t) // 60, 60)
-                    print(f"  sim {h}:{m:02d}  wall {s['wall_s']:6.0f}s  frame {i + 1}/{n_frames}  "
-                          f"update {s['update_median_ms'] or 0:.1f} ms (p99 {s['update_p99_ms'] or 0:.1f})  "
-                          f"retrieve {s['retrieve_median_ms'] or 0:.1f} ms  RSS {s['rss_mb']:.0f} MB  "
-                          f"store {s['store_mb']:.1f} MB  objects {s['objects']}", flush=True)
+                    print(
+                        f"  sim {h}:{m:02d}  wall {s['wall_s']:6.0f}s  frame {i + 1}/{n_frames}  "
+                        f"update {s['update_median_ms'] or 0:.1f} ms (p99 {s['update_p99_ms'] or 0:.1f})  "
+                        f"retrieve {s['retrieve_median_ms'] or 0:.1f} ms  RSS {s['rss_mb']:.0f} MB  "
+                        f"store {s['store_mb']:.1f} MB  objects {s['objects']}",
+                        flush=True,
+                    )
         final_stats = mem.stats()
         budget_now = mem.enforce_budget()
     wall = time.perf_counter() - wall0
@@ -227,9 +267,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     n10 = max(1, len(samples) // 10)
     result: dict[str, Any] = {
         "benchmark": "soak",
-        "simulated_hours": args.hours, "frames": n_frames, "rate_hz": RATE_HZ,
-        "resolution": f"{args.width}x{args.height}", "embedder": args.embedder,
-        "wall_s": round(wall, 1), "render_s": round(t_render, 1),
+        "simulated_hours": args.hours,
+        "frames": n_frames,
+        "rate_hz": RATE_HZ,
+        "resolution": f"{args.width}x{args.height}",
+        "embedder": args.embedder,
+        "wall_s": round(wall, 1),
+        "render_s": round(t_render, 1),
         "update": summary_ms([d for _, d in upd]),
         "update_with_budget_check": summary_ms([d for _, d in budget_runs]) if budget_runs else None,
         "retrieve": summary_ms([d for _, d in ret]),
@@ -240,9 +284,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "retrieve_median_last10_ms": window_median(ret, *last),
         },
         "rss_mb": {"first10_max": max(rss[:n10]), "last10_max": max(rss[-n10:]), "max": max(rss)},
-        "store_mb": {"first10_max": max(store[:n10]), "last10_max": max(store[-n10:]), "max": max(store),
-                     "final": store[-1], "budget_max_store_mb": config.budget.max_store_bytes / 2**20},
-        "final_rows": final_stats["rows"], "final_objects": final_stats["objects"],
+        "store_mb": {
+            "first10_max": max(store[:n10]),
+            "last10_max": max(store[-n10:]),
+            "max": max(store),
+            "final": store[-1],
+            "budget_max_store_mb": config.budget.max_store_bytes / 2**20,
+        },
+        "final_rows": final_stats["rows"],
+        "final_objects": final_stats["objects"],
         "budget": {k: getattr(config.budget, k) for k in config.budget.__dataclass_fields__},
         "last_enforce_budget": {k: v for k, v in (budget_now or {}).items() if isinstance(v, (int, float, str, dict))},
         "samples": samples,
@@ -256,20 +306,32 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ["metric", "first 10%", "last 10%", "ratio / max"],
         [
             ["update median ms", d["update_median_first10_ms"], d["update_median_last10_ms"], d["update_ratio"]],
-            ["retrieve median ms", d["retrieve_median_first10_ms"], d["retrieve_median_last10_ms"],
-             d["retrieve_ratio"]],
+            [
+                "retrieve median ms",
+                d["retrieve_median_first10_ms"],
+                d["retrieve_median_last10_ms"],
+                d["retrieve_ratio"],
+            ],
             ["RSS MB (max)", result["rss_mb"]["first10_max"], result["rss_mb"]["last10_max"], result["rss_mb"]["max"]],
-            ["store MB (max)", result["store_mb"]["first10_max"], result["store_mb"]["last10_max"],
-             result["store_mb"]["max"]],
+            [
+                "store MB (max)",
+                result["store_mb"]["first10_max"],
+                result["store_mb"]["last10_max"],
+                result["store_mb"]["max"],
+            ],
         ],
     )
     u, r = result["update"], result["retrieve"]
-    print(f"  update: median {u['median_ms']:.2f} ms, p99 {u['p99_ms']:.2f} ms over {u['n']}; "
-          f"retrieve: median {r['median_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms over {r['n']}")
+    print(
+        f"  update: median {u['median_ms']:.2f} ms, p99 {u['p99_ms']:.2f} ms over {u['n']}; "
+        f"retrieve: median {r['median_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms over {r['n']}"
+    )
     if budget_runs:
         b = result["update_with_budget_check"]
-        print(f"  updates that ran forgetting (every {config.budget.check_every}): median {b['median_ms']:.1f} ms, "
-              f"p99 {b['p99_ms']:.1f} ms over {b['n']}")
+        print(
+            f"  updates that ran forgetting (every {config.budget.check_every}): median {b['median_ms']:.1f} ms, "
+            f"p99 {b['p99_ms']:.1f} ms over {b['n']}"
+        )
     print(f"  final rows: {final_stats['rows']}")
 
     plot(samples, upd, ret, budget_runs, result, args.out)
@@ -279,8 +341,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     return result
 
 
-def plot(samples: list[dict[str, Any]], upd: list[tuple[float, float]], ret: list[tuple[float, float]],
-         budget_runs: list[tuple[float, float]], result: dict[str, Any], out: str) -> None:
+def plot(
+    samples: list[dict[str, Any]],
+    upd: list[tuple[float, float]],
+    ret: list[tuple[float, float]],
+    budget_runs: list[tuple[float, float]],
+    result: dict[str, Any],
+    out: str,
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -292,8 +360,13 @@ def plot(samples: list[dict[str, Any]], upd: list[tuple[float, float]], ret: lis
     a.plot(hours, [s["update_median_ms"] for s in samples], label="median per minute")
     a.plot(hours, [s["update_p99_ms"] for s in samples], label="p99 per minute", alpha=0.6)
     if budget_runs:
-        a.scatter([t / 3600 for t, _ in budget_runs], [d * 1e3 for _, d in budget_runs], s=6, c="red",
-                  label="update that ran forgetting")
+        a.scatter(
+            [t / 3600 for t, _ in budget_runs],
+            [d * 1e3 for _, d in budget_runs],
+            s=6,
+            c="red",
+            label="update that ran forgetting",
+        )
     a.set_yscale("log")
     a.set_ylabel("update latency (ms)")
     a.legend(fontsize=8)

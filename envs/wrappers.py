@@ -69,8 +69,14 @@ class MemoryWrapper(gym.Wrapper):
             goal = Goal.of(goal)
         gym.Wrapper.__init__(self, env)
         # Kept by reference (gymnasium's RecordConstructorArgs would deep-copy the open Memory).
-        self._ctor_kwargs = {"memory": memory, "planner": planner, "to_observation": to_observation, "goal": goal,
-                             "k": k, "wipe_on_reset": wipe_on_reset}
+        self._ctor_kwargs = {
+            "memory": memory,
+            "planner": planner,
+            "to_observation": to_observation,
+            "goal": goal,
+            "k": k,
+            "wipe_on_reset": wipe_on_reset,
+        }
         self.memory = memory
         self.planner = planner
         self.to_observation = to_observation
@@ -84,11 +90,13 @@ class MemoryWrapper(gym.Wrapper):
             if name in base:
                 raise ValueError(f"MemoryWrapper: the env's observation already has a {name!r} key")
         self._dict_obs = isinstance(inner, spaces.Dict)
-        self.observation_space = spaces.Dict({
-            **base,
-            "memory": spaces.Box(-np.inf, np.inf, shape=(k, self.dim), dtype=np.float32),
-            "memory_mask": spaces.MultiBinary(k),
-        })
+        self.observation_space = spaces.Dict(
+            {
+                **base,
+                "memory": spaces.Box(-np.inf, np.inf, shape=(k, self.dim), dtype=np.float32),
+                "memory_mask": spaces.MultiBinary(k),
+            }
+        )
         self.stamp_offset = 0.0
         self._episode_start: float | None = None
         self._last_stamp = -np.inf
@@ -106,8 +114,11 @@ class MemoryWrapper(gym.Wrapper):
 
         spec = copy.deepcopy(inner)
         spec.additional_wrappers += (
-            WrapperSpec(name=type(self).__name__, entry_point=f"{type(self).__module__}:{type(self).__name__}",
-                        kwargs=self._ctor_kwargs),
+            WrapperSpec(
+                name=type(self).__name__,
+                entry_point=f"{type(self).__module__}:{type(self).__name__}",
+                kwargs=self._ctor_kwargs,
+            ),
         )
         spec = dataclasses.replace(spec, nondeterministic=True)
         self._cached_spec = spec

@@ -49,7 +49,14 @@ class SpatialConfig:
     snapshot_image_width: int = 320  # keyframe images are stored at this width (PNG)
 
     def __post_init__(self) -> None:
-        positive = ("voxel_size", "max_depth", "max_points_per_object", "overlap_voxel", "snapshot_image_width", "max_pixels")
+        positive = (
+            "voxel_size",
+            "max_depth",
+            "max_points_per_object",
+            "overlap_voxel",
+            "snapshot_image_width",
+            "max_pixels",
+        )
         _require(self, positive=positive, nonnegative=("min_points", "pixel_stride"))
 
 
@@ -86,7 +93,15 @@ class SemanticConfig:
     confidence_half_life: float = 3600.0  # s; a fact's confidence counts half this long after its last evidence
     update_margin: float = 0.25  # newer evidence this much weaker than the believed value still replaces it
     functional_predicates: tuple[str, ...] = (
-        "located_in", "usually_in", "belongs_to", "on", "in", "state", "is_a", "colour", "color",
+        "located_in",
+        "usually_in",
+        "belongs_to",
+        "on",
+        "in",
+        "state",
+        "is_a",
+        "colour",
+        "color",
     )  # one object at a time per subject: a new one closes the old
 
 

@@ -199,10 +199,15 @@ class GoalProposal:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "kind": self.kind, "confidence": round(self.confidence, 4), "reason": self.reason,
+            "kind": self.kind,
+            "confidence": round(self.confidence, 4),
+            "reason": self.reason,
             "target": list(self.target) if self.target else None,
             "view_pose": list(self.view_pose) if self.view_pose else None,
-            "object_id": self.object_id, "label": self.label, "place": self.place, "evidence": list(self.evidence),
+            "object_id": self.object_id,
+            "label": self.label,
+            "place": self.place,
+            "evidence": list(self.evidence),
         }
 
 
@@ -261,8 +266,10 @@ class Context:
                 where = f" at ({p.target[0]:.2f}, {p.target[1]:.2f}, {p.target[2]:.2f})"
             if p.place:
                 where += f" in the {p.place}"
-            head.append(f"{'PROPOSAL' if i == 0 else 'FALLBACK'} {i + 1}: {p.kind}{where}, "
-                        f"confidence {p.confidence:.2f} - {p.reason}")
+            head.append(
+                f"{'PROPOSAL' if i == 0 else 'FALLBACK'} {i + 1}: {p.kind}{where}, "
+                f"confidence {p.confidence:.2f} - {p.reason}"
+            )
         if not self.entries:
             head.append("MEMORY: nothing relevant is remembered.")
             return "\n".join(head)
@@ -288,7 +295,9 @@ class Context:
         if emb is not None:
             vecs = emb.embed([e.text for e in rows])
             if vecs.shape[1] != embed_dim:
-                raise ValueError(f"Context.tensor: embedder gives {vecs.shape[1]}-d vectors, layout expects {embed_dim}")
+                raise ValueError(
+                    f"Context.tensor: embedder gives {vecs.shape[1]}-d vectors, layout expects {embed_dim}"
+                )
             tokens[: len(rows), lay["embedding"]] = vecs
         kind0 = lay["kind"].start
         for i, e in enumerate(rows):
@@ -342,8 +351,10 @@ def _build_memory_attention() -> type:
         def __init__(self, token_dim: int, d_model: int = 128, n_heads: int = 4, query_dim: int = 0) -> None:
             super().__init__()
             if token_dim <= 0 or d_model <= 0 or n_heads <= 0 or d_model % n_heads:
-                raise ValueError(f"MemoryAttention: need positive dims and d_model % n_heads == 0, got "
-                                 f"token_dim={token_dim}, d_model={d_model}, n_heads={n_heads}")
+                raise ValueError(
+                    f"MemoryAttention: need positive dims and d_model % n_heads == 0, got "
+                    f"token_dim={token_dim}, d_model={d_model}, n_heads={n_heads}"
+                )
             self.token_dim = int(token_dim)
             self.query_dim = int(query_dim)
             self.proj = nn.Sequential(nn.Linear(token_dim, d_model), nn.GELU(), nn.LayerNorm(d_model))
@@ -359,7 +370,9 @@ def _build_memory_attention() -> type:
             if tokens.shape[-1] != self.token_dim:
                 raise ValueError(f"MemoryAttention: tokens have width {tokens.shape[-1]}, expected {self.token_dim}")
             if mask.shape != tokens.shape[:2]:
-                raise ValueError(f"MemoryAttention: mask shape {tuple(mask.shape)} does not match tokens {tuple(tokens.shape[:2])}")
+                raise ValueError(
+                    f"MemoryAttention: mask shape {tuple(mask.shape)} does not match tokens {tuple(tokens.shape[:2])}"
+                )
             b = tokens.shape[0]
             x = self.proj(tokens.float())
             if self.query_proj is not None:

@@ -90,8 +90,12 @@ class LoopCritic:
     def key(self, state: RobotState, extra: Hashable = None) -> Hashable:
         x, y, _ = state.position
         yaw = math.atan2(math.sin(state.yaw), math.cos(state.yaw))
-        return (round(x / self.position_tol), round(y / self.position_tol),
-                round(yaw / self.yaw_tol) % max(1, round(2 * math.pi / self.yaw_tol)), extra)
+        return (
+            round(x / self.position_tol),
+            round(y / self.position_tol),
+            round(yaw / self.yaw_tol) % max(1, round(2 * math.pi / self.yaw_tol)),
+            extra,
+        )
 
     def check(self, state: RobotState, action: object, extra: Hashable = None) -> Verdict:
         """Record that ``action`` is about to be taken in ``state``; say whether to go on."""
@@ -106,8 +110,10 @@ class LoopCritic:
         count = Counter(self._history)[pair]
         if count >= self.max_repeats:
             x, y, _ = state.position
-            reason = (f"loop: action {name!r} at ({x:.2f}, {y:.2f}) heading {math.degrees(state.yaw):.0f} deg "
-                      f"repeated {count} times in the last {len(self._history)} steps")
+            reason = (
+                f"loop: action {name!r} at ({x:.2f}, {y:.2f}) heading {math.degrees(state.yaw):.0f} deg "
+                f"repeated {count} times in the last {len(self._history)} steps"
+            )
         elif len(self._positions) == self.stall_steps:
             xs = [p[0] for p in self._positions]
             ys = [p[1] for p in self._positions]

@@ -85,9 +85,7 @@ class HashEmbedder(_Cached):
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for i, t in enumerate(texts):
             words = re.findall(r"[a-z0-9]+", t.lower())
-            feats = [("w", w) for w in words] + [
-                ("c", w[j : j + 3]) for w in words for j in range(max(1, len(w) - 2))
-            ]
+            feats = [("w", w) for w in words] + [("c", w[j : j + 3]) for w in words for j in range(max(1, len(w) - 2))]
             for kind, f in feats:
                 h = hashlib.blake2b(f"{kind}:{f}".encode(), digest_size=8).digest()
                 idx = int.from_bytes(h[:4], "little") % self.dim

@@ -42,10 +42,45 @@ from robomem.observation import Event
 from robomem.retrieval import Entry, Query, recency
 from robomem.submodule import Changes, Submodule
 
-_FAIL_WORDS = ("fail", "failed", "failure", "error", "stuck", "could not", "couldn't", "cannot", "can't", "unable",
-               "aborted", "abort", "timeout", "timed out", "blocked", "dropped", "missed", "not found")
-_OK_WORDS = ("success", "succeeded", "successful", "done", "ok", "completed", "complete", "achieved", "reached",
-             "delivered", "found", "opened", "closed", "picked", "placed", "grasped", "arrived")
+_FAIL_WORDS = (
+    "fail",
+    "failed",
+    "failure",
+    "error",
+    "stuck",
+    "could not",
+    "couldn't",
+    "cannot",
+    "can't",
+    "unable",
+    "aborted",
+    "abort",
+    "timeout",
+    "timed out",
+    "blocked",
+    "dropped",
+    "missed",
+    "not found",
+)
+_OK_WORDS = (
+    "success",
+    "succeeded",
+    "successful",
+    "done",
+    "ok",
+    "completed",
+    "complete",
+    "achieved",
+    "reached",
+    "delivered",
+    "found",
+    "opened",
+    "closed",
+    "picked",
+    "placed",
+    "grasped",
+    "arrived",
+)
 
 MAX_OBJECTS_PER_EPISODE = 200
 RECENT_FRAMES = 20  # the window "what was seen lately" that surprise compares against
@@ -92,9 +127,18 @@ class Step:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "step_id": self.step_id, "episode_id": self.episode_id, "index": self.index, "stamp": self.stamp,
-            "kind": self.kind, "observation": self.observation, "action": self.action, "result": self.result,
-            "success": self.success, "place": self.place, "frame_index": self.frame_index, "n": self.n,
+            "step_id": self.step_id,
+            "episode_id": self.episode_id,
+            "index": self.index,
+            "stamp": self.stamp,
+            "kind": self.kind,
+            "observation": self.observation,
+            "action": self.action,
+            "result": self.result,
+            "success": self.success,
+            "place": self.place,
+            "frame_index": self.frame_index,
+            "n": self.n,
         }
 
 
@@ -124,10 +168,20 @@ class Episode:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "episode_id": self.episode_id, "task": self.task, "kind": self.kind, "robot_id": self.robot_id,
-            "t_start": self.t_start, "t_end": self.t_end, "open": self.is_open, "outcome": self.outcome,
-            "success": self.success, "places": list(self.places), "object_ids": list(self.object_ids),
-            "n_steps": self.n_steps, "n_frames": self.n_frames, "cut_reason": self.cut_reason,
+            "episode_id": self.episode_id,
+            "task": self.task,
+            "kind": self.kind,
+            "robot_id": self.robot_id,
+            "t_start": self.t_start,
+            "t_end": self.t_end,
+            "open": self.is_open,
+            "outcome": self.outcome,
+            "success": self.success,
+            "places": list(self.places),
+            "object_ids": list(self.object_ids),
+            "n_steps": self.n_steps,
+            "n_frames": self.n_frames,
+            "cut_reason": self.cut_reason,
         }
 
 
@@ -199,10 +253,21 @@ class EpisodicMemory(Submodule):
             " n_frames, cut_reason, embedding, retrieved FROM episodes"
         ):
             ep = Episode(
-                episode_id=row[0], task=row[1], kind=row[2], robot_id=row[3], t_start=row[4], t_end=row[5],
-                is_open=bool(row[6]), outcome=row[7], success=None if row[8] is None else bool(row[8]),
-                places=tuple(json.loads(row[9])), object_ids=tuple(json.loads(row[10])), n_steps=row[11],
-                n_frames=row[12], cut_reason=row[13], retrieved=row[15],
+                episode_id=row[0],
+                task=row[1],
+                kind=row[2],
+                robot_id=row[3],
+                t_start=row[4],
+                t_end=row[5],
+                is_open=bool(row[6]),
+                outcome=row[7],
+                success=None if row[8] is None else bool(row[8]),
+                places=tuple(json.loads(row[9])),
+                object_ids=tuple(json.loads(row[10])),
+                n_steps=row[11],
+                n_frames=row[12],
+                cut_reason=row[13],
+                retrieved=row[15],
             )
             self._episodes[ep.episode_id] = ep
             if row[14] is not None:
@@ -212,7 +277,11 @@ class EpisodicMemory(Submodule):
                 if cur is None or ep.episode_id > cur.episode_id:
                     last_place = ep.places[-1] if ep.places else None
                     self._current[ep.robot_id] = _Current(
-                        ep.episode_id, ep.kind, place=last_place, n_frames=ep.n_frames, n_steps=ep.n_steps,
+                        ep.episode_id,
+                        ep.kind,
+                        place=last_place,
+                        n_frames=ep.n_frames,
+                        n_steps=ep.n_steps,
                         last_activity=ep.t_end,
                     )
         for cur in self._current.values():
@@ -223,9 +292,12 @@ class EpisodicMemory(Submodule):
             if last is not None and last[1] and not last[2]:
                 cur.last_action_step = last[0]  # an action still waiting for its outcome
             cur.pending = [
-                (r[0], _step(r).text) for r in conn.execute(
+                (r[0], _step(r).text)
+                for r in conn.execute(
                     "SELECT id, episode_id, idx, stamp, kind, observation, action, result, success, place, frame_idx,"
-                    " n, t_end FROM steps WHERE episode_id=? AND embedding IS NULL ORDER BY id", (cur.episode_id,))
+                    " n, t_end FROM steps WHERE episode_id=? AND embedding IS NULL ORDER BY id",
+                    (cur.episode_id,),
+                )
             ]
         self._next_episode = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM episodes").fetchone()[0]) + 1
         self._next_step = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM steps").fetchone()[0]) + 1
@@ -250,26 +322,63 @@ class EpisodicMemory(Submodule):
         return (
             "UPDATE episodes SET task=?, t_end=?, open=?, outcome=?, success=?, places=?, object_ids=?, n_steps=?,"
             " n_frames=? WHERE id=?",
-            (ep.task, ep.t_end, int(ep.is_open), ep.outcome, None if ep.success is None else int(ep.success),
-             json.dumps(list(ep.places)), json.dumps(list(ep.object_ids)), ep.n_steps, ep.n_frames, ep.episode_id),
+            (
+                ep.task,
+                ep.t_end,
+                int(ep.is_open),
+                ep.outcome,
+                None if ep.success is None else int(ep.success),
+                json.dumps(list(ep.places)),
+                json.dumps(list(ep.object_ids)),
+                ep.n_steps,
+                ep.n_frames,
+                ep.episode_id,
+            ),
         )
 
     def _open_sql(self, ch: Changes, ep: Episode, emb: np.ndarray | None) -> None:
         ch.sql(
             "INSERT INTO episodes(id, task, kind, robot_id, t_start, t_end, open, outcome, success, places, object_ids,"
             " n_steps, n_frames, cut_reason, embedding) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (ep.episode_id, ep.task, ep.kind, ep.robot_id, ep.t_start, ep.t_end, 1, None, None,
-             json.dumps(list(ep.places)), json.dumps(list(ep.object_ids)), ep.n_steps, ep.n_frames, ep.cut_reason,
-             emb.astype(np.float32).tobytes() if emb is not None else None),
+            (
+                ep.episode_id,
+                ep.task,
+                ep.kind,
+                ep.robot_id,
+                ep.t_start,
+                ep.t_end,
+                1,
+                None,
+                None,
+                json.dumps(list(ep.places)),
+                json.dumps(list(ep.object_ids)),
+                ep.n_steps,
+                ep.n_frames,
+                ep.cut_reason,
+                emb.astype(np.float32).tobytes() if emb is not None else None,
+            ),
         )
 
     def _step_sql(self, ch: Changes, st: Step, emb: np.ndarray | None) -> None:
         ch.sql(
             "INSERT INTO steps(id, episode_id, idx, stamp, t_end, kind, observation, action, result, success, place,"
             " frame_idx, n, embedding) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (st.step_id, st.episode_id, st.index, st.stamp, st.t_end if st.t_end is not None else st.stamp, st.kind,
-             st.observation, st.action, st.result, None if st.success is None else int(st.success), st.place,
-             st.frame_index, st.n, emb.astype(np.float32).tobytes() if emb is not None else None),
+            (
+                st.step_id,
+                st.episode_id,
+                st.index,
+                st.stamp,
+                st.t_end if st.t_end is not None else st.stamp,
+                st.kind,
+                st.observation,
+                st.action,
+                st.result,
+                None if st.success is None else int(st.success),
+                st.place,
+                st.frame_index,
+                st.n,
+                emb.astype(np.float32).tobytes() if emb is not None else None,
+            ),
         )
 
     def _flush_embeddings(self, ch: Changes, cur: _Current) -> None:
@@ -303,19 +412,30 @@ class EpisodicMemory(Submodule):
                 self.current[robot_id] = c
             return c
 
-    def _open(self, plan: _Plan, ch: Changes, task: str, kind: str, robot_id: str, stamp: float, reason: str,
-              place: str | None) -> _Current:
+    def _open(
+        self,
+        plan: _Plan,
+        ch: Changes,
+        task: str,
+        kind: str,
+        robot_id: str,
+        stamp: float,
+        reason: str,
+        place: str | None,
+    ) -> _Current:
         eid = self._reserve_episode()
-        ep = Episode(eid, task, kind, robot_id, stamp, stamp, True, None, None, (place,) if place else (), (), 0, 0,
-                     reason)
+        ep = Episode(
+            eid, task, kind, robot_id, stamp, stamp, True, None, None, (place,) if place else (), (), 0, 0, reason
+        )
         self._open_sql(ch, ep, None)  # embedded when it ends, in one batch with its steps
         plan.episodes[eid] = ep
         cur = _Current(eid, kind, place=place, last_activity=stamp)
         plan.current[robot_id] = cur
         return cur
 
-    def _close(self, plan: _Plan, ch: Changes, robot_id: str, stamp: float, outcome: str | None,
-               success: bool | None) -> Episode | None:
+    def _close(
+        self, plan: _Plan, ch: Changes, robot_id: str, stamp: float, outcome: str | None, success: bool | None
+    ) -> Episode | None:
         cur = plan.cur(robot_id)
         if cur is None:
             return None
@@ -341,7 +461,8 @@ class EpisodicMemory(Submodule):
     def _describe(self, ep: Episode) -> str:
         conn = self.store.read()
         labels = [
-            r[0] for r in conn.execute(
+            r[0]
+            for r in conn.execute(
                 "SELECT label FROM objects WHERE id IN (SELECT value FROM json_each(?)) ORDER BY n_obs DESC LIMIT 6",
                 (json.dumps(list(ep.object_ids)),),
             )
@@ -350,11 +471,33 @@ class EpisodicMemory(Submodule):
         seen = f": saw {', '.join(labels)}" if labels else ""
         return f"explored {where}{seen}"
 
-    def _add_step(self, plan: _Plan, ch: Changes, cur: _Current, stamp: float, kind: str, observation: str = "",
-                  action: str = "", result: str = "", success: bool | None = None, place: str | None = None,
-                  frame_index: int | None = None) -> Step:
-        st = Step(self._reserve_step(), cur.episode_id, cur.n_steps, stamp, kind, observation, action, result, success,
-                  place, frame_index)
+    def _add_step(
+        self,
+        plan: _Plan,
+        ch: Changes,
+        cur: _Current,
+        stamp: float,
+        kind: str,
+        observation: str = "",
+        action: str = "",
+        result: str = "",
+        success: bool | None = None,
+        place: str | None = None,
+        frame_index: int | None = None,
+    ) -> Step:
+        st = Step(
+            self._reserve_step(),
+            cur.episode_id,
+            cur.n_steps,
+            stamp,
+            kind,
+            observation,
+            action,
+            result,
+            success,
+            place,
+            frame_index,
+        )
         self._step_sql(ch, st, None)
         cur.pending.append((st.step_id, st.text))
         if len(cur.pending) >= self.config.episodic.embed_batch:
@@ -374,7 +517,8 @@ class EpisodicMemory(Submodule):
         def apply() -> None:
             with self._lock:
                 stale = bool(plan.emb) or any(
-                    eid not in self._episodes or ep.task != self._episodes[eid].task for eid, ep in plan.episodes.items()
+                    eid not in self._episodes or ep.task != self._episodes[eid].task
+                    for eid, ep in plan.episodes.items()
                 )
                 self._episodes.update(plan.episodes)
                 self._emb.update(plan.emb)
@@ -423,8 +567,9 @@ class EpisodicMemory(Submodule):
         self._finish(plan, ch, set())
         return new.episode_id, ch
 
-    def end(self, outcome: str, stamp: float | None = None, robot_id: str = "robot",
-            success: bool | None = None) -> tuple[int, Changes]:
+    def end(
+        self, outcome: str, stamp: float | None = None, robot_id: str = "robot", success: bool | None = None
+    ) -> tuple[int, Changes]:
         """Plan the end of the open explicit episode with an outcome text ("success", "failed: …")."""
         if not isinstance(outcome, str) or not outcome.strip():
             raise ValueError(f"end_episode: outcome must be a non-empty string, got {outcome!r}")
@@ -446,8 +591,16 @@ class EpisodicMemory(Submodule):
         self._finish(plan, ch, set())
         return closed.episode_id, ch
 
-    def step(self, observation: str = "", action: str = "", result: str = "", success: bool | None = None,
-             stamp: float | None = None, robot_id: str = "robot", place: str | None = None) -> tuple[int, Changes]:
+    def step(
+        self,
+        observation: str = "",
+        action: str = "",
+        result: str = "",
+        success: bool | None = None,
+        stamp: float | None = None,
+        robot_id: str = "robot",
+        place: str | None = None,
+    ) -> tuple[int, Changes]:
         """Plan one step (observation summary, action, result) in the robot's current episode."""
         for name, v in (("observation", observation), ("action", action), ("result", result)):
             if not isinstance(v, str):
@@ -491,8 +644,7 @@ class EpisodicMemory(Submodule):
         surprise = 0.0
         if cur is not None:
             surprise = _surprise(seen, cur.recent)
-            place_change = (frame.camera_place is not None and cur.place is not None
-                            and frame.camera_place != cur.place)
+            place_change = frame.camera_place is not None and cur.place is not None and frame.camera_place != cur.place
             if place_change:
                 surprise = 1.0
             if cur.kind == "auto" and cur.n_frames >= cfg.min_episode_frames and surprise >= cfg.surprise_threshold:
@@ -518,13 +670,22 @@ class EpisodicMemory(Submodule):
         for oid in sorted(seen):
             if oid not in objs and len(objs) < MAX_OBJECTS_PER_EPISODE:
                 objs.append(oid)
-        plan.episodes[ep.episode_id] = replace(ep, t_end=max(ep.t_end, t), places=tuple(places),
-                                               object_ids=tuple(objs), n_frames=cur.n_frames)
+        plan.episodes[ep.episode_id] = replace(
+            ep, t_end=max(ep.t_end, t), places=tuple(places), object_ids=tuple(objs), n_frames=cur.n_frames
+        )
         noteworthy = any(d.is_new or d.reidentified for d in frame.detections) or bool(frame.absences)
         stepped = first or noteworthy or surprise >= cfg.step_surprise
         if stepped:
-            self._add_step(plan, ch, cur, t, "observe", observation=_summarise_frame(frame), place=frame.camera_place,
-                           frame_index=frame.index)
+            self._add_step(
+                plan,
+                ch,
+                cur,
+                t,
+                "observe",
+                observation=_summarise_frame(frame),
+                place=frame.camera_place,
+                frame_index=frame.index,
+            )
         # The episode row (t_end, places, objects) is rewritten on steps and every few frames, not on each one.
         write = stepped or cur.n_frames % cfg.write_every == 0
         self._finish(plan, ch, {cur.episode_id} if write else set())
@@ -556,8 +717,10 @@ class EpisodicMemory(Submodule):
                 emb_text = self.store.read().execute("SELECT action FROM steps WHERE id=?", (sid,)).fetchone()
                 action = emb_text[0] if emb_text else ""
                 st = Step(sid, cur.episode_id, 0, t, "action", "", action, text, ok, cur.place, None)
-                ch.sql("UPDATE steps SET result=?, success=?, t_end=?, embedding=NULL WHERE id=?",
-                       (text, None if ok is None else int(ok), t, sid))
+                ch.sql(
+                    "UPDATE steps SET result=?, success=?, t_end=?, embedding=NULL WHERE id=?",
+                    (text, None if ok is None else int(ok), t, sid),
+                )
                 cur.pending = [p for p in cur.pending if p[0] != sid] + [(sid, st.text)]
                 cur.last_action_step = None
                 ep = plan.episode(cur.episode_id)
@@ -581,24 +744,39 @@ class EpisodicMemory(Submodule):
             cur = self._current.get(robot_id)
             return self._episodes.get(cur.episode_id) if cur is not None else None
 
-    def episodes(self, since: float | None = None, until: float | None = None, kind: str | None = None,
-                 robot_id: str | None = None) -> list[Episode]:
+    def episodes(
+        self,
+        since: float | None = None,
+        until: float | None = None,
+        kind: str | None = None,
+        robot_id: str | None = None,
+    ) -> list[Episode]:
         lo = -math.inf if since is None else since
         hi = math.inf if until is None else until
         with self._lock:
             eps = list(self._episodes.values())
         return sorted(
-            (e for e in eps if e.t_end >= lo and e.t_start <= hi and (kind is None or e.kind == kind)
-             and (robot_id is None or e.robot_id == robot_id)),
+            (
+                e
+                for e in eps
+                if e.t_end >= lo
+                and e.t_start <= hi
+                and (kind is None or e.kind == kind)
+                and (robot_id is None or e.robot_id == robot_id)
+            ),
             key=lambda e: (e.t_start, e.episode_id),
         )
 
     def steps(self, episode_id: int) -> list[Step]:
-        rows = self.store.read().execute(
-            "SELECT id, episode_id, idx, stamp, kind, observation, action, result, success, place, frame_idx, n, t_end"
-            " FROM steps WHERE episode_id=? ORDER BY idx, id",
-            (int(episode_id),),
-        ).fetchall()
+        rows = (
+            self.store.read()
+            .execute(
+                "SELECT id, episode_id, idx, stamp, kind, observation, action, result, success, place, frame_idx, n, t_end"
+                " FROM steps WHERE episode_id=? ORDER BY idx, id",
+                (int(episode_id),),
+            )
+            .fetchall()
+        )
         return [_step(r) for r in rows]
 
     def neighbours(self, episode_id: int, n: int | None = None) -> tuple[tuple[Episode, ...], tuple[Episode, ...]]:
@@ -609,7 +787,7 @@ class EpisodicMemory(Submodule):
             raise ValueError(f"neighbours: no episode {episode_id}")
         same = self.episodes(robot_id=ep.robot_id)
         i = next(j for j, e in enumerate(same) if e.episode_id == ep.episode_id)
-        return tuple(same[max(0, i - n): i]), tuple(same[i + 1: i + 1 + n])
+        return tuple(same[max(0, i - n) : i]), tuple(same[i + 1 : i + 1 + n])
 
     def _episode_matrix(self) -> tuple[list[int], np.ndarray]:
         with self._lock:
@@ -625,10 +803,19 @@ class EpisodicMemory(Submodule):
             self._matrix = (ids, mat)
         return ids, mat
 
-    def similar(self, text: str, k: int = 5, outcome: str | None = None, since: float | None = None,
-                until: float | None = None, place: str | None = None, kind: str | None = None,
-                object_ids: tuple[int, ...] = (), neighbours: int | None = None,
-                min_relevance: float = 0.0) -> list[EpisodeHit]:
+    def similar(
+        self,
+        text: str,
+        k: int = 5,
+        outcome: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        place: str | None = None,
+        kind: str | None = None,
+        object_ids: tuple[int, ...] = (),
+        neighbours: int | None = None,
+        min_relevance: float = 0.0,
+    ) -> list[EpisodeHit]:
         """Past episodes most like ``text`` (a task), each with its neighbours in time and its best steps.
 
         ``outcome``: "success", "failure" (by the success flag) or any other text the outcome must contain;
@@ -647,8 +834,16 @@ class EpisodicMemory(Submodule):
             out.append(EpisodeHit(self._episodes[eid], rel, before, after, tuple(self._best_steps(eid, text, 3))))
         return out
 
-    def _rank(self, text: str | None, outcome: str | None, since: float | None, until: float | None,
-              place: str | None, kind: str | None, object_ids: tuple[int, ...]) -> list[tuple[int, float]]:
+    def _rank(
+        self,
+        text: str | None,
+        outcome: str | None,
+        since: float | None,
+        until: float | None,
+        place: str | None,
+        kind: str | None,
+        object_ids: tuple[int, ...],
+    ) -> list[tuple[int, float]]:
         ids, mat = self._episode_matrix()
         with self._lock:
             eps = {i: self._episodes[i] for i in ids if i in self._episodes}
@@ -690,11 +885,15 @@ class EpisodicMemory(Submodule):
         return out
 
     def _best_steps(self, episode_id: int, text: str | None, n: int) -> list[Step]:
-        rows = self.store.read().execute(
-            "SELECT id, episode_id, idx, stamp, kind, observation, action, result, success, place, frame_idx, n, t_end,"
-            " embedding FROM steps WHERE episode_id=? ORDER BY idx, id",
-            (int(episode_id),),
-        ).fetchall()
+        rows = (
+            self.store.read()
+            .execute(
+                "SELECT id, episode_id, idx, stamp, kind, observation, action, result, success, place, frame_idx, n, t_end,"
+                " embedding FROM steps WHERE episode_id=? ORDER BY idx, id",
+                (int(episode_id),),
+            )
+            .fetchall()
+        )
         if not rows:
             return []
         if not text:
@@ -703,8 +902,9 @@ class EpisodicMemory(Submodule):
         vecs = self._embed([text] + [_step(rows[i]).text for i in missing])
         q = vecs[0]
         fresh = dict(zip(missing, vecs[1:], strict=True))
-        sims = [float((fresh[i] if i in fresh else np.frombuffer(r[13], dtype=np.float32)) @ q)
-                for i, r in enumerate(rows)]
+        sims = [
+            float((fresh[i] if i in fresh else np.frombuffer(r[13], dtype=np.float32)) @ q) for i, r in enumerate(rows)
+        ]
         order = sorted(range(len(rows)), key=lambda i: -sims[i])[:n]
         return [_step(rows[i]) for i in sorted(order)]
 
@@ -739,12 +939,20 @@ class EpisodicMemory(Submodule):
                 ctx += "".join(f"; after: '{a.task}' ({a.outcome or 'no outcome'})" for a in after)
                 out.append(
                     Entry(
-                        key=f"episode:{eid}", kind="episode", source=self.name, text=ep.text + ctx, stamp=ep.t_end,
-                        place=ep.places[0] if ep.places else None, object_ids=ep.object_ids[:20],
+                        key=f"episode:{eid}",
+                        kind="episode",
+                        source=self.name,
+                        text=ep.text + ctx,
+                        stamp=ep.t_end,
+                        place=ep.places[0] if ep.places else None,
+                        object_ids=ep.object_ids[:20],
                         provenance=tuple(f"episode:{n.episode_id}" for n in (*before, *after)),
                         parts=parts,
-                        data={**ep.to_dict(), "before": [b.episode_id for b in before],
-                              "after": [a.episode_id for a in after]},
+                        data={
+                            **ep.to_dict(),
+                            "before": [b.episode_id for b in before],
+                            "after": [a.episode_id for a in after],
+                        },
                     )
                 )
             if query.wants("step"):
@@ -755,12 +963,19 @@ class EpisodicMemory(Submodule):
                         srel = max(srel, 0.9 * rel)
                     out.append(
                         Entry(
-                            key=f"step:{st.step_id}", kind="step", source=self.name,
-                            text=f"in episode #{eid} '{ep.task}' at t={st.stamp:.1f}s: {st.text}", stamp=st.stamp,
-                            place=st.place, provenance=(f"episode:{eid}",) + (
-                                (f"frame:{st.frame_index}",) if st.frame_index is not None else ()),
-                            parts={**parts, "relevance": srel * 0.95,
-                                   "recency": recency(st.stamp, now, rcfg.recency_tau)},
+                            key=f"step:{st.step_id}",
+                            kind="step",
+                            source=self.name,
+                            text=f"in episode #{eid} '{ep.task}' at t={st.stamp:.1f}s: {st.text}",
+                            stamp=st.stamp,
+                            place=st.place,
+                            provenance=(f"episode:{eid}",)
+                            + ((f"frame:{st.frame_index}",) if st.frame_index is not None else ()),
+                            parts={
+                                **parts,
+                                "relevance": srel * 0.95,
+                                "recency": recency(st.stamp, now, rcfg.recency_tau),
+                            },
                             data=st.to_dict(),
                         )
                     )
@@ -784,8 +999,9 @@ class EpisodicMemory(Submodule):
         return ch
 
     # -- forgetting -------------------------------------------------------------------
-    def plan_forget(self, max_steps: int, max_episodes: int, now: float, keep_recent_s: float,
-                    target_fraction: float = 0.8) -> tuple[Changes, dict[str, int]]:
+    def plan_forget(
+        self, max_steps: int, max_episodes: int, now: float, keep_recent_s: float, target_fraction: float = 0.8
+    ) -> tuple[Changes, dict[str, int]]:
         """Past the budget: summarise old episodes' raw steps into one step each, then drop old low-value episodes.
 
         Order: least important first (auto before task; successes before failures), then least retrieved,
@@ -812,8 +1028,21 @@ class EpisodicMemory(Submodule):
                 steps = self.steps(ep.episode_id)
                 summary = _summarise_steps(steps)
                 sid = self._reserve_step()
-                st = Step(sid, ep.episode_id, 0, steps[0].stamp, "summary", summary, "", ep.outcome or "",
-                          ep.success, steps[0].place, None, sum(s.n for s in steps), steps[-1].t_end or steps[-1].stamp)
+                st = Step(
+                    sid,
+                    ep.episode_id,
+                    0,
+                    steps[0].stamp,
+                    "summary",
+                    summary,
+                    "",
+                    ep.outcome or "",
+                    ep.success,
+                    steps[0].place,
+                    None,
+                    sum(s.n for s in steps),
+                    steps[-1].t_end or steps[-1].stamp,
+                )
                 ch.sql("DELETE FROM steps WHERE episode_id=?", (ep.episode_id,))
                 summaries.append(st)
                 n_steps -= c - 1
@@ -847,15 +1076,21 @@ class EpisodicMemory(Submodule):
 
 
 def _step(r: Any) -> Step:
-    return Step(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], None if r[8] is None else bool(r[8]), r[9], r[10],
-                r[11], r[12])
+    return Step(
+        r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], None if r[8] is None else bool(r[8]), r[9], r[10], r[11], r[12]
+    )
 
 
 def _summarise_frame(frame: Frame) -> str:
-    where = f"in the {frame.camera_place}" if frame.camera_place else "at " + ", ".join(
-        f"{v:.1f}" for v in frame.observation.pose.position[:2])
-    seen = [f"{d.label} #{d.object_id}" + (" (new)" if d.is_new else " (moved)" if d.reidentified else "")
-            for d in frame.detections[:12]]
+    where = (
+        f"in the {frame.camera_place}"
+        if frame.camera_place
+        else "at " + ", ".join(f"{v:.1f}" for v in frame.observation.pose.position[:2])
+    )
+    seen = [
+        f"{d.label} #{d.object_id}" + (" (new)" if d.is_new else " (moved)" if d.reidentified else "")
+        for d in frame.detections[:12]
+    ]
     more = f" and {len(frame.detections) - 12} more" if len(frame.detections) > 12 else ""
     text = f"{where}: saw {', '.join(seen)}{more}" if seen else f"{where}: saw nothing known"
     if frame.absences:

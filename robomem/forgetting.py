@@ -59,7 +59,7 @@ SUBMODULE_TABLES = {
 
 
 def _chunks(ids: list[int], n: int = 500) -> list[list[int]]:
-    return [ids[i:i + n] for i in range(0, len(ids), n)]
+    return [ids[i : i + n] for i in range(0, len(ids), n)]
 
 
 def _delete_ids(ch: Changes, table: str, ids: list[int], column: str = "id") -> None:
@@ -85,8 +85,14 @@ def submodule_bytes(conn: sqlite3.Connection) -> dict[str, int]:
 
 
 # -- temporal ----------------------------------------------------------------------------
-def plan_sightings(temporal: TemporalMemory, max_rows: int, now: float, keep_recent_s: float, target_fraction: float,
-                   moved_distance: float) -> tuple[Changes, dict[str, int]]:
+def plan_sightings(
+    temporal: TemporalMemory,
+    max_rows: int,
+    now: float,
+    keep_recent_s: float,
+    target_fraction: float,
+    moved_distance: float,
+) -> tuple[Changes, dict[str, int]]:
     ch = Changes()
     report = {"sightings_merged": 0, "sightings_dropped": 0}
     conn = temporal.store.read()
@@ -122,8 +128,10 @@ def plan_sightings(temporal: TemporalMemory, max_rows: int, now: float, keep_rec
         pos = np.array([r[5:8] for r in run], dtype=np.float64)
         mean = (pos * w[:, None]).sum(axis=0) / max(1.0, w.sum())
         head = run[0]
-        ch.sql("UPDATE sightings SET t_end=?, n=?, x=?, y=?, z=?, extent=? WHERE id=?",
-               (max(r[3] for r in run), int(n), *map(float, mean), max(r[9] for r in run), head[0]))
+        ch.sql(
+            "UPDATE sightings SET t_end=?, n=?, x=?, y=?, z=?, extent=? WHERE id=?",
+            (max(r[3] for r in run), int(n), *map(float, mean), max(r[9] for r in run), head[0]),
+        )
         deleted.update(r[0] for r in run[1:])
         run.clear()
 
@@ -174,8 +182,9 @@ def plan_sightings(temporal: TemporalMemory, max_rows: int, now: float, keep_rec
     return ch, report
 
 
-def plan_absences(temporal: TemporalMemory, max_rows: int, now: float, keep_recent_s: float,
-                  target_fraction: float) -> tuple[Changes, dict[str, int]]:
+def plan_absences(
+    temporal: TemporalMemory, max_rows: int, now: float, keep_recent_s: float, target_fraction: float
+) -> tuple[Changes, dict[str, int]]:
     ch = Changes()
     report = {"absences_dropped": 0}
     conn = temporal.store.read()
@@ -251,8 +260,9 @@ def plan_snapshots(spatial: SpatialMemory, max_rows: int, target_fraction: float
 
 
 # -- core ----------------------------------------------------------------------------------
-def plan_frames(memory: Memory, max_rows: int, now: float, keep_recent_s: float,
-                target_fraction: float) -> tuple[Changes, dict[str, int]]:
+def plan_frames(
+    memory: Memory, max_rows: int, now: float, keep_recent_s: float, target_fraction: float
+) -> tuple[Changes, dict[str, int]]:
     ch = Changes()
     report = {"frames_dropped": 0}
     conn = memory.store.read()
@@ -310,12 +320,19 @@ def enforce_budget(memory: Memory) -> dict[str, Any]:
     f = b.target_fraction
     keep = b.keep_recent_s
     plans = [
-        plan_sightings(memory.temporal, int(b.max_sighting_rows * scale["temporal"]), now, keep, f,
-                       memory.config.temporal.moved_distance),
+        plan_sightings(
+            memory.temporal,
+            int(b.max_sighting_rows * scale["temporal"]),
+            now,
+            keep,
+            f,
+            memory.config.temporal.moved_distance,
+        ),
         plan_absences(memory.temporal, int(b.max_absence_rows * scale["temporal"]), now, keep, f),
         plan_snapshots(memory.spatial, int(b.max_snapshots * scale["spatial"]), f),
-        memory.episodic.plan_forget(int(b.max_episode_steps * scale["episodic"]),
-                                    int(b.max_episodes * scale["episodic"]), now, keep, f),
+        memory.episodic.plan_forget(
+            int(b.max_episode_steps * scale["episodic"]), int(b.max_episodes * scale["episodic"]), now, keep, f
+        ),
         memory.semantic.plan_forget(int(b.max_fact_rows * scale["semantic"]), now, keep, f),
         plan_frames(memory, int(b.max_frame_rows * scale["core"]), now, keep, f),
     ]

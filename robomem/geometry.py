@@ -37,7 +37,9 @@ def voxel_keys(points: np.ndarray, voxel: float) -> np.ndarray:
     return (q[:, 0] << 42) | (q[:, 1] << 21) | q[:, 2]
 
 
-def voxel_downsample(points: np.ndarray, voxel: float, colours: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+def voxel_downsample(
+    points: np.ndarray, voxel: float, colours: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Average the points (and colours) falling into each voxel."""
     if len(points) == 0:
         return points.reshape(0, 3).astype(np.float32), None if colours is None else colours.reshape(0, 3)

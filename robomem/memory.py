@@ -251,8 +251,16 @@ class Memory:
             core.sql(
                 "INSERT INTO frames(idx, stamp, robot_id, source, x, y, z, qx, qy, qz, qw, place, n_detections)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (index, observation.stamp, observation.robot_id, observation.source, *map(float, pos),
-                 *map(float, q), place, len(detections)),
+                (
+                    index,
+                    observation.stamp,
+                    observation.robot_id,
+                    observation.source,
+                    *map(float, pos),
+                    *map(float, q),
+                    place,
+                    len(detections),
+                ),
             )
             self._commit(changes, core)
             t4 = time.perf_counter()
@@ -292,8 +300,9 @@ class Memory:
             self._commit([ch])
             return episode_id
 
-    def end_episode(self, outcome: str, stamp: float | None = None, robot_id: str = "robot",
-                    success: bool | None = None) -> int:
+    def end_episode(
+        self, outcome: str, stamp: float | None = None, robot_id: str = "robot", success: bool | None = None
+    ) -> int:
         """End the open explicit episode with an outcome ("success", "failed: drawer stuck"); returns its id."""
         with self._lock:
             self._check_open()
@@ -301,8 +310,15 @@ class Memory:
             self._commit([ch])
             return episode_id
 
-    def add_step(self, observation: str = "", action: str = "", result: str = "", success: bool | None = None,
-                 stamp: float | None = None, robot_id: str = "robot") -> int:
+    def add_step(
+        self,
+        observation: str = "",
+        action: str = "",
+        result: str = "",
+        success: bool | None = None,
+        stamp: float | None = None,
+        robot_id: str = "robot",
+    ) -> int:
         """Record one step (observation summary, action, result) in the current episode; returns the step id."""
         with self._lock:
             self._check_open()
@@ -324,8 +340,10 @@ class Memory:
             rows = conn.execute("SELECT name, sql FROM sqlite_master WHERE type='table'").fetchall()
             virtual = [n for n, sql in rows if (sql or "").upper().startswith("CREATE VIRTUAL")]
             tables = [
-                n for n, _ in rows
-                if not n.startswith("sqlite_") and n not in ("places", "meta")
+                n
+                for n, _ in rows
+                if not n.startswith("sqlite_")
+                and n not in ("places", "meta")
                 and not any(n.startswith(v + "_") for v in virtual)  # shadow tables of FTS tables
             ]
             with self.store.transaction() as w:
@@ -387,7 +405,9 @@ class Memory:
         if robot_id is None:
             rows = conn.execute("SELECT stamp, x, y, z FROM frames ORDER BY idx").fetchall()
         else:
-            rows = conn.execute("SELECT stamp, x, y, z FROM frames WHERE robot_id=? ORDER BY idx", (robot_id,)).fetchall()
+            rows = conn.execute(
+                "SELECT stamp, x, y, z FROM frames WHERE robot_id=? ORDER BY idx", (robot_id,)
+            ).fetchall()
         return [tuple(r) for r in rows]  # type: ignore[misc]
 
     def stats(self) -> dict[str, Any]:

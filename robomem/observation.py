@@ -344,10 +344,8 @@ class Observation:
             lo, hi = int(ids.min()), int(ids.max())
             if lo < 0:
                 raise ValueError(f"Observation.instance_ids: negative id {lo}")
-            if hi < 1 << 16:  # bincount is much faster than a sort for detector-sized ids
-                present = np.flatnonzero(np.bincount(ids.ravel(), minlength=1))
-            else:
-                present = np.unique(ids)
+            # bincount is much faster than a sort for detector-sized ids
+            present = np.flatnonzero(np.bincount(ids.ravel(), minlength=1)) if hi < 1 << 16 else np.unique(ids)
             missing = [int(i) for i in present if i != 0 and int(i) not in infos]
             if missing:
                 raise ValueError(f"Observation.instance_ids: ids {missing[:10]} have no label in Observation.instances")

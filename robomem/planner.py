@@ -42,8 +42,23 @@ from robomem.retrieval import Entry, Query, proximity, text_relevance, total_sco
 from robomem.spatial import ObjectRecord
 
 LOCATION_KINDS = ("object", "sighting")  # entries that claim "X is at P"
-_PREPOSITIONS = {"from", "on", "in", "at", "near", "under", "inside", "into", "onto", "beside", "behind", "by"}  # not "to": "go to the mug"
-_USUALLY = re.compile(r"^(?P<subject>.+?)\s*(?:\||\s)\s*usually[ _]in\s*(?:\||\s)\s*(?:the\s+)?(?P<place>.+?)\s*$", re.I)
+_PREPOSITIONS = {
+    "from",
+    "on",
+    "in",
+    "at",
+    "near",
+    "under",
+    "inside",
+    "into",
+    "onto",
+    "beside",
+    "behind",
+    "by",
+}  # not "to": "go to the mug"
+_USUALLY = re.compile(
+    r"^(?P<subject>.+?)\s*(?:\||\s)\s*usually[ _]in\s*(?:\||\s)\s*(?:the\s+)?(?P<place>.+?)\s*$", re.I
+)
 
 
 class Planner:
@@ -100,7 +115,11 @@ class Planner:
         chosen, used = self._pack(candidates, superseded, shell, k, max_tokens, used)
         keep = {e.key for e in chosen}
         return Context(
-            goal=goal, state=state, now=now, entries=tuple(chosen), proposals=proposals,
+            goal=goal,
+            state=state,
+            now=now,
+            entries=tuple(chosen),
+            proposals=proposals,
             superseded={a: b for a, b in superseded.items() if a in keep},
             merged={a: b for a, b in merged.items() if a in keep},
             budget={"k": k, "max_tokens": max_tokens, "tokens": used, "candidates": len(candidates)},
@@ -122,8 +141,11 @@ class Planner:
                 main = max(labels, key=lambda k: (labels[k], k))
                 if goal.label is not None:
                     parts["label_match"] = 1.0 if goal.label in labels else 0.0
-                    parts["relevance"] = parts["label_match"] if goal.text is None else max(
-                        parts["label_match"], min(parts.get("relevance", 0.0), label_rel(main)))
+                    parts["relevance"] = (
+                        parts["label_match"]
+                        if goal.text is None
+                        else max(parts["label_match"], min(parts.get("relevance", 0.0), label_rel(main)))
+                    )
                 else:
                     parts["relevance"] = min(parts.get("relevance", 0.0), label_rel(main))
             if parts.get("relevance", 1.0) < cfg.min_relevance:
@@ -181,18 +203,31 @@ class Planner:
             fresh = math.exp(-max(0.0, now - o.last_seen) / max(cfg.recency_tau, 1e-9))
             conf = float(np.clip(share * rel.get(o.label, 1.0) * (0.6 + 0.4 * fresh), 0.0, 1.0))
             view = None
-            snaps = [s for s in self.memory.spatial.best_snapshots(o.object_id, 5)
-                     if self._shows_current_place(o.object_id, s.stamp, o.centroid)][:1]
+            snaps = [
+                s
+                for s in self.memory.spatial.best_snapshots(o.object_id, 5)
+                if self._shows_current_place(o.object_id, s.stamp, o.centroid)
+            ][:1]
             if snaps:
                 vs = RobotState.from_pose(snaps[0].pose)
                 view = (vs.position[0], vs.position[1], vs.yaw)
             order = conf * (0.5 + 0.5 * proximity(o.centroid, state.position, cfg.distance_scale))
-            found.append((order, GoalProposal(
-                kind="object", confidence=conf, target=o.centroid, view_pose=view, object_id=o.object_id,
-                label=o.label, place=o.place,
-                reason=f"{o.name} last seen t={o.last_seen:.1f}s ({o.n_obs} sightings)",
-                evidence=(f"object:{o.object_id}",) + ((f"snapshot:{snaps[0].snapshot_id}",) if snaps else ()),
-            )))
+            found.append(
+                (
+                    order,
+                    GoalProposal(
+                        kind="object",
+                        confidence=conf,
+                        target=o.centroid,
+                        view_pose=view,
+                        object_id=o.object_id,
+                        label=o.label,
+                        place=o.place,
+                        reason=f"{o.name} last seen t={o.last_seen:.1f}s ({o.n_obs} sightings)",
+                        evidence=(f"object:{o.object_id}",) + ((f"snapshot:{snaps[0].snapshot_id}",) if snaps else ()),
+                    ),
+                )
+            )
         found.sort(key=lambda t: (-t[0], t[1].object_id or 0))
         proposals = [p for _, p in found]
         proposals += self._usually_in(goal, targets, state, now)
@@ -234,13 +269,22 @@ class Planner:
     def _targets(self, goal: Goal, state: RobotState, now: float) -> tuple[list[ObjectRecord], dict[str, float]]:
         """Objects the goal names (the best ``max_targets``, near ones first among equals) and their labels' relevance."""
         spatial = self.memory.spatial
-        q = Query(text=goal.text, label=goal.label, position=state.position, time=now, kinds=("object",),
-                  k=max(self.max_targets, 10))
+        q = Query(
+            text=goal.text,
+            label=goal.label,
+            position=state.position,
+            time=now,
+            kinds=("object",),
+            k=max(self.max_targets, 10),
+        )
         found = [e for e in spatial.search(q, now) if e.kind == "object" and e.object_ids]
         recs = [r for r in (spatial.get(e.object_ids[0]) for e in found) if r is not None]
         if goal.label is not None:
-            objs = [o for o in recs if o.label == goal.label
-                    or o.labels.get(goal.label, 0.0) >= 0.25 * sum(o.labels.values())]
+            objs = [
+                o
+                for o in recs
+                if o.label == goal.label or o.labels.get(goal.label, 0.0) >= 0.25 * sum(o.labels.values())
+            ]
             return objs[: self.max_targets], {o.label: 1.0 for o in objs}
         if not recs:
             return [], {}
@@ -275,10 +319,17 @@ class Planner:
                 if p is not None:
                     target = (p.centre[0], p.centre[1], 0.0)
                 conf = 0.5 * float(e.parts.get("confidence", 1.0)) * float(e.parts.get("relevance", 1.0))
-                out.append(GoalProposal(
-                    kind="usually_in", confidence=min(conf, 0.5), target=target, place=place, label=subj,
-                    reason=f"semantic memory: {e.text}", evidence=(e.key, *e.provenance),
-                ))
+                out.append(
+                    GoalProposal(
+                        kind="usually_in",
+                        confidence=min(conf, 0.5),
+                        target=target,
+                        place=place,
+                        label=subj,
+                        reason=f"semantic memory: {e.text}",
+                        evidence=(e.key, *e.provenance),
+                    )
+                )
         out.sort(key=lambda p: -p.confidence)
         return out
 
@@ -300,7 +351,10 @@ class Planner:
 
         best = min(places, key=lambda p: (visits(p), math.dist(p.centre, state.position[:2]), p.name))
         return GoalProposal(
-            kind="explore", confidence=0.0, target=(best.centre[0], best.centre[1], 0.0), place=best.name,
+            kind="explore",
+            confidence=0.0,
+            target=(best.centre[0], best.centre[1], 0.0),
+            place=best.name,
             reason=f"{reason}; least visited place: {best.name} ({visits(best)} frames there)",
         )
 
@@ -315,7 +369,13 @@ class Planner:
         return counts
 
     def _pack(
-        self, candidates: list[Entry], superseded: dict[str, str], shell: Context, k: int, max_tokens: int, used: int,
+        self,
+        candidates: list[Entry],
+        superseded: dict[str, str],
+        shell: Context,
+        k: int,
+        max_tokens: int,
+        used: int,
     ) -> tuple[list[Entry], int]:
         min_rel = self.memory.config.retrieval.min_relevance
 
@@ -381,18 +441,30 @@ def _fold_duplicates(entries: list[Entry], tol: float) -> tuple[list[Entry], dic
         if e.kind in LOCATION_KINDS and e.position is not None:
             s = _subject(e)
             for i, k in enumerate(kept):
-                if (k.kind in LOCATION_KINDS and k.position is not None and _subject(k) == s and s is not None
-                        and _claims_absence(k) == _claims_absence(e)
-                        # same place, or the same evidence (the map's centroid vs the last segment's centroid)
-                        and (math.dist(k.position, e.position) <= tol
-                             or (k.stamp is not None and e.stamp is not None and abs(k.stamp - e.stamp) < 1e-6))):
+                if (
+                    k.kind in LOCATION_KINDS
+                    and k.position is not None
+                    and _subject(k) == s
+                    and s is not None
+                    and _claims_absence(k) == _claims_absence(e)
+                    # same place, or the same evidence (the map's centroid vs the last segment's centroid)
+                    and (
+                        math.dist(k.position, e.position) <= tol
+                        or (k.stamp is not None and e.stamp is not None and abs(k.stamp - e.stamp) < 1e-6)
+                    )
+                ):
                     twin = i
                     break
         if twin is None and e.kind == "fact" and e.place and _located_in(e):
             s = _subject(e)
             for i, k in enumerate(kept):
-                if k.kind in LOCATION_KINDS and s is not None and _subject(k) == s and k.place == e.place \
-                        and not _claims_absence(k):
+                if (
+                    k.kind in LOCATION_KINDS
+                    and s is not None
+                    and _subject(k) == s
+                    and k.place == e.place
+                    and not _claims_absence(k)
+                ):
                     twin = i  # "red mug #2 located_in kitchen" = the map's "red mug #2 … in the kitchen"
                     break
         if twin is None and e.object_ids == () and wkey in by_text:
@@ -430,8 +502,12 @@ def _superseded(entries: list[Entry], tol: float) -> dict[str, str]:
             out[e.key] = new.key  # "it is at P" (or a view of it there) vs "not found at P" later
         elif e.kind == "snapshot":
             continue  # a view is not contradicted by a newer sighting
-        elif (new.kind in LOCATION_KINDS and e.position is not None and new.position is not None
-              and math.dist(e.position, new.position) > tol):
+        elif (
+            new.kind in LOCATION_KINDS
+            and e.position is not None
+            and new.position is not None
+            and math.dist(e.position, new.position) > tol
+        ):
             out[e.key] = new.key  # it was somewhere else later
         elif new.kind in LOCATION_KINDS and e.kind == "absence":
             out[e.key] = new.key  # seen again after the absence

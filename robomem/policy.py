@@ -83,14 +83,23 @@ class ObjectSearchPolicy:
     ``reason`` says why, ``log`` keeps one line per decision.
     """
 
-    def __init__(self, nav: Navigator, critic: LoopCritic | None = None, reach: float | None = None,
-                 max_waypoint_steps: int = 400) -> None:
+    def __init__(
+        self,
+        nav: Navigator,
+        critic: LoopCritic | None = None,
+        reach: float | None = None,
+        max_waypoint_steps: int = 400,
+    ) -> None:
         if not isinstance(nav, Navigator):
-            raise ValueError("ObjectSearchPolicy: nav must offer current_pose(), path_to(x, y), target_visible(label), "
-                             "forward_step and turn_angle (see robomem.policy.Navigator)")
+            raise ValueError(
+                "ObjectSearchPolicy: nav must offer current_pose(), path_to(x, y), target_visible(label), "
+                "forward_step and turn_angle (see robomem.policy.Navigator)"
+            )
         if not (0 < float(nav.turn_angle) < math.pi) or float(nav.forward_step) <= 0:
-            raise ValueError(f"ObjectSearchPolicy: need 0 < turn_angle < pi and forward_step > 0, got "
-                             f"{nav.turn_angle!r}, {nav.forward_step!r}")
+            raise ValueError(
+                f"ObjectSearchPolicy: need 0 < turn_angle < pi and forward_step > 0, got "
+                f"{nav.turn_angle!r}, {nav.forward_step!r}"
+            )
         self.nav = nav
         self.critic = critic if critic is not None else LoopCritic()
         self.reach = float(reach) if reach is not None else 0.6 * float(nav.forward_step)
@@ -258,10 +267,17 @@ SYSTEM_PROMPT = (
 )
 
 _SYNONYMS = {
-    "forward": Action.MOVE_FORWARD, "move forward": Action.MOVE_FORWARD, "go forward": Action.MOVE_FORWARD,
-    "left": Action.TURN_LEFT, "turn left": Action.TURN_LEFT, "right": Action.TURN_RIGHT,
-    "turn right": Action.TURN_RIGHT, "look up": Action.LOOK_UP, "look down": Action.LOOK_DOWN,
-    "halt": Action.STOP, "done": Action.STOP,
+    "forward": Action.MOVE_FORWARD,
+    "move forward": Action.MOVE_FORWARD,
+    "go forward": Action.MOVE_FORWARD,
+    "left": Action.TURN_LEFT,
+    "turn left": Action.TURN_LEFT,
+    "right": Action.TURN_RIGHT,
+    "turn right": Action.TURN_RIGHT,
+    "look up": Action.LOOK_UP,
+    "look down": Action.LOOK_DOWN,
+    "halt": Action.STOP,
+    "done": Action.STOP,
 }
 
 
@@ -378,8 +394,9 @@ class LLMPolicy:
 
     def request(self, messages: list[dict[str, str]]) -> str:
         """POST the chat request; return the assistant's message text."""
-        body = json.dumps({"model": self.model, "messages": messages, "temperature": self.temperature,
-                           "max_tokens": self.max_tokens}).encode()
+        body = json.dumps(
+            {"model": self.model, "messages": messages, "temperature": self.temperature, "max_tokens": self.max_tokens}
+        ).encode()
         headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"

@@ -164,7 +164,9 @@ def recency(stamp: float | None, now: float, tau: float) -> float:
     return float(math.exp(-max(0.0, now - stamp) / max(tau, 1e-9)))
 
 
-def proximity(position: tuple[float, float, float] | None, robot: tuple[float, float, float] | None, scale: float) -> float:
+def proximity(
+    position: tuple[float, float, float] | None, robot: tuple[float, float, float] | None, scale: float
+) -> float:
     if position is None or robot is None:
         return 0.0
     d = math.dist(position, robot)

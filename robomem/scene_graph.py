@@ -65,7 +65,11 @@ def pair_relation(a: ObjectRecord, b: ObjectRecord, near_distance: float) -> str
     b_min, b_max = np.array(b.bbox_min), np.array(b.bbox_max)
     vol_a = float(np.prod(np.maximum(a_max - a_min, 1e-3)))
     vol_b = float(np.prod(np.maximum(b_max - b_min, 1e-3)))
-    if abs(a_min[2] - b_max[2]) <= ON_GAP and a.centroid[2] > b.centroid[2] and _footprint_overlap(a_min, a_max, b_min, b_max) >= 0.5:
+    if (
+        abs(a_min[2] - b_max[2]) <= ON_GAP
+        and a.centroid[2] > b.centroid[2]
+        and _footprint_overlap(a_min, a_max, b_min, b_max) >= 0.5
+    ):
         return "on"
     c = np.array(a.centroid)
     if vol_a < vol_b and np.all(c >= b_min) and np.all(c <= b_max):

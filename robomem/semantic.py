@@ -63,8 +63,24 @@ MAX_SEARCH_FACTS = 400  # candidate facts embedded per query at most
 
 _ARTICLES = re.compile(r"^(?:the|a|an|my|our|your|his|her|their|this|that)\s+", re.I)
 _PREFIX = re.compile(r"^(?:please\s+)?(?:remember|note|know|fyi|btw)(?:\s+that)?[:,]?\s+", re.I)
-_STATES = ("broken", "open", "closed", "empty", "full", "dirty", "clean", "locked", "unlocked", "on", "off",
-           "charging", "wet", "dry", "hot", "cold")
+_STATES = (
+    "broken",
+    "open",
+    "closed",
+    "empty",
+    "full",
+    "dirty",
+    "clean",
+    "locked",
+    "unlocked",
+    "on",
+    "off",
+    "charging",
+    "wet",
+    "dry",
+    "hot",
+    "cold",
+)
 
 # (pattern, predicate, negate); the first that matches wins.
 _PATTERNS: tuple[tuple[re.Pattern[str], str, bool], ...] = (
@@ -110,11 +126,21 @@ class Fact:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "fact_id": self.fact_id, "subject": self.subject, "predicate": self.predicate, "object": self.object,
-            "subject_name": self.subject_name, "object_name": self.object_name, "confidence": self.confidence,
-            "source": self.source, "valid_from": self.valid_from, "valid_to": self.valid_to,
-            "recorded_at": self.recorded_at, "expired_at": self.expired_at, "count": self.count,
-            "last_evidence": self.last_evidence, "reason": self.reason,
+            "fact_id": self.fact_id,
+            "subject": self.subject,
+            "predicate": self.predicate,
+            "object": self.object,
+            "subject_name": self.subject_name,
+            "object_name": self.object_name,
+            "confidence": self.confidence,
+            "source": self.source,
+            "valid_from": self.valid_from,
+            "valid_to": self.valid_to,
+            "recorded_at": self.recorded_at,
+            "expired_at": self.expired_at,
+            "count": self.count,
+            "last_evidence": self.last_evidence,
+            "reason": self.reason,
         }
 
 
@@ -143,14 +169,19 @@ class Explanation:
 
     def text(self) -> str:
         f = self.fact
-        lines = [f"fact #{f.fact_id}: {f.text} (confidence {f.confidence:.2f}, {f.count} evidence, source {f.source})",
-                 f"  valid {f.valid_from:.1f}s .. " + ("now" if f.valid_to is None else f"{f.valid_to:.1f}s")
-                 + (f" — closed: {f.reason}" if f.reason else "")]
+        lines = [
+            f"fact #{f.fact_id}: {f.text} (confidence {f.confidence:.2f}, {f.count} evidence, source {f.source})",
+            f"  valid {f.valid_from:.1f}s .. "
+            + ("now" if f.valid_to is None else f"{f.valid_to:.1f}s")
+            + (f" — closed: {f.reason}" if f.reason else ""),
+        ]
         for e in self.evidence:
             lines.append(f"  {e.role} {e.ref} t={e.stamp:.1f}s: {e.detail}")
         if self.sightings:
-            lines.append(f"  sightings: {len(self.sightings)} rows, e.g. " + ", ".join(
-                f"#{s[0]} t={s[1]:.1f}-{s[2]:.1f}s n={s[3]}" for s in self.sightings[:5]))
+            lines.append(
+                f"  sightings: {len(self.sightings)} rows, e.g. "
+                + ", ".join(f"#{s[0]} t={s[1]:.1f}-{s[2]:.1f}s n={s[3]}" for s in self.sightings[:5])
+            )
         if self.frames:
             lines.append("  frames: " + ", ".join(map(str, self.frames[:20])))
         return "\n".join(lines)
@@ -166,7 +197,7 @@ def strip_articles(name: str) -> str:
         m = _ARTICLES.match(n)
         if not m:
             return n
-        n = n[m.end():]
+        n = n[m.end() :]
 
 
 def parse_fact_text(text: str) -> tuple[str, str, str, float | None, bool] | None:
@@ -262,10 +293,22 @@ class SemanticMemory(Submodule):
 
     def _fact(self, row: Any) -> Fact:
         return Fact(
-            fact_id=row[0], subject=row[1], predicate=row[2], object=row[3], confidence=row[4], source=row[5],
-            valid_from=row[6], valid_to=row[7], recorded_at=row[8], expired_at=row[9], count=row[10],
-            last_evidence=row[11], reason=row[12], subject_name=self.display(row[1]),
-            object_name=self.display(row[3]), retrieved=row[13],
+            fact_id=row[0],
+            subject=row[1],
+            predicate=row[2],
+            object=row[3],
+            confidence=row[4],
+            source=row[5],
+            valid_from=row[6],
+            valid_to=row[7],
+            recorded_at=row[8],
+            expired_at=row[9],
+            count=row[10],
+            last_evidence=row[11],
+            reason=row[12],
+            subject_name=self.display(row[1]),
+            object_name=self.display(row[3]),
+            retrieved=row[13],
         )
 
     # -- entities ---------------------------------------------------------------------
@@ -360,11 +403,21 @@ class SemanticMemory(Submodule):
             (fact_id, role, kind, ref, stamp, detail[:500]),
         )
 
-    def _close(self, plan: _Plan, ch: Changes, f: Fact, t: float, reason: str, op: str | None,
-               evidence: tuple[str, str, str] | None = None) -> None:
+    def _close(
+        self,
+        plan: _Plan,
+        ch: Changes,
+        f: Fact,
+        t: float,
+        reason: str,
+        op: str | None,
+        evidence: tuple[str, str, str] | None = None,
+    ) -> None:
         t = max(t, f.valid_from)
-        ch.sql("UPDATE facts SET valid_to=?, expired_at=?, reason=?, confidence=? WHERE id=?",
-               (t, t, reason[:300], f.confidence, f.fact_id))
+        ch.sql(
+            "UPDATE facts SET valid_to=?, expired_at=?, reason=?, confidence=? WHERE id=?",
+            (t, t, reason[:300], f.confidence, f.fact_id),
+        )
         if evidence is not None:
             self._evidence(ch, f.fact_id, "close", evidence[0], evidence[1], t, evidence[2])
         plan.open[f.fact_id] = None
@@ -372,13 +425,40 @@ class SemanticMemory(Submodule):
         if op is not None:
             plan.ops.append((op, f.fact_id))
 
-    def _add(self, plan: _Plan, ch: Changes, subject: str, predicate: str, obj: str, confidence: float, t: float,
-             source: str, evidence: tuple[str, str, str], count: int = 1, valid_from: float | None = None) -> Fact:
+    def _add(
+        self,
+        plan: _Plan,
+        ch: Changes,
+        subject: str,
+        predicate: str,
+        obj: str,
+        confidence: float,
+        t: float,
+        source: str,
+        evidence: tuple[str, str, str],
+        count: int = 1,
+        valid_from: float | None = None,
+    ) -> Fact:
         fid = self._next_fact
         self._next_fact += 1
         vf = t if valid_from is None else valid_from
-        f = Fact(fid, subject, predicate, obj, float(confidence), source, vf, None, t, None, count, t, None,
-                 self.display(subject, plan), self.display(obj, plan))
+        f = Fact(
+            fid,
+            subject,
+            predicate,
+            obj,
+            float(confidence),
+            source,
+            vf,
+            None,
+            t,
+            None,
+            count,
+            t,
+            None,
+            self.display(subject, plan),
+            self.display(obj, plan),
+        )
         ch.sql(
             "INSERT INTO facts(id, subject, predicate, object, confidence, source, valid_from, valid_to, recorded_at,"
             " expired_at, count, last_evidence, reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -389,20 +469,33 @@ class SemanticMemory(Submodule):
         plan.newest = max(plan.newest, t)
         return f
 
-    def _reinforce(self, plan: _Plan, ch: Changes, f: Fact, strength: float, t: float,
-                   evidence: tuple[str, str, str], latest_only: bool, count: int | None = None) -> None:
+    def _reinforce(
+        self,
+        plan: _Plan,
+        ch: Changes,
+        f: Fact,
+        strength: float,
+        t: float,
+        evidence: tuple[str, str, str],
+        latest_only: bool,
+        count: int | None = None,
+    ) -> None:
         conf = min(1.0, f.confidence + (1.0 - f.confidence) * 0.5 * strength)
         n = f.count + 1 if count is None else count
         new = replace(f, confidence=conf, count=n, last_evidence=max(f.last_evidence, t))
-        ch.sql("UPDATE facts SET confidence=?, count=?, last_evidence=? WHERE id=?",
-               (new.confidence, new.count, new.last_evidence, f.fact_id))
+        ch.sql(
+            "UPDATE facts SET confidence=?, count=?, last_evidence=? WHERE id=?",
+            (new.confidence, new.count, new.last_evidence, f.fact_id),
+        )
         if latest_only:
             # Perception confirms the same fact every frame: keep one "latest" evidence row, updated in place.
             if f.count == 1 and count is None:
                 self._evidence(ch, f.fact_id, "latest", *evidence[:2], t, evidence[2])
             else:
-                ch.sql("UPDATE fact_evidence SET ref=?, stamp=?, detail=? WHERE fact_id=? AND role='latest'",
-                       (evidence[1], t, evidence[2][:500], f.fact_id))
+                ch.sql(
+                    "UPDATE fact_evidence SET ref=?, stamp=?, detail=? WHERE fact_id=? AND role='latest'",
+                    (evidence[1], t, evidence[2][:500], f.fact_id),
+                )
         elif f.count < MAX_SUPPORT_ROWS:
             self._evidence(ch, f.fact_id, "support", *evidence[:2], t, evidence[2])
         plan.open[f.fact_id] = new
@@ -412,9 +505,20 @@ class SemanticMemory(Submodule):
         half = max(1e-6, self.config.semantic.confidence_half_life)
         return f.confidence * 0.5 ** (max(0.0, t - f.last_evidence) / half)
 
-    def observe_fact(self, plan: _Plan, ch: Changes, subject: str, predicate: str, obj: str, strength: float,
-                     t: float, source: str, evidence: tuple[str, str, str], latest_only: bool = False,
-                     functional: bool | None = None) -> str:
+    def observe_fact(
+        self,
+        plan: _Plan,
+        ch: Changes,
+        subject: str,
+        predicate: str,
+        obj: str,
+        strength: float,
+        t: float,
+        source: str,
+        evidence: tuple[str, str, str],
+        latest_only: bool = False,
+        functional: bool | None = None,
+    ) -> str:
         """Apply one piece of evidence for (subject, predicate, object); returns the operation."""
         if functional is None:
             functional = predicate in self.config.semantic.functional_predicates
@@ -431,15 +535,23 @@ class SemanticMemory(Submodule):
                 lowered = replace(strongest, confidence=max(0.05, strongest.confidence - 0.5 * strength))
                 ch.sql("UPDATE facts SET confidence=? WHERE id=?", (lowered.confidence, lowered.fact_id))
                 if strongest.count < MAX_SUPPORT_ROWS:
-                    self._evidence(ch, strongest.fact_id, "contradict", evidence[0], evidence[1], t,
-                                   f"{evidence[2]} (says {self.display(obj, plan)}; weaker, kept)")
+                    self._evidence(
+                        ch,
+                        strongest.fact_id,
+                        "contradict",
+                        evidence[0],
+                        evidence[1],
+                        t,
+                        f"{evidence[2]} (says {self.display(obj, plan)}; weaker, kept)",
+                    )
                 plan.open[strongest.fact_id] = lowered
                 plan.ops.append(("NOOP", strongest.fact_id))
                 return "NOOP"
         new_id = self._next_fact
         for f in others:
-            self._close(plan, ch, f, t, f"superseded by fact #{new_id} ({source}: {self.display(obj, plan)})",
-                        None, evidence)
+            self._close(
+                plan, ch, f, t, f"superseded by fact #{new_id} ({source}: {self.display(obj, plan)})", None, evidence
+            )
         self._add(plan, ch, subject, predicate, obj, min(1.0, max(0.05, strength)), t, source, evidence)
         op = "UPDATE" if others else "ADD"
         plan.ops.append((op, new_id))
@@ -453,8 +565,9 @@ class SemanticMemory(Submodule):
                     if old is not None:
                         self._by_sp[(old.subject, old.predicate)].discard(fid)
                     if f is not None:
-                        f = replace(f, subject_name=self.display(f.subject, plan),
-                                    object_name=self.display(f.object, plan))
+                        f = replace(
+                            f, subject_name=self.display(f.subject, plan), object_name=self.display(f.object, plan)
+                        )
                         self._open[fid] = f
                         self._by_sp[(f.subject, f.predicate)].add(fid)
                 self._entities.update(plan.names)
@@ -469,8 +582,9 @@ class SemanticMemory(Submodule):
                 if plan.names:
                     for fid, f in list(self._open.items()):
                         if f.subject in plan.names or f.object in plan.names:
-                            self._open[fid] = replace(f, subject_name=self.display(f.subject),
-                                                      object_name=self.display(f.object))
+                            self._open[fid] = replace(
+                                f, subject_name=self.display(f.subject), object_name=self.display(f.object)
+                            )
 
         ch.then(apply)
 
@@ -489,21 +603,46 @@ class SemanticMemory(Submodule):
                 self._ensure_named(plan, ch, place, d.place)
                 what = "re-identified" if d.reidentified else "seen"
                 self.observe_fact(
-                    plan, ch, ent, "located_in", place, float(d.segment.score), t, "perception",
+                    plan,
+                    ch,
+                    ent,
+                    "located_in",
+                    place,
+                    float(d.segment.score),
+                    t,
+                    "perception",
                     ("frame", ref, f"{d.label} #{d.object_id} {what} in the {d.place} (score {d.segment.score:.2f})"),
-                    latest_only=True, functional=True,
+                    latest_only=True,
+                    functional=True,
                 )
         for a in frame.absences:
             ent = f"object:{a.object_id}"
             for f in self._open_for(plan, ent, "located_in"):
                 if a.place is None or f.object == f"place:{a.place}":
-                    self._close(plan, ch, f, t, f"observed absent from the {a.place or 'remembered place'} "
-                                f"(frame {frame.index})", "INVALIDATE",
-                                ("frame", ref, f"{a.label} #{a.object_id} not at its remembered place"
-                                 f" (seen through {a.visible_fraction:.0%})"))
+                    self._close(
+                        plan,
+                        ch,
+                        f,
+                        t,
+                        f"observed absent from the {a.place or 'remembered place'} (frame {frame.index})",
+                        "INVALIDATE",
+                        (
+                            "frame",
+                            ref,
+                            f"{a.label} #{a.object_id} not at its remembered place"
+                            f" (seen through {a.visible_fraction:.0%})",
+                        ),
+                    )
             for f in self._open_for(plan, ent, "on") + self._open_for(plan, ent, "in"):
-                self._close(plan, ch, f, t, f"observed absent (frame {frame.index})", "INVALIDATE",
-                            ("frame", ref, f"{a.label} #{a.object_id} not at its remembered place"))
+                self._close(
+                    plan,
+                    ch,
+                    f,
+                    t,
+                    f"observed absent (frame {frame.index})",
+                    "INVALIDATE",
+                    ("frame", ref, f"{a.label} #{a.object_id} not at its remembered place"),
+                )
         cfg = self.config.semantic
         if cfg.consolidate_every > 0 and self._frames_since_consolidation + 1 >= cfg.consolidate_every:
             self._consolidate(plan, ch, t)
@@ -526,19 +665,50 @@ class SemanticMemory(Submodule):
                     f"got {event.text!r}"
                 )
             s, p, o, conf, retract = parsed
-            self._assert(plan, ch, s, p, o, self.config.semantic.asserted_confidence if conf is None else conf,
-                         t, "event", ("event", ref, f"fact: {event.text}"), retract)
+            self._assert(
+                plan,
+                ch,
+                s,
+                p,
+                o,
+                self.config.semantic.asserted_confidence if conf is None else conf,
+                t,
+                "event",
+                ("event", ref, f"fact: {event.text}"),
+                retract,
+            )
         elif kind in ("instruction", "goal", "utterance", "say", "said", "note", "statement", "language"):
             stmt = parse_statement(event.text)
             if stmt is not None:
                 s, p, o, neg = stmt
-                self._assert(plan, ch, s, p, o, self.config.semantic.parsed_confidence, t, "instruction",
-                             ("event", ref, f"{kind}: {event.text}"), neg)
+                self._assert(
+                    plan,
+                    ch,
+                    s,
+                    p,
+                    o,
+                    self.config.semantic.parsed_confidence,
+                    t,
+                    "instruction",
+                    ("event", ref, f"{kind}: {event.text}"),
+                    neg,
+                )
         self._commit_plan(plan, ch)
         return ch
 
-    def _assert(self, plan: _Plan, ch: Changes, s: str, p: str, o: str, conf: float, t: float, source: str,
-                evidence: tuple[str, str, str], retract: bool) -> str:
+    def _assert(
+        self,
+        plan: _Plan,
+        ch: Changes,
+        s: str,
+        p: str,
+        o: str,
+        conf: float,
+        t: float,
+        source: str,
+        evidence: tuple[str, str, str],
+        retract: bool,
+    ) -> str:
         subj = self.resolve(s, plan, create=True)
         obj = self.resolve(o, plan, create=True)
         assert subj is not None and obj is not None
@@ -574,9 +744,22 @@ class SemanticMemory(Submodule):
         if self.config.semantic.scene_relations:
             self._consolidate_relations(plan, ch, t)
 
-    def _set_derived(self, plan: _Plan, ch: Changes, subject: str, predicate: str, obj: str, share: float,
-                     count: int, t: float, detail: str, functional: bool, source: str = "consolidation",
-                     refs: tuple[str, ...] = (), valid_from: float | None = None) -> None:
+    def _set_derived(
+        self,
+        plan: _Plan,
+        ch: Changes,
+        subject: str,
+        predicate: str,
+        obj: str,
+        share: float,
+        count: int,
+        t: float,
+        detail: str,
+        functional: bool,
+        source: str = "consolidation",
+        refs: tuple[str, ...] = (),
+        valid_from: float | None = None,
+    ) -> None:
         """A derived fact's value is recomputed from all evidence each pass: set it, do not accumulate."""
         kind = "scene_graph" if source == "scene_graph" else "consolidation"
         current = self._open_for(plan, subject, predicate)
@@ -585,29 +768,48 @@ class SemanticMemory(Submodule):
             f = same[0]
             if f.count != count or abs(f.confidence - share) > 1e-6:
                 new = replace(f, confidence=share, count=count, last_evidence=max(f.last_evidence, t))
-                ch.sql("UPDATE facts SET confidence=?, count=?, last_evidence=? WHERE id=?",
-                       (new.confidence, new.count, new.last_evidence, f.fact_id))
-                ch.sql("UPDATE fact_evidence SET detail=?, stamp=? WHERE fact_id=? AND role='first'",
-                       (detail[:500], t, f.fact_id))
+                ch.sql(
+                    "UPDATE facts SET confidence=?, count=?, last_evidence=? WHERE id=?",
+                    (new.confidence, new.count, new.last_evidence, f.fact_id),
+                )
+                ch.sql(
+                    "UPDATE fact_evidence SET detail=?, stamp=? WHERE fact_id=? AND role='first'",
+                    (detail[:500], t, f.fact_id),
+                )
                 plan.open[f.fact_id] = new
             plan.ops.append(("NOOP", f.fact_id))
             return
         new_id = self._next_fact
         if functional:
             for f in current:
-                self._close(plan, ch, f, t, f"superseded by fact #{new_id} ({detail})", None,
-                            (kind, kind, detail))
-        f = self._add(plan, ch, subject, predicate, obj, share, t, source, (kind, kind, detail), count=count,
-                      valid_from=valid_from)
+                self._close(plan, ch, f, t, f"superseded by fact #{new_id} ({detail})", None, (kind, kind, detail))
+        f = self._add(
+            plan,
+            ch,
+            subject,
+            predicate,
+            obj,
+            share,
+            t,
+            source,
+            (kind, kind, detail),
+            count=count,
+            valid_from=valid_from,
+        )
         for r in refs[:MAX_SUPPORT_ROWS]:
             self._evidence(ch, f.fact_id, "support", r.split(":", 1)[0], r, t, detail)
         plan.ops.append(("UPDATE" if functional and current else "ADD", f.fact_id))
 
-    def _retire(self, plan: _Plan, ch: Changes, predicate: str, keep: set[str], t: float, reason: str,
-                subject_prefix: str) -> None:
+    def _retire(
+        self, plan: _Plan, ch: Changes, predicate: str, keep: set[str], t: float, reason: str, subject_prefix: str
+    ) -> None:
         with self._lock:
-            ids = [i for (s, p), fids in self._by_sp.items() if p == predicate and s.startswith(subject_prefix)
-                   for i in fids]
+            ids = [
+                i
+                for (s, p), fids in self._by_sp.items()
+                if p == predicate and s.startswith(subject_prefix)
+                for i in fids
+            ]
         for fid in ids:
             f = plan.open[fid] if fid in plan.open else self._open.get(fid)
             if f is not None and f"{f.subject}|{f.object}" not in keep and f.source in ("consolidation", "scene_graph"):
@@ -640,8 +842,9 @@ class SemanticMemory(Submodule):
                 if is_class:
                     self._ensure_named(plan, ch, subject, subject)
                 detail = f"{int(n)} of {total} sightings in the {place}"
-                self._set_derived(plan, ch, subject, "usually_in", obj, round(share, 4), int(n), t, detail, True,
-                                  valid_from=float(t0))
+                self._set_derived(
+                    plan, ch, subject, "usually_in", obj, round(share, 4), int(n), t, detail, True, valid_from=float(t0)
+                )
                 keep.add(f"{subject}|{obj}")
         self._retire(plan, ch, "usually_in", keep, t, "sightings no longer mostly in one place", "")
 
@@ -685,8 +888,20 @@ class SemanticMemory(Submodule):
             obj = f"entity:{slug(verb)}"
             self._ensure_named(plan, ch, obj, verb)
             detail = f"{n_fail} of {n_total} attempts to {verb} {target} failed"
-            self._set_derived(plan, ch, subj, "often_fails", obj, round(n_fail / n_total, 4), n_fail, t, detail,
-                              False, refs=tuple(refs[-MAX_SUPPORT_ROWS:]), valid_from=float(t0))
+            self._set_derived(
+                plan,
+                ch,
+                subj,
+                "often_fails",
+                obj,
+                round(n_fail / n_total, 4),
+                n_fail,
+                t,
+                detail,
+                False,
+                refs=tuple(refs[-MAX_SUPPORT_ROWS:]),
+                valid_from=float(t0),
+            )
             keep.add(f"{subj}|{obj}")
         self._retire(plan, ch, "often_fails", keep, t, "no longer fails often", "")
 
@@ -699,8 +914,21 @@ class SemanticMemory(Submodule):
             "SELECT id, label, cx, cy, cz, minx, miny, minz, maxx, maxy, maxz, n_obs, first_seen, last_seen, place,"
             " status FROM objects WHERE status != 'absent'"
         ):
-            recs.append(ObjectRecord(row[0], row[1], {row[1]: 1.0}, tuple(row[2:5]), tuple(row[5:8]),  # type: ignore[arg-type]
-                                     tuple(row[8:11]), row[11], row[12], row[13], row[14], row[15]))
+            recs.append(
+                ObjectRecord(
+                    row[0],
+                    row[1],
+                    {row[1]: 1.0},
+                    tuple(row[2:5]),
+                    tuple(row[5:8]),  # type: ignore[arg-type]
+                    tuple(row[8:11]),
+                    row[11],
+                    row[12],
+                    row[13],
+                    row[14],
+                    row[15],
+                )
+            )
         if len(recs) > 2000:
             return  # too many for a cheap pass; relations stay as they were
         keep: set[str] = set()
@@ -710,8 +938,12 @@ class SemanticMemory(Submodule):
             near = self.config.spatial.near_distance
             for i, a in enumerate(recs):
                 # Candidates whose xy box overlaps a's (on/in need that).
-                ov = np.flatnonzero((mins[:, 0] <= maxs[i, 0]) & (maxs[:, 0] >= mins[i, 0])
-                                    & (mins[:, 1] <= maxs[i, 1]) & (maxs[:, 1] >= mins[i, 1]))
+                ov = np.flatnonzero(
+                    (mins[:, 0] <= maxs[i, 0])
+                    & (maxs[:, 0] >= mins[i, 0])
+                    & (mins[:, 1] <= maxs[i, 1])
+                    & (maxs[:, 1] >= mins[i, 1])
+                )
                 best: tuple[str, float, int] | None = None
                 for j in ov.tolist():
                     if j == i:
@@ -732,8 +964,14 @@ class SemanticMemory(Submodule):
             self._retire(plan, ch, pred, keep, t, "geometry no longer shows it", "object:")
 
     # -- queries ------------------------------------------------------------------------
-    def facts(self, entity: str | int | None = None, predicate: str | None = None, as_of: float | None = None,
-              known_at: float | None = None, include_closed: bool = False) -> list[Fact]:
+    def facts(
+        self,
+        entity: str | int | None = None,
+        predicate: str | None = None,
+        as_of: float | None = None,
+        known_at: float | None = None,
+        include_closed: bool = False,
+    ) -> list[Fact]:
         """Facts about an entity (as subject or object); valid now, or valid at ``as_of``.
 
         ``known_at``: only what memory had recorded (and not yet expired) at that time (record time);
@@ -793,7 +1031,8 @@ class SemanticMemory(Submodule):
             raise ValueError(f"why: no fact {fact_id}")
         conn = self.store.read()
         ev = tuple(
-            Evidence(*r) for r in conn.execute(
+            Evidence(*r)
+            for r in conn.execute(
                 "SELECT id, fact_id, role, kind, ref, stamp, detail FROM fact_evidence WHERE fact_id=? ORDER BY stamp, id",
                 (f.fact_id,),
             )
@@ -804,13 +1043,21 @@ class SemanticMemory(Submodule):
             place = f.object.split(":", 1)[1]
             hi = f.valid_to if f.valid_to is not None else math.inf
             if f.subject.startswith("object:"):
-                q = ("SELECT id, t_start, t_end, n, place FROM sightings WHERE object_id=? AND place=?"
-                     " AND t_end>=? AND t_start<=? ORDER BY t_start LIMIT 200")
-                params: tuple[Any, ...] = (int(f.subject.split(":")[1]), place,
-                                           f.valid_from if f.predicate == "located_in" else -math.inf, hi)
+                q = (
+                    "SELECT id, t_start, t_end, n, place FROM sightings WHERE object_id=? AND place=?"
+                    " AND t_end>=? AND t_start<=? ORDER BY t_start LIMIT 200"
+                )
+                params: tuple[Any, ...] = (
+                    int(f.subject.split(":")[1]),
+                    place,
+                    f.valid_from if f.predicate == "located_in" else -math.inf,
+                    hi,
+                )
             else:
-                q = ("SELECT s.id, s.t_start, s.t_end, s.n, s.place FROM sightings s JOIN objects o ON o.id=s.object_id"
-                     " WHERE o.label=? AND s.place=? ORDER BY s.t_start LIMIT 200")
+                q = (
+                    "SELECT s.id, s.t_start, s.t_end, s.n, s.place FROM sightings s JOIN objects o ON o.id=s.object_id"
+                    " WHERE o.label=? AND s.place=? ORDER BY s.t_start LIMIT 200"
+                )
                 params = (f.subject.split(":", 1)[1], place)
             sightings = [tuple(r) for r in conn.execute(q, params)]  # type: ignore[misc]
             stamps = sorted({s[1] for s in sightings} | {s[2] for s in sightings})[:200]
@@ -822,8 +1069,12 @@ class SemanticMemory(Submodule):
         if any(e.ref.startswith("step:") for e in ev):
             sids = [int(e.ref.split(":")[1]) for e in ev if e.ref.startswith("step:")]
             marks = ",".join("?" * len(sids))
-            episodes = tuple(sorted(set(episodes) | {
-                r[0] for r in conn.execute(f"SELECT DISTINCT episode_id FROM steps WHERE id IN ({marks})", sids)}))
+            episodes = tuple(
+                sorted(
+                    set(episodes)
+                    | {r[0] for r in conn.execute(f"SELECT DISTINCT episode_id FROM steps WHERE id IN ({marks})", sids)}
+                )
+            )
         nxt = None
         if f.reason and f.reason.startswith("superseded by fact #"):
             m = re.match(r"superseded by fact #(\d+)", f.reason)
@@ -833,7 +1084,8 @@ class SemanticMemory(Submodule):
     # -- search ---------------------------------------------------------------------------
     def _importance(self, f: Fact) -> float:
         base = {"consolidation": 0.8, "event": 0.9, "instruction": 0.7, "perception": 0.6, "scene_graph": 0.4}.get(
-            f.source, 0.5)
+            f.source, 0.5
+        )
         return float(min(1.0, base + 0.1 * math.log1p(f.retrieved)))
 
     def search(self, query: Query, now: float) -> list[Entry]:
@@ -845,19 +1097,22 @@ class SemanticMemory(Submodule):
             now = max(now, self.newest_stamp)  # events (facts told) can be newer than the newest frame
         if query.since is not None:
             hi = query.until if query.until is not None else now
-            rows = conn.execute(_FACT_COLS + " WHERE valid_from<=? AND (valid_to IS NULL OR valid_to>?)",
-                                (hi, query.since)).fetchall()
+            rows = conn.execute(
+                _FACT_COLS + " WHERE valid_from<=? AND (valid_to IS NULL OR valid_to>?)", (hi, query.since)
+            ).fetchall()
         else:
-            rows = conn.execute(_FACT_COLS + " WHERE valid_from<=? AND (valid_to IS NULL OR valid_to>?)",
-                                (now, now)).fetchall()
+            rows = conn.execute(
+                _FACT_COLS + " WHERE valid_from<=? AND (valid_to IS NULL OR valid_to>?)", (now, now)
+            ).fetchall()
         with self._lock:
             cands = [self._fact(r) for r in rows]
         if query.object_ids:
             wanted = {f"object:{i}" for i in query.object_ids}
             cands = [f for f in cands if f.subject in wanted or f.object in wanted]
         if query.label is not None:
-            cands = [f for f in cands if _label_of(f.subject_name) == query.label
-                     or _label_of(f.object_name) == query.label]
+            cands = [
+                f for f in cands if _label_of(f.subject_name) == query.label or _label_of(f.object_name) == query.label
+            ]
         if not cands:
             return []
         text = query.search_text
@@ -888,17 +1143,22 @@ class SemanticMemory(Submodule):
         out = []
         for i in keep[: max(query.k * 3, 10)]:
             f = cands[i]
-            ev = conn.execute("SELECT ref FROM fact_evidence WHERE fact_id=? ORDER BY stamp DESC, id DESC LIMIT 5",
-                              (f.fact_id,)).fetchall()
+            ev = conn.execute(
+                "SELECT ref FROM fact_evidence WHERE fact_id=? ORDER BY stamp DESC, id DESC LIMIT 5", (f.fact_id,)
+            ).fetchall()
             until = "now" if f.valid_to is None else f"t={f.valid_to:.1f}s"
             place = f.object.split(":", 1)[1] if f.object.startswith("place:") else None
             oids = tuple(int(e.split(":")[1]) for e in (f.subject, f.object) if e.startswith("object:"))
             out.append(
                 Entry(
-                    key=f"fact:{f.fact_id}", kind="fact", source=self.name,
+                    key=f"fact:{f.fact_id}",
+                    kind="fact",
+                    source=self.name,
                     text=f"{f.text} (valid t={f.valid_from:.1f}s..{until}, confidence {f.confidence:.2f}, "
-                         f"{f.count} evidence, {f.source})",
-                    stamp=f.last_evidence, place=place, object_ids=oids,
+                    f"{f.count} evidence, {f.source})",
+                    stamp=f.last_evidence,
+                    place=place,
+                    object_ids=oids,
                     provenance=tuple(dict.fromkeys(r[0] for r in ev)),
                     parts={
                         "relevance": float(rel[i]),
@@ -932,8 +1192,9 @@ class SemanticMemory(Submodule):
             return sorted(self._open.values(), key=lambda f: f.fact_id)
 
     # -- forgetting -----------------------------------------------------------------------
-    def plan_forget(self, max_facts: int, now: float, keep_recent_s: float,
-                    target_fraction: float = 0.8) -> tuple[Changes, dict[str, int]]:
+    def plan_forget(
+        self, max_facts: int, now: float, keep_recent_s: float, target_fraction: float = 0.8
+    ) -> tuple[Changes, dict[str, int]]:
         """Past the budget: delete *closed* facts (never a still-valid one), least valuable first.
 
         Order: scene-graph and perception facts before asserted and consolidated ones, then least
@@ -947,11 +1208,16 @@ class SemanticMemory(Submodule):
             return ch, report
         excess = n - int(max_facts * target_fraction)
         rank = "CASE source WHEN 'scene_graph' THEN 0 WHEN 'perception' THEN 1 WHEN 'instruction' THEN 2 ELSE 3 END"
-        ids = [r[0] for r in conn.execute(
-            f"SELECT id FROM facts WHERE valid_to IS NOT NULL AND valid_to < ? ORDER BY {rank}, retrieved, valid_to"
-            " LIMIT ?", (now - keep_recent_s, excess))]
+        ids = [
+            r[0]
+            for r in conn.execute(
+                f"SELECT id FROM facts WHERE valid_to IS NOT NULL AND valid_to < ? ORDER BY {rank}, retrieved, valid_to"
+                " LIMIT ?",
+                (now - keep_recent_s, excess),
+            )
+        ]
         for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
+            chunk = ids[i : i + 500]
             marks = ",".join("?" * len(chunk))
             ch.sql(f"DELETE FROM fact_evidence WHERE fact_id IN ({marks})", tuple(chunk))
             ch.sql(f"DELETE FROM facts WHERE id IN ({marks})", tuple(chunk))
@@ -962,11 +1228,22 @@ class SemanticMemory(Submodule):
 # Question words that point at a predicate ("where is …" asks for a location).
 _CUES: dict[str, tuple[str, ...]] = {
     "where": ("located_in", "usually_in", "on", "in"),
-    "located": ("located_in",), "location": ("located_in",), "put": ("located_in", "on", "in"),
-    "who": ("belongs_to",), "whose": ("belongs_to",), "owns": ("belongs_to",), "owner": ("belongs_to",),
-    "usually": ("usually_in",), "normally": ("usually_in",), "typically": ("usually_in",),
-    "fail": ("often_fails",), "fails": ("often_fails",), "failed": ("often_fails",), "problem": ("often_fails",),
-    "what": ("is_a", "state"), "state": ("state",),
+    "located": ("located_in",),
+    "location": ("located_in",),
+    "put": ("located_in", "on", "in"),
+    "who": ("belongs_to",),
+    "whose": ("belongs_to",),
+    "owns": ("belongs_to",),
+    "owner": ("belongs_to",),
+    "usually": ("usually_in",),
+    "normally": ("usually_in",),
+    "typically": ("usually_in",),
+    "fail": ("often_fails",),
+    "fails": ("often_fails",),
+    "failed": ("often_fails",),
+    "problem": ("often_fails",),
+    "what": ("is_a", "state"),
+    "state": ("state",),
 }
 
 _FACT_COLS = (
@@ -984,7 +1261,7 @@ def _sentence(f: Fact) -> str:
 
 
 def _verb_target(action: str) -> tuple[str, str] | None:
-    """"open drawer_2" -> ("open", "drawer_2"); "pick up the red mug" -> ("pick up", "red mug")."""
+    """ "open drawer_2" -> ("open", "drawer_2"); "pick up the red mug" -> ("pick up", "red mug")."""
     w = strip_articles(action.strip().lower()).split()
     if len(w) < 2:
         return None

@@ -120,8 +120,15 @@ class _Obj:
 
     def view(self) -> ObjectView:
         return ObjectView(
-            self.id, self.label, self.labels, self.keys, self.bbox_min, self.bbox_max,
-            self.colour, self.embedding, self.status == "absent",
+            self.id,
+            self.label,
+            self.labels,
+            self.keys,
+            self.bbox_min,
+            self.bbox_max,
+            self.colour,
+            self.embedding,
+            self.status == "absent",
         )
 
 
@@ -158,17 +165,29 @@ class SpatialMemory(Submodule):
             pts = np.frombuffer(row[16], dtype=np.float32).reshape(-1, 3).copy()
             emb = np.frombuffer(row[15], dtype=np.float32).copy() if row[15] is not None else None
             o = _Obj(
-                id=row[0], labels=json.loads(row[1]), points=pts, keys=coarse_keys(pts, self.config.spatial),
-                centroid=np.array(row[2:5], dtype=np.float64), bbox_min=np.array(row[5:8], dtype=np.float64),
-                bbox_max=np.array(row[8:11], dtype=np.float64), n_obs=row[11], first_seen=row[12], last_seen=row[13],
-                colour=np.array(json.loads(row[14]), dtype=np.float32) if row[14] else None, embedding=emb,
-                place=row[17], status=row[18], retrieved=row[19],
+                id=row[0],
+                labels=json.loads(row[1]),
+                points=pts,
+                keys=coarse_keys(pts, self.config.spatial),
+                centroid=np.array(row[2:5], dtype=np.float64),
+                bbox_min=np.array(row[5:8], dtype=np.float64),
+                bbox_max=np.array(row[8:11], dtype=np.float64),
+                n_obs=row[11],
+                first_seen=row[12],
+                last_seen=row[13],
+                colour=np.array(json.loads(row[14]), dtype=np.float32) if row[14] else None,
+                embedding=emb,
+                place=row[17],
+                status=row[18],
+                retrieved=row[19],
             )
             o.sample = subsample(pts, SAMPLE_POINTS, seed=o.id)
             self._objs[o.id] = o
         self._next_id = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM objects").fetchone()[0]) + 1
         for sid, stamp, pose, image, place in conn.execute("SELECT id, stamp, pose, image, place FROM snapshots"):
-            self._snapshots[sid] = Snapshot(sid, stamp, Pose(np.array(json.loads(pose)).reshape(4, 4)), image, place, {})
+            self._snapshots[sid] = Snapshot(
+                sid, stamp, Pose(np.array(json.loads(pose)).reshape(4, 4)), image, place, {}
+            )
         for sid, oid, px in conn.execute("SELECT snapshot_id, object_id, pixels FROM snapshot_objects"):
             self._snapshots[sid].objects[oid] = px
             if oid not in self._best_view or px > self._best_view[oid][1]:
@@ -256,22 +275,39 @@ class SpatialMemory(Submodule):
                 labels[seg.label] = labels.get(seg.label, 0.0) + seg.score
                 n_obs = old.n_obs + 1
                 first = old.first_seen
-                colour = seg.colour if old.colour is None else (
-                    old.colour if seg.colour is None else (old.colour * 0.8 + seg.colour * 0.2).astype(np.float32)
+                colour = (
+                    seg.colour
+                    if old.colour is None
+                    else (
+                        old.colour if seg.colour is None else (old.colour * 0.8 + seg.colour * 0.2).astype(np.float32)
+                    )
                 )
-                emb = seg.embedding if old.embedding is None else (
-                    old.embedding if seg.embedding is None else
-                    ((old.embedding * (n_obs - 1) + seg.embedding) / n_obs).astype(np.float32)
+                emb = (
+                    seg.embedding
+                    if old.embedding is None
+                    else (
+                        old.embedding
+                        if seg.embedding is None
+                        else ((old.embedding * (n_obs - 1) + seg.embedding) / n_obs).astype(np.float32)
+                    )
                 )
             unchanged = old is not None and pts is old.points
             centroid = old.centroid if unchanged else pts.mean(axis=0).astype(np.float64)
             st = _Obj(
-                id=det.object_id, labels=labels, points=pts, keys=old.keys if unchanged else coarse_keys(pts, cfg),
+                id=det.object_id,
+                labels=labels,
+                points=pts,
+                keys=old.keys if unchanged else coarse_keys(pts, cfg),
                 centroid=centroid,
                 bbox_min=old.bbox_min if unchanged else pts.min(axis=0).astype(np.float64),
                 bbox_max=old.bbox_max if unchanged else pts.max(axis=0).astype(np.float64),
-                n_obs=n_obs, first_seen=first, last_seen=stamp, colour=colour, embedding=emb,
-                place=self.ctx.places.locate(centroid), status="present",
+                n_obs=n_obs,
+                first_seen=first,
+                last_seen=stamp,
+                colour=colour,
+                embedding=emb,
+                place=self.ctx.places.locate(centroid),
+                status="present",
                 retrieved=old.retrieved if old else 0,
             )
             st.sample = old.sample if unchanged else subsample(pts, SAMPLE_POINTS, seed=st.id)
@@ -281,11 +317,21 @@ class SpatialMemory(Submodule):
                 " n_obs, first_seen, last_seen, colour, embedding, points, place, status, retrieved)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
-                    st.id, st.label, json.dumps(st.labels), *map(float, st.centroid), *map(float, st.bbox_min),
-                    *map(float, st.bbox_max), st.n_obs, st.first_seen, st.last_seen,
+                    st.id,
+                    st.label,
+                    json.dumps(st.labels),
+                    *map(float, st.centroid),
+                    *map(float, st.bbox_min),
+                    *map(float, st.bbox_max),
+                    st.n_obs,
+                    st.first_seen,
+                    st.last_seen,
                     json.dumps([round(float(c), 4) for c in colour]) if colour is not None else None,
                     emb.astype(np.float32).tobytes() if emb is not None else None,
-                    pts.astype(np.float32).tobytes(), st.place, st.status, st.retrieved,
+                    pts.astype(np.float32).tobytes(),
+                    st.place,
+                    st.status,
+                    st.retrieved,
                 ),
             )
         absent_ids = [a.object_id for a in frame.absences]
@@ -314,7 +360,8 @@ class SpatialMemory(Submodule):
         if not pixels:
             return None
         improves = [
-            oid for oid, px in pixels.items()
+            oid
+            for oid, px in pixels.items()
             if oid not in self._best_view or px > cfg.snapshot_gain * self._best_view[oid][1]
         ]
         if not improves:
@@ -333,8 +380,14 @@ class SpatialMemory(Submodule):
         dropped = [s for s in self._snapshots if s not in keep]
         ch.sql(
             "INSERT INTO snapshots(id, stamp, pose, image, place, robot_id) VALUES (?,?,?,?,?,?)",
-            (sid, obs.stamp, json.dumps([round(float(v), 6) for v in obs.pose.matrix.ravel()]), image_key,
-             frame.camera_place, obs.robot_id),
+            (
+                sid,
+                obs.stamp,
+                json.dumps([round(float(v), 6) for v in obs.pose.matrix.ravel()]),
+                image_key,
+                frame.camera_place,
+                obs.robot_id,
+            ),
         )
         for oid, px in pixels.items():
             ch.sql("INSERT INTO snapshot_objects(snapshot_id, object_id, pixels) VALUES (?,?,?)", (sid, oid, px))
@@ -354,7 +407,11 @@ class SpatialMemory(Submodule):
     def objects(self, label: str | None = None, include_absent: bool = True) -> list[ObjectRecord]:
         with self._lock:
             objs = list(self._objs.values())
-        out = [o.record() for o in objs if (label is None or label in o.labels) and (include_absent or o.status != "absent")]
+        out = [
+            o.record()
+            for o in objs
+            if (label is None or label in o.labels) and (include_absent or o.status != "absent")
+        ]
         return sorted(out, key=lambda r: r.object_id)
 
     def get(self, object_id: int) -> ObjectRecord | None:
@@ -403,8 +460,20 @@ class SpatialMemory(Submodule):
             return {s.image_key for s in self._snapshots.values() if s.image_key}
 
     # -- search ---------------------------------------------------------------------
-    def _search_index(self) -> tuple[object, list[_Obj], np.ndarray, list[str], np.ndarray, np.ndarray, np.ndarray,
-                                      np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    def _search_index(
+        self,
+    ) -> tuple[
+        object,
+        list[_Obj],
+        np.ndarray,
+        list[str],
+        np.ndarray,
+        np.ndarray,
+        np.ndarray,
+        np.ndarray,
+        dict[str, np.ndarray],
+        dict[str, np.ndarray],
+    ]:
         """Per-object arrays for search, rebuilt only when the object arrays are (after an update)."""
         with self._lock:
             arrays = self._object_arrays()
@@ -424,8 +493,18 @@ class SpatialMemory(Submodule):
             for j, o in enumerate(objs):
                 for lab in o.labels:
                     members.setdefault(lab, []).append(j)
-            cached = (arrays, objs, cents, uniq, lab_idx, last_seen, first_seen, n_obs,
-                      {lab: np.asarray(v, dtype=np.int64) for lab, v in members.items()}, {})
+            cached = (
+                arrays,
+                objs,
+                cents,
+                uniq,
+                lab_idx,
+                last_seen,
+                first_seen,
+                n_obs,
+                {lab: np.asarray(v, dtype=np.int64) for lab, v in members.items()},
+                {},
+            )
             self._search_cache = cached
             return cached
 
@@ -501,9 +580,17 @@ class SpatialMemory(Submodule):
             if query.wants("object"):
                 out.append(
                     Entry(
-                        key=f"object:{o.id}", kind="object", source=self.name, text=text_line, stamp=o.last_seen,
-                        position=pos, place=o.place, object_ids=(o.id,), provenance=(f"object:{o.id}",),
-                        parts=parts, data={"label": o.label, "status": o.status, "n_obs": o.n_obs},
+                        key=f"object:{o.id}",
+                        kind="object",
+                        source=self.name,
+                        text=text_line,
+                        stamp=o.last_seen,
+                        position=pos,
+                        place=o.place,
+                        object_ids=(o.id,),
+                        provenance=(f"object:{o.id}",),
+                        parts=parts,
+                        data={"label": o.label, "status": o.status, "n_obs": o.n_obs},
                     )
                 )
             if query.wants("snapshot") and len(out) < 3 * query.k:
@@ -511,11 +598,16 @@ class SpatialMemory(Submodule):
                     p = s.pose.position
                     out.append(
                         Entry(
-                            key=f"snapshot:{s.snapshot_id}", kind="snapshot", source=self.name,
+                            key=f"snapshot:{s.snapshot_id}",
+                            kind="snapshot",
+                            source=self.name,
                             text=f"keyframe #{s.snapshot_id} at t={s.stamp:.1f}s shows {o.label} #{o.id}"
                             + (f" from the {s.place}" if s.place else ""),
-                            stamp=s.stamp, position=(float(p[0]), float(p[1]), float(p[2])), place=s.place,
-                            object_ids=tuple(sorted(s.objects)), provenance=(f"object:{o.id}",),
+                            stamp=s.stamp,
+                            position=(float(p[0]), float(p[1]), float(p[2])),
+                            place=s.place,
+                            object_ids=tuple(sorted(s.objects)),
+                            provenance=(f"object:{o.id}",),
                             parts={**parts, "relevance": parts["relevance"] * 0.9},
                             data={"pose": s.pose.matrix.tolist(), "image": s.image_key, "target": o.id},
                         )

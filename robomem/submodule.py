@@ -81,7 +81,7 @@ class Submodule(ABC):
         self.store = ctx.store
         self.config = ctx.config
 
-    def load(self) -> None:
+    def load(self) -> None:  # noqa: B027 - optional hook: a submodule without an index needs nothing
         """Warm the in-memory index from the store (called once at open)."""
 
     @abstractmethod

@@ -94,8 +94,15 @@ class BoxScene:
         present = {int(i) for i in np.unique(ids)} - {0}
         infos = {b.instance_id: InstanceInfo(b.label) for b in self.boxes if b.instance_id in present}
         return Observation(
-            stamp=stamp, pose=pose, intrinsics=self.intrinsics, depth=depth, rgb=rgb, instance_ids=ids,
-            instances=infos, robot_id=robot_id, source="synthetic",
+            stamp=stamp,
+            pose=pose,
+            intrinsics=self.intrinsics,
+            depth=depth,
+            rgb=rgb,
+            instance_ids=ids,
+            instances=infos,
+            robot_id=robot_id,
+            source="synthetic",
         )
 
 

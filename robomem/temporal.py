@@ -112,8 +112,10 @@ class TemporalMemory(Submodule):
         for oid, label in conn.execute("SELECT id, label FROM objects"):
             self._labels[oid] = label
         self.newest_stamp = float(
-            conn.execute("SELECT MAX(t) FROM (SELECT MAX(t_end) t FROM sightings UNION ALL SELECT MAX(stamp) FROM absences)")
-            .fetchone()[0] or 0.0
+            conn.execute(
+                "SELECT MAX(t) FROM (SELECT MAX(t_end) t FROM sightings UNION ALL SELECT MAX(stamp) FROM absences)"
+            ).fetchone()[0]
+            or 0.0
         )
 
     # -- update ---------------------------------------------------------------------
@@ -169,7 +171,9 @@ class TemporalMemory(Submodule):
         s, a = self.last_seen(object_id), self.last_absence(object_id)
         return a is not None and (s is None or a.stamp > s.t_end)
 
-    def history(self, object_id: int, since: float | None = None, until: float | None = None) -> list[Sighting | AbsenceRecord]:
+    def history(
+        self, object_id: int, since: float | None = None, until: float | None = None
+    ) -> list[Sighting | AbsenceRecord]:
         lo = -math.inf if since is None else since
         hi = math.inf if until is None else until
         conn = self.store.read()
@@ -214,8 +218,16 @@ class TemporalMemory(Submodule):
 
     def objects_with_evidence(self, since: float, until: float) -> list[int]:
         conn = self.store.read()
-        ids = {r[0] for r in conn.execute("SELECT DISTINCT object_id FROM sightings WHERE t_end>? AND t_start<=?", (since, until))}
-        ids |= {r[0] for r in conn.execute("SELECT DISTINCT object_id FROM absences WHERE stamp>? AND stamp<=?", (since, until))}
+        ids = {
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT object_id FROM sightings WHERE t_end>? AND t_start<=?", (since, until)
+            )
+        }
+        ids |= {
+            r[0]
+            for r in conn.execute("SELECT DISTINCT object_id FROM absences WHERE stamp>? AND stamp<=?", (since, until))
+        }
         return sorted(ids)
 
     def changes(self, t1: float, t2: float, moved_distance: float | None = None) -> list[Change]:
@@ -234,8 +246,16 @@ class TemporalMemory(Submodule):
                 continue
             if after.status == "absent" and before.status in ("seen", "believed"):
                 out.append(
-                    Change(oid, "disappeared", before.position, None, before.place, None, after.since or t2,
-                           before.evidence + after.evidence)
+                    Change(
+                        oid,
+                        "disappeared",
+                        before.position,
+                        None,
+                        before.place,
+                        None,
+                        after.since or t2,
+                        before.evidence + after.evidence,
+                    )
                 )
                 continue
             if before.position is not None and after.position is not None and after.status in ("seen", "believed"):
@@ -248,8 +268,16 @@ class TemporalMemory(Submodule):
                 d = float(np.linalg.norm(np.subtract(after.position, before.position)))
                 if reid or d > max(thr, 0.75 * float(extent or 0.0)):
                     out.append(
-                        Change(oid, "moved", before.position, after.position, before.place, after.place,
-                               after.since or t2, before.evidence + after.evidence)
+                        Change(
+                            oid,
+                            "moved",
+                            before.position,
+                            after.position,
+                            before.place,
+                            after.place,
+                            after.since or t2,
+                            before.evidence + after.evidence,
+                        )
                     )
         return sorted(out, key=lambda c: (c.stamp, c.object_id))
 
@@ -258,8 +286,13 @@ class TemporalMemory(Submodule):
         """(signature, ids, unique labels, label index per id, last t_end per id, text -> relevance per label),
         rebuilt when memory changed."""
         with self._lock:
-            sig = (len(self._labels), len(self._last), len(self._last_absence), self.newest_stamp,
-                   getattr(self, "_index_version", 0))
+            sig = (
+                len(self._labels),
+                len(self._last),
+                len(self._last_absence),
+                self.newest_stamp,
+                getattr(self, "_index_version", 0),
+            )
             cached = getattr(self, "_index_cache", None)
             if cached is not None and cached[0] == sig:
                 return cached
@@ -320,13 +353,19 @@ class TemporalMemory(Submodule):
                 where = f" in the {s.place}" if s.place else ""
                 out.append(
                     Entry(
-                        key=f"lastseen:{oid}", kind="sighting", source=self.name,
+                        key=f"lastseen:{oid}",
+                        kind="sighting",
+                        source=self.name,
                         text=f"{label} #{oid} last seen at t={s.t_end:.1f}s at ({s.position[0]:.2f}, {s.position[1]:.2f},"
                         f" {s.position[2]:.2f}){where}",
-                        stamp=s.t_end, position=s.position, place=s.place, object_ids=(oid,),
+                        stamp=s.t_end,
+                        position=s.position,
+                        place=s.place,
+                        object_ids=(oid,),
                         provenance=(f"sighting:{s.row_id}",) if s.row_id else (),
                         parts={
-                            "relevance": rel[oid], "recency": recency(s.t_end, now, rcfg.recency_tau),
+                            "relevance": rel[oid],
+                            "recency": recency(s.t_end, now, rcfg.recency_tau),
                             "confidence": 0.5 if (a is not None and a.stamp > s.t_end) else 1.0,
                             "distance": proximity(s.position, query.position, rcfg.distance_scale),
                         },
@@ -337,12 +376,21 @@ class TemporalMemory(Submodule):
                 where = f" in the {a.place}" if a.place else ""
                 out.append(
                     Entry(
-                        key=f"absence:{oid}", kind="absence", source=self.name,
+                        key=f"absence:{oid}",
+                        kind="absence",
+                        source=self.name,
                         text=f"{label} #{oid} NOT found at its remembered place{where} at t={a.stamp:.1f}s",
-                        stamp=a.stamp, position=a.position, place=a.place, object_ids=(oid,),
+                        stamp=a.stamp,
+                        position=a.position,
+                        place=a.place,
+                        object_ids=(oid,),
                         provenance=(f"absence:{a.row_id}",) if a.row_id else (),
-                        parts={"relevance": rel[oid], "recency": recency(a.stamp, now, rcfg.recency_tau),
-                               "confidence": 1.0, "importance": 1.0},
+                        parts={
+                            "relevance": rel[oid],
+                            "recency": recency(a.stamp, now, rcfg.recency_tau),
+                            "confidence": 1.0,
+                            "importance": 1.0,
+                        },
                     )
                 )
         t2 = query.until if query.until is not None else now
@@ -359,11 +407,21 @@ class TemporalMemory(Submodule):
                 }[c.kind]
                 out.append(
                     Entry(
-                        key=f"change:{c.object_id}:{c.kind}:{c.stamp}", kind="change", source=self.name,
-                        text=f"{text_line} (t={c.stamp:.1f}s)", stamp=c.stamp, position=c.after or c.before,
-                        place=c.place_after or c.place_before, object_ids=(c.object_id,), provenance=c.evidence,
-                        parts={"relevance": rel[c.object_id], "recency": recency(c.stamp, now, rcfg.recency_tau),
-                               "importance": 1.0, "confidence": 1.0},
+                        key=f"change:{c.object_id}:{c.kind}:{c.stamp}",
+                        kind="change",
+                        source=self.name,
+                        text=f"{text_line} (t={c.stamp:.1f}s)",
+                        stamp=c.stamp,
+                        position=c.after or c.before,
+                        place=c.place_after or c.place_before,
+                        object_ids=(c.object_id,),
+                        provenance=c.evidence,
+                        parts={
+                            "relevance": rel[c.object_id],
+                            "recency": recency(c.stamp, now, rcfg.recency_tau),
+                            "importance": 1.0,
+                            "confidence": 1.0,
+                        },
                         data={"change": c.kind},
                     )
                 )

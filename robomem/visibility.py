@@ -18,7 +18,9 @@ from robomem.geometry import project
 from robomem.observation import Observation
 
 
-def visible_fraction(sample_points: np.ndarray, obs: Observation, cfg: TemporalConfig, max_depth: float) -> tuple[int, float]:
+def visible_fraction(
+    sample_points: np.ndarray, obs: Observation, cfg: TemporalConfig, max_depth: float
+) -> tuple[int, float]:
     """(points projecting into the image, fraction of those the camera sees *through*)."""
     k = obs.intrinsics
     u, v, z = project(sample_points, obs.pose, k)

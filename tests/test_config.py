@@ -32,7 +32,9 @@ def test_shipped_config_file_loads() -> None:
 
 
 def test_valid_yaml_sets_every_section_and_keeps_defaults(tmp_path: Path) -> None:
-    p = _write(tmp_path, """
+    p = _write(
+        tmp_path,
+        """
 memory:
   embedder: hash
   workers: 2
@@ -43,7 +45,8 @@ memory:
   retrieval: {w_distance: 0.0, recency_tau: 60}
   budget: {max_sighting_rows: 1000, check_every: 10}
 ros: {anything: goes}   # other sections belong to other readers
-""")
+""",
+    )
     cfg = MemoryConfig.from_yaml(p)
     assert cfg.embedder == "hash" and cfg.workers == 2
     assert cfg.spatial == SpatialConfig(voxel_size=0.05, pixel_stride=3, max_depth=6.0)
@@ -111,8 +114,10 @@ def test_file_problems_are_value_errors_naming_the_file(tmp_path: Path) -> None:
         "scalar": (_write(tmp_path, "42\n", "c.yaml"), "top level must be a mapping"),
         "latin-1": (_write(tmp_path, "memory: {embedder: caf\xe9}".encode("latin-1"), "d.yaml"), "cannot read"),
         # safe_load refuses object construction: no code runs from a config file.
-        "python tag": (_write(tmp_path, "memory: !!python/object/apply:os.system ['echo pwned']\n", "e.yaml"),
-                       "not valid YAML"),
+        "python tag": (
+            _write(tmp_path, "memory: !!python/object/apply:os.system ['echo pwned']\n", "e.yaml"),
+            "not valid YAML",
+        ),
     }
     for name, (path, message) in cases.items():
         with pytest.raises(ValueError, match=message) as info:
@@ -140,16 +145,26 @@ def test_from_dict_none_and_non_mappings() -> None:
 
 
 # -- random dicts: a MemoryConfig or a ValueError, never another exception ---------------------------
-FIELDS = sorted({f.name for f in dataclasses.fields(MemoryConfig)}
-                | {f.name for c in (SpatialConfig, TemporalConfig, BudgetConfig, RetrievalConfig)
-                   for f in dataclasses.fields(c)})
+FIELDS = sorted(
+    {f.name for f in dataclasses.fields(MemoryConfig)}
+    | {f.name for c in (SpatialConfig, TemporalConfig, BudgetConfig, RetrievalConfig) for f in dataclasses.fields(c)}
+)
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.integers(-(10**400), 10**400), st.floats(),
-    st.text(max_size=8), st.binary(max_size=4), st.sampled_from(["auto", "hash", "minilm"]),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.integers(-(10**400), 10**400),
+    st.floats(),
+    st.text(max_size=8),
+    st.binary(max_size=4),
+    st.sampled_from(["auto", "hash", "minilm"]),
 )
 keys = st.one_of(st.sampled_from(FIELDS), st.text(max_size=6), st.integers(), st.none(), st.booleans())
-values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                       st.dictionaries(keys, inner, max_size=4)), max_leaves=12)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(keys, inner, max_size=4)),
+    max_leaves=12,
+)
 
 
 @st.composite

@@ -25,22 +25,61 @@ from robomem.retrieval import ENTRY_KINDS, Entry
 def entries() -> list[Entry]:
     parts = {"relevance": 1.0, "recency": 0.9, "importance": 0.2, "confidence": 0.8, "distance": 0.5}
     return [
-        Entry("object:2", "object", "spatial", "red mug #2 at (1.00, 2.00, 0.80) in the kitchen", 90.0,
-              (1.0, 2.0, 0.8), "kitchen", (2,), parts=parts, score=1.7),
-        Entry("absence:5", "absence", "temporal", "white mug #5 NOT found at its remembered place", 95.0,
-              (3.0, 0.0, 0.8), None, (5,), parts={"relevance": 0.8}, score=1.1),
-        Entry("episode:1", "episode", "episodic", "episode #1 'bring the mug': failed", 40.0, None, None, (),
-              parts={"relevance": 0.6, "recency": 0.5}, score=0.9),
+        Entry(
+            "object:2",
+            "object",
+            "spatial",
+            "red mug #2 at (1.00, 2.00, 0.80) in the kitchen",
+            90.0,
+            (1.0, 2.0, 0.8),
+            "kitchen",
+            (2,),
+            parts=parts,
+            score=1.7,
+        ),
+        Entry(
+            "absence:5",
+            "absence",
+            "temporal",
+            "white mug #5 NOT found at its remembered place",
+            95.0,
+            (3.0, 0.0, 0.8),
+            None,
+            (5,),
+            parts={"relevance": 0.8},
+            score=1.1,
+        ),
+        Entry(
+            "episode:1",
+            "episode",
+            "episodic",
+            "episode #1 'bring the mug': failed",
+            40.0,
+            None,
+            None,
+            (),
+            parts={"relevance": 0.6, "recency": 0.5},
+            score=0.9,
+        ),
         Entry("fact:3", "fact", "semantic", "mugs usually_in kitchen", None, None, "kitchen", (), score=0.5),
     ]
 
 
 def make_ctx(embedder, superseded=None) -> Context:
     state = RobotState((1.0, 0.0, 0.0), math.pi / 2, 100.0)  # facing +y
-    props = (GoalProposal("object", 0.9, "red mug #2 last seen t=90.0s", (1.0, 2.0, 0.8), object_id=2,
-                          label="red mug", place="kitchen"), GoalProposal("explore", 0.0, "if that fails, explore"))
-    return Context(Goal("find the red mug"), state, 100.0, tuple(entries()), props, superseded or {},
-                   embedder=embedder)
+    props = (
+        GoalProposal(
+            "object",
+            0.9,
+            "red mug #2 last seen t=90.0s",
+            (1.0, 2.0, 0.8),
+            object_id=2,
+            label="red mug",
+            place="kitchen",
+        ),
+        GoalProposal("explore", 0.0, "if that fails, explore"),
+    )
+    return Context(Goal("find the red mug"), state, 100.0, tuple(entries()), props, superseded or {}, embedder=embedder)
 
 
 def test_token_layout_is_documented_and_contiguous():
@@ -86,8 +125,14 @@ def test_tensor_layout_values_and_mask(embedder):
 
 
 def test_empty_context_tensor_is_all_masked(embedder):
-    ctx = Context(Goal(label="keys"), RobotState((0, 0)), 1.0, (), (GoalProposal("explore", 0.0, "nothing known"),),
-                  embedder=embedder)
+    ctx = Context(
+        Goal(label="keys"),
+        RobotState((0, 0)),
+        1.0,
+        (),
+        (GoalProposal("explore", 0.0, "nothing known"),),
+        embedder=embedder,
+    )
     tokens, mask = ctx.tensor(4)
     assert not mask.any() and torch.count_nonzero(tokens) == 0
     assert "nothing relevant" in ctx.text()
@@ -100,7 +145,7 @@ def test_text_is_timestamped_with_place_and_source_and_flags_conflicts(embedder)
     lines = text.split("\n")
     assert lines[0] == "GOAL: find the red mug"
     assert "PROPOSAL 1: object at (1.00, 2.00, 0.80) in the kitchen, confidence 0.90" in text
-    mem_lines = lines[lines.index(next(ln for ln in lines if ln.startswith("MEMORY"))) + 1:]
+    mem_lines = lines[lines.index(next(ln for ln in lines if ln.startswith("MEMORY"))) + 1 :]
     assert len(mem_lines) == 4
     assert mem_lines[0].startswith("[t=90.0s (10s ago) | kitchen | spatial/object] red mug #2")
     assert mem_lines[0].endswith("[SUPERSEDED by absence:5]")

@@ -218,7 +218,11 @@ OPENER = textwrap.dedent(
 def _start_holder(path: Path) -> subprocess.Popen[str]:
     p = subprocess.Popen(
         [sys.executable, "-c", HOLDER, str(path)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_child_env(), text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_child_env(),
+        text=True,
     )
     assert p.stdout is not None
     assert p.stdout.readline().strip() == "ready", p.stderr.read() if p.stderr else ""
@@ -246,12 +250,14 @@ def test_second_process_gets_store_locked_error(tmp_path, embedder):
     with Memory.open(path, embedder=embedder) as mem:
         assert mem.stats()["rows"]["frames"] == 1
         # ... and a second process cannot while we hold it.
-        r = subprocess.run([sys.executable, "-c", OPENER, str(path)], capture_output=True, text=True, env=_child_env(),
-                           timeout=60)
+        r = subprocess.run(
+            [sys.executable, "-c", OPENER, str(path)], capture_output=True, text=True, env=_child_env(), timeout=60
+        )
         assert r.returncode == 3, r.stderr
         assert f"pid {os.getpid()}" in r.stdout and "one writer per store" in r.stdout
-    r = subprocess.run([sys.executable, "-c", OPENER, str(path)], capture_output=True, text=True, env=_child_env(),
-                       timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-c", OPENER, str(path)], capture_output=True, text=True, env=_child_env(), timeout=60
+    )
     assert r.returncode == 0, r.stdout + r.stderr
 
 
@@ -288,8 +294,11 @@ def test_every_store_file_is_owner_only(tmp_path, embedder):
             assert (path / "memory.db-wal").exists()
             entries = [path, *path.rglob("*")]
             assert {p.name for p in entries} >= {"memory.db", "memory.db-wal", "LOCK", "blobs", key[2:]}
-            loose = {str(p.relative_to(tmp_path)): oct(stat.S_IMODE(p.stat().st_mode)) for p in entries
-                     if stat.S_IMODE(p.stat().st_mode) & 0o077}
+            loose = {
+                str(p.relative_to(tmp_path)): oct(stat.S_IMODE(p.stat().st_mode))
+                for p in entries
+                if stat.S_IMODE(p.stat().st_mode) & 0o077
+            }
             assert loose == {}, f"store entries readable by group/others: {loose}"
     finally:
         os.umask(old)

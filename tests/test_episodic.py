@@ -19,14 +19,32 @@ SCENE = [
 ]
 
 DISTRACTORS = [
-    "water the plants on the balcony", "vacuum the hallway carpet", "fold the laundry in the bedroom",
-    "take the trash out to the bin", "charge at the docking station", "close the living room curtains",
-    "find the TV remote", "put the books back on the shelf", "wipe the dining table", "feed the cat",
-    "turn off the bedroom lights", "bring the newspaper from the door", "load the dishwasher",
-    "tidy the toys in the playroom", "open the window in the study", "check the front door is locked",
-    "sort the mail on the desk", "set the table for dinner", "empty the washing machine", "dust the bookshelf",
-    "move the chair to the corner", "pick up the socks from the floor", "clean the bathroom mirror",
-    "bring slippers to the bedroom", "put the shoes in the closet", "wash the cups in the sink",
+    "water the plants on the balcony",
+    "vacuum the hallway carpet",
+    "fold the laundry in the bedroom",
+    "take the trash out to the bin",
+    "charge at the docking station",
+    "close the living room curtains",
+    "find the TV remote",
+    "put the books back on the shelf",
+    "wipe the dining table",
+    "feed the cat",
+    "turn off the bedroom lights",
+    "bring the newspaper from the door",
+    "load the dishwasher",
+    "tidy the toys in the playroom",
+    "open the window in the study",
+    "check the front door is locked",
+    "sort the mail on the desk",
+    "set the table for dinner",
+    "empty the washing machine",
+    "dust the bookshelf",
+    "move the chair to the corner",
+    "pick up the socks from the floor",
+    "clean the bathroom mirror",
+    "bring slippers to the bedroom",
+    "put the shoes in the closet",
+    "wash the cups in the sink",
 ]
 
 
@@ -40,8 +58,9 @@ def memory(path, embedder, **episodic) -> Memory:
 def test_explicit_episode_with_steps_events_and_outcome(tmp_path, embedder):
     with memory(tmp_path / "m", embedder) as mem:
         eid = mem.begin_episode("bring the red mug to the sofa", stamp=10.0)
-        sid = mem.add_step(observation="red mug on the kitchen table", action="pick up red mug", result="grasped",
-                           stamp=11.0)
+        sid = mem.add_step(
+            observation="red mug on the kitchen table", action="pick up red mug", result="grasped", stamp=11.0
+        )
         mem.add_event(Event(12.0, "action", "place red mug on sofa"))
         mem.add_event(Event(13.0, "outcome", "failed: mug slipped"))
         assert mem.end_episode("failed: dropped the mug", stamp=14.0) == eid

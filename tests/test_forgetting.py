@@ -13,11 +13,16 @@ LIVING_VIEW = look_at((6, -2.0, 1.8), (6, 0.2, 0.6))
 
 def scene(mug_room: str) -> BoxScene:
     mug = (1.7, 0.1, 0.85) if mug_room == "kitchen" else (6.2, 0.2, 0.9)
-    return BoxScene([
-        Box(1, "kitchen table", (2, 0, 0.375), (1.2, 0.8, 0.75), (140, 90, 40)),
-        Box(2, "sofa", (6, 0.2, 0.4), (1.6, 0.8, 0.8), (60, 60, 160)),
-        Box(3, "red mug", (*mug[:2], mug[2]), (0.2, 0.2, 0.2), (220, 30, 30)),
-    ], 160, 120, hfov_deg=60)
+    return BoxScene(
+        [
+            Box(1, "kitchen table", (2, 0, 0.375), (1.2, 0.8, 0.75), (140, 90, 40)),
+            Box(2, "sofa", (6, 0.2, 0.4), (1.6, 0.8, 0.8), (60, 60, 160)),
+            Box(3, "red mug", (*mug[:2], mug[2]), (0.2, 0.2, 0.2), (220, 30, 30)),
+        ],
+        160,
+        120,
+        hfov_deg=60,
+    )
 
 
 def memory(path, embedder, **budget) -> Memory:
@@ -57,7 +62,9 @@ def test_sightings_merge_into_intervals_and_latest_state_survives(tmp_path, embe
         assert rows_before > 12 >= rows_after and report["sightings_merged"] > 0
         # Merging keeps every sighting's count: n moved into intervals.
         if not report["sightings_dropped"]:
-            assert dict(conn.execute("SELECT object_id, SUM(n) FROM sightings GROUP BY object_id").fetchall()) == n_before
+            assert (
+                dict(conn.execute("SELECT object_id, SUM(n) FROM sightings GROUP BY object_id").fetchall()) == n_before
+            )
         for oid, s in last.items():
             assert mem.temporal.last_seen(oid) == s  # the in-memory latest is unchanged …
             row = conn.execute("SELECT t_end, n FROM sightings WHERE id=?", (s.row_id,)).fetchone()
@@ -90,8 +97,12 @@ def test_closed_facts_dropped_first_valid_ones_never(tmp_path, embedder):
         assert [f.object_name for f in mem.semantic.facts("charger", "belongs_to")] == ["person11"]
         hist = mem.semantic.history("charger", "belongs_to")
         assert hist[-1].object_name == "person11" and all(h.fact_id > 6 for h in hist[:-1])  # the oldest went
-        assert mem.store.read().execute(
-            "SELECT COUNT(*) FROM fact_evidence WHERE fact_id NOT IN (SELECT id FROM facts)").fetchone()[0] == 0
+        assert (
+            mem.store.read()
+            .execute("SELECT COUNT(*) FROM fact_evidence WHERE fact_id NOT IN (SELECT id FROM facts)")
+            .fetchone()[0]
+            == 0
+        )
 
 
 def test_old_episode_steps_are_summarised(tmp_path, embedder):
@@ -106,7 +117,9 @@ def test_old_episode_steps_are_summarised(tmp_path, embedder):
         report = mem.enforce_budget()
         assert report["steps_summarised"] > 0
         assert mem.stats()["rows"]["steps"] <= 8
-        summarised = [e for e in mem.episodic.episodes() if [s.kind for s in mem.episodic.steps(e.episode_id)] == ["summary"]]
+        summarised = [
+            e for e in mem.episodic.episodes() if [s.kind for s in mem.episodic.steps(e.episode_id)] == ["summary"]
+        ]
         assert summarised
         s = mem.episodic.steps(summarised[0].episode_id)[0]
         assert s.n == 4 and "pick up toy 0" in s.observation and "4 steps" in s.observation

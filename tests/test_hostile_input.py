@@ -79,8 +79,13 @@ labels = st.one_of(st.sampled_from(ODD_LABELS + SQL_NASTIES), st.text(min_size=1
 # -- Observation construction ------------------------------------------------------------------------
 def _any_array(max_side: int = 6) -> st.SearchStrategy[np.ndarray]:
     dtypes = st.one_of(
-        hnp.floating_dtypes(), hnp.integer_dtypes(), hnp.unsigned_integer_dtypes(), hnp.boolean_dtypes(),
-        hnp.complex_number_dtypes(), hnp.datetime64_dtypes(), st.just(np.dtype(object)),
+        hnp.floating_dtypes(),
+        hnp.integer_dtypes(),
+        hnp.unsigned_integer_dtypes(),
+        hnp.boolean_dtypes(),
+        hnp.complex_number_dtypes(),
+        hnp.datetime64_dtypes(),
+        st.just(np.dtype(object)),
     )
     shapes = hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=max_side)
     return dtypes.flatmap(lambda dt: hnp.arrays(dt, shapes, elements=None if dt != np.dtype(object) else st.none()))
@@ -94,10 +99,12 @@ def _float32_images(h: int, w: int) -> st.SearchStrategy[np.ndarray]:
 def observation_kwargs(draw: st.DrawFn) -> dict[str, Any]:
     h = draw(st.integers(1, 6))
     w = draw(st.integers(1, 6))
-    intr = draw(st.one_of(
-        st.just((100.0, 100.0, w / 2, h / 2, w, h)),
-        st.tuples(st.floats(), st.floats(), st.floats(), st.floats(), st.integers(-2, 8), st.integers(-2, 8)),
-    ))
+    intr = draw(
+        st.one_of(
+            st.just((100.0, 100.0, w / 2, h / 2, w, h)),
+            st.tuples(st.floats(), st.floats(), st.floats(), st.floats(), st.integers(-2, 8), st.integers(-2, 8)),
+        )
+    )
     depth = draw(st.one_of(_float32_images(h, w), _any_array()))
     rgb = draw(st.one_of(st.none(), hnp.arrays(np.uint8, (h, w, 3)), _any_array()))
     ids = draw(st.one_of(st.none(), hnp.arrays(np.int32, (h, w), elements=st.integers(-1, 4)), _any_array()))
@@ -114,7 +121,13 @@ def test_observation_construction_returns_or_raises_value_error(kw: dict[str, An
     try:
         pose = kw["pose"] if isinstance(kw["pose"], Pose) else Pose(kw["pose"])
         o = Observation(
-            kw["stamp"], pose, Intrinsics(*kw["intrinsics"]), kw["depth"], kw["rgb"], kw["instance_ids"], kw["instances"]
+            kw["stamp"],
+            pose,
+            Intrinsics(*kw["intrinsics"]),
+            kw["depth"],
+            kw["rgb"],
+            kw["instance_ids"],
+            kw["instances"],
         )
     except ValueError as exc:
         assert str(exc), "a ValueError must say what is wrong"
@@ -242,18 +255,22 @@ def query_kwargs(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
         kw["k"] = draw(st.one_of(st.integers(-5, 20), st.integers(9_990, 10**12), st.booleans(), st.floats()))
     if draw(st.booleans()):
-        kw["position"] = draw(st.one_of(
-            st.tuples(finite_or_not, finite_or_not, finite_or_not), st.lists(st.floats(-10, 10), max_size=4),
-            st.text(max_size=3),
-        ))
+        kw["position"] = draw(
+            st.one_of(
+                st.tuples(finite_or_not, finite_or_not, finite_or_not),
+                st.lists(st.floats(-10, 10), max_size=4),
+                st.text(max_size=3),
+            )
+        )
     if draw(st.booleans()):
         kw["object_ids"] = draw(st.lists(st.one_of(st.integers(), st.text(max_size=2)), max_size=3))
     for name in ("radius", "time", "since", "until"):
         if draw(st.booleans()):
             kw[name] = draw(st.one_of(finite_or_not, st.floats(-10, 100), st.text(max_size=2)))
     if draw(st.booleans()):
-        kw["kinds"] = draw(st.one_of(st.lists(st.sampled_from([*ENTRY_KINDS, "nope", "'; --"]), max_size=3),
-                                     st.text(max_size=6)))
+        kw["kinds"] = draw(
+            st.one_of(st.lists(st.sampled_from([*ENTRY_KINDS, "nope", "'; --"]), max_size=3), st.text(max_size=6))
+        )
     return kw
 
 
@@ -292,7 +309,12 @@ def test_retrieve_rejects_what_is_not_a_query(stocked: Memory) -> None:
 
 # -- odd Unicode labels ---------------------------------------------------------------------------
 def test_odd_unicode_labels_round_trip_and_bad_ones_are_refused(tmp_path: Path, embedder: Any) -> None:
-    for bad, why in (("mug\x00", "NUL"), ("\ud800mug", "surrogate"), ("x" * 257, "longer than 256"), (" \t", "non-empty")):
+    for bad, why in (
+        ("mug\x00", "NUL"),
+        ("\ud800mug", "surrogate"),
+        ("x" * 257, "longer than 256"),
+        (" \t", "non-empty"),
+    ):
         with pytest.raises(ValueError, match=why):
             InstanceInfo(bad)
     with pytest.raises(ValueError, match="surrogate"):
@@ -335,7 +357,9 @@ def test_huge_image_is_validated_and_stored_in_bounded_time_and_memory(tmp_path:
         t_total = time.perf_counter() - t0
         assert set(r.object_ids) == {1}
         (obj,) = mem.objects()
-        assert obj.label == "crate" and len(mem.spatial.points(obj.object_id)) <= mem.config.spatial.max_points_per_object
+        assert (
+            obj.label == "crate" and len(mem.spatial.points(obj.object_id)) <= mem.config.spatial.max_points_per_object
+        )
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024
     assert t_validate < 10 and t_total < 30, (t_validate, t_total)
     assert grown_mb < 1500, f"peak RSS grew {grown_mb:.0f} MB for one 16-megapixel frame"
@@ -506,7 +530,9 @@ def _unsafe_loads(path: Path) -> list[str]:
             found.append(f"{where}: {t.string}")
         elif t.string in ("eval", "exec", "compile", "__import__") and nxt == "(" and prev != ".":
             found.append(f"{where}: {t.string}(")  # model.eval() (torch) is a method, not the builtin
-        elif t.string in ("load", "unsafe_load", "full_load") and prev == "." and i >= 2 and toks[i - 2].string == "yaml":
+        elif (
+            t.string in ("load", "unsafe_load", "full_load") and prev == "." and i >= 2 and toks[i - 2].string == "yaml"
+        ):
             found.append(f"{where}: yaml.{t.string}")
         elif t.string == "allow_pickle" and nxt == "=" and i + 2 < len(toks) and toks[i + 2].string != "False":
             found.append(f"{where}: allow_pickle")

@@ -123,7 +123,9 @@ def test_retrieve_ranks_the_named_object_first(tmp_path, embedder):
         assert entries == sorted(entries, key=lambda e: -e.score)
         near = mem.retrieve(Query(position=(3.5, -1.3, 1.2), radius=0.5, k=5, kinds=("object",)))
         assert {e.text.split(" #")[0] for e in near} <= {"white mug", "shelf"} and near
-        assert mem.retrieve(Query(text="giraffe", k=5)) == [] or all(e.parts["relevance"] < 0.6 for e in mem.retrieve(Query(text="giraffe", k=5)))
+        assert mem.retrieve(Query(text="giraffe", k=5)) == [] or all(
+            e.parts["relevance"] < 0.6 for e in mem.retrieve(Query(text="giraffe", k=5))
+        )
 
 
 def test_snapshots_cover_every_object_with_few_keyframes(tmp_path, embedder):

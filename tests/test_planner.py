@@ -87,8 +87,12 @@ def test_latest_location_beats_stale_one_among_distractors(mem):
     assert "red mug" in first.text and first.position is not None and math.dist(first.position[:2], B) < 0.3
     # Every entry that still puts a red mug at A is flagged as history or reports it gone.
     for e in ctx.entries:
-        if e.position is not None and math.dist(e.position[:2], A) < 0.3 and set(e.object_ids) & red_mug_ids(mem) \
-                and e.kind in ("object", "sighting"):
+        if (
+            e.position is not None
+            and math.dist(e.position[:2], A) < 0.3
+            and set(e.object_ids) & red_mug_ids(mem)
+            and e.kind in ("object", "sighting")
+        ):
             assert e.key in ctx.superseded or e.data.get("status") == "absent", e
     # Distractors are not proposed.
     assert all(p.label in (None, "red mug") for p in ctx.proposals)
@@ -144,12 +148,19 @@ def test_packing_respects_k_tokens_dedup_and_one_per_submodule(mem):
     assert any(k.startswith("lastseen:") for k in folded), dict(full.merged)
     keys = [e.key for e in full.entries]
     assert len(keys) == len(set(keys)) and not folded & set(keys)
-    claims = [(e.object_ids, e.place) for e in full.entries if e.kind in ("object", "sighting") and e.key not in full.superseded]
+    claims = [
+        (e.object_ids, e.place)
+        for e in full.entries
+        if e.kind in ("object", "sighting") and e.key not in full.superseded
+    ]
     assert len(claims) == len(set(claims)), claims
     # Every submodule with something relevant is represented (directly, or by the entry its duplicate was folded into).
     represented = {e.source for e in full.entries} | {
-        {"lastseen": "temporal", "absence": "temporal", "fact": "semantic", "object": "spatial"}.get(k.split(":")[0], "")
-        for k in folded}
+        {"lastseen": "temporal", "absence": "temporal", "fact": "semantic", "object": "spatial"}.get(
+            k.split(":")[0], ""
+        )
+        for k in folded
+    }
     assert {"spatial", "temporal", "episodic"} <= represented, (represented, full.text())
     by_score = sorted(full.entries, key=lambda e: -e.score)
     assert by_score[0].source == "spatial"
@@ -238,7 +249,11 @@ def test_usually_in_from_semantic_memory_is_the_next_candidate(mem, monkeypatch)
     gone = BoxScene(furniture(), W, H)
     t = tour(mem, gone, t + 10, VIEW_A[:1])
     fact = Entry(
-        key="fact:1", kind="fact", source="semantic", text="red mug | usually_in | living room", stamp=t,
+        key="fact:1",
+        kind="fact",
+        source="semantic",
+        text="red mug | usually_in | living room",
+        stamp=t,
         parts={"relevance": 1.0, "confidence": 0.9},
         data={"subject": "red mug", "predicate": "usually_in", "object": "living room"},
     )
@@ -262,8 +277,13 @@ def test_usually_place_parsing_and_location_words():
     e = Entry(key="fact:2", kind="fact", source="semantic", text="mugs usually_in kitchen")
     assert _usually_place(e, "red mug") == "kitchen"
     assert _usually_place(e, "book") is None
-    e2 = Entry(key="fact:3", kind="fact", source="semantic", text="x",
-               data={"subject": "books", "predicate": "usually in", "object": "study"})
+    e2 = Entry(
+        key="fact:3",
+        kind="fact",
+        source="semantic",
+        text="x",
+        data={"subject": "books", "predicate": "usually in", "object": "study"},
+    )
     assert _usually_place(e2, "book") == "study"
     assert {"table"} <= _location_words("bring me the red mug from the table")
     assert "mug" not in _location_words("go to the red mug")

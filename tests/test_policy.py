@@ -44,8 +44,12 @@ class FakeNav:
     def target_visible(self, label):
         for ox, oy in self.truth.get(label, []):
             d = math.dist((self.x, self.y), (ox, oy))
-            ang = abs(math.atan2(math.sin(math.atan2(oy - self.y, ox - self.x) - self.yaw),
-                                 math.cos(math.atan2(oy - self.y, ox - self.x) - self.yaw)))
+            ang = abs(
+                math.atan2(
+                    math.sin(math.atan2(oy - self.y, ox - self.x) - self.yaw),
+                    math.cos(math.atan2(oy - self.y, ox - self.x) - self.yaw),
+                )
+            )
             if d <= 2.5 and ang <= math.radians(35):
                 return True
         return False
@@ -70,8 +74,9 @@ def furniture() -> list[Box]:
 
 
 def remember(mem: Memory, mugs: list[tuple[float, float]]) -> float:
-    boxes = furniture() + [Box(20 + i, "red mug", (x, y, 0.80 if x < 3 else 0.65), (0.1, 0.1, 0.1), RED)
-                           for i, (x, y) in enumerate(mugs)]
+    boxes = furniture() + [
+        Box(20 + i, "red mug", (x, y, 0.80 if x < 3 else 0.65), (0.1, 0.1, 0.1), RED) for i, (x, y) in enumerate(mugs)
+    ]
     scene = BoxScene(boxes)
     views = [((0.0, 0.0, 1.5), (2.0, 0.0, 0.7)), ((3.2, 1.4, 1.3), (5.2, 1.4, 0.5))]
     for i, (eye, target) in enumerate(views):
@@ -166,7 +171,9 @@ class _Handler(BaseHTTPRequestHandler):
         if type(self).reply == "<garbage>":
             payload = b"not json"
         else:
-            payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": type(self).reply}}]}).encode()
+            payload = json.dumps(
+                {"choices": [{"message": {"role": "assistant", "content": type(self).reply}}]}
+            ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
@@ -235,4 +242,7 @@ def test_parse_action_and_url_validation():
         LLMPolicy("ftp://example.org")
     with pytest.raises(ValueError):
         LLMPolicy("http://127.0.0.1:1", on_error="ignore")
-    assert describe_observation({"rgb": __import__("numpy").zeros((2, 3, 3)), "t": 1.5}) == "rgb=<array (2, 3, 3) float64>, t=1.5"
+    assert (
+        describe_observation({"rgb": __import__("numpy").zeros((2, 3, 3)), "t": 1.5})
+        == "rgb=<array (2, 3, 3) float64>, t=1.5"
+    )

@@ -21,9 +21,11 @@ def test_store_files_are_owner_only_and_wal(tmp_path, embedder):
 
 
 def test_second_writer_gets_a_clear_error(tmp_path, embedder):
-    with Memory.open(tmp_path / "s", embedder=embedder):
-        with pytest.raises(StoreLockedError, match="open in another process"):
-            Store(tmp_path / "s")
+    with (
+        Memory.open(tmp_path / "s", embedder=embedder),
+        pytest.raises(StoreLockedError, match="open in another process"),
+    ):
+        Store(tmp_path / "s")
     # released on close
     with Memory.open(tmp_path / "s", embedder=embedder):
         pass

@@ -28,8 +28,15 @@ __all__ = [
 ]
 
 _LAZY = {
-    "ACTIONS": "sim", "AgentState": "sim", "Change": "sim", "Frame": "sim", "HouseholdSim": "sim",
-    "ObjectState": "sim", "HouseholdEnv": "gym_env", "to_observation": "adapter", "scripted_tour": "tour",
+    "ACTIONS": "sim",
+    "AgentState": "sim",
+    "Change": "sim",
+    "Frame": "sim",
+    "HouseholdSim": "sim",
+    "ObjectState": "sim",
+    "HouseholdEnv": "gym_env",
+    "to_observation": "adapter",
+    "scripted_tour": "tour",
     "tour_observations": "tour",
 }
 

@@ -28,8 +28,14 @@ MAX_INSTANCES = 64
 class HouseholdEnv(gym.Env[dict[str, np.ndarray], np.int64]):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 2}
 
-    def __init__(self, width: int = 320, height: int = 240, hfov_deg: float = 90.0, max_episode_steps: int = 500,
-                 render_mode: str | None = None) -> None:
+    def __init__(
+        self,
+        width: int = 320,
+        height: int = 240,
+        hfov_deg: float = 90.0,
+        max_episode_steps: int = 500,
+        render_mode: str | None = None,
+    ) -> None:
         self.sim = HouseholdSim(width=width, height=height, hfov_deg=hfov_deg)
         self.width, self.height = width, height
         self.max_episode_steps = int(max_episode_steps)
@@ -40,14 +46,16 @@ class HouseholdEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         self.label_names: list[str] = sorted(set(ids.values()))
         self._label_index = {n: i + 1 for i, n in enumerate(self.label_names)}
         self.action_space = spaces.Discrete(len(ACTIONS))
-        self.observation_space = spaces.Dict({
-            "rgb": spaces.Box(0, 255, (height, width, 3), np.uint8),
-            "depth": spaces.Box(0.0, 100.0, (height, width, 1), np.float32),
-            "instances": spaces.Box(0, MAX_INSTANCES, (height, width), np.int32),
-            "pose": spaces.Box(-1e3, 1e3, (4, 4), np.float64),
-            "intrinsics": spaces.Box(0.0, 1e5, (4,), np.float64),
-            "labels": spaces.Box(0, len(self.label_names), (MAX_INSTANCES + 1,), np.int32),
-        })
+        self.observation_space = spaces.Dict(
+            {
+                "rgb": spaces.Box(0, 255, (height, width, 3), np.uint8),
+                "depth": spaces.Box(0.0, 100.0, (height, width, 1), np.float32),
+                "instances": spaces.Box(0, MAX_INSTANCES, (height, width), np.int32),
+                "pose": spaces.Box(-1e3, 1e3, (4, 4), np.float64),
+                "intrinsics": spaces.Box(0.0, 1e5, (4,), np.float64),
+                "labels": spaces.Box(0, len(self.label_names), (MAX_INSTANCES + 1,), np.int32),
+            }
+        )
         self._steps = 0
         self._last: Frame | None = None
 
@@ -65,11 +73,17 @@ class HouseholdEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         }
 
     def _info(self, frame: Frame, collided: bool = False) -> dict[str, Any]:
-        return {"stamp": frame.stamp, "room": frame.room, "labels": dict(frame.labels), "collided": collided,
-                "agent": frame.agent}
+        return {
+            "stamp": frame.stamp,
+            "room": frame.room,
+            "labels": dict(frame.labels),
+            "collided": collided,
+            "agent": frame.agent,
+        }
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
-              ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         super().reset(seed=seed)
         if seed is None:
             seed = int(self.np_random.integers(0, 2**31 - 1))

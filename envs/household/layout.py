@@ -218,8 +218,19 @@ def _box(x0: float, y0: float, z0: float, x1: float, y1: float, z1: float, mat: 
     return Box(((x0 + x1) / 2, (y0 + y1) / 2, (z0 + z1) / 2), ((x1 - x0) / 2, (y1 - y0) / 2, (z1 - z0) / 2), mat)
 
 
-def _table(key: str, label: str, room: str, x0: float, y0: float, x1: float, y1: float, h: float,
-           top: str = "wood_table", legs: str = "wood_dark", inset: float = 0.05) -> FurnitureSpec:
+def _table(
+    key: str,
+    label: str,
+    room: str,
+    x0: float,
+    y0: float,
+    x1: float,
+    y1: float,
+    h: float,
+    top: str = "wood_table",
+    legs: str = "wood_dark",
+    inset: float = 0.05,
+) -> FurnitureSpec:
     t = 0.04
     boxes = [_box(x0, y0, h - t, x1, y1, h, top)]
     lw = 0.05
@@ -230,15 +241,35 @@ def _table(key: str, label: str, room: str, x0: float, y0: float, x1: float, y1:
     return FurnitureSpec(key, label, room, tuple(boxes), (Surface(key, (x0 + m, y0 + m), (x1 - m, y1 - m), h),))
 
 
-def _cabinet(key: str, label: str, room: str, x0: float, y0: float, x1: float, y1: float, h: float,
-             body: str = "ceramic", top: str = "wood_light") -> FurnitureSpec:
+def _cabinet(
+    key: str,
+    label: str,
+    room: str,
+    x0: float,
+    y0: float,
+    x1: float,
+    y1: float,
+    h: float,
+    body: str = "ceramic",
+    top: str = "wood_light",
+) -> FurnitureSpec:
     boxes = (_box(x0, y0, 0.0, x1, y1, h - 0.04, body), _box(x0, y0, h - 0.04, x1, y1, h, top))
     m = 0.05
     return FurnitureSpec(key, label, room, boxes, (Surface(key, (x0 + m, y0 + m), (x1 - m, y1 - m), h),))
 
 
-def _shelf(key: str, label: str, room: str, x0: float, y0: float, x1: float, y1: float, h: float,
-           levels: tuple[float, ...], mat: str = "wood_light") -> FurnitureSpec:
+def _shelf(
+    key: str,
+    label: str,
+    room: str,
+    x0: float,
+    y0: float,
+    x1: float,
+    y1: float,
+    h: float,
+    levels: tuple[float, ...],
+    mat: str = "wood_light",
+) -> FurnitureSpec:
     """An open shelf unit; its long side runs along x if wider in x, else along y."""
     along_x = (x1 - x0) >= (y1 - y0)
     t = 0.03
@@ -265,8 +296,12 @@ def _chair(key: str, label: str, room: str, cx: float, cy: float, back: str, mat
     for dx in (-s + 0.02, s - 0.06):
         for dy in (-s + 0.02, s - 0.06):
             boxes.append(_box(cx + dx, cy + dy, 0.0, cx + dx + 0.04, cy + dy + 0.04, 0.42, mat))
-    bx = {"+x": (cx + s - 0.04, cy - s, cx + s, cy + s), "-x": (cx - s, cy - s, cx - s + 0.04, cy + s),
-          "+y": (cx - s, cy + s - 0.04, cx + s, cy + s), "-y": (cx - s, cy - s, cx + s, cy - s + 0.04)}[back]
+    bx = {
+        "+x": (cx + s - 0.04, cy - s, cx + s, cy + s),
+        "-x": (cx - s, cy - s, cx - s + 0.04, cy + s),
+        "+y": (cx - s, cy + s - 0.04, cx + s, cy + s),
+        "-y": (cx - s, cy - s, cx + s, cy - s + 0.04),
+    }[back]
     boxes.append(_box(bx[0], bx[1], 0.46, bx[2], bx[3], 0.95, mat))
     return FurnitureSpec(key, label, room, tuple(boxes))
 
@@ -274,8 +309,16 @@ def _chair(key: str, label: str, room: str, cx: float, cy: float, back: str, mat
 def _furniture() -> tuple[FurnitureSpec, ...]:
     f: list[FurnitureSpec] = []
     # --- kitchen (0..4.4, 4.6..8) ---------------------------------------------------------
-    f.append(FurnitureSpec("fridge", "fridge", "kitchen", (), (),
-                           MeshPlacement("fridge", "fridge", (0.30, 7.35, 0.0), 0.0, ((0.06, 6.9), (0.54, 7.8)))))
+    f.append(
+        FurnitureSpec(
+            "fridge",
+            "fridge",
+            "kitchen",
+            (),
+            (),
+            MeshPlacement("fridge", "fridge", (0.30, 7.35, 0.0), 0.0, ((0.06, 6.9), (0.54, 7.8))),
+        )
+    )
     f.append(_cabinet("kitchen counter", "kitchen counter", "kitchen", 0.75, 7.3, 3.4, 7.94, 0.9))
     f.append(_table("kitchen table", "dining table", "kitchen", 1.5, 5.5, 2.7, 6.3, 0.75))
     f.append(_chair("kitchen chair 1", "chair", "kitchen", 3.15, 5.9, "+x"))
@@ -288,18 +331,31 @@ def _furniture() -> tuple[FurnitureSpec, ...]:
         _box(6.2, 7.1, 0.45, 6.4, 7.94, 0.62, "fabric_blue"),
         _box(8.0, 7.1, 0.45, 8.2, 7.94, 0.62, "fabric_blue"),
     )
-    f.append(FurnitureSpec("sofa", "sofa", "living room", sofa,
-                           (Surface("sofa", (6.45, 7.2), (7.95, 7.6), 0.45, 0.4),)))
-    f.append(_table("coffee table", "coffee table", "living room", 6.65, 6.1, 7.75, 6.65, 0.42, "wood_table", "wood_table"))
+    f.append(
+        FurnitureSpec("sofa", "sofa", "living room", sofa, (Surface("sofa", (6.45, 7.2), (7.95, 7.6), 0.45, 0.4),))
+    )
+    f.append(
+        _table("coffee table", "coffee table", "living room", 6.65, 6.1, 7.75, 6.65, 0.42, "wood_table", "wood_table")
+    )
     f.append(_cabinet("tv stand", "tv stand", "living room", 6.3, 4.68, 7.9, 5.08, 0.5, "wood_dark", "wood_dark"))
-    f.append(FurnitureSpec("tv", "television", "living room",
-                           (_box(6.6, 4.75, 0.5, 7.6, 4.81, 0.52, "tv_black"),
-                            _box(6.55, 4.75, 0.56, 7.65, 4.8, 1.18, "tv_black"),
-                            _box(7.05, 4.76, 0.5, 7.15, 4.8, 0.56, "tv_black"))))
+    f.append(
+        FurnitureSpec(
+            "tv",
+            "television",
+            "living room",
+            (
+                _box(6.6, 4.75, 0.5, 7.6, 4.81, 0.52, "tv_black"),
+                _box(6.55, 4.75, 0.56, 7.65, 4.8, 1.18, "tv_black"),
+                _box(7.05, 4.76, 0.5, 7.15, 4.8, 0.56, "tv_black"),
+            ),
+        )
+    )
     f.append(_chair("armchair", "armchair", "living room", 5.35, 7.45, "+y", "fabric_navy"))
     f.append(_shelf("living bookshelf", "bookshelf", "living room", 9.6, 6.4, 9.94, 7.6, 1.8, (0.6, 1.15)))
     # --- hallway (0..10, 3.4..4.6) ---------------------------------------------------------
-    f.append(_cabinet("console table", "console table", "hallway", 4.3, 4.25, 5.3, 4.54, 0.8, "wood_dark", "wood_table"))
+    f.append(
+        _cabinet("console table", "console table", "hallway", 4.3, 4.25, 5.3, 4.54, 0.8, "wood_dark", "wood_table")
+    )
     # --- bedroom (0..5, 0..3.4) ------------------------------------------------------------
     bed = (
         _box(0.06, 0.4, 0.0, 2.1, 2.0, 0.3, "wood_dark"),
@@ -341,43 +397,118 @@ class ObjectSpec:
 
 OBJECTS: tuple[ObjectSpec, ...] = (
     ObjectSpec("red mug", "red mug", "mug", "red_mug", "red_mug", radius=0.06, height=0.1, start="kitchen counter"),
-    ObjectSpec("white mug 1", "white mug", "mug", "white_mug", "white_mug", radius=0.068, height=0.1,
-               start="kitchen table"),
+    ObjectSpec(
+        "white mug 1", "white mug", "mug", "white_mug", "white_mug", radius=0.068, height=0.1, start="kitchen table"
+    ),
     ObjectSpec("white mug 2", "white mug", "mug", "white_mug", "white_mug", radius=0.068, height=0.1, start="desk"),
-    ObjectSpec("yellow mug", "yellow mug", "mug", "yellow_mug", "yellow_mug", radius=0.075, height=0.09,
-               start="coffee table"),
-    ObjectSpec("floral mug", "floral mug", "mug", "white_mug", "patterned_mug", radius=0.068, height=0.1,
-               start="dresser"),
+    ObjectSpec(
+        "yellow mug", "yellow mug", "mug", "yellow_mug", "yellow_mug", radius=0.075, height=0.09, start="coffee table"
+    ),
+    ObjectSpec(
+        "floral mug", "floral mug", "mug", "white_mug", "patterned_mug", radius=0.068, height=0.1, start="dresser"
+    ),
     ObjectSpec("white bowl", "white bowl", "bowl", "bowl", "bowl", radius=0.082, height=0.07, start="kitchen counter"),
-    ObjectSpec("blue bowl", "blue bowl", "bowl", "bowl", "bowl", (0.35, 0.5, 1.0, 1.0), radius=0.082, height=0.07,
-               start="kitchen table"),
+    ObjectSpec(
+        "blue bowl",
+        "blue bowl",
+        "bowl",
+        "bowl",
+        "bowl",
+        (0.35, 0.5, 1.0, 1.0),
+        radius=0.082,
+        height=0.07,
+        start="kitchen table",
+    ),
     ObjectSpec("plate", "plate", "plate", "plate", "plate", radius=0.126, height=0.03, start="kitchen table"),
-    ObjectSpec("yellow book", "yellow book", "book", "book", "book", (1.0, 0.85, 0.3, 1.0), radius=0.19, height=0.07,
-               start="coffee table"),
-    ObjectSpec("black book", "black book", "book", "black_book", "black_book", radius=0.2, height=0.07,
-               start="nightstand"),
-    ObjectSpec("blue book", "blue book", "book", "book", "book", (0.35, 0.45, 0.95, 1.0), radius=0.19, height=0.07,
-               start="desk"),
-    ObjectSpec("frying pan", "frying pan", "pan", "frying_pan", "frying_pan", radius=0.24, height=0.065,
-               start="kitchen counter"),
-    ObjectSpec("ketchup bottle", "ketchup bottle", "bottle", "ketchup", "ketchup", radius=0.053, height=0.2,
-               start="kitchen counter"),
-    ObjectSpec("milk carton", "milk carton", "carton", "milk", "milk", radius=0.055, height=0.2,
-               start="kitchen shelf level 2"),
-    ObjectSpec("soup can", "soup can", "can", "soup_can", "soup_can", radius=0.05, height=0.11,
-               start="kitchen shelf level 1"),
+    ObjectSpec(
+        "yellow book",
+        "yellow book",
+        "book",
+        "book",
+        "book",
+        (1.0, 0.85, 0.3, 1.0),
+        radius=0.19,
+        height=0.07,
+        start="coffee table",
+    ),
+    ObjectSpec(
+        "black book", "black book", "book", "black_book", "black_book", radius=0.2, height=0.07, start="nightstand"
+    ),
+    ObjectSpec(
+        "blue book",
+        "blue book",
+        "book",
+        "book",
+        "book",
+        (0.35, 0.45, 0.95, 1.0),
+        radius=0.19,
+        height=0.07,
+        start="desk",
+    ),
+    ObjectSpec(
+        "frying pan",
+        "frying pan",
+        "pan",
+        "frying_pan",
+        "frying_pan",
+        radius=0.24,
+        height=0.065,
+        start="kitchen counter",
+    ),
+    ObjectSpec(
+        "ketchup bottle",
+        "ketchup bottle",
+        "bottle",
+        "ketchup",
+        "ketchup",
+        radius=0.053,
+        height=0.2,
+        start="kitchen counter",
+    ),
+    ObjectSpec(
+        "milk carton", "milk carton", "carton", "milk", "milk", radius=0.055, height=0.2, start="kitchen shelf level 2"
+    ),
+    ObjectSpec(
+        "soup can", "soup can", "can", "soup_can", "soup_can", radius=0.05, height=0.11, start="kitchen shelf level 1"
+    ),
     ObjectSpec("butter", "butter", "butter", "butter", "butter", radius=0.08, height=0.035, start="kitchen table"),
-    ObjectSpec("orange juice", "orange juice carton", "carton", "orange_juice", "orange_juice", radius=0.06,
-               height=0.22, start=""),
+    ObjectSpec(
+        "orange juice",
+        "orange juice carton",
+        "carton",
+        "orange_juice",
+        "orange_juice",
+        radius=0.06,
+        height=0.22,
+        start="",
+    ),
     ObjectSpec("popcorn", "popcorn box", "box", "popcorn", "popcorn", radius=0.12, height=0.06, start=""),
-    ObjectSpec("potted plant", "potted plant", "plant", "plant", "plant", radius=0.3, height=0.9,
-               start="living room floor 1", floor=True),
-    ObjectSpec("moka pot", "moka pot", "pot", "moka_pot", "moka_pot", radius=0.1, height=0.2,
-               start="kitchen counter"),
+    ObjectSpec(
+        "potted plant",
+        "potted plant",
+        "plant",
+        "plant",
+        "plant",
+        radius=0.3,
+        height=0.9,
+        start="living room floor 1",
+        floor=True,
+    ),
+    ObjectSpec("moka pot", "moka pot", "pot", "moka_pot", "moka_pot", radius=0.1, height=0.2, start="kitchen counter"),
     ObjectSpec("apple 1", "apple", "apple", "apple", "apple", radius=0.042, height=0.08, start="kitchen table"),
     ObjectSpec("apple 2", "apple", "apple", "apple", "apple", radius=0.042, height=0.08, start="coffee table"),
-    ObjectSpec("remote control", "remote control", "remote", None, "metal", (0.15, 0.15, 0.17, 1.0), radius=0.095,
-               height=0.025, start="sofa", box_half=(0.09, 0.025, 0.012)),
+    ObjectSpec(
+        "remote control",
+        "remote control",
+        "remote",
+        None,
+        "metal",
+        (0.15, 0.15, 0.17, 1.0),
+        radius=0.095,
+        height=0.025,
+        start="sofa",
+        box_half=(0.09, 0.025, 0.012),
+    ),
 )
 
 # Spots on the floor for floor-standing objects (the plant).

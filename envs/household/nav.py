@@ -13,8 +13,16 @@ __all__ = ["OccupancyGrid", "Rect"]
 
 Rect = tuple[tuple[float, float], tuple[float, float]]  # ((xmin, ymin), (xmax, ymax))
 
-_NEIGHBOURS = [(-1, 0, 1.0), (1, 0, 1.0), (0, -1, 1.0), (0, 1, 1.0),
-               (-1, -1, math.sqrt(2)), (-1, 1, math.sqrt(2)), (1, -1, math.sqrt(2)), (1, 1, math.sqrt(2))]
+_NEIGHBOURS = [
+    (-1, 0, 1.0),
+    (1, 0, 1.0),
+    (0, -1, 1.0),
+    (0, 1, 1.0),
+    (-1, -1, math.sqrt(2)),
+    (-1, 1, math.sqrt(2)),
+    (1, -1, math.sqrt(2)),
+    (1, 1, math.sqrt(2)),
+]
 
 
 @dataclass
@@ -30,8 +38,14 @@ class OccupancyGrid:
     blocked: np.ndarray  # (rows=y, cols=x) bool
 
     @classmethod
-    def from_rects(cls, lo: tuple[float, float], hi: tuple[float, float], rects: Iterable[Rect], radius: float,
-                   resolution: float = 0.05) -> OccupancyGrid:
+    def from_rects(
+        cls,
+        lo: tuple[float, float],
+        hi: tuple[float, float],
+        rects: Iterable[Rect],
+        radius: float,
+        resolution: float = 0.05,
+    ) -> OccupancyGrid:
         nx = int(math.ceil((hi[0] - lo[0]) / resolution))
         ny = int(math.ceil((hi[1] - lo[1]) / resolution))
         blocked = np.zeros((ny, nx), dtype=bool)

@@ -327,8 +327,12 @@ class HouseholdSim:
         if not self.is_free(x, y):
             raise ValueError(f"teleport: ({x:.2f}, {y:.2f}) is not free for the agent")
         a = self.agent
-        self.agent = AgentState(float(x), float(y), _wrap(a.yaw if yaw is None else float(yaw)),
-                                a.pitch if pitch is None else float(np.clip(pitch, -self.max_pitch, self.max_pitch)))
+        self.agent = AgentState(
+            float(x),
+            float(y),
+            _wrap(a.yaw if yaw is None else float(yaw)),
+            a.pitch if pitch is None else float(np.clip(pitch, -self.max_pitch, self.max_pitch)),
+        )
         self.time += self.step_seconds
         self._sync_agent()
 
@@ -399,8 +403,17 @@ class HouseholdSim:
         rgb, depth, inst = self._renderer.render(self.data, self.house.agent_camera, self.house.geom_instance)
         assert inst is not None
         labels = {int(i): self.house.instance_labels[int(i)] for i in np.unique(inst) if i != 0}
-        return Frame(rgb, depth, inst, labels, self.camera_pose(), self.intrinsics, self.time, self.agent,
-                     room_at(self.agent.x, self.agent.y))
+        return Frame(
+            rgb,
+            depth,
+            inst,
+            labels,
+            self.camera_pose(),
+            self.intrinsics,
+            self.time,
+            self.agent,
+            room_at(self.agent.x, self.agent.y),
+        )
 
     def render_topdown(self, width: int = 640, height: int = 512) -> np.ndarray:
         """An orthographic view of the whole house from above (no ceiling), RGB uint8."""
@@ -424,8 +437,9 @@ class HouseholdSim:
             self._top_renderer.close()
 
     # ------------------------------------------------------------------ world changes
-    def _sample_placement(self, o: ObjectSpec, support: str, rng: np.random.Generator | None = None,
-                          tries: int = 40) -> ObjectState | None:
+    def _sample_placement(
+        self, o: ObjectSpec, support: str, rng: np.random.Generator | None = None, tries: int = 40
+    ) -> ObjectState | None:
         rng = self._rng if rng is None else rng
         surf, room = self._surfaces[support]
         if o.height > surf.max_height:
@@ -449,13 +463,33 @@ class HouseholdSim:
                 if o.floor and math.hypot(x - self.agent.x, y - self.agent.y) < o.radius + self.robot_radius + 0.05:
                     continue
                 yaw = float(rng.uniform(-math.pi, math.pi))
-                return ObjectState(self._key_to_id[o.key], o.key, o.label, o.category, True,
-                                   (round(x, 4), round(y, 4), surf.z), yaw, room, support)
+                return ObjectState(
+                    self._key_to_id[o.key],
+                    o.key,
+                    o.label,
+                    o.category,
+                    True,
+                    (round(x, 4), round(y, 4), surf.z),
+                    yaw,
+                    room,
+                    support,
+                )
         return None
 
     def _record(self, kind: str, key: str, before: ObjectState, after: ObjectState) -> Change:
-        ch = Change(self.time, kind, key, before.instance_id, before.label, before.room, after.room,
-                    before.support, after.support, before.position, after.position)
+        ch = Change(
+            self.time,
+            kind,
+            key,
+            before.instance_id,
+            before.label,
+            before.room,
+            after.room,
+            before.support,
+            after.support,
+            before.position,
+            after.position,
+        )
         self.changes.append(ch)
         self._change_states.append(after)
         return ch
@@ -526,8 +560,7 @@ class HouseholdSim:
         if math.hypot(dx, dy) < self.robot_radius:
             return None
         self._doors[name] = bool(is_open)
-        ch = Change(self.time, "door_open" if is_open else "door_close", name, 0, name,
-                    d.rooms[0], d.rooms[1])
+        ch = Change(self.time, "door_open" if is_open else "door_close", name, 0, name, d.rooms[0], d.rooms[1])
         self.changes.append(ch)
         self._change_states.append(None)
         self._rebuild_grid()

@@ -21,8 +21,9 @@ VIEWPOINTS: dict[str, tuple[float, float]] = {
 }
 
 
-def walk_to(sim: HouseholdSim, x: float, y: float, capture: bool = False, max_steps: int = 400,
-            tolerance: float = 0.2) -> list[Frame]:
+def walk_to(
+    sim: HouseholdSim, x: float, y: float, capture: bool = False, max_steps: int = 400, tolerance: float = 0.2
+) -> list[Frame]:
     """Walk with discrete actions (turn 30 degrees / move 0.25 m) along the shortest path to (x, y).
 
     Plans once and follows the waypoints, re-planning after a collision; after 8 collisions
@@ -37,7 +38,8 @@ def walk_to(sim: HouseholdSim, x: float, y: float, capture: bool = False, max_st
     for _ in range(max_steps):
         a = sim.agent
         while waypoints and math.hypot(waypoints[0][0] - a.x, waypoints[0][1] - a.y) < (
-                tolerance if len(waypoints) == 1 else sim.forward_step * 0.75):
+            tolerance if len(waypoints) == 1 else sim.forward_step * 0.75
+        ):
             waypoints.pop(0)
         if not waypoints:
             break
@@ -64,8 +66,13 @@ def walk_to(sim: HouseholdSim, x: float, y: float, capture: bool = False, max_st
     return frames
 
 
-def scripted_tour(sim: HouseholdSim, rooms: list[str] | None = None, turns: int = 12, pitch_deg: float = -15.0,
-                  capture_walk: bool = False) -> list[Frame]:
+def scripted_tour(
+    sim: HouseholdSim,
+    rooms: list[str] | None = None,
+    turns: int = 12,
+    pitch_deg: float = -15.0,
+    capture_walk: bool = False,
+) -> list[Frame]:
     """Visit every room (default order: hallway, kitchen, living room, study, bedroom), and at
     each viewpoint turn a full circle in ``turns`` steps with the camera pitched ``pitch_deg``,
     rendering a frame after every turn.  Returns the frames in order."""

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+
 from robomem.envs.habitat import (
     HabitatAdapter,
     HabitatLabDepth,
@@ -23,7 +24,6 @@ from robomem.envs.habitat import (
     semantic_label_map,
     sensor_pose,
 )
-
 from robomem.geometry import backproject, project
 from robomem.observation import Observation
 

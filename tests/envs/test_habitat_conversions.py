@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+
 from robomem.envs.habitat.conversions import (
     R_OPENGL_FROM_OPTICAL,
     R_ROBOMEM_FROM_HABITAT,

@@ -17,7 +17,6 @@ from robomem.envs.habitat.gym_env import (  # noqa: E402
     OldGymToGymnasium,
     convert_space,
 )
-
 from robomem.observation import Observation  # noqa: E402
 
 try:

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 from robomem.envs.habitat import (
     Episode,
     SimSettings,
@@ -21,7 +22,6 @@ from robomem.envs.habitat import (
     run_episodes,
     write_results,
 )
-
 from robomem.observation import Event, Observation
 
 try:

@@ -44,13 +44,15 @@ class TinyBoxEnv(gym.Env):
     def __init__(self) -> None:
         self.scene = BoxScene(BOXES, W, H)
         self.action_space = spaces.Discrete(3)  # forward, left, right
-        self.observation_space = spaces.Dict({
-            "rgb": spaces.Box(0, 255, (H, W, 3), np.uint8),
-            "depth": spaces.Box(0.0, np.inf, (H, W), np.float32),
-            "instances": spaces.Box(0, 255, (H, W), np.int32),
-            "pose": spaces.Box(-np.inf, np.inf, (3,), np.float64),
-            "time": spaces.Box(0.0, np.inf, (1,), np.float64),
-        })
+        self.observation_space = spaces.Dict(
+            {
+                "rgb": spaces.Box(0, 255, (H, W, 3), np.uint8),
+                "depth": spaces.Box(0.0, np.inf, (H, W), np.float32),
+                "instances": spaces.Box(0, 255, (H, W), np.int32),
+                "pose": spaces.Box(-np.inf, np.inf, (3,), np.float64),
+                "time": spaces.Box(0.0, np.inf, (1,), np.float64),
+            }
+        )
         self.state = np.zeros(3)
         self.t = 0.0
 
@@ -82,8 +84,14 @@ def to_observation(obs, info) -> Observation:
     ids = obs["instances"]
     present = {int(i) for i in np.unique(ids)} - {0}
     return Observation(
-        stamp=float(obs["time"][0]), pose=camera_pose(*obs["pose"]), intrinsics=INTR, depth=obs["depth"],
-        rgb=obs["rgb"], instance_ids=ids, instances={i: InstanceInfo(LABELS[i]) for i in present}, source="tiny",
+        stamp=float(obs["time"][0]),
+        pose=camera_pose(*obs["pose"]),
+        intrinsics=INTR,
+        depth=obs["depth"],
+        rgb=obs["rgb"],
+        instance_ids=ids,
+        instances={i: InstanceInfo(LABELS[i]) for i in present},
+        source="tiny",
     )
 
 

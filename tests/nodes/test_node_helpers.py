@@ -83,7 +83,11 @@ def test_answer_query_modes(mem):
 def _image(arr: np.ndarray, enc: str, t: float, frame: str = "cam") -> SimpleNamespace:
     return SimpleNamespace(
         header=SimpleNamespace(stamp=SimpleNamespace(sec=int(t), nanosec=int((t % 1) * 1e9)), frame_id=frame),
-        height=arr.shape[0], width=arr.shape[1], encoding=enc, is_bigendian=0, step=arr.strides[0],
+        height=arr.shape[0],
+        width=arr.shape[1],
+        encoding=enc,
+        is_bigendian=0,
+        step=arr.strides[0],
         data=np.ascontiguousarray(arr).tobytes(),
     )
 
@@ -94,16 +98,23 @@ def test_core_pipeline_counts_bad_frames_and_updates_good_ones(mem):
     core = MemoryNodeCore(s, mem, logging.getLogger("test"), lambda: clock["t"])
     scene = BoxScene(demo_boxes())
     k = scene.intrinsics
-    core.camera_info = SimpleNamespace(width=k.width, height=k.height, k=[k.fx, 0, k.cx, 0, k.fy, k.cy, 0, 0, 1],
-                                       p=[k.fx, 0, k.cx, 0, 0, k.fy, k.cy, 0, 0, 0, 1, 0], binning_x=0, binning_y=0,
-                                       roi=SimpleNamespace(x_offset=0, y_offset=0, width=0, height=0))
+    core.camera_info = SimpleNamespace(
+        width=k.width,
+        height=k.height,
+        k=[k.fx, 0, k.cx, 0, k.fy, k.cy, 0, 0, 1],
+        p=[k.fx, 0, k.cx, 0, 0, k.fy, k.cy, 0, 0, 0, 1, 0],
+        binning_x=0,
+        binning_y=0,
+        roi=SimpleNamespace(x_offset=0, y_offset=0, width=0, height=0),
+    )
     cam = look_at((0.3, 0.5, 1.4), (2.3, -0.3, 0.7))
     core.tf.set_matrix("map", s.io.camera_frame, 99.0, cam.matrix)
     core.tf.set_matrix("map", s.io.camera_frame, 101.0, cam.matrix)
     rgb, depth, ids = scene.render(cam)
     present = sorted(set(np.unique(ids).tolist()) - {0})
-    labels = SimpleNamespace(ids=present, labels=[b.label for b in scene.boxes if b.instance_id in present],
-                             scores=[1.0] * len(present))
+    labels = SimpleNamespace(
+        ids=present, labels=[b.label for b in scene.boxes if b.instance_id in present], scores=[1.0] * len(present)
+    )
     core.on_frame(_image(rgb, "rgb8", 100.0), _image(depth, "32FC1", 100.0), _image(ids, "32SC1", 100.0), labels)
     bad = _image(rgb, "rgb8", 100.1)
     bad.encoding = "yuv422"

@@ -113,6 +113,7 @@ def test_memory_and_planner_nodes_end_to_end(tmp_path, ros_env):
         assert mem.poll() is None, f"memory node died:\n{mem_log.read_text()[-3000:]}"
     finally:
         rc_mem, rc_plan = stop(mem), stop(plan)
+    assert rc_plan == 0, plan_log.read_text()[-2000:]
     by = {}
     for e in probe:
         by.setdefault(e["event"], []).append(e)
