@@ -169,16 +169,16 @@ def solve_with_memory(
     goal = Goal(text=task.text, label=task.label)
     qa = MemoryQA(mem)
     if task.kind == "fetch":
-        res = run_search(nav, goal, lambda: memory_context(planner, goal, nav), max_steps, refresh_every=0)
-        answer = f"found in the {res.room}" if res.success else "not found"
-        return Outcome("memory", res.steps, res.success, answer, None, res.reason, res, res.path)
+        found = run_search(nav, goal, lambda: memory_context(planner, goal, nav), max_steps, refresh_every=0)
+        answer = f"found in the {found.room}" if found.success else "not found"
+        return Outcome("memory", found.steps, found.success, answer, None, found.reason, found, found.path)
     # a question: answer from memory at once if memory has news of the object from today; else go and look
     objs = qa.match(task.label)
     fresh = any(
         o.last_seen >= since or ((a := mem.temporal.last_absence(o.object_id)) is not None and a.stamp >= since)
         for o in objs
     )
-    res = None
+    res: SearchResult | None = None
     if not fresh and objs:
 
         def remembered_only() -> Any:

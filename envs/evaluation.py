@@ -32,6 +32,7 @@ Prints a table and writes JSON (``--json-out``) for comparison across versions.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -437,9 +438,10 @@ def search_episodes(
             sim.teleport(x, y, yaw, math.radians(-15.0))
             nav = SimNavigator(sim)
             if mode == "memory":
-                res = run_search(nav, goal, lambda nav=nav, goal=goal: memory_context(planner, goal, nav), max_steps)
+                make = functools.partial(memory_context, planner, goal, nav)
             else:
-                res = run_search(nav, goal, lambda nav=nav, goal=goal: explore_context(goal, nav), max_steps)
+                make = functools.partial(explore_context, goal, nav)
+            res = run_search(nav, goal, make, max_steps)
             row[mode] = {"success": res.success, "steps": res.steps, "status": res.status, "room": res.room}
         out.append(row)
         if progress:

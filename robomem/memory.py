@@ -24,6 +24,7 @@ from robomem.config import MemoryConfig
 from robomem.embedding import Embedder, make_embedder
 from robomem.episodic import EpisodicMemory
 from robomem.frame import Frame
+from robomem.merging import apply_merges, find_merges
 from robomem.observation import Event, Observation
 from robomem.perception import segments_from_observation
 from robomem.places import Place, Places
@@ -59,6 +60,7 @@ class UpdateResult:
     new_objects: tuple[int, ...]
     reidentified: tuple[int, ...]  # objects seen again after being observed absent (moved)
     absences: tuple[int, ...]  # objects observed absent in this frame
+    merged: tuple[tuple[int, int], ...] = ()  # (kept id, dropped duplicate id) pairs merged after this frame
     timings_ms: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -266,13 +268,18 @@ class Memory:
             t4 = time.perf_counter()
             self._frame_index = index
             self._last_stamp[observation.robot_id] = max(last or observation.stamp, observation.stamp)
+            merges = find_merges(self, frame)
+            apply_merges(self, merges)
+            remap = {m.drop: m.keep for m in merges}
             self._after_update()
             return UpdateResult(
                 stamp=observation.stamp,
                 frame_index=index,
-                object_ids={d.segment.instance_id: d.object_id for d in detections},
-                new_objects=tuple(d.object_id for d in detections if d.is_new),
-                reidentified=tuple(d.object_id for d in detections if d.reidentified),
+                object_ids={d.segment.instance_id: remap.get(d.object_id, d.object_id) for d in detections},
+                new_objects=tuple(d.object_id for d in detections if d.is_new and d.object_id not in remap),
+                reidentified=tuple(d.object_id for d in detections if d.reidentified)
+                + tuple(m.keep for m in merges if m.reason == "moved"),
+                merged=tuple((m.keep, m.drop) for m in merges),
                 absences=tuple(a.object_id for a in absences),
                 timings_ms={
                     "perception": (t1 - t0) * 1e3,

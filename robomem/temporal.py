@@ -168,8 +168,18 @@ class TemporalMemory(Submodule):
             return self._last_absence.get(int(object_id))
 
     def is_absent(self, object_id: int) -> bool:
-        s, a = self.last_seen(object_id), self.last_absence(object_id)
-        return a is not None and (s is None or a.stamp > s.t_end)
+        """Observed absent at the place it was last seen (and not seen since)."""
+        return self._absence_applies(self.last_seen(object_id), self.last_absence(object_id))
+
+    def _absence_applies(self, s: Sighting | None, a: AbsenceRecord | None) -> bool:
+        if a is None:
+            return False
+        if s is None:
+            return True
+        if a.stamp <= s.t_end:
+            return False
+        # an absence observed at an older place after the object was seen elsewhere says nothing about here
+        return float(np.linalg.norm(np.subtract(a.position, s.position))) <= max(self.config.temporal.moved_distance, 1.0)
 
     def history(
         self, object_id: int, since: float | None = None, until: float | None = None
@@ -198,17 +208,24 @@ class TemporalMemory(Submodule):
     def where_at(self, object_id: int, t: float) -> Whereabouts:
         conn = self.store.read()
         r = conn.execute(
-            "SELECT object_id, t_start, t_end, n, x, y, z, place, id FROM sightings"
+            "SELECT object_id, t_start, t_end, n, x, y, z, place, id, extent FROM sightings"
             " WHERE object_id=? AND t_start<=? ORDER BY t_end DESC LIMIT 1",
             (int(object_id), t),
         ).fetchone()
         if r is None:
             return Whereabouts(int(object_id), t, "unknown", None, None, None, ())
         s = Sighting(r[0], r[1], r[2], r[3], (r[4], r[5], r[6]), r[7], r[8])
-        a = conn.execute(
-            "SELECT id, stamp FROM absences WHERE object_id=? AND stamp>? AND stamp<=? ORDER BY stamp LIMIT 1",
+        # An absence counts only where it was observed: at the place of this sighting (an absence at an
+        # older place, recorded after the object was already seen elsewhere, says nothing about here).
+        reach = max(self.config.temporal.moved_distance, float(r[9] or 0.0))
+        a = None
+        for row in conn.execute(
+            "SELECT id, stamp, x, y, z FROM absences WHERE object_id=? AND stamp>? AND stamp<=? ORDER BY stamp",
             (int(object_id), s.t_end, t),
-        ).fetchone()
+        ):
+            if float(np.linalg.norm(np.subtract(row[2:5], s.position))) <= reach:
+                a = row
+                break
         if a is not None:
             return Whereabouts(
                 s.object_id, t, "absent", s.position, s.place, a[1], (f"sighting:{s.row_id}", f"absence:{a[0]}")
@@ -366,13 +383,13 @@ class TemporalMemory(Submodule):
                         parts={
                             "relevance": rel[oid],
                             "recency": recency(s.t_end, now, rcfg.recency_tau),
-                            "confidence": 0.5 if (a is not None and a.stamp > s.t_end) else 1.0,
+                            "confidence": 0.5 if self._absence_applies(s, a) else 1.0,
                             "distance": proximity(s.position, query.position, rcfg.distance_scale),
                         },
                         data={"t_start": s.t_start, "n": s.n},
                     )
                 )
-            if a is not None and (s is None or a.stamp > s.t_end) and query.wants("absence"):
+            if self._absence_applies(s, a) and query.wants("absence"):
                 where = f" in the {a.place}" if a.place else ""
                 out.append(
                     Entry(

@@ -175,3 +175,32 @@ def test_retrieval_counts_are_stored_with_the_next_update(tmp_path, embedder):
         mem.update(scene.observe(look_at(VIEWS[0], TARGET), t))
         n = mem.store.read().execute("SELECT retrieved FROM objects WHERE id=?", (mug,)).fetchone()[0]
         assert n == 3
+
+
+def test_moved_object_seen_first_at_its_new_place_is_merged_on_absence(tmp_path, embedder):
+    """The robot sees the mug in the living room before it looks at the table: a new id at first,
+    merged into the old one (one identity) as soon as the table is seen without it."""
+    scene = BoxScene(demo_boxes())
+    with Memory.open(tmp_path / "m", embedder=embedder) as mem:
+        mem.set_places(PLACES)
+        t = tour(mem, scene, 0.0)
+        mug_id = by_label(mem)["red mug"][0].object_id
+        scene.boxes[1] = Box(2, "red mug", (4.0, 0.8, 0.05), (0.1, 0.1, 0.1), (220, 30, 30))
+        t2 = t + 3600.0
+        r1 = mem.update(scene.observe(look_at((3.0, 0.0, 1.2), (4.0, 0.8, 0.05)), t2))
+        (new_id,) = r1.new_objects
+        assert new_id != mug_id and len(by_label(mem)["red mug"]) == 2
+        r2 = mem.update(scene.observe(look_at((0.3, 0.2, 1.4), (1.8, 0.1, 0.8)), t2 + 1))
+        assert (mug_id, new_id) in r2.merged
+        mugs = by_label(mem)["red mug"]
+        assert [m.object_id for m in mugs] == [mug_id]
+        assert mugs[0].place == "living room" and mugs[0].status == "present"
+        assert mem.spatial.get(new_id) is None
+        changes = {(c.object_id, c.kind) for c in mem.temporal.changes(t - 1, t2 + 2)}
+        assert (mug_id, "moved") in changes
+        hist = mem.temporal.history(mug_id)
+        assert {getattr(h, "place", None) for h in hist} >= {"kitchen", "living room"}
+    with Memory.open(tmp_path / "m", embedder=embedder) as mem:  # and it survives a restart
+        assert [m.object_id for m in by_label(mem)["red mug"]] == [mug_id]
+        mug = by_label(mem)["red mug"][0].object_id
+        assert not mem.temporal.is_absent(mug)
