@@ -66,6 +66,8 @@ class TemporalConfig:
     absence_min_points: int = 8  # object points that must project into view to judge absence
     absence_visible_fraction: float = 0.6  # of those, the fraction the camera must see through
     see_through_margin: float = 0.04  # m, observed depth this much behind a remembered point = it is gone
+    see_through_per_metre: float = 0.02  # m of extra margin per metre of distance (depth noise grows)
+    absence_min_size_px: float = 8.0  # objects smaller than this on screen (px) are too small to judge absence
     image_margin_px: int = 8
 
 

@@ -27,7 +27,7 @@ from robomem.perception import Segment
 from robomem.retrieval import Entry, Query, proximity, recency, text_relevance
 from robomem.scene_graph import SceneGraph, build_scene_graph
 from robomem.submodule import Changes, Submodule
-from robomem.visibility import frustum_candidates, visible_fraction
+from robomem.visibility import frustum_candidates, projected_size_px, visible_fraction
 
 SAMPLE_POINTS = 48  # per object, for the absence test
 
@@ -241,7 +241,10 @@ class SpatialMemory(Submodule):
                 o = self._objs[ids[idx]]
                 if o.id in seen or o.status == "absent":
                     continue
-                n_in, frac = visible_fraction(o.sample, obs, cfg, self.config.spatial.max_depth)
+                extent = float(np.linalg.norm(o.bbox_max - o.bbox_min))
+                if projected_size_px(extent, o.centroid, obs) < cfg.absence_min_size_px:
+                    continue  # too small on screen to tell "gone" from "missed"
+                n_in, frac = visible_fraction(o.sample, obs, cfg, self.config.spatial.max_depth, o.label)
                 if n_in >= min(cfg.absence_min_points, len(o.sample)) and frac >= cfg.absence_visible_fraction:
                     pos = (float(o.centroid[0]), float(o.centroid[1]), float(o.centroid[2]))
                     out.append(Absence(o.id, o.label, pos, o.place, frac))

@@ -19,9 +19,14 @@ from robomem.observation import Observation
 
 
 def visible_fraction(
-    sample_points: np.ndarray, obs: Observation, cfg: TemporalConfig, max_depth: float
+    sample_points: np.ndarray, obs: Observation, cfg: TemporalConfig, max_depth: float, label: str | None = None
 ) -> tuple[int, float]:
-    """(points projecting into the image, fraction of those the camera sees *through*)."""
+    """(points projecting into the image, fraction of those the camera sees *through*).
+
+    The see-through margin grows with distance (depth noise and pixel footprint grow with it).
+    A point whose pixel carries an instance of the object's own label is not seen through: the
+    detector saw something of that kind there, even if it was too small to associate.
+    """
     k = obs.intrinsics
     u, v, z = project(sample_points, obs.pose, k)
     m = cfg.image_margin_px
@@ -31,11 +36,22 @@ def visible_fraction(
         return 0, 0.0
     ui = u[inside].astype(np.int64)
     vi = v[inside].astype(np.int64)
+    zi = z[inside]
     d = obs.depth[vi, ui]
     with np.errstate(invalid="ignore"):
         valid = np.isfinite(d) & (d > 0)
-        see_through = valid & (d > z[inside] + cfg.see_through_margin)
+        see_through = valid & (d > zi + cfg.see_through_margin + cfg.see_through_per_metre * zi)
+    if label is not None and obs.instance_ids is not None and see_through.any():
+        same = [i for i, info in obs.instances.items() if info.label == label]
+        if same:
+            see_through &= ~np.isin(obs.instance_ids[vi, ui], same)
     return n_in, float(see_through.sum()) / n_in
+
+
+def projected_size_px(extent_m: float, centroid: np.ndarray, obs: Observation) -> float:
+    """Apparent size in pixels of an object of this extent at this place (0 if behind the camera)."""
+    _u, _v, z = project(np.asarray(centroid, dtype=np.float64)[None, :], obs.pose, obs.intrinsics)
+    return float(extent_m * obs.intrinsics.fx / z[0]) if z[0] > 0.1 else 0.0
 
 
 def frustum_candidates(centroids: np.ndarray, obs: Observation, max_depth: float) -> np.ndarray:
