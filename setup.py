@@ -9,6 +9,6 @@ setup(
         ("share/ament_index/resource_index/packages", ["resource/robomem"]),
         ("share/robomem", ["package.xml"]),
         ("share/robomem/launch", glob("launch/*.py")),
-        ("share/robomem/config", glob("config/*.yaml")),
+        ("share/robomem/config", glob("config/*.yaml") + glob("config/*.rviz")),
     ],
 )

@@ -376,6 +376,10 @@ class Memory:
             return enforce_budget(self)
 
     # -- retrieval ------------------------------------------------------------------
+    def last_stamp(self, robot_id: str = "robot") -> float | None:
+        """Stamp of the newest frame stored from this robot (None: none yet)."""
+        return self._last_stamp.get(robot_id)
+
     @property
     def newest_stamp(self) -> float:
         return max(self._last_stamp.values(), default=0.0)

@@ -58,10 +58,14 @@ def place_seen_before(memory: Memory, point: np.ndarray, before: float) -> bool:
 
     Then an object first seen there afterwards *appeared* (occlusion is not modelled)."""
     x, y = float(point[0]), float(point[1])
-    rows = memory.store.read().execute(
-        "SELECT x, y, z, qx, qy, qz, qw FROM frames WHERE stamp < ? AND x BETWEEN ? AND ? AND y BETWEEN ? AND ?",
-        (before, x - VIEW_RANGE_M, x + VIEW_RANGE_M, y - VIEW_RANGE_M, y + VIEW_RANGE_M),
-    ).fetchall()
+    rows = (
+        memory.store.read()
+        .execute(
+            "SELECT x, y, z, qx, qy, qz, qw FROM frames WHERE stamp < ? AND x BETWEEN ? AND ? AND y BETWEEN ? AND ?",
+            (before, x - VIEW_RANGE_M, x + VIEW_RANGE_M, y - VIEW_RANGE_M, y + VIEW_RANGE_M),
+        )
+        .fetchall()
+    )
     if not rows:
         return False
     a = np.asarray(rows, dtype=np.float64)

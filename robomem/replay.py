@@ -182,6 +182,10 @@ class _Replayer:
             return
         if role == "events":
             stamp = bm.log_time_ns / 1e9
+            resume = self.memory.last_stamp(self.cfg.robot_id) if hasattr(self.memory, "last_stamp") else None
+            if resume is not None and stamp <= resume:
+                self.stats.skip("already in the store (resumed after the newest stored frame)")
+                return
             self.memory.add_event(parse_event(str(msg.data), stamp, self.cfg.robot_id))
             self.stats.events += 1
             return
@@ -255,6 +259,10 @@ class _Replayer:
             return None
 
     def ingest(self, f: _Pending, intr: Intrinsics, pose: Pose) -> None:
+        resume = self.memory.last_stamp(self.cfg.robot_id) if hasattr(self.memory, "last_stamp") else None
+        if resume is not None and f.stamp <= resume:
+            self.stats.skip("already in the store (resumed after the newest stored frame)")
+            return
         period = 1.0 / self.cfg.max_frame_rate if self.cfg.max_frame_rate > 0 else 0.0
         if period and self.last_ingested is not None and f.stamp - self.last_ingested < period - 1e-6:
             self.stats.skip("throttled by max_frame_rate")

@@ -179,7 +179,9 @@ class TemporalMemory(Submodule):
         if a.stamp <= s.t_end:
             return False
         # an absence observed at an older place after the object was seen elsewhere says nothing about here
-        return float(np.linalg.norm(np.subtract(a.position, s.position))) <= max(self.config.temporal.moved_distance, 1.0)
+        return float(np.linalg.norm(np.subtract(a.position, s.position))) <= max(
+            self.config.temporal.moved_distance, 1.0
+        )
 
     def history(
         self, object_id: int, since: float | None = None, until: float | None = None

@@ -16,6 +16,7 @@ import os
 import random
 import shutil
 import signal
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -352,3 +353,50 @@ def test_store_written_by_version_2_opens_with_its_objects(tmp_path, embedder):
 
         r = mem.update(BoxScene(demo_boxes(), 64, 48).observe(look_at((0.0, 0.0, 1.5), (2.3, -0.3, 0.7)), 200.0))
         assert r.frame_index == 9
+
+
+def test_replay_killed_midway_leaves_a_consistent_store_that_replay_can_extend(tmp_path, embedder):
+    """`robomem replay` SIGKILLed in the middle of a bag: the store opens cleanly, every frame in it
+    is whole (its sightings are all there), and replaying again into the same store works."""
+    fixture = Path(__file__).parent / "data" / "tour.mcap"
+    store = tmp_path / "s"
+    cmd = [
+        sys.executable,
+        "-m",
+        "robomem.cli",
+        "replay",
+        str(fixture),
+        "--store",
+        str(store),
+        "--no-progress",
+        "--rate",
+        "4.0",
+    ]  # paced, so the kill lands mid-bag
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_child_env())
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 60:
+        db = store / "memory.db"
+        if db.exists():
+            try:
+                n = sqlite3.connect(f"file:{db}?mode=ro", uri=True).execute("SELECT COUNT(*) FROM frames").fetchone()[0]
+            except sqlite3.Error:
+                n = 0
+            if n >= 3:
+                break
+        time.sleep(0.05)
+    p.send_signal(signal.SIGKILL)
+    p.wait(timeout=10)
+    with Memory.open(store, embedder=embedder) as mem:
+        conn = mem.store.read()
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        frames = conn.execute("SELECT stamp, n_detections FROM frames ORDER BY idx").fetchall()
+        assert 3 <= len(frames) < 20, len(frames)
+        for stamp, n_det in frames:
+            got = conn.execute("SELECT COUNT(*) FROM sightings WHERE t_start=?", (stamp,)).fetchone()[0]
+            assert got == n_det, (stamp, got, n_det)
+        kept = len(frames)
+    # replaying the whole bag again resumes: frames already stored are skipped, the rest are added
+    r = subprocess.run([*cmd[:-2], "--rate", "0"], capture_output=True, text=True, env=_child_env(), timeout=120)
+    with Memory.open(store, embedder=embedder) as mem:
+        n = mem.store.read().execute("SELECT COUNT(*) FROM frames").fetchone()[0]
+        assert n == 20 and r.returncode == 0, (n, kept, r.returncode, r.stderr[-2000:])

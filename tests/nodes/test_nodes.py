@@ -112,7 +112,10 @@ def test_memory_and_planner_nodes_end_to_end(tmp_path, ros_env):
         probe = run_driver(["probe", "red mug"], ros_env)
         assert mem.poll() is None, f"memory node died:\n{mem_log.read_text()[-3000:]}"
     finally:
-        rc_mem, rc_plan = stop(mem), stop(plan)
+        # crash, not shutdown: the restarted node must find everything it had acknowledged
+        mem.kill()
+        mem.wait(timeout=20)
+        rc_plan = stop(plan)
     assert rc_plan == 0, plan_log.read_text()[-2000:]
     by = {}
     for e in probe:
@@ -140,9 +143,8 @@ def test_memory_and_planner_nodes_end_to_end(tmp_path, ros_env):
     assert int(diag["updates"]) >= 12, json.dumps(diag)
     for reason in ("bad_image", "missing_transform", "stale_stamp", "invalid_observation"):
         assert int(diag.get(f"rejected_{reason}", 0)) >= 1, (reason, diag)
-    assert rc_mem == 0, mem_log.read_text()[-2000:]
 
-    # restart: the memory node resumes from the same store with the same ids
+    # restart after SIGKILL: the memory node resumes from the same store with the same ids
     mem_log2 = tmp_path / "memory2.log"
     mem2 = start_node("robomem.nodes.memory_node", ros_env, store, mem_log2)
     plan2 = start_node("robomem.nodes.planner_node", ros_env, store, tmp_path / "planner2.log")
