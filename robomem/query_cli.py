@@ -87,13 +87,24 @@ def answer(
     rest = " ".join(words[1:] if verb else words).strip()
     newest = mem.newest_stamp
     if verb is None:
-        entries = mem.retrieve(Query(text=rest, k=k))
+        # A question goes through the planner: its best proposal answers, the packed context shows why.
+        from robomem.context import RobotState
+        from robomem.planner import Planner
+
+        if not rest:
+            raise ValueError('give a question, e.g. `robomem query STORE "where is the red mug?"`')
+        path = mem.trajectory()
+        state = RobotState(path[-1][1:4] if path else (0.0, 0.0, 0.0), 0.0, newest)
+        ctx = Planner(mem, k=k).context(rest, state)
+        best = ctx.best
+        head = f"answer: {best.reason} (confidence {best.confidence:.2f})"
         return {
             "verb": "retrieve",
             "query": rest,
-            "results": [e.to_dict() for e in entries],
-            "text": [f"{i + 1:2d}. [{e.kind}] {e.text}  (score {e.score:.2f})" for i, e in enumerate(entries)]
-            or [f"nothing in memory matches {rest!r}"],
+            "proposal": best.to_dict(),
+            "results": [e.to_dict() for e in ctx.entries],
+            "text": [head]
+            + [f"{i + 1:2d}. [{e.kind}] {e.text}  (score {e.score:.2f})" for i, e in enumerate(ctx.entries)],
         }
     if verb in ("locate", "last-seen") and not rest:
         raise ValueError(f'{verb}: give a target, e.g. `robomem query STORE {verb} "red mug"`')

@@ -113,6 +113,8 @@ class _Replayer:
         self.cfg = cfg
         self.stats = stats
         self.on_frame = on_frame
+        # resuming into a store that already holds this robot's frames: skip what it has
+        self.resume_after = memory.last_stamp(cfg.robot_id) if hasattr(memory, "last_stamp") else None
         self.tf = TfBuffer(cache_time=60.0, tolerance=cfg.tf_tolerance)
         t = cfg.topics
         self.streams = ["depth"]
@@ -182,7 +184,7 @@ class _Replayer:
             return
         if role == "events":
             stamp = bm.log_time_ns / 1e9
-            resume = self.memory.last_stamp(self.cfg.robot_id) if hasattr(self.memory, "last_stamp") else None
+            resume = self.resume_after
             if resume is not None and stamp <= resume:
                 self.stats.skip("already in the store (resumed after the newest stored frame)")
                 return
@@ -259,7 +261,7 @@ class _Replayer:
             return None
 
     def ingest(self, f: _Pending, intr: Intrinsics, pose: Pose) -> None:
-        resume = self.memory.last_stamp(self.cfg.robot_id) if hasattr(self.memory, "last_stamp") else None
+        resume = self.resume_after
         if resume is not None and f.stamp <= resume:
             self.stats.skip("already in the store (resumed after the newest stored frame)")
             return
