@@ -81,7 +81,6 @@ def answer(
     mem: Any, words: list[str], since: float | None = None, until: float | None = None, k: int = 10
 ) -> dict[str, Any]:
     """The answer as a JSON-able dict: {"verb", ..., "results": [...], "text": [lines]}."""
-    from robomem.retrieval import Query
 
     verb = words[0] if words[0] in VERBS else None
     rest = " ".join(words[1:] if verb else words).strip()
