@@ -85,6 +85,7 @@ class EpisodicConfig:
 @dataclass(frozen=True)
 class SemanticConfig:
     usually_min_count: int = 3  # sightings behind a consolidated "usually_in" fact
+    visit_window_s: float = 1800.0  # sightings within one window count as one visit for "usually_in"
     usually_min_share: float = 0.6
     often_fails_min_count: int = 2
     often_fails_min_share: float = 0.5  # of the attempts of an action on a thing that failed

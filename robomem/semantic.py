@@ -819,8 +819,12 @@ class SemanticMemory(Submodule):
         cfg = self.config.semantic
         conn = self.store.read()
         rows = conn.execute(
-            "SELECT s.object_id, s.place, SUM(s.n), MIN(s.t_start), o.label FROM sightings s"
-            " JOIN objects o ON o.id = s.object_id WHERE s.place IS NOT NULL GROUP BY s.object_id, s.place"
+            # "usually" needs repeated evidence over time, not many frames of one look: count visits
+            # (distinct half-hour windows with a sighting), so one tour never makes a habit
+            "SELECT s.object_id, s.place, COUNT(DISTINCT CAST(s.t_start / ? AS INTEGER)), MIN(s.t_start), o.label"
+            " FROM sightings s JOIN objects o ON o.id = s.object_id WHERE s.place IS NOT NULL"
+            " GROUP BY s.object_id, s.place",
+            (cfg.visit_window_s,),
         ).fetchall()
         per_obj: dict[str, dict[str, tuple[int, float]]] = defaultdict(dict)
         per_class: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0, math.inf]))
@@ -841,7 +845,7 @@ class SemanticMemory(Submodule):
                 self._ensure_named(plan, ch, obj, place)
                 if is_class:
                     self._ensure_named(plan, ch, subject, subject)
-                detail = f"{int(n)} of {total} sightings in the {place}"
+                detail = f"{int(n)} of {total} visits in the {place}"
                 self._set_derived(
                     plan, ch, subject, "usually_in", obj, round(share, 4), int(n), t, detail, True, valid_from=float(t0)
                 )

@@ -325,7 +325,9 @@ def test_usually_in_from_real_consolidation(mem):
     if not hasattr(mem, "consolidate"):
         pytest.xfail("semantic consolidation (Memory.consolidate) not available yet")
     scene = BoxScene([*furniture(), mug_at(A, 0.80)], W, H)
-    t = tour(mem, scene, 0.0, VIEW_A + VIEW_A + VIEW_A)  # six sightings in the kitchen
+    t = 0.0
+    for _ in range(3):  # three visits, hours apart: a habit, not one long look
+        t = tour(mem, scene, t + 3600.0, VIEW_A)
     mem.consolidate()
     gone = BoxScene(furniture(), W, H)
     t = tour(mem, gone, t + 10, VIEW_A[:1])
