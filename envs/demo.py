@@ -552,8 +552,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-steps",
         type=int,
-        default=200,
-        help="actions per task and agent (a full exploration of the house takes about 180)",
+        default=400,
+        help="actions per task and agent (a full exploration of the house takes about 180; a search that first checks a stale remembered place needs more)",
     )
     parser.add_argument("--width", type=int, default=320)
     parser.add_argument("--height", type=int, default=240)
