@@ -38,12 +38,13 @@ import numpy as np
 
 from robomem.bag import INSTANCE_LABELS_TYPE, BagWriter
 from robomem.observation import InstanceInfo, Intrinsics, Observation, Pose
+from robomem.ros_io import TopicMap
 from robomem.synthetic import Box, BoxScene, demo_boxes
 
 __all__ = [
     "Frame",
     "Recording",
-    "TopicNames",
+    "RobotFrames",
     "household_recording",
     "synthetic_recording",
     "write_bag",
@@ -54,15 +55,9 @@ R_BODY_OPTICAL = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
 
 
 @dataclass(frozen=True)
-class TopicNames:
-    color: str = "/camera/color/image_raw"
-    depth: str = "/camera/depth/image_raw"
-    camera_info: str = "/camera/color/camera_info"
-    instances: str = "/camera/instances"
-    labels: str = "/camera/instance_labels"
-    events: str = "/robomem/events"
-    tf: str = "/tf"
-    tf_static: str = "/tf_static"
+class RobotFrames:
+    """The TF frames a recording publishes (topics come from robomem.ros_io.TopicMap, as replay reads them)."""
+
     map_frame: str = "map"
     base_frame: str = "base_link"
     camera_link: str = "camera_link"
@@ -317,9 +312,10 @@ def household_recording(
 
 # -- writing --------------------------------------------------------------------------------
 def iter_messages(
-    rec: Recording, topics: TopicNames, depth_encoding: str, bag: BagWriter
+    rec: Recording, topics: TopicMap, depth_encoding: str, bag: BagWriter, frames_: RobotFrames | None = None
 ) -> Iterator[tuple[float, str, str, Any]]:
     """(log time, topic, type, message) for the whole recording, in time order."""
+    frames_ = frames_ or RobotFrames()
     out: list[tuple[float, int, str, str, Any]] = []
     seq = 0
 
@@ -329,16 +325,16 @@ def iter_messages(
         seq += 1
 
     t0 = min([rec.tf_stamps[0]] + [f.stamp for f in rec.frames])
-    static = [(topics.camera_link, topics.camera_frame, optical_from_link())]
+    static = [(frames_.camera_link, frames_.camera_frame, optical_from_link())]
     if rec.head_static:
-        static.append((topics.base_frame, topics.camera_link, rec.head_pose_at(t0)))
+        static.append((frames_.base_frame, frames_.camera_link, rec.head_pose_at(t0)))
     put(t0, topics.tf_static, "tf2_msgs/msg/TFMessage", bag.tf(static, t0))
     for t in rec.tf_stamps:
-        tfs = [(topics.map_frame, topics.base_frame, rec.base_pose_at(t))]
+        tfs = [(frames_.map_frame, frames_.base_frame, rec.base_pose_at(t))]
         if not rec.head_static:
-            tfs.append((topics.base_frame, topics.camera_link, rec.head_pose_at(t)))
+            tfs.append((frames_.base_frame, frames_.camera_link, rec.head_pose_at(t)))
         put(t, topics.tf, "tf2_msgs/msg/TFMessage", bag.tf(tfs, t))
-    cam = topics.camera_frame
+    cam = frames_.camera_frame
     for f in rec.frames:
         put(f.stamp, topics.camera_info, "sensor_msgs/msg/CameraInfo", bag.camera_info(rec.intrinsics, f.stamp, cam))
         put(f.stamp, topics.color, "sensor_msgs/msg/Image", bag.image(f.rgb, "rgb8", f.stamp, cam))
@@ -366,21 +362,23 @@ def write_bag(
     out: str | Path,
     storage: str = "mcap",
     depth_encoding: str = "32FC1",
-    topics: TopicNames | None = None,
+    topics: TopicMap | None = None,
     truth_file: bool = True,
+    frames: RobotFrames | None = None,
 ) -> Path:
     """Write ``rec`` to a bag at ``out`` (``storage`` 'mcap': one .mcap file; 'sqlite3': a rosbag2
     directory) and its ground truth to ``<out>.truth.json``.  Returns the bag path."""
     if depth_encoding not in ("32FC1", "16UC1"):
         raise ValueError(f"depth_encoding: expected '32FC1' or '16UC1', got {depth_encoding!r}")
-    topics = topics or TopicNames()
+    topics = topics or TopicMap()
     out = Path(out)
     with BagWriter(out, storage=storage) as bag:
-        for t, topic, msgtype, msg in iter_messages(rec, topics, depth_encoding, bag):
+        for t, topic, msgtype, msg in iter_messages(rec, topics, depth_encoding, bag, frames):
             bag.write(topic, msgtype, msg, t)
     if truth_file:
         truth = dict(rec.truth)
-        truth["topics"] = {k: getattr(topics, k) for k in TopicNames.__dataclass_fields__}
+        truth["topics"] = topics.used()
+        truth["frames"] = dict(vars(frames or RobotFrames()))
         truth["intrinsics"] = {
             "fx": rec.intrinsics.fx,
             "fy": rec.intrinsics.fy,
