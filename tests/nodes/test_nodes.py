@@ -68,6 +68,10 @@ def start_node(module: str, env: dict, store: Path, log: Path) -> subprocess.Pop
             "node.sensor_qos:=reliable",
             "-p",
             "node.tf_wait:=5.0",
+            # deep enough for the burst of frames released when /tf catches up: this test checks what memory
+            # builds; dropping the oldest under back-pressure is the live default, counted as dropped_queue_full
+            "-p",
+            "node.update_queue:=64",
         ]
     return subprocess.Popen(cmd, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=ROOT)
 
