@@ -43,27 +43,30 @@ def run(args: argparse.Namespace) -> int:
         print(f"robomem ros: config file {args.config} not found", file=sys.stderr)
         return 2
     names = [args.only] if args.only else ["memory", "planner"]
-    procs = {n: subprocess.Popen(node_command(n, args), env=dict(os.environ)) for n in names}
+    # Own sessions: a terminal's Ctrl-C reaches only this launcher, which asks each node once to stop.
+    procs = {n: subprocess.Popen(node_command(n, args), env=dict(os.environ), start_new_session=True) for n in names}
     print(f"robomem ros: started {', '.join(f'{n} (pid {p.pid})' for n, p in procs.items())}", flush=True)
+    asked: dict[str, float] = {}
 
     def stop(*_a: object) -> None:
-        for p in procs.values():
-            if p.poll() is None:
+        for n, p in procs.items():
+            if p.poll() is None and n not in asked:
                 p.send_signal(signal.SIGINT)
+                asked[n] = time.monotonic()
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     rc = 0
-    try:
-        while procs:
-            for n, p in list(procs.items()):
-                code = p.poll()
-                if code is not None:
-                    print(f"robomem ros: {n} node exited with {code}", flush=True)
-                    rc = rc or code
-                    del procs[n]
-                    stop()
-            time.sleep(0.2)
-    finally:
-        stop()
+    running = dict(procs)
+    while running:
+        for n, p in list(running.items()):
+            code = p.poll()
+            if code is not None:
+                print(f"robomem ros: {n} node exited with {code}", flush=True)
+                rc = rc or code
+                del running[n]
+                stop()  # one node gone: stop the deployment
+            elif n in asked and time.monotonic() - asked[n] > 15.0:
+                p.kill()  # did not stop in time
+        time.sleep(0.2)
     return rc

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import queue
+import signal
 import threading
 import time
 from collections import Counter
@@ -479,6 +480,7 @@ def _run_node(argv: list[str] | None = None) -> int:  # noqa: C901 - wiring only
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the final commit
         stop.set()
         th.join(timeout=10)
         memory.close()

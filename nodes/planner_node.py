@@ -15,6 +15,7 @@ memory node; this node stays thin so it can run anywhere on the robot's network.
 from __future__ import annotations
 
 import json
+import signal
 from typing import Any
 
 from robomem.nodes.settings import NodeSettings, description
@@ -95,6 +96,7 @@ def _run(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         node.destroy_node()
         rclpy.try_shutdown()
     return 0

@@ -162,3 +162,44 @@ def test_memory_and_planner_nodes_end_to_end(tmp_path, ros_env):
     ctx2 = json.loads(locate2["json"])
     assert ctx2["proposals"][0]["object_id"] == ctx["proposals"][0]["object_id"]
     assert ctx2["proposals"][0]["target"] == pytest.approx(target, abs=1e-6)
+
+
+def test_robomem_ros_starts_both_nodes_and_stops_them_cleanly(tmp_path, ros_env):
+    """`robomem ros` (the launch_ros stand-in) starts memory and planner with the params file; one
+    SIGINT to it stops both nodes with exit code 0 and the store is closed cleanly."""
+    log = tmp_path / "ros.log"
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "robomem.cli",
+            "ros",
+            "--config",
+            str(ROOT / "config" / "robomem.yaml"),
+            "--store",
+            str(tmp_path / "store"),
+        ],
+        env=ros_env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
+    try:
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 90:
+            text = log.read_text(errors="replace")
+            if "memory node ready" in text and "planner node ready" in text:
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError(log.read_text(errors="replace")[-3000:])
+        p.send_signal(signal.SIGINT)
+        assert p.wait(timeout=60) == 0, log.read_text()[-3000:]
+    finally:
+        if p.poll() is None:
+            p.kill()
+    text = log.read_text()
+    assert "memory node exited with 0" in text and "planner node exited with 0" in text, text[-2000:]
+    assert "Traceback" not in text, text[-3000:]
+    wal = tmp_path / "store" / "memory.db-wal"
+    assert (tmp_path / "store" / "memory.db").exists() and (not wal.exists() or wal.stat().st_size == 0)
