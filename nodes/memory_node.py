@@ -37,7 +37,7 @@ from robomem.nodes.settings import NodeSettings, description, flatten, unflatten
 from robomem.observation import Observation, Pose
 from robomem.planner import Planner
 from robomem.retrieval import Query
-from robomem.ros_io import detections_to_instances, parse_event
+from robomem.ros_io import frame_instances, parse_event
 from robomem.rosmsg import (
     camera_info_to_intrinsics,
     depth_to_metres,
@@ -127,6 +127,7 @@ class MemoryNodeCore:
         self.pending: list[tuple[Any, ...]] = []
         self.received: Counter[str] = Counter()
         self.unsynced = 0  # messages the synchroniser discarded unmatched
+        self.unlabeled = 0  # instance ids without a label: cleared to "no instance", frame kept
 
     # -- counting --------------------------------------------------------------------
     def reject(self, reason: str, detail: str) -> None:
@@ -229,12 +230,11 @@ class MemoryNodeCore:
             intr = camera_info_to_intrinsics(self.camera_info)
             rgb = image_to_rgb(color)
             d = depth_to_metres(depth)
-            ids, infos = None, {}
-            if detections is not None:
-                ids, infos = detections_to_instances(detections, d.shape)
-            elif instances is not None:
-                ids = instance_image_to_ids(instances)
-                infos = instance_labels_to_infos(labels) if labels is not None else {}
+            ids = instance_image_to_ids(instances) if instances is not None and detections is None else None
+            labels_infos = instance_labels_to_infos(labels) if labels is not None else None
+            ids, infos, unlabeled = frame_instances(d.shape, ids, labels_infos, detections)
+            if unlabeled:  # the frame is kept; those pixels count as "no instance"
+                self.unlabeled += len(unlabeled)
         except (ValueError, TypeError, AttributeError) as exc:
             self.reject("bad_image", str(exc))
             return None
@@ -293,6 +293,7 @@ class MemoryNodeCore:
             "store": str(self.memory.path),
         }
         d["dropped_unsynced"] = str(self.unsynced)
+        d["unlabeled_instances"] = str(self.unlabeled)
         d["pending_tf"] = str(len(self.pending))
         for stream, n in sorted(self.received.items()):
             d[f"received_{stream}"] = str(n)

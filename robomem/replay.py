@@ -34,7 +34,7 @@ from robomem.bag import ROLE_TYPES, BagError, BagMessage, BagReader, rate_text, 
 from robomem.config import MemoryConfig, load_yaml
 from robomem.observation import InstanceInfo, Intrinsics, Observation, Pose
 from robomem.places import Place
-from robomem.ros_io import RosIoConfig, TopicMap, detections_to_instances, parse_event
+from robomem.ros_io import RosIoConfig, TopicMap, frame_instances, parse_event
 
 __all__ = ["ReplayConfig", "ReplayError", "ReplayStats", "TopicMap", "replay", "add_arguments", "run"]
 
@@ -210,11 +210,9 @@ class _Replayer:
     def on_synced(self, s: Any) -> None:
         p = dict(zip(self.streams, s.payloads, strict=False))
         depth, where = p["depth"]
-        ids, infos = p.get("instances"), dict(p.get("labels") or {})
-        if "detections" in p:
-            ids, infos = detections_to_instances(p["detections"], depth.shape)
-        if ids is not None and "labels" not in p and "detections" not in p:
-            infos = {int(i): InstanceInfo("object") for i in np.unique(ids) if i != 0}
+        ids, infos, unlabeled = frame_instances(depth.shape, p.get("instances"), p.get("labels"), p.get("detections"))
+        if unlabeled:
+            self.stats.skip("instance ids without a label (pixels ignored)", len(unlabeled))
         self.pending.append(_Pending(s.stamp, depth, p.get("color"), ids, infos, self.camera_info, where))
         self.resolve(final=False)
 
@@ -270,15 +268,6 @@ class _Replayer:
             self.stats.skip("throttled by max_frame_rate")
             return
         ids, infos = f.ids, f.infos
-        if ids is not None:
-            flat = ids.reshape(-1)
-            small = flat.size and int(flat.min()) >= 0 and int(flat.max()) < 1_000_000
-            present = set((np.flatnonzero(np.bincount(flat)) if small else np.unique(flat)).tolist()) - {0}
-            unlabeled = sorted(present - set(infos))
-            if unlabeled:  # pixels of ids without a label are treated as "no instance"
-                ids = np.where(np.isin(ids, unlabeled), 0, ids).astype(np.int32)
-                self.stats.skip("instance ids without a label (pixels ignored)", len(unlabeled))
-            infos = {k: v for k, v in infos.items() if k in present}
         try:
             obs = Observation(
                 stamp=f.stamp,

@@ -19,7 +19,7 @@ import numpy as np
 from robomem.config import load_yaml
 from robomem.observation import Event, InstanceInfo
 
-__all__ = ["RosIoConfig", "TopicMap", "detections_to_instances", "parse_event"]
+__all__ = ["RosIoConfig", "TopicMap", "detections_to_instances", "frame_instances", "parse_event"]
 
 
 @dataclass(frozen=True)
@@ -170,3 +170,32 @@ def detections_to_instances(msg: Any, shape: tuple[int, int]) -> tuple[np.ndarra
             infos[n] = InstanceInfo(label, score)
     present = set(np.unique(ids).tolist()) - {0}
     return ids, {k: v for k, v in infos.items() if k in present}
+
+
+def frame_instances(
+    shape: tuple[int, int],
+    ids: np.ndarray | None,
+    labels: dict[int, InstanceInfo] | None,
+    detections: Any = None,
+) -> tuple[np.ndarray | None, dict[int, InstanceInfo], list[int]]:
+    """The instance image and labels of one frame, from an instance-id image plus its labels message
+    or from a vision_msgs Detection2DArray: one policy for the ROS nodes and replay.
+
+    An instance image without any labels message labels every id ``"object"``; ids the labels message
+    does not name are cleared to 0 (no instance) and returned in the third item so the caller counts
+    them.  The frame itself (depth, pose) is kept either way.
+    """
+    if detections is not None:
+        det_ids, det_infos = detections_to_instances(detections, shape)
+        return det_ids, det_infos, []
+    if ids is None:
+        return None, {}, []
+    flat = ids.reshape(-1)
+    small = flat.size and int(flat.min()) >= 0 and int(flat.max()) < 1 << 20
+    present = set((np.flatnonzero(np.bincount(flat)) if small else np.unique(flat)).tolist()) - {0}
+    if labels is None:
+        return ids, {int(i): InstanceInfo("object") for i in sorted(present)}, []
+    unlabeled = sorted(present - set(labels))
+    if unlabeled:
+        ids = np.where(np.isin(ids, unlabeled), 0, ids).astype(np.int32)
+    return ids, {k: v for k, v in labels.items() if k in present}, unlabeled

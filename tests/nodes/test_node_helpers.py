@@ -120,10 +120,13 @@ def test_core_pipeline_counts_bad_frames_and_updates_good_ones(mem):
     bad.encoding = "yuv422"
     core.on_frame(bad, _image(depth, "32FC1", 100.1), _image(ids, "32SC1", 100.1), labels)
     core.on_frame(_image(rgb, "rgb8", 10.0), _image(depth, "32FC1", 10.0))  # stale
+    unnamed = SimpleNamespace(ids=present[:1], labels=labels.labels[:1], scores=[1.0])  # the rest have no label
+    core.on_frame(_image(rgb, "rgb8", 100.2), _image(depth, "32FC1", 100.2), _image(ids, "32SC1", 100.2), unnamed)
     core.resolve_pending(final=True)
     while not core.queue.empty():
         core.process(core.queue.get())
-    assert core.updates == 1
+    assert core.updates == 2  # the frame with unnamed ids is kept
+    assert core.unlabeled == len(present) - 1
     assert core.rejected["bad_image"] == 1 and core.rejected["stale_stamp"] == 1
     d = core.diagnostics()
-    assert d["updates"] == "1" and d["rejected_bad_image"] == "1"
+    assert d["updates"] == "2" and d["rejected_bad_image"] == "1"
