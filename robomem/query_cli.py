@@ -127,7 +127,7 @@ def answer(
         for o in _match_objects(mem, rest, k):
             s = mem.temporal.last_seen(o.object_id)
             a = mem.temporal.last_absence(o.object_id)
-            missing = a is not None and (s is None or a.stamp > s.t_end)
+            missing = mem.temporal.is_absent(o.object_id)  # absent at the place it was last seen
             row = {
                 "id": o.object_id,
                 "label": o.label,
