@@ -857,31 +857,28 @@ class SemanticMemory(Submodule):
         conn = self.store.read()
         tally: dict[tuple[str, str], list[Any]] = defaultdict(lambda: [0, 0, [], math.inf])
         seen_in_episode: set[tuple[int, str, str]] = set()
+
+        def count(va: tuple[str, str], success: Any, ref: str, stamp: float) -> None:
+            acc = tally[va]
+            acc[1] += 1
+            if not success:
+                acc[0] += 1
+                acc[2].append(ref)
+                acc[3] = min(acc[3], stamp)
+
         for sid, eid, action, success, stamp in conn.execute(
             "SELECT id, episode_id, action, success, stamp FROM steps WHERE action != '' AND success IS NOT NULL"
         ):
             va = _verb_target(action)
-            if va is None:
-                continue
-            acc = tally[va]
-            acc[1] += 1
-            if not success:
-                acc[0] += 1
-                acc[2].append(f"step:{sid}")
-                acc[3] = min(acc[3], stamp)
-            seen_in_episode.add((eid, *va))
+            if va is not None:
+                count(va, success, f"step:{sid}", stamp)
+                seen_in_episode.add((eid, *va))
         for eid, task, success, t_end in conn.execute(
             "SELECT id, task, success, t_end FROM episodes WHERE kind='task' AND success IS NOT NULL"
         ):
             va = _verb_target(task)
-            if va is None or (eid, *va) in seen_in_episode:
-                continue
-            acc = tally[va]
-            acc[1] += 1
-            if not success:
-                acc[0] += 1
-                acc[2].append(f"episode:{eid}")
-                acc[3] = min(acc[3], t_end)
+            if va is not None and (eid, *va) not in seen_in_episode:  # an episode's own steps already count
+                count(va, success, f"episode:{eid}", t_end)
         keep: set[str] = set()
         for (verb, target), (n_fail, n_total, refs, t0) in tally.items():
             if n_fail < cfg.often_fails_min_count or n_fail / n_total < cfg.often_fails_min_share:
