@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from robomem.association import overlap_fraction
+from robomem.geometry import bbox_overlap_mask
 
 if TYPE_CHECKING:
     from robomem.frame import Frame
@@ -108,17 +109,18 @@ def find_merges(memory: Memory, frame: Frame) -> list[Merge]:
             out.append(Merge(A.id, best[1], "moved"))
             used |= {A.id, best[1]}
     # 2. overlap: a detected object and another same-label object occupying the same space
+    #    (candidates by a vectorised box test: this runs on every update)
+    mins, maxs, _cents, ids = sp._object_arrays()  # noqa: SLF001
     for d in frame.detections:
         X = objs.get(d.object_id)
         if X is None or X.id in used:
             continue
-        for Y in objs.values():
-            if Y.id == X.id or Y.id in used or Y.label != X.label or Y.status == "absent":
+        for j in np.flatnonzero(bbox_overlap_mask(mins, maxs, X.bbox_min, X.bbox_max, 0.0)).tolist():
+            Y = objs.get(ids[j])
+            if Y is None or Y.id == X.id or Y.id in used or Y.label != X.label or Y.status == "absent":
                 continue
             if Y.id in frame.seen_ids:
                 continue  # two segments in one frame are two objects (a stack of plates)
-            if np.any(X.bbox_min > Y.bbox_max) or np.any(Y.bbox_min > X.bbox_max):
-                continue
             small, big = (X, Y) if len(X.keys) <= len(Y.keys) else (Y, X)
             if overlap_fraction(small.keys, big.keys) >= OVERLAP_DUPLICATE:
                 keep, drop = (X, Y) if X.id < Y.id else (Y, X)
