@@ -1,6 +1,6 @@
 """Growth under a budget: days of simulated time in a house whose objects keep moving.
 
-A ray-cast BoxScene (robomem.synthetic) with three rooms, furniture and small objects.  Every
+A ray-cast BoxScene (robomem.testing.synthetic) with three rooms, furniture and small objects.  Every
 pass (default: every 30 simulated minutes) one or two objects move to another piece of furniture;
 the robot then tours the rooms (the moved objects' old rooms first, so it sees them gone), runs one
 explicit task episode ("open drawer_2", which fails now and then), and memory keeps updating.
@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from robomem import Event, Memory, MemoryConfig, Place
-from robomem.embedding import make_embedder
-from robomem.synthetic import Box, BoxScene, look_at
+from robomem.retrieval.embedding import make_embedder
+from robomem.testing.synthetic import Box, BoxScene, look_at
 
 ROOMS = {"kitchen": (0.0, 4.0), "living_room": (4.0, 8.0), "bedroom": (8.0, 12.0)}
 FURNITURE = [  # (instance id, label, centre, size, colour, room)

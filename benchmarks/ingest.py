@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import print_table, summary_ms, write_json  # noqa: E402
 
 from robomem import Memory  # noqa: E402
-from robomem.embedding import make_embedder  # noqa: E402
-from robomem.synthetic import Box, BoxScene, look_at  # noqa: E402
+from robomem.retrieval.embedding import make_embedder  # noqa: E402
+from robomem.testing.synthetic import Box, BoxScene, look_at  # noqa: E402
 
 
 def scene(width: int, height: int) -> BoxScene:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from robomem import Memory, MemoryConfig
 from robomem.envs.record import synthetic_recording, write_bag
-from robomem.replay import ReplayConfig, replay
+from robomem.io.replay import ReplayConfig, replay
 
 
 def main() -> None:

@@ -35,9 +35,9 @@ from typing import Any
 import numpy as np
 
 from robomem import Memory, Place, Query
-from robomem.context import Goal, RobotState
-from robomem.embedding import make_embedder
-from robomem.planner import Planner
+from robomem.planning.context import Goal, RobotState
+from robomem.planning.planner import Planner
+from robomem.retrieval.embedding import make_embedder
 
 COLOURS = ["red", "blue", "green", "white", "black", "yellow", "grey", "brown", "pink", "orange"]
 NOUNS = [

@@ -1,6 +1,6 @@
 """Soak: many simulated hours at 10 Hz through the full pipeline, looking for drift and growth.
 
-A robot patrols two rooms of ray-cast boxes (robomem.synthetic) at 10 Hz and
+A robot patrols two rooms of ray-cast boxes (robomem.testing.synthetic) at 10 Hz and
 160x120; every 10 simulated minutes objects move, and every 30 one is taken
 away and a new one appears.  Every frame goes through ``Memory.update``
 (forgetting runs inside it every ``budget.check_every`` updates, as
@@ -39,8 +39,8 @@ from common import print_table, summary_ms, write_json  # noqa: E402
 
 from robomem import Event, Memory, MemoryConfig, Observation, Place, Query  # noqa: E402
 from robomem.config import BudgetConfig  # noqa: E402
-from robomem.embedding import make_embedder  # noqa: E402
-from robomem.synthetic import Box, BoxScene, look_at  # noqa: E402
+from robomem.retrieval.embedding import make_embedder  # noqa: E402
+from robomem.testing.synthetic import Box, BoxScene, look_at  # noqa: E402
 
 RATE_HZ = 10.0
 PATROL_FRAMES = 120  # poses in one patrol loop (12 s at 10 Hz), rendered once per layout

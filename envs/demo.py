@@ -5,7 +5,7 @@ frames) and every frame goes through the adapter into ``Memory.update``.  Overni
 moves objects (seeded; ground truth recorded).  Day 2 the agent gets tasks derived from that ground
 truth - fetch an object that moved, fetch one that did not, and yes/no questions ("is the blue book
 still in the study?") - and solves each twice from the same start pose: with memory (the planner's
-proposals drive :class:`~robomem.policy.ObjectSearchPolicy`: remembered place, look around, next
+proposals drive :class:`~robomem.planning.policy.ObjectSearchPolicy`: remembered place, look around, next
 candidate, then explore; every frame keeps updating memory) and without (the same policy with
 exploration only: rooms nearest first).  Answers are checked against the simulator's ground truth.
 
@@ -31,9 +31,9 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 
 import numpy as np  # noqa: E402
 
-from robomem.context import Goal  # noqa: E402
 from robomem.memory import Memory  # noqa: E402
 from robomem.places import Place  # noqa: E402
+from robomem.planning.context import Goal  # noqa: E402
 
 from .evaluation import MemoryQA  # noqa: E402
 from .household.adapter import to_observation  # noqa: E402
@@ -235,7 +235,7 @@ def draw_report_png(
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
-    from robomem.topdown import TopdownData, draw_topdown, topdown_data
+    from robomem.report.topdown import TopdownData, draw_topdown, topdown_data
 
     data = topdown_data(mem)
     data = TopdownData(data.objects, data.places, tour_traj, data.snapshots, data.moves)
@@ -391,7 +391,7 @@ def run_demo(
     height: int = 240,
     say: Any = _say,
 ) -> dict[str, Any]:
-    from robomem.planner import Planner
+    from robomem.planning.planner import Planner
 
     t_begin = time.perf_counter()
     store, report = Path(store), Path(report)

@@ -22,7 +22,7 @@ answered with memory APIs only (:class:`MemoryQA`):
   or hidden, and plausible distractors such as "green mug"); the right answer is to abstain.
 
 Object search: random targets (present objects) and random start poses; the planner-driven
-:class:`~robomem.policy.ObjectSearchPolicy` with memory's proposals versus the same policy with
+:class:`~robomem.planning.policy.ObjectSearchPolicy` with memory's proposals versus the same policy with
 exploration only (rooms nearest first), ``--max-steps`` actions each; memory is frozen during the
 search episodes so they are independent.
 
@@ -50,8 +50,8 @@ import numpy as np  # noqa: E402
 
 from robomem.memory import Memory  # noqa: E402
 from robomem.places import Place  # noqa: E402
-from robomem.retrieval import words  # noqa: E402
-from robomem.spatial import ObjectRecord  # noqa: E402
+from robomem.retrieval.query import words  # noqa: E402
+from robomem.submodules.spatial.memory import ObjectRecord  # noqa: E402
 
 from .household.adapter import to_observation  # noqa: E402
 from .household.sim import Frame, HouseholdSim, ObjectState  # noqa: E402
@@ -415,8 +415,8 @@ def _reachable(sim: HouseholdSim, label: str, x: float, y: float, yaw: float) ->
 def search_episodes(
     sc: Scenario, episodes: int, max_steps: int, rng: np.random.Generator, progress: Callable[[str], None] | None = None
 ) -> list[dict[str, Any]]:
-    from robomem.context import Goal
-    from robomem.planner import Planner
+    from robomem.planning.context import Goal
+    from robomem.planning.planner import Planner
 
     from .navigation import SimNavigator, explore_context, memory_context, run_search
 
@@ -507,7 +507,7 @@ def run_eval(
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Run the whole evaluation; returns the JSON-able results."""
-    from robomem.embedding import make_embedder
+    from robomem.retrieval.embedding import make_embedder
 
     if days < 1:
         raise ValueError(f"--days must be >= 1, got {days}")

@@ -1,6 +1,6 @@
 """The household simulator behind the planner's navigation protocol, and one object-search runner.
 
-:class:`SimNavigator` offers what :class:`robomem.policy.Navigator` asks for (``current_pose``,
+:class:`SimNavigator` offers what :class:`robomem.planning.policy.Navigator` asks for (``current_pose``,
 ``path_to``, ``target_visible``, ``forward_step``, ``turn_angle``) over a
 :class:`~robomem.envs.household.sim.HouseholdSim`; it executes the policy's discrete actions,
 renders a frame after each one, optionally feeds it into a :class:`~robomem.Memory`, and counts
@@ -26,9 +26,9 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 
 import numpy as np  # noqa: E402
 
-from robomem.context import Context, Goal, GoalProposal, RobotState  # noqa: E402
-from robomem.critic import LoopCritic  # noqa: E402
-from robomem.policy import Action, ObjectSearchPolicy  # noqa: E402
+from robomem.planning.context import Context, Goal, GoalProposal, RobotState  # noqa: E402
+from robomem.planning.critic import LoopCritic  # noqa: E402
+from robomem.planning.policy import Action, ObjectSearchPolicy  # noqa: E402
 
 from .household.adapter import to_observation  # noqa: E402
 from .household.layout import room_at  # noqa: E402
@@ -37,7 +37,7 @@ from .household.tour import VIEWPOINTS  # noqa: E402
 
 if TYPE_CHECKING:
     from robomem.memory import Memory
-    from robomem.planner import Planner
+    from robomem.planning.planner import Planner
 
 __all__ = [
     "SearchResult",
@@ -83,7 +83,7 @@ def perceived_room(frame: Frame, instance_id: int) -> str | None:
 
 
 class SimNavigator:
-    """:class:`robomem.policy.Navigator` over a :class:`HouseholdSim` (see the module docstring)."""
+    """:class:`robomem.planning.policy.Navigator` over a :class:`HouseholdSim` (see the module docstring)."""
 
     def __init__(
         self,

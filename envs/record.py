@@ -17,7 +17,7 @@ Topics and types (the defaults of the ``ros:`` section of config/robomem.yaml):
 The ground truth goes to a side file ``<bag>.truth.json``: objects (label, position,
 size), places, the camera trajectory, the changes the simulator made, and the events.
 
-Two sources: ``synthetic`` (robomem.synthetic.BoxScene: exact ray-cast boxes, no extra
+Two sources: ``synthetic`` (robomem.testing.synthetic.BoxScene: exact ray-cast boxes, no extra
 dependencies, used for the test fixture and the benchmark) and ``household`` (the MuJoCo
 household simulator in robomem.envs.household, imported only when chosen).
 """
@@ -36,10 +36,10 @@ from typing import Any
 
 import numpy as np
 
-from robomem.bag import INSTANCE_LABELS_TYPE, BagWriter
+from robomem.io.bag import INSTANCE_LABELS_TYPE, BagWriter
+from robomem.io.ros_io import TopicMap
 from robomem.observation import InstanceInfo, Intrinsics, Observation, Pose
-from robomem.ros_io import TopicMap
-from robomem.synthetic import Box, BoxScene, demo_boxes
+from robomem.testing.synthetic import Box, BoxScene, demo_boxes
 
 __all__ = [
     "Frame",
@@ -56,7 +56,7 @@ R_BODY_OPTICAL = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
 
 @dataclass(frozen=True)
 class RobotFrames:
-    """The TF frames a recording publishes (topics come from robomem.ros_io.TopicMap, as replay reads them)."""
+    """The TF frames a recording publishes (topics come from robomem.io.ros_io.TopicMap, as replay reads them)."""
 
     map_frame: str = "map"
     base_frame: str = "base_link"
@@ -128,7 +128,7 @@ def head_pose(height: float, pitch_down: float, forward: float = 0.0) -> Pose:
 
 
 def tour_boxes() -> list[Box]:
-    """robomem.synthetic.demo_boxes with the small things a bit larger, so a 160x120 camera
+    """robomem.testing.synthetic.demo_boxes with the small things a bit larger, so a 160x120 camera
     sees them with enough depth points to become objects."""
     grow = {"red mug": 1.6, "white mug": 1.6, "book": 1.3}
     out = []

@@ -7,9 +7,9 @@
   info)`` (return None to skip a frame) and updates memory;
 - it asks the planner for the context of the goal at the robot's pose and
   adds ``memory`` (float32 [K, D], the token layout of
-  :mod:`robomem.context`) and ``memory_mask`` (int8 [K], 1 = a valid token)
+  :mod:`robomem.planning.context`) and ``memory_mask`` (int8 [K], 1 = a valid token)
   to a Dict observation (a non-Dict observation goes under ``"observation"``);
-  ``info["memory_context"]`` holds the :class:`~robomem.context.Context`;
+  ``info["memory_context"]`` holds the :class:`~robomem.planning.context.Context`;
 - ``reset`` starts a new episode without wiping long-term memory; pass
   ``options={"wipe_memory": True}`` (or ``wipe_on_reset=True``) to wipe it.
 
@@ -34,10 +34,10 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from robomem.context import Goal, RobotState, token_dim
 from robomem.memory import Memory
 from robomem.observation import Observation
-from robomem.planner import Planner
+from robomem.planning.context import Goal, RobotState, token_dim
+from robomem.planning.planner import Planner
 
 EPISODE_GAP_S = 1.0  # seconds of memory time between the end of one episode and the start of the next
 

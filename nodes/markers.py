@@ -12,7 +12,7 @@ import colorsys
 import hashlib
 from dataclasses import dataclass
 
-from robomem.scene_graph import SceneGraph
+from robomem.submodules.spatial.scene_graph import SceneGraph
 
 RELATION_COLOURS = {"on": (0.1, 0.8, 0.1, 0.9), "in": (0.1, 0.3, 0.9, 0.9), "near": (0.6, 0.6, 0.6, 0.5)}
 CUBE, LINE_LIST, TEXT = 1, 5, 9  # visualization_msgs/Marker type constants

@@ -30,15 +30,8 @@ import time
 from collections import Counter
 from typing import Any
 
-from robomem.context import Goal, RobotState
-from robomem.memory import Memory
-from robomem.nodes.markers import scene_graph_markers
-from robomem.nodes.settings import NodeSettings, description, flatten, unflatten
-from robomem.observation import Observation, Pose
-from robomem.planner import Planner
-from robomem.retrieval import Query
-from robomem.ros_io import frame_instances, parse_event
-from robomem.rosmsg import (
+from robomem.io.ros_io import frame_instances, parse_event
+from robomem.io.rosmsg import (
     camera_info_to_intrinsics,
     depth_to_metres,
     fill_stamp,
@@ -49,7 +42,14 @@ from robomem.rosmsg import (
     tf_message_to_transforms,
     to_matrix,
 )
-from robomem.tf_buffer import TfBuffer, TfError
+from robomem.io.tf_buffer import TfBuffer, TfError
+from robomem.memory import Memory
+from robomem.nodes.markers import scene_graph_markers
+from robomem.nodes.settings import NodeSettings, description, flatten, unflatten
+from robomem.observation import Observation, Pose
+from robomem.planning.context import Goal, RobotState
+from robomem.planning.planner import Planner
+from robomem.retrieval.query import Query
 
 
 def answer_query(memory: Memory, planner: Planner, goal: str, mode: str, k: int, pose: Pose | None) -> dict[str, Any]:
@@ -317,7 +317,7 @@ def _run_node(argv: list[str] | None = None) -> int:  # noqa: C901 - wiring only
     from tf2_msgs.msg import TFMessage
     from visualization_msgs.msg import Marker, MarkerArray
 
-    from robomem.sync import ApproximateTimeSynchronizer
+    from robomem.io.sync import ApproximateTimeSynchronizer
 
     rclpy.init(args=argv)
     node = Node("robomem_memory")

@@ -8,7 +8,7 @@ object is, a geometry_msgs/PoseStamped on the goal topic a navigation stack such
 as Nav2 consumes (default /goal_pose).  When memory knows nothing it says so in
 the context and publishes no pose (the proposal is "explore").
 
-The planner logic itself (robomem.planner.Planner) runs next to the store in the
+The planner logic itself (robomem.planning.planner.Planner) runs next to the store in the
 memory node; this node stays thin so it can run anywhere on the robot's network.
 """
 

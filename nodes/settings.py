@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from robomem.config import MemoryConfig, from_dict, load_yaml
-from robomem.ros_io import RosIoConfig, TopicMap
+from robomem.io.ros_io import RosIoConfig, TopicMap
 
 
 @dataclass(frozen=True)

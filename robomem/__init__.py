@@ -10,8 +10,8 @@ from robomem.config import MemoryConfig
 from robomem.memory import Memory, UpdateResult
 from robomem.observation import Event, InstanceInfo, Intrinsics, Observation, Pose, depth_from_millimetres
 from robomem.places import Place
-from robomem.retrieval import Entry, Query
-from robomem.spatial import ObjectRecord
+from robomem.retrieval.query import Entry, Query
+from robomem.submodules.spatial.memory import ObjectRecord
 
 __all__ = [
     "Entry",

@@ -21,19 +21,19 @@ from types import MappingProxyType
 from typing import Any
 
 from robomem.config import MemoryConfig
-from robomem.embedding import Embedder, make_embedder
-from robomem.episodic import EpisodicMemory
-from robomem.frame import Frame
-from robomem.merging import apply_merges, find_merges
+from robomem.ingest.frame import Frame
+from robomem.ingest.perception import segments_from_observation
+from robomem.maintenance.merging import apply_merges, find_merges
 from robomem.observation import Event, Observation
-from robomem.perception import segments_from_observation
 from robomem.places import Place, Places
-from robomem.retrieval import Entry, Query, merge
-from robomem.semantic import SemanticMemory
-from robomem.spatial import ObjectRecord, SpatialMemory
-from robomem.store import Store, StoreError
-from robomem.submodule import Changes, Submodule, SubmoduleContext
-from robomem.temporal import TemporalMemory
+from robomem.retrieval.embedding import Embedder, make_embedder
+from robomem.retrieval.query import Entry, Query, merge
+from robomem.store.database import Store, StoreError
+from robomem.submodules.base import Changes, Submodule, SubmoduleContext
+from robomem.submodules.episodic.memory import EpisodicMemory
+from robomem.submodules.semantic.memory import SemanticMemory
+from robomem.submodules.spatial.memory import ObjectRecord, SpatialMemory
+from robomem.submodules.temporal.memory import TemporalMemory
 
 log = logging.getLogger(__name__)
 
@@ -370,7 +370,7 @@ class Memory:
 
     def enforce_budget(self) -> dict[str, Any]:
         """Run forgetting now (it also runs every ``budget.check_every`` updates)."""
-        from robomem.forgetting import enforce_budget
+        from robomem.maintenance.forgetting import enforce_budget
 
         with self._lock:
             return enforce_budget(self)

@@ -8,7 +8,7 @@ import pytest
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-from robomem.embedding import make_embedder  # noqa: E402
+from robomem.retrieval.embedding import make_embedder  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from robomem.context import (
+from robomem.planning.context import (
     EXTRA_DIM,
     TOKEN_LAYOUT,
     Context,
@@ -19,7 +19,7 @@ from robomem.context import (
     token_dim,
     token_layout,
 )
-from robomem.retrieval import ENTRY_KINDS, Entry
+from robomem.retrieval.query import ENTRY_KINDS, Entry
 
 
 def entries() -> list[Entry]:
@@ -200,7 +200,7 @@ def test_value_objects_validate():
 
 
 def test_state_from_camera_pose():
-    from robomem.synthetic import look_at
+    from robomem.testing.synthetic import look_at
 
     s = RobotState.from_pose(look_at((1.0, 1.0, 1.5), (1.0, 3.0, 0.5)), 7.0)
     assert s.position == pytest.approx((1.0, 1.0, 1.5))

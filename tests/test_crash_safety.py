@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 
 from robomem import Memory, Query
-from robomem.store import SCHEMA_VERSION, Store, StoreLockedError
+from robomem.store.database import SCHEMA_VERSION, Store, StoreLockedError
 
 DATA = Path(__file__).parent / "data"
 
@@ -43,8 +43,8 @@ WRITER = textwrap.dedent(
     """
     import math, sys
     from robomem import Memory, Observation
-    from robomem.embedding import make_embedder
-    from robomem.synthetic import Box, BoxScene, demo_boxes, look_at
+    from robomem.retrieval.embedding import make_embedder
+    from robomem.testing.synthetic import Box, BoxScene, demo_boxes, look_at
 
     path, seed = sys.argv[1], int(sys.argv[2])
     boxes = demo_boxes()
@@ -192,7 +192,7 @@ HOLDER = textwrap.dedent(
     """
     import sys
     from robomem import Memory
-    from robomem.embedding import make_embedder
+    from robomem.retrieval.embedding import make_embedder
     mem = Memory.open(sys.argv[1], embedder=make_embedder("hash"))
     print("ready", flush=True)
     sys.stdin.readline()
@@ -204,8 +204,8 @@ OPENER = textwrap.dedent(
     """
     import sys
     from robomem import Memory
-    from robomem.embedding import make_embedder
-    from robomem.store import StoreLockedError
+    from robomem.retrieval.embedding import make_embedder
+    from robomem.store.database import StoreLockedError
     try:
         Memory.open(sys.argv[1], embedder=make_embedder("hash"))
     except StoreLockedError as exc:
@@ -277,7 +277,7 @@ def test_lock_of_a_killed_holder_is_released(tmp_path, embedder):
 
 
 def _tiny_observation(stamp: float):
-    from robomem.synthetic import BoxScene, demo_boxes, look_at
+    from robomem.testing.synthetic import BoxScene, demo_boxes, look_at
 
     return BoxScene(demo_boxes(), 64, 48).observe(look_at((0.0, 0.0, 1.5), (2.3, -0.3, 0.7)), stamp)
 
@@ -287,7 +287,7 @@ def test_every_store_file_is_owner_only(tmp_path, embedder):
     old = os.umask(0o022)  # a typical permissive umask; the store must not inherit it
     try:
         with Memory.open(path, embedder=embedder) as mem:
-            from robomem.synthetic import BoxScene, demo_boxes, look_at
+            from robomem.testing.synthetic import BoxScene, demo_boxes, look_at
 
             scene = BoxScene(demo_boxes(), 64, 48)
             mem.update(scene.observe(look_at((0.0, 0.0, 1.5), (2.3, -0.3, 0.7)), 1.0))
@@ -349,7 +349,7 @@ def test_store_written_by_version_2_opens_with_its_objects(tmp_path, embedder):
         for (key,) in snaps:
             assert mem.store.get_blob(key)[:8] == b"\x89PNG\r\n\x1a\n"
         # ... and memory keeps working on the opened store.
-        from robomem.synthetic import BoxScene, demo_boxes, look_at
+        from robomem.testing.synthetic import BoxScene, demo_boxes, look_at
 
         r = mem.update(BoxScene(demo_boxes(), 64, 48).observe(look_at((0.0, 0.0, 1.5), (2.3, -0.3, 0.7)), 200.0))
         assert r.frame_index == 9
@@ -363,7 +363,7 @@ def test_replay_killed_midway_leaves_a_consistent_store_that_replay_can_extend(t
     cmd = [
         sys.executable,
         "-m",
-        "robomem.cli",
+        "robomem.cli.main",
         "replay",
         str(fixture),
         "--store",

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from robomem.context import RobotState
-from robomem.critic import LoopCritic, Verdict
+from robomem.planning.context import RobotState
+from robomem.planning.critic import LoopCritic, Verdict
 
 
 def test_left_right_oscillation_fires_replan_then_give_up():

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from robomem import Event, Memory, MemoryConfig, Place, Query
-from robomem.episodic import infer_success
-from robomem.synthetic import Box, BoxScene, look_at
+from robomem.submodules.episodic.memory import infer_success
+from robomem.testing.synthetic import Box, BoxScene, look_at
 
 PLACES = [Place("kitchen", (0, -3), (4, 3)), Place("living_room", (4, -3), (8, 3))]
 KITCHEN_VIEW = look_at((2, -2.0, 1.8), (2, 0, 0.7))

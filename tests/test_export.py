@@ -10,10 +10,10 @@ import pytest
 from PIL import Image
 
 from robomem import Memory, MemoryConfig
-from robomem.cli import main as cli
-from robomem.export import read_ply, write_ply
-from robomem.replay import replay
-from robomem.topdown import topdown_data
+from robomem.cli.main import main as cli
+from robomem.io.replay import replay
+from robomem.report.export import read_ply, write_ply
+from robomem.report.topdown import topdown_data
 
 FIXTURE = Path(__file__).parent / "data" / "tour.mcap"
 

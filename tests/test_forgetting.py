@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from robomem import Event, Memory, MemoryConfig, Place
-from robomem.synthetic import Box, BoxScene, look_at
+from robomem.testing.synthetic import Box, BoxScene, look_at
 
 PLACES = [Place("kitchen", (0, -3), (4, 3)), Place("living_room", (4, -3), (8, 3))]
 KITCHEN_VIEW = look_at((2, -2.0, 1.8), (2, 0, 0.7))

@@ -1,6 +1,6 @@
 """Hostile input at the adapters' edges: ROS message decoders and bag files.
 
-Whatever fields a message carries, the shared decoder (robomem.rosmsg, used by the ROS nodes
+Whatever fields a message carries, the shared decoder (robomem.io.rosmsg, used by the ROS nodes
 and by replay) returns a well-formed array / Intrinsics / labels, or raises ValueError naming
 the problem; a bag file of arbitrary bytes gives BagError. Nothing else escapes.
 """
@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from robomem.bag import BagError, BagReader
-from robomem.rosmsg import (
+from robomem.io.bag import BagError, BagReader
+from robomem.io.rosmsg import (
     IMAGE_ENCODINGS,
     camera_info_to_intrinsics,
     depth_to_metres,

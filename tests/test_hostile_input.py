@@ -27,9 +27,9 @@ from hypothesis.extra import numpy as hnp
 
 from robomem import Event, InstanceInfo, Intrinsics, Memory, Observation, Pose, Query
 from robomem.memory import UpdateResult
-from robomem.retrieval import ENTRY_KINDS, Entry
-from robomem.store import StoreError
-from robomem.synthetic import BoxScene, demo_boxes, look_at
+from robomem.retrieval.query import ENTRY_KINDS, Entry
+from robomem.store.database import StoreError
+from robomem.testing.synthetic import BoxScene, demo_boxes, look_at
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from robomem import Memory, Place, Query
-from robomem.synthetic import Box, BoxScene, demo_boxes, look_at
+from robomem.testing.synthetic import Box, BoxScene, demo_boxes, look_at
 
 TARGET = (2.3, -0.3, 0.7)
 VIEWS = [(0.0, 0.0, 1.5), (0.2, -0.5, 1.5), (0.3, 0.5, 1.4), (1.0, -2.0, 1.6), (4.5, 1.0, 1.6)]

@@ -6,12 +6,12 @@ import math
 
 import pytest
 
-import robomem.episodic
+import robomem.submodules.episodic.memory
 from robomem import Event, Memory, Place
-from robomem.context import Goal, RobotState, estimate_tokens
-from robomem.planner import Planner, _location_words, _usually_place
-from robomem.retrieval import Entry, total_score
-from robomem.synthetic import Box, BoxScene, look_at
+from robomem.planning.context import Goal, RobotState, estimate_tokens
+from robomem.planning.planner import Planner, _location_words, _usually_place
+from robomem.retrieval.query import Entry, total_score
+from robomem.testing.synthetic import Box, BoxScene, look_at
 
 W, H = 320, 240
 PLACES = [Place("kitchen", (-1, -3), (3.0, 3)), Place("living room", (3.0, -3), (8, 3)), Place("hall", (-1, 3), (8, 6))]
@@ -179,7 +179,7 @@ def test_packing_respects_k_tokens_dedup_and_one_per_submodule(mem):
 
 @pytest.mark.skipif(not hasattr(Memory, "add_event"), reason="Memory.add_event missing")
 def test_the_relevant_past_failure_is_retrieved(mem):
-    if "placeholder" in (robomem.episodic.__doc__ or ""):
+    if "placeholder" in (robomem.submodules.episodic.memory.__doc__ or ""):
         pytest.xfail("episodic memory is still a placeholder (issue 3); it finds no episodes yet")
     scene = BoxScene([*furniture(), mug_at(A, 0.80)], W, H)
     t = tour(mem, scene, 0.0, VIEW_A)

@@ -10,11 +10,11 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from robomem import Memory, Place
-from robomem.context import Goal, RobotState
-from robomem.critic import LoopCritic
-from robomem.planner import Planner
-from robomem.policy import Action, LLMPolicy, Navigator, ObjectSearchPolicy, describe_observation, parse_action
-from robomem.synthetic import Box, BoxScene, look_at
+from robomem.planning.context import Goal, RobotState
+from robomem.planning.critic import LoopCritic
+from robomem.planning.planner import Planner
+from robomem.planning.policy import Action, LLMPolicy, Navigator, ObjectSearchPolicy, describe_observation, parse_action
+from robomem.testing.synthetic import Box, BoxScene, look_at
 
 RED = (220, 30, 30)
 NEAR, FAR = (1.8, 0.1), (5.2, 1.4)
@@ -22,7 +22,7 @@ PLACES = [Place("kitchen", (-1, -3), (3.0, 3)), Place("living room", (3.0, -3), 
 
 
 class FakeNav:
-    """Free space, straight-line paths, a 70-degree field of view up to 2.5 m. Satisfies robomem.policy.Navigator."""
+    """Free space, straight-line paths, a 70-degree field of view up to 2.5 m. Satisfies robomem.planning.policy.Navigator."""
 
     forward_step = 0.25
     turn_angle = math.radians(30)
@@ -222,7 +222,7 @@ def test_llm_policy_builds_prompt_and_parses_reply(mem, server):
 
 
 def test_llm_policy_unreachable_server_stops():
-    from robomem.context import Context, GoalProposal
+    from robomem.planning.context import Context, GoalProposal
 
     ctx = Context(Goal(label="mug"), RobotState((0, 0)), 0.0, (), (GoalProposal("explore", 0.0, "nothing"),))
     policy = LLMPolicy("http://127.0.0.1:9/v1/chat/completions", timeout=2)

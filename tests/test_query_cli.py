@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from robomem import Memory, MemoryConfig
-from robomem.cli import main as cli
-from robomem.replay import replay
+from robomem.cli.main import main as cli
+from robomem.io.replay import replay
 
 FIXTURE = Path(__file__).parent / "data" / "tour.mcap"
 

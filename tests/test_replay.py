@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from robomem import Memory, MemoryConfig
-from robomem.bag import BagError, BagReader, BagWriter, suggest_mapping, summarize
-from robomem.cli import main as cli
+from robomem.cli.main import main as cli
 from robomem.envs.record import Recording, synthetic_recording, truth_path, write_bag
-from robomem.replay import ReplayConfig, ReplayError, TopicMap, replay
+from robomem.io.bag import BagError, BagReader, BagWriter, suggest_mapping, summarize
+from robomem.io.replay import ReplayConfig, ReplayError, TopicMap, replay
 
 DATA = Path(__file__).parent / "data"
 FIXTURE = DATA / "tour.mcap"

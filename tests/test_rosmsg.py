@@ -1,4 +1,4 @@
-"""robomem.rosmsg on stand-in objects (SimpleNamespace with the ROS field names), on the real rclpy
+"""robomem.io.rosmsg on stand-in objects (SimpleNamespace with the ROS field names), on the real rclpy
 message classes when they import, and on the ``rosbags`` dataclasses when rosbags is installed."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from robomem import rosmsg
+from robomem.io import rosmsg
+from robomem.io.tf_buffer import TfBuffer
 from robomem.observation import InstanceInfo, Intrinsics, Pose
-from robomem.tf_buffer import TfBuffer
 
 HAVE_RCLPY_MSGS = importlib.util.find_spec("sensor_msgs") is not None and importlib.util.find_spec("rclpy") is not None
 HAVE_ROSBAGS = importlib.util.find_spec("rosbags") is not None

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from robomem import Event, Memory, MemoryConfig, Place, Query
-from robomem.semantic import parse_fact_text, parse_statement
-from robomem.synthetic import Box, BoxScene, look_at
+from robomem.submodules.semantic.memory import parse_fact_text, parse_statement
+from robomem.testing.synthetic import Box, BoxScene, look_at
 
 PLACES = [Place("kitchen", (0, -3), (4, 3)), Place("living_room", (4, -3), (8, 3))]
 KITCHEN_VIEW = look_at((2, -2.0, 1.8), (2, 0, 0.7))

@@ -8,7 +8,7 @@ import stat
 import pytest
 
 from robomem import Memory
-from robomem.store import SCHEMA_VERSION, Store, StoreError, StoreLockedError, StoreVersionError
+from robomem.store.database import SCHEMA_VERSION, Store, StoreError, StoreLockedError, StoreVersionError
 
 
 def test_store_files_are_owner_only_and_wal(tmp_path, embedder):
@@ -102,7 +102,7 @@ def test_failed_transaction_leaves_nothing(tmp_path):
 
 def test_readonly_memory_reads_while_a_writer_holds_the_store(tmp_path, embedder):
     from robomem import Query
-    from robomem.synthetic import BoxScene, demo_boxes, look_at
+    from robomem.testing.synthetic import BoxScene, demo_boxes, look_at
 
     scene = BoxScene(demo_boxes())
     with Memory.open(tmp_path / "s", embedder=embedder) as writer:

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from robomem.sync import ApproximateTimeSynchronizer, SyncedSet, synchronize
+from robomem.io.sync import ApproximateTimeSynchronizer, SyncedSet, synchronize
 
 
 def test_two_streams_pair_within_slop() -> None:

@@ -5,8 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from robomem.observation import Pose
-from robomem.tf_buffer import (
+from robomem.io.tf_buffer import (
     ConnectivityError,
     ExtrapolationError,
     FrameNotFoundError,
@@ -14,6 +13,7 @@ from robomem.tf_buffer import (
     Transform,
     slerp,
 )
+from robomem.observation import Pose
 
 
 def yaw_quat(yaw: float) -> list[float]:

@@ -1,6 +1,6 @@
 """Regenerate tests/data/tour.mcap (+ tour.mcap.truth.json): a 20-frame 160x120 recording.
 
-Source: robomem.synthetic.BoxScene via robomem.envs.record.synthetic_recording (exact,
+Source: robomem.testing.synthetic.BoxScene via robomem.envs.record.synthetic_recording (exact,
 deterministic, no simulator needed); `robomem record --source household` records the MuJoCo
 household simulator with the same topics and types.  Run from the repository root:
 

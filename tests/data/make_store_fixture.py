@@ -19,9 +19,9 @@ from pathlib import Path
 
 from robomem import Event, Memory, MemoryConfig, Place
 from robomem.config import SpatialConfig
-from robomem.embedding import make_embedder
-from robomem.store import SCHEMA_VERSION
-from robomem.synthetic import Box, BoxScene, demo_boxes, look_at
+from robomem.retrieval.embedding import make_embedder
+from robomem.store.database import SCHEMA_VERSION
+from robomem.testing.synthetic import Box, BoxScene, demo_boxes, look_at
 
 HERE = Path(__file__).parent
 TARGET = (2.3, -0.3, 0.7)

@@ -13,7 +13,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 pytest.importorskip("mujoco")
 pytest.importorskip("matplotlib")
 
-from robomem.cli import main  # noqa: E402
+from robomem.cli.main import main  # noqa: E402
 from robomem.envs.household.sim import HouseholdSim  # noqa: E402
 
 

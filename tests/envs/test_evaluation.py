@@ -11,7 +11,7 @@ import pytest
 os.environ.setdefault("MUJOCO_GL", "egl")
 pytest.importorskip("mujoco")
 
-from robomem.cli import main  # noqa: E402
+from robomem.cli.main import main  # noqa: E402
 from robomem.envs.evaluation import QA_TYPES  # noqa: E402
 
 

@@ -24,7 +24,7 @@ from robomem.envs.habitat import (
     semantic_label_map,
     sensor_pose,
 )
-from robomem.geometry import backproject, project
+from robomem.ingest.geometry import backproject, project
 from robomem.observation import Observation
 
 try:

@@ -1,4 +1,4 @@
-"""MemoryWrapper over a tiny gymnasium env built on robomem.synthetic.BoxScene."""
+"""MemoryWrapper over a tiny gymnasium env built on robomem.testing.synthetic.BoxScene."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from gymnasium import spaces
 from gymnasium.utils.env_checker import check_env
 
 from robomem import InstanceInfo, Intrinsics, Memory, Observation, Pose
-from robomem.context import RobotState, token_dim
 from robomem.envs.wrappers import MemoryWrapper
-from robomem.planner import Planner
-from robomem.synthetic import Box, BoxScene
+from robomem.planning.context import RobotState, token_dim
+from robomem.planning.planner import Planner
+from robomem.testing.synthetic import Box, BoxScene
 
 W, H = 160, 120
 BOXES = [

@@ -5,7 +5,7 @@
     python ros_driver.py probe GOAL    # wait for markers and diagnostics, send GOAL to the planner,
                                        # wait for /goal_pose and call the Query service; prints JSON lines
 
-Every printed line is JSON {"event": ...}.  Frames come from robomem.synthetic.BoxScene: real
+Every printed line is JSON {"event": ...}.  Frames come from robomem.testing.synthetic.BoxScene: real
 rendered depth, colour and instance images from known poses, published as a robot would
 (map -> base_link on /tf, base_link -> camera_color_optical_frame on /tf_static).
 """
@@ -35,9 +35,9 @@ def stream(n: int) -> int:
     from std_msgs.msg import String
     from tf2_msgs.msg import TFMessage
 
+    from robomem.io.rosmsg import fill_pose_msg
     from robomem.observation import Pose
-    from robomem.rosmsg import fill_pose_msg
-    from robomem.synthetic import BoxScene, demo_boxes, look_at
+    from robomem.testing.synthetic import BoxScene, demo_boxes, look_at
 
     rclpy.init()
     node = rclpy.create_node("robomem_test_stream")

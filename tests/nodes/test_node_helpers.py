@@ -14,8 +14,8 @@ from robomem import Memory
 from robomem.nodes.markers import CUBE, LINE_LIST, TEXT, scene_graph_markers
 from robomem.nodes.memory_node import MemoryNodeCore, answer_query
 from robomem.nodes.settings import NodeSettings, flatten, unflatten
-from robomem.planner import Planner
-from robomem.synthetic import BoxScene, demo_boxes, look_at
+from robomem.planning.planner import Planner
+from robomem.testing.synthetic import BoxScene, demo_boxes, look_at
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -174,7 +174,7 @@ def test_robomem_ros_starts_both_nodes_and_stops_them_cleanly(tmp_path, ros_env)
         [
             sys.executable,
             "-m",
-            "robomem.cli",
+            "robomem.cli.main",
             "ros",
             "--config",
             str(ROOT / "config" / "robomem.yaml"),

@@ -1,0 +1,1 @@
+"""Where a frame enters: back-projection, association to persistent ids, visibility, the preprocessed frame."""

@@ -1,0 +1,65 @@
+"""Observed absence: a remembered object should be visible here but is not.
+
+For every remembered object not seen in this frame, project a sample of its
+points into the camera.  If enough of them fall inside the image, and the
+observed depth there is not clearly *in front* of them (nothing occludes the
+spot) but *behind* them (the camera sees through where the object was), the
+object's place was in view and empty: an observed absence.  Depth at or near
+the remembered surface means something is still there (perhaps too small or
+missed by the detector), which is not evidence of absence.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from robomem.config import TemporalConfig
+from robomem.ingest.geometry import project
+from robomem.observation import Observation
+
+
+def visible_fraction(
+    sample_points: np.ndarray, obs: Observation, cfg: TemporalConfig, max_depth: float, label: str | None = None
+) -> tuple[int, float]:
+    """(points projecting into the image, fraction of those the camera sees *through*).
+
+    The see-through margin grows with distance (depth noise and pixel footprint grow with it).
+    A point whose pixel carries an instance of the object's own label is not seen through: the
+    detector saw something of that kind there, even if it was too small to associate.
+    """
+    k = obs.intrinsics
+    u, v, z = project(sample_points, obs.pose, k)
+    m = cfg.image_margin_px
+    inside = (z > 0.1) & (z < max_depth) & (u >= m) & (u < k.width - m) & (v >= m) & (v < k.height - m)
+    n_in = int(inside.sum())
+    if n_in == 0:
+        return 0, 0.0
+    ui = u[inside].astype(np.int64)
+    vi = v[inside].astype(np.int64)
+    zi = z[inside]
+    d = obs.depth[vi, ui]
+    with np.errstate(invalid="ignore"):
+        valid = np.isfinite(d) & (d > 0)
+        see_through = valid & (d > zi + cfg.see_through_margin + cfg.see_through_per_metre * zi)
+    if label is not None and obs.instance_ids is not None and see_through.any():
+        same = [i for i, info in obs.instances.items() if info.label == label]
+        if same:
+            see_through &= ~np.isin(obs.instance_ids[vi, ui], same)
+    return n_in, float(see_through.sum()) / n_in
+
+
+def projected_size_px(extent_m: float, centroid: np.ndarray, obs: Observation) -> float:
+    """Apparent size in pixels of an object of this extent at this place (0 if behind the camera)."""
+    _u, _v, z = project(np.asarray(centroid, dtype=np.float64)[None, :], obs.pose, obs.intrinsics)
+    return float(extent_m * obs.intrinsics.fx / z[0]) if z[0] > 0.1 else 0.0
+
+
+def frustum_candidates(centroids: np.ndarray, obs: Observation, max_depth: float) -> np.ndarray:
+    """Indices of objects whose centroid is roughly in front of the camera (cheap pre-filter)."""
+    if len(centroids) == 0:
+        return np.zeros(0, dtype=np.int64)
+    k = obs.intrinsics
+    u, v, z = project(centroids, obs.pose, k)
+    pad = 0.5 * max(k.width, k.height)
+    ok = (z > 0.1) & (z < max_depth + 1.0) & (u > -pad) & (u < k.width + pad) & (v > -pad) & (v < k.height + pad)
+    return np.flatnonzero(ok)

@@ -1,0 +1,562 @@
+"""``robomem replay``: build memory from a recorded rosbag2 directory or .mcap file.
+
+The bag is read in log-time order with the pure-Python ``rosbags`` library
+(:mod:`robomem.io.bag`); messages are decoded by :mod:`robomem.io.rosmsg` (the same decoder the
+ROS nodes use), camera streams are grouped by :mod:`robomem.io.sync` and camera poses come
+from :mod:`robomem.io.tf_buffer` (``/tf`` + ``/tf_static`` with interpolation, or a pose topic
+fed into the same buffer), so a bag replays into the same memory the live nodes would build.
+
+Per frame: depth (+ colour, instance image, labels) synchronised within ``slop`` seconds,
+the latest CameraInfo, and ``T_map_camera`` at the depth stamp -> one
+:class:`~robomem.observation.Observation` -> :meth:`Memory.update` (one transaction per
+frame, so an error mid-bag keeps everything ingested before it).  ``std_msgs/String``
+events become :class:`~robomem.observation.Event` (text ``"kind: text"`` or JSON
+``{"kind": ..., "text": ...}``; plain text is kind ``event``).
+
+Everything is deterministic: the same bag and config give the same store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from robomem.config import MemoryConfig, load_yaml
+from robomem.io.bag import ROLE_TYPES, BagError, BagMessage, BagReader, rate_text, suggest_mapping, summarize
+from robomem.io.ros_io import RosIoConfig, TopicMap, frame_instances, parse_event
+from robomem.observation import InstanceInfo, Intrinsics, Observation, Pose
+from robomem.places import Place
+
+__all__ = ["ReplayConfig", "ReplayError", "ReplayStats", "TopicMap", "replay", "add_arguments", "run"]
+
+
+ReplayConfig = RosIoConfig  # replay reads the ros: and replay: sections of the shared config
+
+
+class ReplayError(RuntimeError):
+    """Replay stopped; the message names the topic and offset. Frames before it are in the store."""
+
+
+@dataclass
+class ReplayStats:
+    bag: str
+    messages: int = 0
+    frames: int = 0  # observations that entered memory
+    events: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> count
+    first_stamp: float | None = None
+    last_stamp: float | None = None
+    bag_duration_s: float = 0.0
+    wall_s: float = 0.0
+    objects: int = 0
+    error: str | None = None
+
+    @property
+    def speedup(self) -> float:
+        return self.bag_duration_s / self.wall_s if self.wall_s > 0 else float("inf")
+
+    def skip(self, reason: str, n: int = 1) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + n
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "bag": self.bag,
+            "messages": self.messages,
+            "frames": self.frames,
+            "events": self.events,
+            "skipped": dict(self.skipped),
+            "bag_duration_s": round(self.bag_duration_s, 3),
+            "wall_s": round(self.wall_s, 3),
+            "speedup": round(self.speedup, 2) if math.isfinite(self.speedup) else None,
+            "objects": self.objects,
+            "error": self.error,
+        }
+
+
+# -- message handling -------------------------------------------------------------------------
+@dataclass
+class _Pending:
+    stamp: float
+    depth: np.ndarray
+    rgb: np.ndarray | None
+    ids: np.ndarray | None
+    infos: dict[int, InstanceInfo]
+    intrinsics: Intrinsics | None
+    where: str  # "topic ... message #i" for error messages
+
+
+class _Replayer:
+    def __init__(
+        self,
+        reader: BagReader,
+        memory: Any,
+        cfg: ReplayConfig,
+        stats: ReplayStats,
+        on_frame: Callable[[Any], None] | None = None,
+    ) -> None:
+        from robomem.io import rosmsg
+        from robomem.io.sync import ApproximateTimeSynchronizer
+        from robomem.io.tf_buffer import TfBuffer
+
+        self.rosmsg = rosmsg
+        self.reader = reader
+        self.memory = memory
+        self.cfg = cfg
+        self.stats = stats
+        self.on_frame = on_frame
+        # resuming into a store that already holds this robot's frames: skip what it has
+        self.resume_after = memory.last_stamp(cfg.robot_id) if hasattr(memory, "last_stamp") else None
+        self.tf = TfBuffer(cache_time=60.0, tolerance=cfg.tf_tolerance)
+        t = cfg.topics
+        self.streams = ["depth"]
+        if t.color:
+            self.streams.append("color")
+        if t.detections:
+            self.streams.append("detections")
+        else:
+            if t.instances:
+                self.streams.append("instances")
+            if t.labels:
+                self.streams.append("labels")
+        self.sync: Any = ApproximateTimeSynchronizer(
+            len(self.streams), queue_size=cfg.queue_size, slop=cfg.slop, names=self.streams
+        )
+        self.role_of: dict[str, str] = {}
+        for role, topic in t.used().items():
+            self.role_of.setdefault(topic, role)
+        self.camera_info: Intrinsics | None = None
+        self.pending: list[_Pending] = []
+        self.last_ingested: float | None = None
+        self.last_tf_error: str | None = None
+
+    # -- per message --------------------------------------------------------------------
+    def stamp_of(self, msg: Any, bm: BagMessage) -> float:
+        if self.cfg.use_header_stamps and hasattr(msg, "header"):
+            s = self.rosmsg.stamp_to_seconds(msg.header.stamp)
+            if s > 0:
+                return s
+        return bm.log_time_ns / 1e9
+
+    def handle(self, bm: BagMessage) -> None:
+        role = self.role_of.get(bm.topic)
+        if role is None:
+            return
+        if role in self.streams and self.cfg.max_frame_rate > 0 and self.last_ingested is not None:
+            # throttled: skip camera messages well before the next frame is due, without decoding them
+            due = self.last_ingested + 1.0 / self.cfg.max_frame_rate - 2 * self.cfg.slop
+            if bm.log_time_ns / 1e9 < due:
+                self.stats.skip("camera messages not decoded (max_frame_rate)")
+                return
+        msg = self.reader.deserialize(bm)
+        where = f"topic {bm.topic} ({role}), message #{bm.index} at t={bm.log_time_ns / 1e9:.3f}s"
+        try:
+            self._handle(role, msg, bm, where)
+        except (BagError, ReplayError):
+            raise
+        except ValueError as exc:
+            raise ReplayError(f"{where}: {exc}") from exc
+
+    def _handle(self, role: str, msg: Any, bm: BagMessage, where: str) -> None:
+        rm = self.rosmsg
+        if role in ("tf", "tf_static"):
+            for tr in rm.tf_message_to_transforms(msg, static=(role == "tf_static")):
+                self.tf.add(tr)
+            self.resolve(final=False)
+            return
+        if role == "pose":
+            parent = getattr(msg.header, "frame_id", "") or self.cfg.map_frame
+            child = self.cfg.pose_child_frame or getattr(msg, "child_frame_id", "") or self.cfg.camera_frame
+            self.tf.set_matrix(parent, child, self.stamp_of(msg, bm), rm.to_matrix(msg))
+            self.resolve(final=False)
+            return
+        if role == "camera_info":
+            self.camera_info = rm.camera_info_to_intrinsics(msg)
+            self.resolve(final=False)
+            return
+        if role == "events":
+            stamp = bm.log_time_ns / 1e9
+            resume = self.resume_after
+            if resume is not None and stamp <= resume:
+                self.stats.skip("already in the store (resumed after the newest stored frame)")
+                return
+            self.memory.add_event(parse_event(str(msg.data), stamp, self.cfg.robot_id))
+            self.stats.events += 1
+            return
+        stamp = self.stamp_of(msg, bm)
+        if role == "depth":
+            payload: Any = (rm.depth_to_metres(msg), where)
+        elif role == "color":
+            payload = rm.image_to_rgb(msg)
+        elif role == "instances":
+            payload = rm.instance_image_to_ids(msg)
+        elif role == "labels":
+            payload = rm.instance_labels_to_infos(msg)
+        elif role == "detections":
+            payload = msg
+        else:  # pragma: no cover - roles are fixed above
+            return
+        for s in self.sync.add(role, stamp, payload):
+            self.on_synced(s)
+
+    def on_synced(self, s: Any) -> None:
+        p = dict(zip(self.streams, s.payloads, strict=False))
+        depth, where = p["depth"]
+        ids, infos, unlabeled = frame_instances(depth.shape, p.get("instances"), p.get("labels"), p.get("detections"))
+        if unlabeled:
+            self.stats.skip("instance ids without a label (pixels ignored)", len(unlabeled))
+        self.pending.append(_Pending(s.stamp, depth, p.get("color"), ids, infos, self.camera_info, where))
+        self.resolve(final=False)
+
+    # -- frames -> memory ----------------------------------------------------------------------
+    def resolve(self, final: bool) -> None:
+        """Ingest pending frames whose pose is known (all of them at the end of the bag)."""
+        while self.pending:
+            f = self.pending[0]
+            intr = f.intrinsics or self.camera_info
+            if intr is None:
+                if not final:
+                    return
+                self.stats.skip("no CameraInfo before the frame")
+                self.pending.pop(0)
+                continue
+            pose = self.pose_at(f.stamp, final)
+            if pose is None:
+                if not final and len(self.pending) < 4 * self.cfg.queue_size:
+                    return
+                self.stats.skip("no transform at the frame's stamp")
+                self.pending.pop(0)
+                continue
+            self.pending.pop(0)
+            self.ingest(f, intr, pose)
+
+    def pose_at(self, stamp: float, final: bool) -> Pose | None:
+        from robomem.io.tf_buffer import ExtrapolationError, TfError
+
+        c = self.cfg
+        try:
+            latest = self.tf.latest_common_time(c.map_frame, c.camera_frame)
+        except TfError as exc:
+            self.last_tf_error = str(exc)
+            return None
+        if latest is not None and stamp > latest and not final:
+            return None  # wait for newer transforms: they let us interpolate
+        try:
+            return self.tf.lookup_pose(c.map_frame, c.camera_frame, stamp)
+        except ExtrapolationError as exc:
+            self.last_tf_error = str(exc)
+            return None
+        except TfError as exc:  # pragma: no cover - latest_common_time raised first
+            self.last_tf_error = str(exc)
+            return None
+
+    def ingest(self, f: _Pending, intr: Intrinsics, pose: Pose) -> None:
+        resume = self.resume_after
+        if resume is not None and f.stamp <= resume:
+            self.stats.skip("already in the store (resumed after the newest stored frame)")
+            return
+        period = 1.0 / self.cfg.max_frame_rate if self.cfg.max_frame_rate > 0 else 0.0
+        if period and self.last_ingested is not None and f.stamp - self.last_ingested < period - 1e-6:
+            self.stats.skip("throttled by max_frame_rate")
+            return
+        ids, infos = f.ids, f.infos
+        try:
+            obs = Observation(
+                stamp=f.stamp,
+                pose=pose,
+                intrinsics=intr,
+                depth=f.depth,
+                rgb=f.rgb,
+                instance_ids=ids,
+                instances=infos,
+                robot_id=self.cfg.robot_id,
+                source=f"bag:{Path(self.stats.bag).name}",
+                frame_id=self.cfg.camera_frame,
+            )
+        except ValueError as exc:
+            raise ReplayError(f"{f.where}: frame at t={f.stamp:.3f}s is invalid: {exc}") from exc
+        result = self.memory.update(obs)
+        self.stats.frames += 1
+        self.last_ingested = f.stamp
+        self.stats.first_stamp = f.stamp if self.stats.first_stamp is None else self.stats.first_stamp
+        self.stats.last_stamp = f.stamp
+        if self.on_frame is not None:
+            self.on_frame(result)
+
+
+def check_topics(reader: BagReader, cfg: ReplayConfig) -> tuple[ReplayConfig, list[str]]:
+    """Verify the configured topics against the bag: a topic the user named that is missing,
+    or one with the wrong message type, is an error naming it; a default that is missing is
+    dropped with a warning."""
+    warnings: list[str] = []
+    drop: dict[str, str] = {}
+    in_bag = reader.topics
+    listing = ", ".join(f"{t} [{ty}]" for t, ty in sorted(in_bag.items())) or "(none)"
+    used = cfg.topics.used()
+    if cfg.pose_source == "tf":
+        used.pop("pose", None)
+    else:
+        used.pop("tf", None)
+    for role, topic in used.items():
+        required = role in ("depth", "camera_info") or (role == "pose" and cfg.pose_source == "topic")
+        if topic not in in_bag:
+            if required or (role in cfg.explicit and role not in ("tf", "tf_static")):
+                raise ReplayError(
+                    f"topic {topic} ({role}) is not in the bag {reader.path}; topics in the bag: {listing}. "
+                    f"Fix ros.topics.{role} in the config or the --{role.replace('_', '-')} flag "
+                    f"(run `robomem replay --inspect {reader.path}` for a suggested mapping)"
+                )
+            if role not in ("tf_static",):
+                warnings.append(f"topic {topic} ({role}) is not in the bag; replaying without it")
+            drop[role] = ""
+            continue
+        have = in_bag[topic]
+        if have not in ROLE_TYPES[role]:
+            raise ReplayError(f"topic {topic} ({role}) has type {have}; expected {' or '.join(ROLE_TYPES[role])}")
+        if not reader.has_type(have):
+            raise ReplayError(f"topic {topic} ({role}): the bag has no definition of {have} and it is not built in")
+    if cfg.pose_source == "tf" and "tf" in drop and "tf_static" in drop:
+        raise ReplayError(
+            f"no /tf or /tf_static in the bag {reader.path}: camera poses cannot be known; "
+            f"use a pose topic (--pose-topic) instead; topics in the bag: {listing}"
+        )
+    topics = replace(cfg.topics, **{k: v for k, v in drop.items() if k in {f.name for f in fields(TopicMap)}})
+    return replace(cfg, topics=topics), warnings
+
+
+def replay(
+    bag: str | Path,
+    memory: Any,
+    cfg: ReplayConfig | None = None,
+    progress: bool = False,
+    on_frame: Callable[[Any], None] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> ReplayStats:
+    """Replay ``bag`` into an open :class:`~robomem.memory.Memory`. Raises :class:`ReplayError`
+    (or :class:`~robomem.io.bag.BagError`) naming topic and offset; what was ingested stays."""
+    cfg = cfg or ReplayConfig()
+    say = log or (lambda s: None)
+    stats = ReplayStats(str(bag))
+    t_wall = time.perf_counter()
+    with BagReader(bag) as reader:
+        cfg, warnings = check_topics(reader, cfg)
+        for w in warnings:
+            say(f"warning: {w}")
+        rp = _Replayer(reader, memory, cfg, stats, on_frame)
+        wanted = set(rp.role_of)
+        total = sum(int(c.msgcount) for c in reader.connections if c.topic in wanted)
+        stats.bag_duration_s = max(0.0, (reader.end_ns - reader.start_ns) / 1e9)
+        bar = _progress(total, progress)
+        start_ns = reader.start_ns
+        try:
+            for bm in reader.messages(wanted):
+                if cfg.rate > 0:
+                    ahead = (bm.log_time_ns - start_ns) / 1e9 / cfg.rate - (time.perf_counter() - t_wall)
+                    if ahead > 0:
+                        time.sleep(ahead)
+                rp.handle(bm)
+                stats.messages += 1
+                if bar is not None:
+                    bar.update(1)
+                    if stats.messages % 20 == 0:
+                        bar.set_postfix(frames=stats.frames, refresh=False)
+            rp.resolve(final=True)
+        except BagError as exc:
+            stats.error = str(exc)
+            rp.resolve(final=True)  # frames complete before the damage still enter memory
+            raise
+        finally:
+            if bar is not None:
+                bar.set_postfix(frames=stats.frames)
+                bar.close()
+            stats.wall_s = time.perf_counter() - t_wall
+            stats.objects = len(memory.objects())
+        dropped = getattr(rp.sync, "dropped", 0)
+        if dropped:
+            stats.skip("camera messages without a match within slop (sync)", int(dropped))
+        if stats.frames == 0:
+            pend = rp.sync.pending()
+            counts = ", ".join(f"{n}: {k} waiting" for n, k in zip(rp.streams, pend, strict=False))
+            why = rp.last_tf_error or "; ".join(f"{k} ({v})" for k, v in stats.skipped.items()) or "no synced frames"
+            raise ReplayError(
+                f"no frame entered memory from {bag}: {why}. Streams synchronised: {', '.join(rp.streams)} "
+                f"({counts}); pose: {cfg.map_frame} <- {cfg.camera_frame} via {cfg.pose_source}"
+            )
+    return stats
+
+
+def _progress(total: int, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover - tqdm is a dependency
+        return None
+    return tqdm(total=total, unit="msg", desc="replay", dynamic_ncols=True, mininterval=0.25)
+
+
+# -- places ------------------------------------------------------------------------------------
+def load_places(path: str | Path) -> list[Place]:
+    """Places from a ``*.truth.json`` side file or a YAML/JSON file with ``places: [{name, min, max}]``."""
+    p = Path(path)
+    data = json.loads(p.read_text()) if p.suffix == ".json" else load_yaml(p)
+    items = data.get("places", []) if isinstance(data, dict) else data
+    out = []
+    for i, d in enumerate(items or []):
+        try:
+            out.append(Place(str(d["name"]), tuple(d["min"]), tuple(d["max"])))  # type: ignore[arg-type]
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"{p}: places[{i}]: expected {{name, min: [x, y], max: [x, y]}}, got {d!r}") from exc
+    return out
+
+
+# -- command line ----------------------------------------------------------------------------
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("bag", help="rosbag2 directory (sqlite3 or MCAP storage) or a .mcap file")
+    parser.add_argument("--store", help="memory store directory to build (required unless --inspect)")
+    parser.add_argument(
+        "--inspect", action="store_true", help="list topics, types, counts and rates; suggest a mapping"
+    )
+    parser.add_argument("--config", help="YAML config (config/robomem.yaml): memory:, ros: topics/frames, replay:")
+    parser.add_argument(
+        "--rate", type=float, default=None, help="playback rate (1.0 = recorded rate; default: as fast as possible)"
+    )
+    parser.add_argument(
+        "--max-frame-rate",
+        type=float,
+        default=None,
+        help="ingest at most this many frames per second of sensor time (default: all)",
+    )
+    for role in ("color", "depth", "camera_info", "instances", "labels", "events", "detections"):
+        parser.add_argument(
+            f"--{role.replace('_', '-')}", dest=f"topic_{role}", metavar="TOPIC", help=f"{role} topic ('' to ignore)"
+        )
+    parser.add_argument(
+        "--pose-topic", help="read camera/robot poses from this PoseStamped/Odometry topic instead of /tf"
+    )
+    parser.add_argument("--map-frame", help="world frame (default: map)")
+    parser.add_argument("--camera-frame", help="camera optical frame (default: camera_color_optical_frame)")
+    parser.add_argument("--slop", type=float, help="sync tolerance in seconds (default 0.05)")
+    parser.add_argument("--places", help="places (rooms) from a .truth.json or YAML with places: [{name, min, max}]")
+    parser.add_argument("--robot-id", help="robot id for the observations (default: robot)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--json", action="store_true", help="print the summary (or --inspect listing) as JSON")
+
+
+def config_from_args(args: argparse.Namespace) -> ReplayConfig:
+    cfg = ReplayConfig.from_yaml(args.config) if args.config else ReplayConfig()
+    topics = cfg.topics
+    explicit = set(cfg.explicit)
+    for role in ("color", "depth", "camera_info", "instances", "labels", "events", "detections"):
+        v = getattr(args, f"topic_{role}")
+        if v is not None:
+            topics = replace(topics, **{role: v})
+            if v:
+                explicit.add(role)
+            if role == "detections" and v:
+                topics = replace(topics, instances="", labels="")
+    kw: dict[str, Any] = {"topics": topics, "explicit": frozenset(explicit)}
+    if args.pose_topic:
+        kw["topics"] = replace(topics, pose=args.pose_topic)
+        kw["pose_source"] = "topic"
+    for name in ("map_frame", "camera_frame", "slop", "rate", "max_frame_rate", "robot_id"):
+        v = getattr(args, name)
+        if v is not None:
+            kw[name] = v
+    return replace(cfg, **kw)
+
+
+def _print_inspect(bag: str, as_json: bool) -> int:
+    with BagReader(bag) as reader:
+        summary = summarize(reader)
+    mapping = suggest_mapping(summary)
+    if as_json:
+        print(json.dumps({**summary.to_dict(), "suggested": mapping}, indent=2))
+        return 0
+    print(f"bag {summary.path} ({summary.storage}): {summary.message_count} messages, {summary.duration_s:.2f} s")
+    if reader.truncated:
+        print(f"  WARNING: the bag is truncated at {reader.truncated}; counts cover the readable part")
+    w = max([len(t.topic) for t in summary.topics] + [5])
+    tw = max([len(t.msgtype) for t in summary.topics] + [4])
+    print(f"  {'topic':<{w}}  {'type':<{tw}}  {'count':>7}  rate")
+    for t in summary.topics:
+        print(f"  {t.topic:<{w}}  {t.msgtype:<{tw}}  {t.count:>7}  {rate_text(t.rate_hz)}")
+    print("suggested mapping (ros.topics in config/robomem.yaml, or flags):")
+    print("ros:\n  topics:")
+    for role in [f.name for f in fields(TopicMap)]:
+        if role in mapping:
+            print(f"    {role}: {mapping[role]}")
+    if "tf" not in mapping and "pose" in mapping:
+        print("  pose:\n    source: topic")
+    flags = " ".join(f"--{r.replace('_', '-')} {t}" for r, t in mapping.items() if r not in ("tf", "tf_static", "pose"))
+    print(
+        f"flags: robomem replay {bag} --store STORE {flags}"
+        + (f" --pose-topic {mapping['pose']}" if "tf" not in mapping and "pose" in mapping else "")
+    )
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    err = sys.stderr
+    try:
+        if args.inspect:
+            return _print_inspect(args.bag, args.json)
+        if not args.store:
+            print("robomem replay: --store PATH is required (or use --inspect)", file=err)
+            return 2
+        cfg = config_from_args(args)
+        mem_cfg = MemoryConfig.from_yaml(args.config) if args.config else None
+        places = load_places(args.places) if args.places else None
+    except (BagError, ValueError) as exc:
+        print(f"robomem replay: error: {exc}", file=err)
+        return 2
+    from robomem.memory import Memory
+
+    try:
+        memory = Memory.open(args.store, mem_cfg)
+    except Exception as exc:
+        print(f"robomem replay: cannot open store {args.store}: {exc}", file=err)
+        return 2
+    stats: ReplayStats | None = None
+    code = 0
+    frames_before = int(memory.store.read().execute("SELECT COUNT(*) FROM frames").fetchone()[0])
+    try:
+        if places:
+            memory.set_places(places)
+        stats = replay(
+            args.bag, memory, cfg, progress=not args.no_progress and not args.json, log=lambda s: print(s, file=err)
+        )
+    except (ReplayError, BagError) as exc:
+        code = 1
+        n = int(memory.store.read().execute("SELECT COUNT(*) FROM frames").fetchone()[0]) - frames_before
+        print(f"robomem replay: error: {exc}", file=err)
+        print(f"robomem replay: stopped; {n} frames ingested before the error are kept in {args.store}", file=err)
+    except KeyboardInterrupt:
+        code = 130
+        print(f"robomem replay: interrupted; frames ingested so far are kept in {args.store}", file=err)
+    finally:
+        memory.close()
+    if stats is not None:
+        if args.json:
+            print(json.dumps(stats.to_dict(), indent=2))
+        else:
+            _print_stats(stats, args.store)
+    return code
+
+
+def _print_stats(s: ReplayStats, store: str) -> None:
+    speed = f"{s.speedup:.1f}x real time" if math.isfinite(s.speedup) else "-"
+    print(
+        f"replayed {s.bag}: {s.frames} frames, {s.events} events from {s.messages} messages "
+        f"({s.bag_duration_s:.1f} s of log in {s.wall_s:.1f} s = {speed}); {s.objects} objects in {store}"
+    )
+    for reason, n in sorted(s.skipped.items()):
+        print(f"  skipped {n}: {reason}")

@@ -1,0 +1,1 @@
+"""Maintenance of the whole memory: merging duplicate objects, forgetting under a budget."""

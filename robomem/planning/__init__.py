@@ -1,0 +1,1 @@
+"""From memory to action: context, planner proposals, policies and the loop critic."""

@@ -1,0 +1,568 @@
+"""The planner: retrieval for a goal, packing under a budget, goal proposals.
+
+``Planner(memory).context(goal, state)``:
+
+1. **Retrieve.**  One :class:`~robomem.retrieval.query.Query` (goal text and/or
+   label, robot position, "now") goes through :meth:`Memory.retrieve`, which
+   fans out to the four submodules in parallel.  Each candidate is rescored:
+   ``relevance`` is raised to 1 on an exact label match (``label_match``),
+   ``distance`` is recomputed from the robot for every entry with a position,
+   and ``score`` is the configured weighted sum of the parts
+   (:func:`robomem.retrieval.query.total_score`).  The parts stay on every entry.
+2. **Resolve versions.**  Entries about the same object that say the same
+   thing (same place within ``moved_distance``, or the same words) are folded
+   into the best one (``Context.merged``).  An older claim about an object that
+   a newer one contradicts (another place, or an observed absence) is kept
+   only as history: it is flagged ``Context.superseded`` and packed after
+   every current entry.
+3. **Pack.**  At most ``k`` entries and ``max_tokens`` estimated tokens of
+   ``Context.text()``; the best current entry of every submodule that found
+   something relevant is packed first, so no submodule is crowded out.
+4. **Propose.**  Objects matching the goal, best first (confidence from the
+   label share and freshness, order also by distance), each with the stored
+   keyframe pose that best shows it; objects *observed absent* at their
+   remembered place are not proposed there; then consolidated
+   ``usually_in`` places from semantic memory; last, always, ``explore``
+   (the least-visited known place, if places are known).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from robomem.memory import Memory
+from robomem.planning.context import Context, Goal, GoalProposal, RobotState, estimate_tokens
+from robomem.retrieval.query import Entry, Query, proximity, text_relevance, total_score, words
+from robomem.submodules.spatial.memory import ObjectRecord
+
+LOCATION_KINDS = ("object", "sighting")  # entries that claim "X is at P"
+_PREPOSITIONS = {
+    "from",
+    "on",
+    "in",
+    "at",
+    "near",
+    "under",
+    "inside",
+    "into",
+    "onto",
+    "beside",
+    "behind",
+    "by",
+}  # not "to": "go to the mug"
+_USUALLY = re.compile(
+    r"^(?P<subject>.+?)\s*(?:\||\s)\s*usually[ _]in\s*(?:\||\s)\s*(?:the\s+)?(?P<place>.+?)\s*$", re.I
+)
+
+
+class Planner:
+    """Turns memory into context for a goal; see the module docstring."""
+
+    def __init__(
+        self,
+        memory: Memory,
+        k: int = 12,
+        max_tokens: int = 800,
+        min_per_source: int = 1,
+        max_targets: int = 10,
+    ) -> None:
+        if not isinstance(memory, Memory):
+            raise ValueError(f"Planner: expected a robomem Memory, got {type(memory).__name__}")
+        _check_budget(k, max_tokens)
+        if isinstance(min_per_source, bool) or not isinstance(min_per_source, int) or min_per_source < 0:
+            raise ValueError(f"Planner.min_per_source: expected a non-negative integer, got {min_per_source!r}")
+        self.memory = memory
+        self.k = k
+        self.max_tokens = max_tokens
+        self.min_per_source = min_per_source
+        self.max_targets = max(1, int(max_targets))
+        self._visits: tuple[float, dict[str | None, int]] | None = None
+
+    @property
+    def embedder(self) -> Any:
+        return self.memory.embedder
+
+    # -- public ----------------------------------------------------------------------
+    def context(
+        self,
+        goal: Goal | str,
+        state: RobotState,
+        k: int | None = None,
+        max_tokens: int | None = None,
+        exclude_objects: Iterable[int] = (),
+    ) -> Context:
+        """Retrieve, resolve, pack and propose for ``goal`` at ``state``."""
+        goal = Goal.of(goal)
+        state = _check_state(state)
+        k = self.k if k is None else k
+        max_tokens = self.max_tokens if max_tokens is None else max_tokens
+        _check_budget(k, max_tokens)
+        now = state.time if state.time is not None else self.memory.newest_stamp
+        candidates = self.candidates(goal, state, now, n=max(2 * k, 20))
+        candidates, merged = _fold_duplicates(candidates, self.memory.config.temporal.moved_distance)
+        superseded = _superseded(candidates, self.memory.config.temporal.moved_distance)
+        superseded.update(self._stale_snapshots(candidates))
+        proposals = self.propose(goal, state, now=now, exclude_objects=exclude_objects)
+        shell = Context(goal, state, now, (), proposals, superseded, embedder=self.embedder)
+        header = shell.text().split("\n")[:-1]  # without the "nothing relevant" line
+        used = sum(estimate_tokens(h) + 1 for h in header) + estimate_tokens("MEMORY (00 entries, best first):") + 1
+        chosen, used = self._pack(candidates, superseded, shell, k, max_tokens, used)
+        keep = {e.key for e in chosen}
+        return Context(
+            goal=goal,
+            state=state,
+            now=now,
+            entries=tuple(chosen),
+            proposals=proposals,
+            superseded={a: b for a, b in superseded.items() if a in keep},
+            merged={a: b for a, b in merged.items() if a in keep},
+            budget={"k": k, "max_tokens": max_tokens, "tokens": used, "candidates": len(candidates)},
+            embedder=self.embedder,
+        )
+
+    def candidates(self, goal: Goal, state: RobotState, now: float, n: int = 48) -> list[Entry]:
+        """Every submodule's candidates for the goal, rescored for this robot state, best first."""
+        query = Query(text=goal.text, label=goal.label, position=state.position, time=now, k=min(10_000, n))
+        cfg = self.memory.config.retrieval
+        label_rel = self._label_relevance(goal)
+        out = []
+        for e in self.memory.retrieve(query):
+            parts = dict(e.parts)
+            labels = self._labels_of(e)
+            if labels is not None:
+                # An entry about one object is as relevant as that object is to the goal: "bowl #3 located_in
+                # kitchen" does not answer "red mug on the kitchen table" although it shares a word.
+                main = max(labels, key=lambda k: (labels[k], k))
+                if goal.label is not None:
+                    parts["label_match"] = 1.0 if goal.label in labels else 0.0
+                    parts["relevance"] = (
+                        parts["label_match"]
+                        if goal.text is None
+                        else max(parts["label_match"], min(parts.get("relevance", 0.0), label_rel(main)))
+                    )
+                else:
+                    parts["relevance"] = min(parts.get("relevance", 0.0), label_rel(main))
+            if parts.get("relevance", 1.0) < cfg.min_relevance:
+                continue
+            if e.position is not None:
+                parts["distance"] = proximity(e.position, state.position, cfg.distance_scale)
+            out.append(replace(e, parts=parts, score=total_score(parts, cfg)))
+        return sorted(out, key=lambda e: (-e.score, e.key))
+
+    def _label_relevance(self, goal: Goal) -> Any:
+        """label -> relevance to the goal text (labels named only as a place are capped at 0.6); cached per call."""
+        cache: dict[str, float] = {}
+        text = goal.text or goal.label or ""
+        where_words = _location_words(goal.text) if goal.text else set()
+
+        def rel(label: str) -> float:
+            r = cache.get(label)
+            if r is None:
+                r = float(text_relevance(self.embedder, text, [label])[0])
+                lw = words(label)
+                if lw and lw[-1] in where_words and r >= 0.8 and not (goal.label and label == goal.label):
+                    r = min(r, 0.6)  # "from the table": the table is where, not what
+                cache[label] = r
+            return r
+
+        return rel
+
+    def propose(
+        self,
+        goal: Goal | str,
+        state: RobotState,
+        now: float | None = None,
+        exclude_objects: Iterable[int] = (),
+    ) -> tuple[GoalProposal, ...]:
+        """Where to go for the goal, best first; the last proposal is always ``explore``."""
+        goal = Goal.of(goal)
+        state = _check_state(state)
+        if now is None:
+            now = state.time if state.time is not None else self.memory.newest_stamp
+        cfg = self.memory.config.retrieval
+        excluded = {int(i) for i in exclude_objects}
+        targets, rel = self._targets(goal, state, now)
+        found: list[tuple[float, GoalProposal]] = []
+        ruled_out: list[str] = []
+        for o in targets:
+            if o.object_id in excluded:
+                ruled_out.append(f"{o.name} already searched for")
+                continue
+            if o.status == "absent" or self.memory.temporal.is_absent(o.object_id):
+                a = self.memory.temporal.last_absence(o.object_id)
+                when = f" at t={a.stamp:.1f}s" if a is not None else ""
+                ruled_out.append(f"{o.name} was observed absent at its remembered place{when}")
+                continue
+            share = o.labels.get(o.label, 0.0) / (sum(o.labels.values()) or 1.0)
+            fresh = math.exp(-max(0.0, now - o.last_seen) / max(cfg.recency_tau, 1e-9))
+            conf = float(np.clip(share * rel.get(o.label, 1.0) * (0.6 + 0.4 * fresh), 0.0, 1.0))
+            view = None
+            snaps = [
+                s
+                for s in self.memory.spatial.best_snapshots(o.object_id, 5)
+                if self._shows_current_place(o.object_id, s.stamp, o.centroid)
+            ][:1]
+            if snaps:
+                vs = RobotState.from_pose(snaps[0].pose)
+                view = (vs.position[0], vs.position[1], vs.yaw)
+            order = conf * (0.5 + 0.5 * proximity(o.centroid, state.position, cfg.distance_scale))
+            found.append(
+                (
+                    order,
+                    GoalProposal(
+                        kind="object",
+                        confidence=conf,
+                        target=o.centroid,
+                        view_pose=view,
+                        object_id=o.object_id,
+                        label=o.label,
+                        place=o.place,
+                        reason=f"{o.name} last seen t={o.last_seen:.1f}s ({o.n_obs} sightings)",
+                        evidence=(f"object:{o.object_id}",) + ((f"snapshot:{snaps[0].snapshot_id}",) if snaps else ()),
+                    ),
+                )
+            )
+        found.sort(key=lambda t: (-t[0], t[1].object_id or 0))
+        proposals = [p for _, p in found]
+        proposals += self._usually_in(goal, targets, state, now)
+        note = "; ".join(ruled_out[:3])
+        proposals.append(self._explore(goal, state, note, bool(proposals)))
+        return tuple(proposals)
+
+    # -- internals ---------------------------------------------------------------------
+    def _shows_current_place(self, object_id: int, stamp: float, where: tuple[float, float, float]) -> bool:
+        """Whether the object was at ``where`` (its current place) at ``stamp`` (a keyframe is not stale)."""
+        w = self.memory.temporal.where_at(object_id, stamp)
+        if w.position is None:
+            return True
+        return math.dist(w.position, where) <= max(self.memory.config.temporal.moved_distance, 0.5)
+
+    def _stale_snapshots(self, entries: list[Entry]) -> dict[str, str]:
+        """Keyframes that show an object at a place it has left since -> the newer location entry."""
+        out: dict[str, str] = {}
+        for e in entries:
+            if e.kind != "snapshot" or e.stamp is None:
+                continue
+            oid = _subject(e)
+            o = self.memory.spatial.get(oid) if oid is not None else None
+            if o is None or o.last_seen <= e.stamp or self._shows_current_place(o.object_id, e.stamp, o.centroid):
+                continue
+            newer = next((x.key for x in entries if x.kind in LOCATION_KINDS and _subject(x) == oid), f"object:{oid}")
+            out[e.key] = newer
+        return out
+
+    def _labels_of(self, e: Entry) -> dict[str, float] | None:
+        if e.kind not in ("object", "sighting", "absence", "change", "snapshot", "fact"):
+            return None
+        oid = _subject(e)
+        if oid is None:
+            return None
+        o = self.memory.spatial.get(oid)
+        return o.labels if o is not None else None
+
+    def _targets(self, goal: Goal, state: RobotState, now: float) -> tuple[list[ObjectRecord], dict[str, float]]:
+        """Objects the goal names (the best ``max_targets``, near ones first among equals) and their labels' relevance."""
+        spatial = self.memory.spatial
+        q = Query(
+            text=goal.text,
+            label=goal.label,
+            position=state.position,
+            time=now,
+            kinds=("object",),
+            k=max(self.max_targets, 10),
+        )
+        found = [e for e in spatial.search(q, now) if e.kind == "object" and e.object_ids]
+        recs = [r for r in (spatial.get(e.object_ids[0]) for e in found) if r is not None]
+        if goal.label is not None:
+            objs = [
+                o
+                for o in recs
+                if o.label == goal.label or o.labels.get(goal.label, 0.0) >= 0.25 * sum(o.labels.values())
+            ]
+            return objs[: self.max_targets], {o.label: 1.0 for o in objs}
+        if not recs:
+            return [], {}
+        label_rel = self._label_relevance(goal)
+        rel = {o.label: label_rel(o.label) for o in recs}
+        top = max(rel.values())
+        if top < 0.5:
+            return [], {}
+        chosen = {lab for lab, r in rel.items() if r >= max(0.5, top - 0.05)}
+        objs = [o for o in recs if o.label in chosen]
+        return objs[: self.max_targets], {lab: rel[lab] for lab in chosen}
+
+    def _usually_in(self, goal: Goal, targets: list[ObjectRecord], state: RobotState, now: float) -> list[GoalProposal]:
+        """Consolidated "X usually_in place" facts from semantic memory (nothing while it is a placeholder)."""
+        subjects = {goal.label} if goal.label else {o.label for o in targets}
+        if not subjects and goal.text:
+            subjects = {goal.text}
+        out: list[GoalProposal] = []
+        seen: set[str] = set()
+        for subj in sorted(s for s in subjects if s):
+            try:
+                facts = self.memory.semantic.search(Query(text=subj, kinds=("fact",), time=now, k=20), now)
+            except ValueError:
+                continue
+            for e in facts:
+                place = _usually_place(e, subj)
+                if place is None or place in seen:
+                    continue
+                seen.add(place)
+                target = e.position
+                p = self.memory.places.get(place)
+                if p is not None:
+                    target = (p.centre[0], p.centre[1], 0.0)
+                conf = 0.5 * float(e.parts.get("confidence", 1.0)) * float(e.parts.get("relevance", 1.0))
+                out.append(
+                    GoalProposal(
+                        kind="usually_in",
+                        confidence=min(conf, 0.5),
+                        target=target,
+                        place=place,
+                        label=subj,
+                        reason=f"semantic memory: {e.text}",
+                        evidence=(e.key, *e.provenance),
+                    )
+                )
+        out.sort(key=lambda p: -p.confidence)
+        return out
+
+    def _explore(self, goal: Goal, state: RobotState, note: str, has_other: bool) -> GoalProposal:
+        what = goal.label or goal.text
+        if has_other:
+            reason = f"if the candidates above fail, explore for {what!r}"
+        else:
+            reason = f"memory knows nothing about {what!r} that is still valid; explore"
+        if note:
+            reason += f" ({note})"
+        places = list(self.memory.places)
+        if not places:
+            return GoalProposal(kind="explore", confidence=0.0, reason=reason)
+        counts = self._place_visits()
+
+        def visits(p: Any) -> int:
+            return counts.get(p.name, 0)
+
+        best = min(places, key=lambda p: (visits(p), math.dist(p.centre, state.position[:2]), p.name))
+        return GoalProposal(
+            kind="explore",
+            confidence=0.0,
+            target=(best.centre[0], best.centre[1], 0.0),
+            place=best.name,
+            reason=f"{reason}; least visited place: {best.name} ({visits(best)} frames there)",
+        )
+
+    def _place_visits(self) -> dict[str | None, int]:
+        """Frames taken in each place (cached until memory gets a new frame)."""
+        key = self.memory.newest_stamp
+        if self._visits is not None and self._visits[0] == key:
+            return self._visits[1]
+        rows = self.memory.store.read().execute("SELECT place, COUNT(*) FROM frames GROUP BY place").fetchall()
+        counts = {r[0]: int(r[1]) for r in rows}
+        self._visits = (key, counts)
+        return counts
+
+    def _pack(
+        self,
+        candidates: list[Entry],
+        superseded: dict[str, str],
+        shell: Context,
+        k: int,
+        max_tokens: int,
+        used: int,
+    ) -> tuple[list[Entry], int]:
+        min_rel = self.memory.config.retrieval.min_relevance
+
+        def order(e: Entry) -> tuple[bool, float, str]:
+            return (e.key in superseded, -e.score, e.key)
+
+        ranked = sorted(candidates, key=order)
+        reserved: list[Entry] = []
+        per_source: dict[str, int] = {}
+        for e in ranked:
+            if e.key in superseded or e.parts.get("relevance", 1.0) < min_rel:
+                continue
+            if per_source.get(e.source, 0) < self.min_per_source:
+                per_source[e.source] = per_source.get(e.source, 0) + 1
+                reserved.append(e)
+        reserved_keys = {e.key for e in reserved}
+        chosen: list[Entry] = []
+        for e in reserved + [e for e in ranked if e.key not in reserved_keys]:
+            if len(chosen) >= k:
+                break
+            cost = estimate_tokens(shell.line(e)) + 1
+            if used + cost > max_tokens:
+                continue
+            chosen.append(e)
+            used += cost
+        return sorted(chosen, key=order), used
+
+
+# -- helpers ---------------------------------------------------------------------------
+def _check_budget(k: Any, max_tokens: Any) -> None:
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 10_000:
+        raise ValueError(f"Planner: k must be an integer in [1, 10000], got {k!r}")
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 16:
+        raise ValueError(f"Planner: max_tokens must be an integer >= 16, got {max_tokens!r}")
+
+
+def _check_state(state: Any) -> RobotState:
+    if isinstance(state, RobotState):
+        return state
+    raise ValueError(f"Planner: state must be a RobotState (position, yaw, time), got {type(state).__name__}")
+
+
+def _subject(e: Entry) -> int | None:
+    """The one object an entry is about, if any."""
+    if e.kind == "snapshot":
+        t = e.data.get("target")
+        return int(t) if t is not None else None
+    return e.object_ids[0] if len(e.object_ids) == 1 else None
+
+
+def _claims_absence(e: Entry) -> bool:
+    return e.kind == "absence" or e.data.get("status") == "absent"
+
+
+def _fold_duplicates(entries: list[Entry], tol: float) -> tuple[list[Entry], dict[str, tuple[str, ...]]]:
+    """Fold entries that say the same thing into the best-scored one (input best first)."""
+    kept: list[Entry] = []
+    merged: dict[str, list[str]] = {}
+    by_text: dict[tuple[str, ...], int] = {}
+    for e in entries:
+        twin: int | None = None
+        wkey = tuple(words(re.sub(r"#\d+", "", e.text)))
+        if e.kind in LOCATION_KINDS and e.position is not None:
+            s = _subject(e)
+            for i, k in enumerate(kept):
+                if (
+                    k.kind in LOCATION_KINDS
+                    and k.position is not None
+                    and _subject(k) == s
+                    and s is not None
+                    and _claims_absence(k) == _claims_absence(e)
+                    # same place, or the same evidence (the map's centroid vs the last segment's centroid)
+                    and (
+                        math.dist(k.position, e.position) <= tol
+                        or (k.stamp is not None and e.stamp is not None and abs(k.stamp - e.stamp) < 1e-6)
+                    )
+                ):
+                    twin = i
+                    break
+        if twin is None and e.kind == "fact" and e.place and _located_in(e):
+            s = _subject(e)
+            for i, k in enumerate(kept):
+                if (
+                    k.kind in LOCATION_KINDS
+                    and s is not None
+                    and _subject(k) == s
+                    and k.place == e.place
+                    and not _claims_absence(k)
+                ):
+                    twin = i  # "red mug #2 located_in kitchen" = the map's "red mug #2 … in the kitchen"
+                    break
+        if twin is None and e.object_ids == () and wkey in by_text:
+            twin = by_text[wkey]
+        if twin is None:
+            if e.object_ids == ():
+                by_text[wkey] = len(kept)
+            kept.append(e)
+            continue
+        k = kept[twin]
+        merged.setdefault(k.key, []).append(e.key)
+        kept[twin] = replace(k, provenance=tuple(dict.fromkeys(k.provenance + e.provenance + (e.key,))))
+    return kept, {a: tuple(b) for a, b in merged.items()}
+
+
+def _superseded(entries: list[Entry], tol: float) -> dict[str, str]:
+    """Older claims about an object that a newer claim contradicts -> the newer entry's key."""
+    latest: dict[int, Entry] = {}
+    for e in entries:
+        s = _subject(e)
+        if s is None or e.stamp is None or e.kind not in (*LOCATION_KINDS, "absence"):
+            continue
+        cur = latest.get(s)
+        if cur is None or (e.stamp, e.kind == "absence") > (cur.stamp or 0.0, cur.kind == "absence"):
+            latest[s] = e
+    out: dict[str, str] = {}
+    for e in entries:
+        s = _subject(e)
+        new = latest.get(s) if s is not None else None
+        if new is None or new.key == e.key or e.stamp is None or new.stamp is None or e.stamp >= new.stamp:
+            continue
+        if e.kind not in (*LOCATION_KINDS, "absence", "snapshot"):
+            continue
+        if new.kind == "absence" and not _claims_absence(e):
+            out[e.key] = new.key  # "it is at P" (or a view of it there) vs "not found at P" later
+        elif e.kind == "snapshot":
+            continue  # a view is not contradicted by a newer sighting
+        elif (
+            new.kind in LOCATION_KINDS
+            and e.position is not None
+            and new.position is not None
+            and math.dist(e.position, new.position) > tol
+        ):
+            out[e.key] = new.key  # it was somewhere else later
+        elif new.kind in LOCATION_KINDS and e.kind == "absence":
+            out[e.key] = new.key  # seen again after the absence
+    return out
+
+
+def _location_words(text: str) -> set[str]:
+    """Nouns that follow a preposition ("from the table" -> table)."""
+    ws = words(text)
+    out: set[str] = set()
+    for i, w in enumerate(ws):
+        if w in _PREPOSITIONS:
+            for nxt in ws[i + 1 : i + 4]:
+                if nxt in ("the", "a", "an", "my", "our", "this", "that"):
+                    continue
+                out.add(nxt)
+                # "on the kitchen table": the noun is the last of a short phrase
+                j = ws.index(nxt, i + 1)
+                if j + 1 < len(ws) and ws[j + 1] not in _PREPOSITIONS and ws[j + 1] not in ("and", "then"):
+                    out.add(ws[j + 1])
+                break
+    return out
+
+
+def _located_in(e: Entry) -> bool:
+    return str(e.data.get("predicate", "")).lower() == "located_in" and e.data.get("valid_to") is None
+
+
+def _strip_entity(name: str) -> str:
+    """'class:red mug' -> 'red mug', 'place:kitchen' -> 'kitchen', 'red mug #12' -> 'red mug'."""
+    name = re.sub(r"^(class|object|place|entity):", "", name.strip())
+    return re.sub(r"\s*#\d+$", "", name).strip()
+
+
+def _usually_place(e: Entry, subject: str) -> str | None:
+    """The place of a "subject usually_in place" fact entry, else None."""
+    d = e.data
+    pred = str(d.get("predicate", "")).lower().replace(" ", "_")
+    if pred == "usually_in":
+        if d.get("valid_to") is not None:
+            return None  # a retired fact
+        subj = _strip_entity(str(d.get("subject_name") or d.get("subject") or subject))
+        obj = d.get("object_name") or d.get("object") or d.get("value")
+        if obj is not None and _same_thing(subj, subject):
+            return _strip_entity(str(obj))
+        return None
+    m = _USUALLY.match(e.text.strip())
+    if m and _same_thing(m.group("subject"), subject):
+        return m.group("place").strip().rstrip(".")
+    return None
+
+
+def _same_thing(a: str, b: str) -> bool:
+    wa, wb = words(a), words(b)
+    if not wa or not wb:
+        return False
+    sing = [w[:-1] if w.endswith("s") else w for w in wa]
+    return wa[-1] == wb[-1] or sing[-1] == wb[-1] or set(wb) <= set(wa) | set(sing)

@@ -1,0 +1,1 @@
+"""Reports for people: export and the top-down map."""

@@ -1,0 +1,1 @@
+"""Queries, retrieved entries, scoring and text embeddings."""

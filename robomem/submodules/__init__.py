@@ -1,0 +1,1 @@
+"""The four memory submodules (spatial, temporal, episodic, semantic) behind one interface in base.py."""

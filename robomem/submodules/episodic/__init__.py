@@ -1,0 +1,1 @@
+"""Episodic memory: episodes, their steps and outcomes."""

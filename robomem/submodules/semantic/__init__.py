@@ -1,0 +1,1 @@
+"""Semantic memory: a bi-temporal knowledge graph of facts with provenance."""

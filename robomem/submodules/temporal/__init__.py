@@ -1,0 +1,1 @@
+"""Temporal memory: sightings and observed absences per object."""

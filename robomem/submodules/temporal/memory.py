@@ -1,0 +1,447 @@
+"""Temporal memory: every sighting and every observed absence, per object.
+
+Answers *last seen* (time and place), *where was X at t*, *what changed
+between t1 and t2* (moved, appeared, disappeared) with the evidence rows
+behind each answer.  A sighting row covers an interval [t_start, t_end] with
+a count ``n``: a fresh sighting is a row with t_start = t_end and n = 1, and
+forgetting merges runs of sightings at the same place into one row, so
+queries never need to know whether detail was compressed.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from robomem.ingest.frame import Frame
+from robomem.retrieval.query import Entry, Query, proximity, recency, text_relevance
+from robomem.submodules.base import Changes, Submodule
+
+Vec3 = tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class Sighting:
+    object_id: int
+    t_start: float
+    t_end: float
+    n: int
+    position: Vec3
+    place: str | None
+    row_id: int = 0
+
+    @property
+    def stamp(self) -> float:
+        return self.t_end
+
+
+@dataclass(frozen=True)
+class AbsenceRecord:
+    object_id: int
+    stamp: float
+    position: Vec3
+    place: str | None
+    row_id: int = 0
+
+
+@dataclass(frozen=True)
+class Whereabouts:
+    """Where an object was at time t, and why memory believes it."""
+
+    object_id: int
+    time: float
+    status: str  # "seen" (a sighting covers t), "believed" (last sighting before t), "absent", "unknown"
+    position: Vec3 | None
+    place: str | None
+    since: float | None  # stamp of the evidence
+    evidence: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Change:
+    object_id: int
+    kind: str  # "moved" | "appeared" | "disappeared"
+    before: Vec3 | None
+    after: Vec3 | None
+    place_before: str | None
+    place_after: str | None
+    stamp: float  # when the change was first observed
+    evidence: tuple[str, ...]
+
+
+class TemporalMemory(Submodule):
+    name = "temporal"
+    schema = (
+        """CREATE TABLE IF NOT EXISTS sightings(
+            id INTEGER PRIMARY KEY, object_id INTEGER NOT NULL, t_start REAL NOT NULL, t_end REAL NOT NULL,
+            n INTEGER NOT NULL DEFAULT 1, x REAL, y REAL, z REAL, place TEXT, robot_id TEXT,
+            extent REAL NOT NULL DEFAULT 0, reid INTEGER NOT NULL DEFAULT 0)""",
+        "CREATE INDEX IF NOT EXISTS sightings_obj ON sightings(object_id, t_start)",
+        "CREATE INDEX IF NOT EXISTS sightings_t ON sightings(t_start)",
+        """CREATE TABLE IF NOT EXISTS absences(
+            id INTEGER PRIMARY KEY, object_id INTEGER NOT NULL, stamp REAL NOT NULL,
+            x REAL, y REAL, z REAL, place TEXT, robot_id TEXT)""",
+        "CREATE INDEX IF NOT EXISTS absences_obj ON absences(object_id, stamp)",
+        "CREATE INDEX IF NOT EXISTS absences_t ON absences(stamp)",
+    )
+
+    def load(self) -> None:
+        self._lock = threading.RLock()
+        self._last: dict[int, Sighting] = {}
+        self._last_absence: dict[int, AbsenceRecord] = {}
+        self._labels: dict[int, str] = {}
+        conn = self.store.read()
+        for row in conn.execute(
+            "SELECT s.object_id, s.t_start, s.t_end, s.n, s.x, s.y, s.z, s.place, s.id FROM sightings s"
+            " JOIN (SELECT object_id, MAX(t_end) AS t FROM sightings GROUP BY object_id) m"
+            " ON s.object_id = m.object_id AND s.t_end = m.t"
+        ):
+            self._last[row[0]] = Sighting(row[0], row[1], row[2], row[3], (row[4], row[5], row[6]), row[7], row[8])
+        for row in conn.execute(
+            "SELECT a.object_id, a.stamp, a.x, a.y, a.z, a.place, a.id FROM absences a"
+            " JOIN (SELECT object_id, MAX(stamp) AS t FROM absences GROUP BY object_id) m"
+            " ON a.object_id = m.object_id AND a.stamp = m.t"
+        ):
+            self._last_absence[row[0]] = AbsenceRecord(row[0], row[1], (row[2], row[3], row[4]), row[5], row[6])
+        self._next_sighting = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM sightings").fetchone()[0]) + 1
+        self._next_absence = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM absences").fetchone()[0]) + 1
+        for oid, label in conn.execute("SELECT id, label FROM objects"):
+            self._labels[oid] = label
+        self.newest_stamp = float(
+            conn.execute(
+                "SELECT MAX(t) FROM (SELECT MAX(t_end) t FROM sightings UNION ALL SELECT MAX(stamp) FROM absences)"
+            ).fetchone()[0]
+            or 0.0
+        )
+
+    # -- update ---------------------------------------------------------------------
+    def update(self, frame: Frame) -> Changes:
+        ch = Changes()
+        obs = frame.observation
+        t = frame.stamp
+        new_last: dict[int, Sighting] = {}
+        labels: dict[int, str] = {}
+        for d in frame.detections:
+            pos = tuple(float(v) for v in d.centroid)
+            extent = float(np.linalg.norm(d.segment.bbox_max - d.segment.bbox_min))
+            rid = self._next_sighting
+            self._next_sighting += 1
+            ch.sql(
+                "INSERT INTO sightings(id, object_id, t_start, t_end, n, x, y, z, place, robot_id, extent, reid)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (rid, d.object_id, t, t, 1, *pos, d.place, obs.robot_id, extent, int(d.reidentified)),
+            )
+            new_last[d.object_id] = Sighting(d.object_id, t, t, 1, pos, d.place, rid)  # type: ignore[arg-type]
+            labels[d.object_id] = d.label
+        new_abs: dict[int, AbsenceRecord] = {}
+        for a in frame.absences:
+            rid = self._next_absence
+            self._next_absence += 1
+            ch.sql(
+                "INSERT INTO absences(id, object_id, stamp, x, y, z, place, robot_id) VALUES (?,?,?,?,?,?,?,?)",
+                (rid, a.object_id, t, *a.position, a.place, obs.robot_id),
+            )
+            new_abs[a.object_id] = AbsenceRecord(a.object_id, t, a.position, a.place, rid)
+
+        def apply() -> None:
+            with self._lock:
+                self._last.update(new_last)
+                self._last_absence.update(new_abs)
+                self._labels.update(labels)
+                self._index_version = getattr(self, "_index_version", 0) + 1
+                self.newest_stamp = max(self.newest_stamp, t)
+
+        ch.then(apply)
+        return ch
+
+    # -- query verbs ------------------------------------------------------------------
+    def last_seen(self, object_id: int) -> Sighting | None:
+        with self._lock:
+            return self._last.get(int(object_id))
+
+    def last_absence(self, object_id: int) -> AbsenceRecord | None:
+        with self._lock:
+            return self._last_absence.get(int(object_id))
+
+    def is_absent(self, object_id: int) -> bool:
+        """Observed absent at the place it was last seen (and not seen since)."""
+        return self._absence_applies(self.last_seen(object_id), self.last_absence(object_id))
+
+    def _absence_applies(self, s: Sighting | None, a: AbsenceRecord | None) -> bool:
+        if a is None:
+            return False
+        if s is None:
+            return True
+        if a.stamp <= s.t_end:
+            return False
+        # an absence observed at an older place after the object was seen elsewhere says nothing about here
+        return float(np.linalg.norm(np.subtract(a.position, s.position))) <= max(
+            self.config.temporal.moved_distance, 1.0
+        )
+
+    def history(
+        self, object_id: int, since: float | None = None, until: float | None = None
+    ) -> list[Sighting | AbsenceRecord]:
+        lo = -math.inf if since is None else since
+        hi = math.inf if until is None else until
+        conn = self.store.read()
+        rows: list[Sighting | AbsenceRecord] = [
+            Sighting(r[0], r[1], r[2], r[3], (r[4], r[5], r[6]), r[7], r[8])
+            for r in conn.execute(
+                "SELECT object_id, t_start, t_end, n, x, y, z, place, id FROM sightings"
+                " WHERE object_id=? AND t_end>=? AND t_start<=? ORDER BY t_start",
+                (int(object_id), lo, hi),
+            )
+        ]
+        rows += [
+            AbsenceRecord(r[0], r[1], (r[2], r[3], r[4]), r[5], r[6])
+            for r in conn.execute(
+                "SELECT object_id, stamp, x, y, z, place, id FROM absences WHERE object_id=? AND stamp>=? AND stamp<=?"
+                " ORDER BY stamp",
+                (int(object_id), lo, hi),
+            )
+        ]
+        return sorted(rows, key=lambda r: r.t_start if isinstance(r, Sighting) else r.stamp)
+
+    def where_at(self, object_id: int, t: float) -> Whereabouts:
+        conn = self.store.read()
+        r = conn.execute(
+            "SELECT object_id, t_start, t_end, n, x, y, z, place, id, extent FROM sightings"
+            " WHERE object_id=? AND t_start<=? ORDER BY t_end DESC LIMIT 1",
+            (int(object_id), t),
+        ).fetchone()
+        if r is None:
+            return Whereabouts(int(object_id), t, "unknown", None, None, None, ())
+        s = Sighting(r[0], r[1], r[2], r[3], (r[4], r[5], r[6]), r[7], r[8])
+        # An absence counts only where it was observed: at the place of this sighting (an absence at an
+        # older place, recorded after the object was already seen elsewhere, says nothing about here).
+        reach = max(self.config.temporal.moved_distance, float(r[9] or 0.0))
+        a = None
+        for row in conn.execute(
+            "SELECT id, stamp, x, y, z FROM absences WHERE object_id=? AND stamp>? AND stamp<=? ORDER BY stamp",
+            (int(object_id), s.t_end, t),
+        ):
+            if float(np.linalg.norm(np.subtract(row[2:5], s.position))) <= reach:
+                a = row
+                break
+        if a is not None:
+            return Whereabouts(
+                s.object_id, t, "absent", s.position, s.place, a[1], (f"sighting:{s.row_id}", f"absence:{a[0]}")
+            )
+        status = "seen" if s.t_start <= t <= s.t_end else "believed"
+        return Whereabouts(s.object_id, t, status, s.position, s.place, s.t_end, (f"sighting:{s.row_id}",))
+
+    def objects_with_evidence(self, since: float, until: float) -> list[int]:
+        conn = self.store.read()
+        ids = {
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT object_id FROM sightings WHERE t_end>? AND t_start<=?", (since, until)
+            )
+        }
+        ids |= {
+            r[0]
+            for r in conn.execute("SELECT DISTINCT object_id FROM absences WHERE stamp>? AND stamp<=?", (since, until))
+        }
+        return sorted(ids)
+
+    def changes(self, t1: float, t2: float, moved_distance: float | None = None) -> list[Change]:
+        """What changed between t1 and t2: objects moved, appeared (first seen) or disappeared."""
+        if t2 < t1:
+            raise ValueError(f"changes: t2 ({t2}) is before t1 ({t1})")
+        thr = self.config.temporal.moved_distance if moved_distance is None else moved_distance
+        conn = self.store.read()
+        out: list[Change] = []
+        for oid in self.objects_with_evidence(t1, t2):
+            before = self.where_at(oid, t1)
+            after = self.where_at(oid, t2)
+            first = conn.execute("SELECT MIN(t_start), MIN(id) FROM sightings WHERE object_id=?", (oid,)).fetchone()
+            if before.status == "unknown" and first[0] is not None and t1 < first[0] <= t2:
+                out.append(Change(oid, "appeared", None, after.position, None, after.place, first[0], after.evidence))
+                continue
+            if after.status == "absent" and before.status in ("seen", "believed"):
+                out.append(
+                    Change(
+                        oid,
+                        "disappeared",
+                        before.position,
+                        None,
+                        before.place,
+                        None,
+                        after.since or t2,
+                        before.evidence + after.evidence,
+                    )
+                )
+                continue
+            if before.position is not None and after.position is not None and after.status in ("seen", "believed"):
+                # Partial views of a big object shift its centroid: a move must exceed the
+                # object's own size, unless association re-identified it after an absence.
+                reid = conn.execute(
+                    "SELECT MAX(reid) FROM sightings WHERE object_id=? AND t_start>? AND t_start<=?", (oid, t1, t2)
+                ).fetchone()[0]
+                extent = conn.execute("SELECT MAX(extent) FROM sightings WHERE object_id=?", (oid,)).fetchone()[0]
+                d = float(np.linalg.norm(np.subtract(after.position, before.position)))
+                if reid or d > max(thr, 0.75 * float(extent or 0.0)):
+                    out.append(
+                        Change(
+                            oid,
+                            "moved",
+                            before.position,
+                            after.position,
+                            before.place,
+                            after.place,
+                            after.since or t2,
+                            before.evidence + after.evidence,
+                        )
+                    )
+        return sorted(out, key=lambda c: (c.stamp, c.object_id))
+
+    # -- search ---------------------------------------------------------------------
+    def _search_index(self) -> tuple[Any, np.ndarray, list[str], np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """(signature, ids, unique labels, label index per id, last t_end per id, text -> relevance per label),
+        rebuilt when memory changed."""
+        with self._lock:
+            sig = (
+                len(self._labels),
+                len(self._last),
+                len(self._last_absence),
+                self.newest_stamp,
+                getattr(self, "_index_version", 0),
+            )
+            cached = getattr(self, "_index_cache", None)
+            if cached is not None and cached[0] == sig:
+                return cached
+            n = len(self._labels)
+            ids = np.fromiter(self._labels.keys(), dtype=np.int64, count=n)
+            labs = list(self._labels.values())
+            uniq = sorted(set(labs))
+            pos = {lab: j for j, lab in enumerate(uniq)}
+            lab_idx = np.fromiter((pos[lab] for lab in labs), dtype=np.int64, count=n)
+            last = self._last
+            t_end = np.fromiter((last[i].t_end if i in last else 0.0 for i in self._labels), dtype=np.float64, count=n)
+            cached = (sig, ids, uniq, lab_idx, t_end, {})
+            self._index_cache = cached
+            return cached
+
+    def search(self, query: Query, now: float) -> list[Entry]:
+        if not (query.wants("sighting") or query.wants("absence") or query.wants("change")):
+            return []
+        rcfg = self.config.retrieval
+        _sig, all_ids, uniq, lab_idx, t_end, rel_cache = self._search_index()
+        with self._lock:
+            labels = self._labels
+        sel = np.ones(len(all_ids), dtype=bool)
+        if query.object_ids:
+            sel &= np.isin(all_ids, list(query.object_ids))
+        if query.label is not None:
+            j = uniq.index(query.label) if query.label in uniq else -1
+            sel &= lab_idx == j
+        text = query.search_text
+        if text and len(all_ids):
+            r_lab = rel_cache.get(text)
+            if r_lab is None:
+                r_lab = text_relevance(self.ctx.embedder, text, uniq) if uniq else np.zeros(0)
+                if len(rel_cache) > 256:
+                    rel_cache.clear()
+                rel_cache[text] = r_lab
+            relv = r_lab[lab_idx]
+            if not (query.object_ids or query.label):
+                sel &= relv >= rcfg.min_relevance
+        else:
+            relv = np.ones(len(all_ids))
+        idx = np.flatnonzero(sel)
+        # Keep the most relevant, most recent few (ties: lower id first).
+        m = max(query.k * 2, 10)
+        relevant = idx
+        if len(idx) > 4 * m:  # only the best m are needed: keep those at least as relevant as the m-th, then sort
+            thr = np.partition(relv[idx], len(idx) - m)[len(idx) - m]
+            idx = idx[relv[idx] >= thr]
+        idx = idx[np.lexsort((all_ids[idx], -t_end[idx], -relv[idx]))]
+        ranked_ids = [int(all_ids[i]) for i in idx[:m]]
+        rel: dict[int, float] = {int(all_ids[i]): float(relv[i]) for i in idx[:m]}
+        out: list[Entry] = []
+        for oid in ranked_ids:
+            s = self.last_seen(oid)
+            a = self.last_absence(oid)
+            label = labels.get(oid, "object")
+            if s is not None and query.wants("sighting"):
+                where = f" in the {s.place}" if s.place else ""
+                out.append(
+                    Entry(
+                        key=f"lastseen:{oid}",
+                        kind="sighting",
+                        source=self.name,
+                        text=f"{label} #{oid} last seen at t={s.t_end:.1f}s at ({s.position[0]:.2f}, {s.position[1]:.2f},"
+                        f" {s.position[2]:.2f}){where}",
+                        stamp=s.t_end,
+                        position=s.position,
+                        place=s.place,
+                        object_ids=(oid,),
+                        provenance=(f"sighting:{s.row_id}",) if s.row_id else (),
+                        parts={
+                            "relevance": rel[oid],
+                            "recency": recency(s.t_end, now, rcfg.recency_tau),
+                            "confidence": 0.5 if self._absence_applies(s, a) else 1.0,
+                            "distance": proximity(s.position, query.position, rcfg.distance_scale),
+                        },
+                        data={"t_start": s.t_start, "n": s.n},
+                    )
+                )
+            if self._absence_applies(s, a) and query.wants("absence"):
+                where = f" in the {a.place}" if a.place else ""
+                out.append(
+                    Entry(
+                        key=f"absence:{oid}",
+                        kind="absence",
+                        source=self.name,
+                        text=f"{label} #{oid} NOT found at its remembered place{where} at t={a.stamp:.1f}s",
+                        stamp=a.stamp,
+                        position=a.position,
+                        place=a.place,
+                        object_ids=(oid,),
+                        provenance=(f"absence:{a.row_id}",) if a.row_id else (),
+                        parts={
+                            "relevance": rel[oid],
+                            "recency": recency(a.stamp, now, rcfg.recency_tau),
+                            "confidence": 1.0,
+                            "importance": 1.0,
+                        },
+                    )
+                )
+        t2 = query.until if query.until is not None else now
+        if query.since is not None and query.wants("change") and query.since <= t2:  # "since" after now: no changes
+            rel = {int(all_ids[i]): float(relv[i]) for i in relevant}  # changes consider every relevant object
+            for c in self.changes(query.since, t2):
+                if c.object_id not in rel:
+                    continue
+                label = labels.get(c.object_id, "object")
+                text_line = {
+                    "moved": f"{label} #{c.object_id} moved from {c.place_before or c.before} to {c.place_after or c.after}",
+                    "appeared": f"{label} #{c.object_id} appeared in {c.place_after or c.after}",
+                    "disappeared": f"{label} #{c.object_id} disappeared from {c.place_before or c.before}",
+                }[c.kind]
+                out.append(
+                    Entry(
+                        key=f"change:{c.object_id}:{c.kind}:{c.stamp}",
+                        kind="change",
+                        source=self.name,
+                        text=f"{text_line} (t={c.stamp:.1f}s)",
+                        stamp=c.stamp,
+                        position=c.after or c.before,
+                        place=c.place_after or c.place_before,
+                        object_ids=(c.object_id,),
+                        provenance=c.evidence,
+                        parts={
+                            "relevance": rel[c.object_id],
+                            "recency": recency(c.stamp, now, rcfg.recency_tau),
+                            "importance": 1.0,
+                            "confidence": 1.0,
+                        },
+                        data={"change": c.kind},
+                    )
+                )
+        return out

@@ -1,0 +1,1 @@
+"""Helpers for tests, benchmarks and examples (a tiny exact ray-caster)."""
