@@ -31,7 +31,7 @@ import pytest
 from robomem import Memory, Query
 from robomem.store.database import SCHEMA_VERSION, Store, StoreLockedError
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 
 # The writer child.  It uses the hashing embedder: embeddings are not what is
 # tested here, and loading MiniLM in every child would cost seconds per round.
@@ -358,7 +358,7 @@ def test_store_written_by_version_2_opens_with_its_objects(tmp_path, embedder):
 def test_replay_killed_midway_leaves_a_consistent_store_that_replay_can_extend(tmp_path, embedder):
     """`robomem replay` SIGKILLed in the middle of a bag: the store opens cleanly, every frame in it
     is whole (its sightings are all there), and replaying again into the same store works."""
-    fixture = Path(__file__).parent / "data" / "tour.mcap"
+    fixture = Path(__file__).parents[1] / "data" / "tour.mcap"
     store = tmp_path / "s"
     cmd = [
         sys.executable,

@@ -12,7 +12,7 @@ from robomem import Memory, MemoryConfig
 from robomem.cli.main import main as cli
 from robomem.io.replay import replay
 
-FIXTURE = Path(__file__).parent / "data" / "tour.mcap"
+FIXTURE = Path(__file__).parents[1] / "data" / "tour.mcap"
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from robomem.envs.record import Recording, synthetic_recording, truth_path, writ
 from robomem.io.bag import BagError, BagReader, BagWriter, suggest_mapping, summarize
 from robomem.io.replay import ReplayConfig, ReplayError, TopicMap, replay
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 FIXTURE = DATA / "tour.mcap"
 
 
@@ -245,7 +245,7 @@ def test_config_yaml_sections(tmp_path: Path) -> None:
     )
     c = ReplayConfig.from_yaml(p)
     assert c.topics.depth == "/d" and c.topics.events == "" and c.camera_frame == "cam" and c.rate == 2.0
-    repo_cfg = Path(__file__).parents[1] / "config" / "robomem.yaml"
+    repo_cfg = Path(__file__).parents[2] / "config" / "robomem.yaml"
     if repo_cfg.exists():
         assert ReplayConfig.from_yaml(repo_cfg).topics.labels == "/camera/instance_labels"
 

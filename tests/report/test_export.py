@@ -15,7 +15,7 @@ from robomem.io.replay import replay
 from robomem.report.export import read_ply, write_ply
 from robomem.report.topdown import topdown_data
 
-FIXTURE = Path(__file__).parent / "data" / "tour.mcap"
+FIXTURE = Path(__file__).parents[1] / "data" / "tour.mcap"
 
 
 @pytest.fixture(scope="module")

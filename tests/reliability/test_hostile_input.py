@@ -31,7 +31,7 @@ from robomem.retrieval.query import ENTRY_KINDS, Entry
 from robomem.store.database import StoreError
 from robomem.testing.synthetic import BoxScene, demo_boxes, look_at
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # Sizes are capped so no example is slow; no deadline because the first examples
 # warm caches (embedder, numpy) and the 2-core CI machines are noisy.
