@@ -1,23 +1,36 @@
-"""The one small interface every memory submodule implements.
+"""The one small interface every memory submodule implements: its whole lifecycle.
 
-A submodule owns its tables (``schema``) and an in-memory index it loads at
-open.  ``update``/``on_event`` compute and *return* :class:`Changes` — rows to
-write and in-memory edits to apply after the commit — and write nothing
-themselves; the facade runs the four in parallel and applies all their changes
-in one transaction.  ``search`` answers a :class:`~robomem.retrieval.query.Query`
-with scored candidate entries.  Query verbs specific to a submodule
-(``last_seen``, ``facts``, …) are plain methods on it.
+A submodule owns its tables (``tables``, created by ``schema``) and an
+in-memory index: all its state and locks are created in ``__init__``, and
+``load`` warms the index from the store once, at open (never as a reset).
+Every step computes and *returns* :class:`Changes` — statements to run in the
+facade's one shared transaction and in-memory edits to apply after the
+commit — and writes nothing itself:
+
+- ``update(frame)`` / ``on_event(event)``: what a frame or an event changes;
+- ``search(query, now)``: scored candidate entries (read only);
+- ``mark_retrieved(entries, now)``: count retrievals of its own entry kinds;
+- ``remap_object(drop, keep)``: a merge — rows and index entries of object
+  ``drop`` become ``keep``;
+- ``forget(limits, now)``: the budget pass, with a report of what it dropped;
+- ``newest_stamp()``: the newest world time it holds.
+
+Ids (object, episode, fact ids, ...) are taken at commit: a counter advances
+only in an ``after_commit`` hook (or the id comes from the insert), so a
+failed transaction burns no id.  Query verbs specific to a submodule
+(``last_seen``, ``facts``, …) are plain methods on it; other code reads a
+submodule's tables only through them.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from robomem.config import MemoryConfig
+from robomem.config import BudgetConfig, MemoryConfig
 from robomem.ingest.frame import Frame
 from robomem.observation import Event
 from robomem.retrieval.embedding import Embedder
@@ -33,35 +46,28 @@ class Changes:
     """What one submodule wants written (in the shared transaction) and applied after commit."""
 
     statements: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
-    writers: list[Callable[[sqlite3.Connection], None]] = field(default_factory=list)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
 
     def sql(self, statement: str, params: tuple[Any, ...] = ()) -> None:
         self.statements.append((statement, params))
-
-    def write(self, fn: Callable[[sqlite3.Connection], None]) -> None:
-        self.writers.append(fn)
 
     def then(self, fn: Callable[[], None]) -> None:
         self.after_commit.append(fn)
 
     def extend(self, other: Changes) -> None:
         self.statements.extend(other.statements)
-        self.writers.extend(other.writers)
         self.after_commit.extend(other.after_commit)
 
     def execute(self, conn: sqlite3.Connection) -> None:
         for statement, params in self.statements:
             conn.execute(statement, params)
-        for fn in self.writers:
-            fn(conn)
 
     def commit_memory(self) -> None:
         for fn in self.after_commit:
             fn()
 
     def __bool__(self) -> bool:
-        return bool(self.statements or self.writers or self.after_commit)
+        return bool(self.statements or self.after_commit)
 
 
 @dataclass(frozen=True)
@@ -72,9 +78,32 @@ class SubmoduleContext:
     places: Places
 
 
+@dataclass(frozen=True)
+class ForgetLimits:
+    """What one budget pass allows a submodule (each reads its own ``max_*`` fields of ``budget``)."""
+
+    budget: BudgetConfig
+    scale: float  # share of its budget allowed now (1.0 normally, < 1 under byte pressure)
+    keep_recent_s: float  # never touch what is younger than this
+    target_fraction: float  # when over budget, shrink to this fraction of it
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.scale <= 1.0:
+            raise ValueError(f"ForgetLimits.scale: expected a share in (0, 1], got {self.scale!r}")
+        if not 0.0 < self.target_fraction <= 1.0:
+            raise ValueError(f"ForgetLimits.target_fraction: expected a share in (0, 1], got {self.target_fraction!r}")
+        if self.keep_recent_s < 0.0:
+            raise ValueError(f"ForgetLimits.keep_recent_s: expected >= 0, got {self.keep_recent_s!r}")
+
+    def limit(self, rows: int) -> int:
+        """A row limit of the budget, scaled to what is allowed now."""
+        return int(rows * self.scale)
+
+
 class Submodule(ABC):
     name: ClassVar[str]
-    schema: ClassVar[tuple[str, ...]] = ()
+    tables: ClassVar[tuple[str, ...]] = ()  # the tables it owns: written once, here, nowhere else
+    schema: ClassVar[tuple[str, ...]] = ()  # the DDL that creates them (and their indexes)
 
     def __init__(self, ctx: SubmoduleContext) -> None:
         self.ctx = ctx
@@ -82,7 +111,7 @@ class Submodule(ABC):
         self.config = ctx.config
 
     def load(self) -> None:  # noqa: B027 - optional hook: a submodule without an index needs nothing
-        """Warm the in-memory index from the store (called once at open)."""
+        """Warm the in-memory index from the store (called once, at open; never as a reset)."""
 
     @abstractmethod
     def update(self, frame: Frame) -> Changes:
@@ -96,18 +125,35 @@ class Submodule(ABC):
     def search(self, query: Query, now: float) -> list[Entry]:
         """Candidate entries for the query, with score parts filled in."""
 
-    def row_counts(self) -> dict[str, int]:
-        """Rows per table this submodule owns (for budgets and benchmarks)."""
-        conn = self.store.read()
-        out = {}
+    def mark_retrieved(self, entries: Sequence[Entry], now: float) -> Changes:
+        """Count retrievals of the entries of its own kinds (for forgetting); default: nothing."""
+        return Changes()
+
+    def remap_object(self, drop: int, keep: int) -> Changes:
+        """A merge: this submodule's rows and index entries of object ``drop`` become ``keep``."""
+        return Changes()
+
+    def forget(self, limits: ForgetLimits, now: float) -> tuple[Changes, dict[str, int]]:
+        """The budget pass: compress or drop low-value detail; returns changes and counts of what went."""
+        return Changes(), {}
+
+    def newest_stamp(self) -> float | None:
+        """The newest world stamp this submodule holds (None: nothing, or it keeps no time)."""
+        return None
+
+    def owned_tables(self) -> tuple[str, ...]:
+        """``tables``; for a submodule that does not declare them yet, the tables its schema creates."""
+        if self.tables:
+            return self.tables
+        out = []
         for ddl in self.schema:
             words = ddl.split()
             if len(words) > 5 and words[0].upper() == "CREATE" and words[1].upper() == "TABLE":
                 table = words[5] if words[2].upper() == "IF" else words[2]
-                table = table.split("(")[0]
-                out[table] = int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
-        return out
+                out.append(table.split("(")[0])
+        return tuple(out)
 
-    def forget(self, budget: Any) -> Changes:
-        """Compress or drop low-value detail to stay under the budget (default: nothing)."""
-        return Changes()
+    def row_counts(self) -> dict[str, int]:
+        """Rows per table this submodule owns (for budgets and benchmarks)."""
+        conn = self.store.read()
+        return {t: int(conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]) for t in self.owned_tables()}
