@@ -30,6 +30,7 @@ import time
 from collections import Counter
 from typing import Any
 
+from robomem.errors import OutOfOrderError
 from robomem.io.ros_io import frame_instances, parse_event
 from robomem.io.rosmsg import (
     camera_info_to_intrinsics,
@@ -270,8 +271,10 @@ class MemoryNodeCore:
             self.update_times.append(time.monotonic())
             self.update_times = self.update_times[-50:]
             self.dirty.set()
+        except OutOfOrderError as exc:
+            self.reject("out_of_order", str(exc))
         except ValueError as exc:
-            self.reject("out_of_order" if "older than the last update" in str(exc) else "invalid_observation", str(exc))
+            self.reject("invalid_observation", str(exc))
         except Exception as exc:  # a failed update leaves the store as it was; keep running
             self.reject("update_failed", f"{type(exc).__name__}: {exc}")
 

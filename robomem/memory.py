@@ -13,7 +13,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +21,9 @@ from types import MappingProxyType
 from typing import Any
 
 from robomem.config import MemoryConfig
-from robomem.ingest.frame import Frame
-from robomem.ingest.perception import segments_from_observation
+from robomem.errors import OutOfOrderError
+from robomem.ingest.frame import Absence, Frame
+from robomem.ingest.perception import Segment, segments_from_observation
 from robomem.maintenance.merging import apply_merges, find_merges
 from robomem.observation import Event, Observation
 from robomem.places import Place, Places
@@ -224,8 +225,15 @@ class Memory:
         for c in changes:
             c.commit_memory()
 
-    def update(self, observation: Observation) -> UpdateResult:
-        """Add one frame to memory. Returns once it is durably stored."""
+    def update(
+        self, observation: Observation, segments: Sequence[Segment] | None = None, absent: Sequence[int] = ()
+    ) -> UpdateResult:
+        """Add one frame to memory. Returns once it is durably stored.
+
+        ``segments`` (world-frame detections already cut out, e.g. objects of an imported scene graph,
+        see :mod:`robomem.report.dsg`) replace perception on the observation's images; ``absent``
+        names remembered objects declared observed absent at this stamp.
+        """
         if not isinstance(observation, Observation):
             raise ValueError(f"update: expected an Observation, got {type(observation).__name__}")
         with self._lock:
@@ -233,14 +241,20 @@ class Memory:
             t0 = time.perf_counter()
             last = self._last_stamp.get(observation.robot_id)
             if last is not None and observation.stamp < last - REORDER_TOLERANCE_S:
-                raise ValueError(
+                raise OutOfOrderError(
                     f"Observation.stamp: {observation.stamp:.3f} is older than the last update ({last:.3f}) "
                     f"from robot {observation.robot_id!r}; memory is built in time order"
                 )
-            segments = segments_from_observation(observation, self.config.spatial)
+            if segments is None:
+                segments = segments_from_observation(observation, self.config.spatial)
             t1 = time.perf_counter()
-            detections = self.spatial.associate(segments)
+            detections = self.spatial.associate(list(segments))
             absences = self.spatial.observed_absences(observation, {d.object_id for d in detections})
+            for oid in absent:
+                rec = self.spatial.get(oid)
+                if rec is None:
+                    raise ValueError(f"update: absent object {oid} is not in memory")
+                absences.append(Absence(oid, rec.label, rec.centroid, rec.place, 1.0))
             t2 = time.perf_counter()
             index = self._frame_index + 1
             place = self._places.locate(observation.pose.position)

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from robomem.errors import ObservationError
+
 __all__ = [
     "Event",
     "InstanceInfo",
@@ -49,9 +51,9 @@ def _check_finite_number(name: str, value: Any) -> float:
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name}: expected a number, got {value!r}") from None
+        raise ObservationError(f"{name}: expected a number, got {value!r}") from None
     if not math.isfinite(v):
-        raise ValueError(f"{name}: must be finite, got {v}")
+        raise ObservationError(f"{name}: must be finite, got {v}")
     return v
 
 
@@ -60,7 +62,7 @@ def _check_utf8(name: str, text: str) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise ValueError(f"{name}: not valid Unicode text (lone surrogate at position {exc.start})") from None
+        raise ObservationError(f"{name}: not valid Unicode text (lone surrogate at position {exc.start})") from None
 
 
 @dataclass(frozen=True)
@@ -76,19 +78,19 @@ class Pose:
     def __post_init__(self) -> None:
         m = np.asarray(self.matrix)
         if m.shape != (4, 4):
-            raise ValueError(f"Pose.matrix: expected shape (4, 4), got {m.shape}")
+            raise ObservationError(f"Pose.matrix: expected shape (4, 4), got {m.shape}")
         if not np.issubdtype(m.dtype, np.number) or np.iscomplexobj(m):
-            raise ValueError(f"Pose.matrix: expected a real numeric array, got dtype {m.dtype}")
+            raise ObservationError(f"Pose.matrix: expected a real numeric array, got dtype {m.dtype}")
         m = m.astype(np.float64)
         if not np.all(np.isfinite(m)):
-            raise ValueError("Pose.matrix: contains NaN or inf")
+            raise ObservationError("Pose.matrix: contains NaN or inf")
         if not np.allclose(m[3], [0.0, 0.0, 0.0, 1.0], atol=1e-6):
-            raise ValueError(f"Pose.matrix: last row must be [0, 0, 0, 1], got {m[3].tolist()}")
+            raise ObservationError(f"Pose.matrix: last row must be [0, 0, 0, 1], got {m[3].tolist()}")
         r = m[:3, :3]
         if not np.allclose(r.T @ r, np.eye(3), atol=1e-4):
-            raise ValueError("Pose.matrix: rotation part is not orthonormal (non-rigid pose)")
+            raise ObservationError("Pose.matrix: rotation part is not orthonormal (non-rigid pose)")
         if np.linalg.det(r) < 0:
-            raise ValueError("Pose.matrix: rotation has determinant -1 (a reflection, not a rotation)")
+            raise ObservationError("Pose.matrix: rotation has determinant -1 (a reflection, not a rotation)")
         object.__setattr__(self, "matrix", _readonly(m))
 
     # -- constructors -------------------------------------------------------
@@ -102,14 +104,14 @@ class Pose:
         t = np.asarray(xyz, dtype=np.float64).reshape(-1)
         q = np.asarray(quat_xyzw, dtype=np.float64).reshape(-1)
         if t.shape != (3,):
-            raise ValueError(f"Pose.xyz: expected 3 values, got {t.shape}")
+            raise ObservationError(f"Pose.xyz: expected 3 values, got {t.shape}")
         if q.shape != (4,):
-            raise ValueError(f"Pose.quat_xyzw: expected 4 values, got {q.shape}")
+            raise ObservationError(f"Pose.quat_xyzw: expected 4 values, got {q.shape}")
         if not (np.all(np.isfinite(t)) and np.all(np.isfinite(q))):
-            raise ValueError("Pose: translation or quaternion contains NaN or inf")
+            raise ObservationError("Pose: translation or quaternion contains NaN or inf")
         n = float(np.linalg.norm(q))
         if abs(n - 1.0) > 1e-3:
-            raise ValueError(f"Pose.quat_xyzw: not a unit quaternion (norm {n:.6f})")
+            raise ObservationError(f"Pose.quat_xyzw: not a unit quaternion (norm {n:.6f})")
         m = np.eye(4)
         m[:3, :3] = quat_to_matrix(q / n)
         m[:3, 3] = t
@@ -202,12 +204,12 @@ class Intrinsics:
         for name in ("fx", "fy", "cx", "cy"):
             v = _check_finite_number(f"Intrinsics.{name}", getattr(self, name))
             if name in ("fx", "fy") and v <= 0:
-                raise ValueError(f"Intrinsics.{name}: must be > 0, got {v}")
+                raise ObservationError(f"Intrinsics.{name}: must be > 0, got {v}")
             object.__setattr__(self, name, v)
         for name in ("width", "height"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
-                raise ValueError(f"Intrinsics.{name}: must be a positive integer, got {v!r}")
+                raise ObservationError(f"Intrinsics.{name}: must be a positive integer, got {v!r}")
             object.__setattr__(self, name, int(v))
 
     @classmethod
@@ -230,21 +232,21 @@ class InstanceInfo:
 
     def __post_init__(self) -> None:
         if not isinstance(self.label, str) or not self.label.strip():
-            raise ValueError(f"InstanceInfo.label: must be a non-empty string, got {self.label!r}")
+            raise ObservationError(f"InstanceInfo.label: must be a non-empty string, got {self.label!r}")
         if "\x00" in self.label:
-            raise ValueError("InstanceInfo.label: contains a NUL character")
+            raise ObservationError("InstanceInfo.label: contains a NUL character")
         _check_utf8("InstanceInfo.label", self.label)
         if len(self.label) > 256:
-            raise ValueError(f"InstanceInfo.label: longer than 256 characters ({len(self.label)})")
+            raise ObservationError(f"InstanceInfo.label: longer than 256 characters ({len(self.label)})")
         object.__setattr__(self, "label", self.label.strip())
         s = _check_finite_number("InstanceInfo.score", self.score)
         if not 0.0 <= s <= 1.0:
-            raise ValueError(f"InstanceInfo.score: must be in [0, 1], got {s}")
+            raise ObservationError(f"InstanceInfo.score: must be in [0, 1], got {s}")
         object.__setattr__(self, "score", s)
         if self.embedding is not None:
             e = np.asarray(self.embedding, dtype=np.float32).reshape(-1)
             if e.size == 0 or not np.all(np.isfinite(e)):
-                raise ValueError("InstanceInfo.embedding: must be a non-empty finite vector")
+                raise ObservationError("InstanceInfo.embedding: must be a non-empty finite vector")
             object.__setattr__(self, "embedding", _readonly(e))
 
 
@@ -270,47 +272,47 @@ class Observation:
     def __post_init__(self) -> None:
         stamp = _check_finite_number("Observation.stamp", self.stamp)
         if stamp < 0:
-            raise ValueError(f"Observation.stamp: must be >= 0 seconds, got {stamp}")
+            raise ObservationError(f"Observation.stamp: must be >= 0 seconds, got {stamp}")
         object.__setattr__(self, "stamp", stamp)
         if not isinstance(self.pose, Pose):
-            raise ValueError(f"Observation.pose: expected a Pose, got {type(self.pose).__name__}")
+            raise ObservationError(f"Observation.pose: expected a Pose, got {type(self.pose).__name__}")
         if not isinstance(self.intrinsics, Intrinsics):
-            raise ValueError(f"Observation.intrinsics: expected Intrinsics, got {type(self.intrinsics).__name__}")
+            raise ObservationError(f"Observation.intrinsics: expected Intrinsics, got {type(self.intrinsics).__name__}")
         for name in ("robot_id", "source", "frame_id"):
             if not isinstance(getattr(self, name), str):
-                raise ValueError(f"Observation.{name}: expected a string")
+                raise ObservationError(f"Observation.{name}: expected a string")
             _check_utf8(f"Observation.{name}", getattr(self, name))
 
         d = self.depth
         if not isinstance(d, np.ndarray):
-            raise ValueError(f"Observation.depth: expected a numpy array, got {type(d).__name__}")
+            raise ObservationError(f"Observation.depth: expected a numpy array, got {type(d).__name__}")
         if d.ndim != 2:
-            raise ValueError(f"Observation.depth: expected shape (H, W), got {d.shape}")
+            raise ObservationError(f"Observation.depth: expected shape (H, W), got {d.shape}")
         if d.dtype == np.uint16:
-            raise ValueError(
+            raise ObservationError(
                 "Observation.depth: dtype uint16 looks like millimetres (16UC1); "
                 "convert with robomem.depth_from_millimetres() to float32 metres"
             )
         if d.dtype != np.float32:
-            raise ValueError(f"Observation.depth: expected dtype float32 (metres), got {d.dtype}")
+            raise ObservationError(f"Observation.depth: expected dtype float32 (metres), got {d.dtype}")
         h, w = d.shape
         if h == 0 or w == 0:
-            raise ValueError("Observation.depth: image is empty")
+            raise ObservationError("Observation.depth: image is empty")
         if (w, h) != (self.intrinsics.width, self.intrinsics.height):
-            raise ValueError(
+            raise ObservationError(
                 f"Observation.depth: shape {d.shape} does not match intrinsics "
                 f"{self.intrinsics.height}x{self.intrinsics.width} (HxW)"
             )
         if np.isinf(d).any():
-            raise ValueError("Observation.depth: contains inf (use 0 or NaN for invalid pixels)")
+            raise ObservationError("Observation.depth: contains inf (use 0 or NaN for invalid pixels)")
         with np.errstate(invalid="ignore"):
             dmin = float(np.nanmin(d)) if not np.isnan(d).all() else 0.0
         if dmin < 0:
-            raise ValueError(f"Observation.depth: negative depth {dmin:.3f} m")
+            raise ObservationError(f"Observation.depth: negative depth {dmin:.3f} m")
         sample = d.ravel()[:: max(1, d.size // 4096)]  # the unit check needs no full-image median
         sample = sample[np.isfinite(sample) & (sample != 0)]
         if sample.size and float(np.median(sample)) > _MAX_PLAUSIBLE_MEDIAN_DEPTH_M:
-            raise ValueError(
+            raise ObservationError(
                 f"Observation.depth: median {float(np.median(sample)):.1f} is implausible in metres; "
                 "is it in millimetres? depth must be float32 metres"
             )
@@ -319,39 +321,39 @@ class Observation:
         if self.rgb is not None:
             c = self.rgb
             if not isinstance(c, np.ndarray):
-                raise ValueError(f"Observation.rgb: expected a numpy array, got {type(c).__name__}")
+                raise ObservationError(f"Observation.rgb: expected a numpy array, got {type(c).__name__}")
             if c.dtype != np.uint8:
-                raise ValueError(f"Observation.rgb: expected dtype uint8, got {c.dtype}")
+                raise ObservationError(f"Observation.rgb: expected dtype uint8, got {c.dtype}")
             if c.shape != (h, w, 3):
-                raise ValueError(f"Observation.rgb: expected shape {(h, w, 3)} to match depth, got {c.shape}")
+                raise ObservationError(f"Observation.rgb: expected shape {(h, w, 3)} to match depth, got {c.shape}")
             object.__setattr__(self, "rgb", _readonly(c))
 
         infos: dict[int, InstanceInfo] = {}
         for k, v in dict(self.instances).items():
             if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or int(k) <= 0:
-                raise ValueError(f"Observation.instances: keys must be positive instance ids, got {k!r}")
+                raise ObservationError(f"Observation.instances: keys must be positive instance ids, got {k!r}")
             if not isinstance(v, InstanceInfo):
-                raise ValueError(f"Observation.instances[{k}]: expected InstanceInfo, got {type(v).__name__}")
+                raise ObservationError(f"Observation.instances[{k}]: expected InstanceInfo, got {type(v).__name__}")
             infos[int(k)] = v
         if self.instance_ids is not None:
             ids = self.instance_ids
             if not isinstance(ids, np.ndarray):
-                raise ValueError("Observation.instance_ids: expected a numpy array")
+                raise ObservationError("Observation.instance_ids: expected a numpy array")
             if not np.issubdtype(ids.dtype, np.integer):
-                raise ValueError(f"Observation.instance_ids: expected an integer dtype, got {ids.dtype}")
+                raise ObservationError(f"Observation.instance_ids: expected an integer dtype, got {ids.dtype}")
             if ids.shape != (h, w):
-                raise ValueError(f"Observation.instance_ids: expected shape {(h, w)} to match depth, got {ids.shape}")
+                raise ObservationError(f"Observation.instance_ids: expected shape {(h, w)} to match depth, got {ids.shape}")
             lo, hi = int(ids.min()), int(ids.max())
             if lo < 0:
-                raise ValueError(f"Observation.instance_ids: negative id {lo}")
+                raise ObservationError(f"Observation.instance_ids: negative id {lo}")
             # bincount is much faster than a sort for detector-sized ids
             present = np.flatnonzero(np.bincount(ids.ravel(), minlength=1)) if hi < 1 << 16 else np.unique(ids)
             missing = [int(i) for i in present if i != 0 and int(i) not in infos]
             if missing:
-                raise ValueError(f"Observation.instance_ids: ids {missing[:10]} have no label in Observation.instances")
+                raise ObservationError(f"Observation.instance_ids: ids {missing[:10]} have no label in Observation.instances")
             object.__setattr__(self, "instance_ids", _readonly(ids))
         elif infos:
-            raise ValueError("Observation.instances: labels given but instance_ids is None")
+            raise ObservationError("Observation.instances: labels given but instance_ids is None")
         object.__setattr__(self, "instances", MappingProxyType(infos))
 
     @property
@@ -377,28 +379,28 @@ class Event:
     def __post_init__(self) -> None:
         stamp = _check_finite_number("Event.stamp", self.stamp)
         if stamp < 0:
-            raise ValueError(f"Event.stamp: must be >= 0 seconds, got {stamp}")
+            raise ObservationError(f"Event.stamp: must be >= 0 seconds, got {stamp}")
         object.__setattr__(self, "stamp", stamp)
         if not isinstance(self.kind, str) or not self.kind.strip():
-            raise ValueError(f"Event.kind: must be a non-empty string, got {self.kind!r}")
+            raise ObservationError(f"Event.kind: must be a non-empty string, got {self.kind!r}")
         if not isinstance(self.text, str):
-            raise ValueError(f"Event.text: expected a string, got {type(self.text).__name__}")
+            raise ObservationError(f"Event.text: expected a string, got {type(self.text).__name__}")
         if "\x00" in self.text or "\x00" in self.kind:
-            raise ValueError("Event: text or kind contains a NUL character")
+            raise ObservationError("Event: text or kind contains a NUL character")
         _check_utf8("Event.kind", self.kind)
         _check_utf8("Event.text", self.text)
         if not isinstance(self.robot_id, str):
-            raise ValueError(f"Event.robot_id: expected a string, got {type(self.robot_id).__name__}")
+            raise ObservationError(f"Event.robot_id: expected a string, got {type(self.robot_id).__name__}")
         _check_utf8("Event.robot_id", self.robot_id)
         if len(self.text) > 10_000:
-            raise ValueError(f"Event.text: longer than 10000 characters ({len(self.text)})")
+            raise ObservationError(f"Event.text: longer than 10000 characters ({len(self.text)})")
         if self.pose is not None and not isinstance(self.pose, Pose):
-            raise ValueError(f"Event.pose: expected a Pose or None, got {type(self.pose).__name__}")
+            raise ObservationError(f"Event.pose: expected a Pose or None, got {type(self.pose).__name__}")
 
 
 def depth_from_millimetres(depth_mm: np.ndarray) -> np.ndarray:
     """Convert a 16UC1 millimetre depth image to float32 metres (0 stays invalid)."""
     d = np.asarray(depth_mm)
     if d.dtype != np.uint16:
-        raise ValueError(f"depth_from_millimetres: expected uint16 millimetres, got {d.dtype}")
+        raise ObservationError(f"depth_from_millimetres: expected uint16 millimetres, got {d.dtype}")
     return d.astype(np.float32) * np.float32(0.001)

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from robomem.errors import BagError
 from robomem.observation import InstanceInfo, Intrinsics, Pose
 
 __all__ = [
@@ -60,10 +61,6 @@ ROLE_TYPES: dict[str, tuple[str, ...]] = {
     "pose": ("geometry_msgs/msg/PoseStamped", "nav_msgs/msg/Odometry", "geometry_msgs/msg/PoseWithCovarianceStamped"),
     "detections": ("vision_msgs/msg/Detection2DArray",),
 }
-
-
-class BagError(RuntimeError):
-    """A bag cannot be opened or read; the message names the bag, topic and offset where known."""
 
 
 def _import_rosbags() -> Any:

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from robomem.config import MemoryConfig, load_yaml
+from robomem.errors import ReplayError
 from robomem.io.bag import ROLE_TYPES, BagError, BagMessage, BagReader, rate_text, suggest_mapping, summarize
 from robomem.io.ros_io import RosIoConfig, TopicMap, frame_instances, parse_event
 from robomem.observation import InstanceInfo, Intrinsics, Observation, Pose
@@ -40,10 +41,6 @@ __all__ = ["ReplayConfig", "ReplayError", "ReplayStats", "TopicMap", "replay", "
 
 
 ReplayConfig = RosIoConfig  # replay reads the ros: and replay: sections of the shared config
-
-
-class ReplayError(RuntimeError):
-    """Replay stopped; the message names the topic and offset. Frames before it are in the store."""
 
 
 @dataclass

@@ -33,23 +33,13 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from robomem.errors import StoreError, StoreLockedError, StoreVersionError
+
 __all__ = ["SCHEMA_VERSION", "Store", "StoreError", "StoreLockedError", "StoreVersionError"]
 
 SCHEMA_VERSION = 2
 
 DB_NAME = "memory.db"
-
-
-class StoreError(RuntimeError):
-    """The store cannot be opened or used."""
-
-
-class StoreLockedError(StoreError):
-    """Another process holds the store open."""
-
-
-class StoreVersionError(StoreError):
-    """The store was written by a newer robomem, or is not a robomem store."""
 
 
 def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
