@@ -1,0 +1,207 @@
+"""The one label rule: which remembered objects a name refers to.
+
+Every front door (CLI verbs, free text, the ROS Query service, the eval, the
+tools, the planner's targets) finds objects with :func:`match_label`.  Tiers are
+tried in order and the first tier that matches anything wins, so a more literal
+reading always beats a looser one:
+
+1. ``exact``   - the object's label (the top of its label distribution) is the name
+                 (score 1.0).
+2. ``share``   - the name is in the object's label distribution with at least
+                 ``MIN_SHARE`` of its votes (score = that share).
+3. ``head``    - the name is one word and is the head noun of the label: "mug" names
+                 "red mug" and "white mug" (score ``HEAD_SCORE``).
+4. ``synonym`` - the text embedding of the name and of the label have cosine
+                 similarity >= ``SYNONYM_THRESHOLD`` ("couch" -> "sofa"), and the
+                 two do not name a different colour or size of the same noun
+                 ("red mug" is never "white mug"; "rubber duck" may be "toy duck").  Score = the similarity.  Skipped when the
+                 embedder is the hashing fallback, which is not semantic.
+
+Names are normalised first: lower case, articles and possessives dropped, a
+plural reduced to its singular ("the mugs" -> "mug"); both the name as given and
+its singular are tried in every tier.
+
+``SYNONYM_THRESHOLD = 0.70`` was set from all-MiniLM-L6-v2 similarities between
+household labels: true synonyms score 0.71-0.96 (cup/mug 0.71, armchair/chair
+0.73, couch/sofa 0.86, tv/television 0.96), unrelated names at most 0.46
+(umbrella/plant 0.46, unicorn/toy duck 0.41, giraffe/toy duck 0.41).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from robomem.retrieval.embedding import Embedder
+from robomem.submodules.spatial.memory import ObjectRecord
+
+MIN_SHARE = 0.25
+HEAD_SCORE = 0.9
+SYNONYM_THRESHOLD = 0.70
+HOW = ("exact", "share", "head", "synonym")
+
+_ARTICLES = re.compile(r"^(?:the|a|an|my|our|your|his|her|their|this|that|these|those|some|any|all)(?:\s+|$)")
+_WORDS = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
+_ATTRIBUTES = {
+    *[
+        "red",
+        "white",
+        "blue",
+        "green",
+        "yellow",
+        "black",
+        "orange",
+        "purple",
+        "pink",
+        "brown",
+        "grey",
+        "gray",
+        "silver",
+        "golden",
+        "gold",
+        "beige",
+    ],
+    *["big", "small", "large", "little", "tall", "short", "dark", "light"],
+}
+_NOT_PLURAL = {"glass", "grass", "bus", "lens", "dress", "mattress", "chess", "series", "news", "headphones"}
+
+
+@dataclass(frozen=True)
+class LabelMatch:
+    """One object a name refers to, and how: ``how`` in exact / share / head / synonym, ``score`` in (0, 1]."""
+
+    object_id: int
+    label: str  # the object's own label
+    matched: str  # the label in its distribution that matched the name
+    how: str
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "object_id": self.object_id,
+            "label": self.label,
+            "matched": self.matched,
+            "how": self.how,
+            "score": round(float(self.score), 3),
+        }
+
+
+def singular(word: str) -> str:
+    """A simple English singular of one word ("mugs" -> "mug", "boxes" -> "box", "berries" -> "berry")."""
+    w = word
+    if len(w) <= 3 or w in _NOT_PLURAL or w.endswith(("ss", "us", "is")):
+        return w
+    if w.endswith("ies") and len(w) > 4:
+        return w[:-3] + "y"
+    if w.endswith(("ches", "shes", "xes", "sses", "zes")):
+        return w[:-2]
+    if w.endswith("s"):
+        return w[:-1]
+    return w
+
+
+def normalize_label(name: str) -> str:
+    """Lower case, articles/possessives dropped, words joined by one space ("The Red  Mug's" -> "red mug")."""
+    if not isinstance(name, str):
+        raise ValueError(f"label: expected a string, got {type(name).__name__}")
+    t = name.strip().lower()
+    while True:
+        t2 = _ARTICLES.sub("", t)
+        if t2 == t:
+            break
+        t = t2
+    words = [w[:-2] if w.endswith("'s") else w for w in _WORDS.findall(t)]
+    return " ".join(words)
+
+
+def name_forms(name: str) -> tuple[str, ...]:
+    """The normalised name and, if different, the name with its last word singular."""
+    n = normalize_label(name)
+    if not n:
+        return ()
+    words = n.split(" ")
+    s = " ".join([*words[:-1], singular(words[-1])])
+    return (n,) if s == n else (n, s)
+
+
+def _head(label: str) -> str:
+    words = normalize_label(label).split(" ")
+    return words[-1] if words else ""
+
+
+def _different_attribute(name: str, label: str) -> bool:
+    """Same head noun, different colour or size: "red mug" vs "white mug", "big box" vs "small box"."""
+    a, b = name.split(" "), normalize_label(label).split(" ")
+    if len(a) < 2 or len(b) < 2 or singular(a[-1]) != singular(b[-1]):
+        return False
+    qa, qb = set(a[:-1]) & _ATTRIBUTES, set(b[:-1]) & _ATTRIBUTES
+    return bool(qa or qb) and qa != qb
+
+
+def match_label(
+    name: str,
+    objects: Iterable[ObjectRecord],
+    embedder: Embedder | None = None,
+    *,
+    min_share: float = MIN_SHARE,
+    threshold: float = SYNONYM_THRESHOLD,
+) -> tuple[LabelMatch, ...]:
+    """The objects ``name`` refers to, best first (score, then most recently seen, then id).
+
+    ``()`` means nothing remembered is called that: callers abstain.  ``embedder`` is needed only
+    for the synonym tier (it is not called when a literal tier matches, so a caller that passes a
+    lazily loaded embedder loads no model for a name memory already knows).
+    Raises ValueError for an empty name.
+    """
+    forms = name_forms(name)
+    if not forms:
+        raise ValueError(f"label: empty name {name!r}; say which object, e.g. 'red mug'")
+    objs = list(objects)
+    found: list[tuple[LabelMatch, float]] = []
+
+    def done() -> tuple[LabelMatch, ...]:
+        found.sort(key=lambda m: (-m[0].score, -m[1], m[0].object_id))
+        return tuple(m for m, _ in found)
+
+    for o in objs:
+        if normalize_label(o.label) in forms:
+            found.append((LabelMatch(o.object_id, o.label, o.label, "exact", 1.0), o.last_seen))
+    if found:
+        return done()
+    for o in objs:
+        total = sum(o.labels.values()) or 1.0
+        best: tuple[float, str] | None = None
+        for lab, votes in o.labels.items():
+            share = float(votes) / total
+            if normalize_label(lab) in forms and share >= min_share and (best is None or share > best[0]):
+                best = (share, lab)
+        if best is not None:
+            found.append((LabelMatch(o.object_id, o.label, best[1], "share", best[0]), o.last_seen))
+    if found:
+        return done()
+    one_word = [f for f in forms if " " not in f]
+    if one_word:
+        for o in objs:
+            h = _head(o.label)
+            if h in one_word or singular(h) in one_word:
+                found.append((LabelMatch(o.object_id, o.label, o.label, "head", HEAD_SCORE), o.last_seen))
+    if found or embedder is None or getattr(embedder, "is_fallback", False) or not objs:
+        return done()
+    labels = sorted({o.label for o in objs})
+    vecs = embedder.embed([forms[0], *labels])
+    sims = np.clip(vecs[1:] @ vecs[0], 0.0, 1.0)
+    sim = {lab: float(s) for lab, s in zip(labels, sims, strict=True)}
+    for o in objs:
+        s = sim[o.label]
+        if s >= threshold and not _different_attribute(forms[0], o.label):
+            found.append((LabelMatch(o.object_id, o.label, o.label, "synonym", s), o.last_seen))
+    return done()
+
+
+def match_memory(memory: Any, name: str, **kw: Any) -> tuple[LabelMatch, ...]:
+    """:func:`match_label` over every object a :class:`~robomem.memory.Memory` remembers, with its embedder."""
+    return match_label(name, memory.spatial.objects(), memory.embedder, **kw)
