@@ -1,0 +1,222 @@
+"""Episodic memory's tables, its in-memory index (episodes, embeddings, the open episode per robot) and the
+row writers shared by segmentation, search and forgetting."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from typing import Any
+
+import numpy as np
+
+from robomem.submodules.base import Changes, Submodule
+from robomem.submodules.episodic.records import CurrentEpisode, Episode, Step, step_from_row
+
+
+class EpisodicState(Submodule):
+    name = "episodic"
+    schema = (
+        """CREATE TABLE IF NOT EXISTS episodes(
+            id INTEGER PRIMARY KEY, task TEXT NOT NULL, kind TEXT NOT NULL, robot_id TEXT NOT NULL,
+            t_start REAL NOT NULL, t_end REAL NOT NULL, open INTEGER NOT NULL DEFAULT 1,
+            outcome TEXT, success INTEGER, places TEXT NOT NULL DEFAULT '[]', object_ids TEXT NOT NULL DEFAULT '[]',
+            n_steps INTEGER NOT NULL DEFAULT 0, n_frames INTEGER NOT NULL DEFAULT 0, cut_reason TEXT NOT NULL,
+            embedding BLOB, retrieved INTEGER NOT NULL DEFAULT 0)""",
+        "CREATE INDEX IF NOT EXISTS episodes_t ON episodes(t_start)",
+        """CREATE TABLE IF NOT EXISTS steps(
+            id INTEGER PRIMARY KEY, episode_id INTEGER NOT NULL REFERENCES episodes(id) ON DELETE CASCADE,
+            idx INTEGER NOT NULL, stamp REAL NOT NULL, t_end REAL NOT NULL, kind TEXT NOT NULL,
+            observation TEXT NOT NULL DEFAULT '', action TEXT NOT NULL DEFAULT '', result TEXT NOT NULL DEFAULT '',
+            success INTEGER, place TEXT, frame_idx INTEGER, n INTEGER NOT NULL DEFAULT 1, embedding BLOB)""",
+        "CREATE INDEX IF NOT EXISTS steps_episode ON steps(episode_id, idx)",
+    )
+
+    # -- load -------------------------------------------------------------------------
+    def load(self) -> None:
+        self._lock = threading.RLock()
+        self._episodes: dict[int, Episode] = {}
+        self._emb: dict[int, np.ndarray] = {}
+        self._current: dict[str, CurrentEpisode] = {}
+        self._matrix: tuple[list[int], np.ndarray] | None = None
+        conn = self.store.read()
+        for row in conn.execute(
+            "SELECT id, task, kind, robot_id, t_start, t_end, open, outcome, success, places, object_ids, n_steps,"
+            " n_frames, cut_reason, embedding, retrieved FROM episodes"
+        ):
+            ep = Episode(
+                episode_id=row[0],
+                task=row[1],
+                kind=row[2],
+                robot_id=row[3],
+                t_start=row[4],
+                t_end=row[5],
+                is_open=bool(row[6]),
+                outcome=row[7],
+                success=None if row[8] is None else bool(row[8]),
+                places=tuple(json.loads(row[9])),
+                object_ids=tuple(json.loads(row[10])),
+                n_steps=row[11],
+                n_frames=row[12],
+                cut_reason=row[13],
+                retrieved=row[15],
+            )
+            self._episodes[ep.episode_id] = ep
+            if row[14] is not None:
+                self._emb[ep.episode_id] = np.frombuffer(row[14], dtype=np.float32).copy()
+            if ep.is_open:
+                cur = self._current.get(ep.robot_id)
+                if cur is None or ep.episode_id > cur.episode_id:
+                    last_place = ep.places[-1] if ep.places else None
+                    self._current[ep.robot_id] = CurrentEpisode(
+                        ep.episode_id,
+                        ep.kind,
+                        place=last_place,
+                        n_frames=ep.n_frames,
+                        n_steps=ep.n_steps,
+                        last_activity=ep.t_end,
+                    )
+        for cur in self._current.values():
+            last = conn.execute(
+                "SELECT id, action, result FROM steps WHERE episode_id=? ORDER BY idx DESC, id DESC LIMIT 1",
+                (cur.episode_id,),
+            ).fetchone()
+            if last is not None and last[1] and not last[2]:
+                cur.last_action_step = last[0]  # an action still waiting for its outcome
+            cur.pending = [
+                (r[0], step_from_row(r).text)
+                for r in conn.execute(
+                    "SELECT id, episode_id, idx, stamp, kind, observation, action, result, success, place, frame_idx,"
+                    " n, t_end FROM steps WHERE episode_id=? AND embedding IS NULL ORDER BY id",
+                    (cur.episode_id,),
+                )
+            ]
+        self._next_episode = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM episodes").fetchone()[0]) + 1
+        self._next_step = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM steps").fetchone()[0]) + 1
+        self.newest_stamp = max((e.t_end for e in self._episodes.values()), default=0.0)
+
+    # -- helpers ----------------------------------------------------------------------
+    def _reserve_episode(self) -> int:
+        eid = self._next_episode
+        self._next_episode += 1
+        return eid
+
+    def _reserve_step(self) -> int:
+        sid = self._next_step
+        self._next_step += 1
+        return sid
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        return np.asarray(self.ctx.embedder.embed(texts), dtype=np.float32)
+
+    @staticmethod
+    def _episode_sql(ep: Episode) -> tuple[str, tuple[Any, ...]]:
+        return (
+            "UPDATE episodes SET task=?, t_end=?, open=?, outcome=?, success=?, places=?, object_ids=?, n_steps=?,"
+            " n_frames=? WHERE id=?",
+            (
+                ep.task,
+                ep.t_end,
+                int(ep.is_open),
+                ep.outcome,
+                None if ep.success is None else int(ep.success),
+                json.dumps(list(ep.places)),
+                json.dumps(list(ep.object_ids)),
+                ep.n_steps,
+                ep.n_frames,
+                ep.episode_id,
+            ),
+        )
+
+    def _open_sql(self, ch: Changes, ep: Episode, emb: np.ndarray | None) -> None:
+        ch.sql(
+            "INSERT INTO episodes(id, task, kind, robot_id, t_start, t_end, open, outcome, success, places, object_ids,"
+            " n_steps, n_frames, cut_reason, embedding) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                ep.episode_id,
+                ep.task,
+                ep.kind,
+                ep.robot_id,
+                ep.t_start,
+                ep.t_end,
+                1,
+                None,
+                None,
+                json.dumps(list(ep.places)),
+                json.dumps(list(ep.object_ids)),
+                ep.n_steps,
+                ep.n_frames,
+                ep.cut_reason,
+                emb.astype(np.float32).tobytes() if emb is not None else None,
+            ),
+        )
+
+    def _step_sql(self, ch: Changes, st: Step, emb: np.ndarray | None) -> None:
+        ch.sql(
+            "INSERT INTO steps(id, episode_id, idx, stamp, t_end, kind, observation, action, result, success, place,"
+            " frame_idx, n, embedding) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                st.step_id,
+                st.episode_id,
+                st.index,
+                st.stamp,
+                st.t_end if st.t_end is not None else st.stamp,
+                st.kind,
+                st.observation,
+                st.action,
+                st.result,
+                None if st.success is None else int(st.success),
+                st.place,
+                st.frame_index,
+                st.n,
+                emb.astype(np.float32).tobytes() if emb is not None else None,
+            ),
+        )
+
+    def _flush_embeddings(self, ch: Changes, cur: CurrentEpisode) -> None:
+        """Embed the episode's pending steps in one batch (a batch costs about as much as one text)."""
+        if not cur.pending:
+            return
+        vecs = self._embed([text for _, text in cur.pending])
+        for (sid, _), v in zip(cur.pending, vecs, strict=True):
+            ch.sql("UPDATE steps SET embedding=? WHERE id=?", (v.astype(np.float32).tobytes(), sid))
+        cur.pending = []
+
+    def steps(self, episode_id: int) -> list[Step]:
+        rows = (
+            self.store.read()
+            .execute(
+                "SELECT id, episode_id, idx, stamp, kind, observation, action, result, success, place, frame_idx, n, t_end"
+                " FROM steps WHERE episode_id=? ORDER BY idx, id",
+                (int(episode_id),),
+            )
+            .fetchall()
+        )
+        return [step_from_row(r) for r in rows]
+
+    def _importance(self, ep: Episode) -> float:
+        base = 0.3 if ep.kind == "auto" else (1.0 if ep.success is False else 0.8 if ep.success else 0.6)
+        return float(min(1.0, base + 0.1 * math.log1p(ep.retrieved)))
+
+
+class _Plan:
+    """What one planning call changes: episodes (new versions), embeddings, current-episode states."""
+
+    def __init__(self, mem: EpisodicState) -> None:
+        self.mem = mem
+        self.episodes: dict[int, Episode] = {}
+        self.emb: dict[int, np.ndarray] = {}
+        self.current: dict[str, CurrentEpisode | None] = {}
+        self.newest = mem.newest_stamp
+
+    def episode(self, eid: int) -> Episode:
+        return self.episodes.get(eid) or self.mem._episodes[eid]
+
+    def cur(self, robot_id: str) -> CurrentEpisode | None:
+        if robot_id in self.current:
+            return self.current[robot_id]
+        c = self.mem._current.get(robot_id)
+        if c is not None:
+            c = c.copy()
+            self.current[robot_id] = c
+        return c
