@@ -21,6 +21,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "replay": ("robomem.io.replay", "build memory from a rosbag2 directory or .mcap file"),
     "query": ("robomem.cli.query", "ask a store questions (locate, last-seen, changes, facts)"),
     "export": ("robomem.report.export", "export scene graph JSON, point clouds, snapshots and a top-down map"),
+    "import": ("robomem.cli.import_map", "seed a store from a spark_dsg (Hydra) scene graph file"),
+    "mcp": ("robomem.cli.mcp", "serve a store read-only to language-model agents over MCP (stdio)"),
     "ros": ("robomem.nodes.launcher", "start the ROS 2 memory and planner nodes with a params file"),
 }
 

@@ -150,7 +150,17 @@ def export(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("store", help="memory store directory")
-    parser.add_argument("--out", help="output directory (default: <store>/export)")
+    parser.add_argument(
+        "--format",
+        choices=("files", "dsg"),
+        default="files",
+        help="files: the directory below; dsg: one spark_dsg (Hydra) scene graph file (robomem.report.dsg)",
+    )
+    parser.add_argument(
+        "--out",
+        help="output directory (default: <store>/export); with --format dsg the file "
+        "(default: <store>/export/scene_graph.dsg.json; .json is JSON, any other suffix spark_dsg's binary)",
+    )
     parser.add_argument("--no-clouds", action="store_true", help="skip per-object PLY point clouds")
     parser.add_argument("--no-snapshots", action="store_true", help="skip keyframe PNGs")
     parser.add_argument("--no-topdown", action="store_true", help="skip the top-down map PNG")
@@ -166,6 +176,8 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:
         print(f"robomem export: {exc}", file=sys.stderr)
         return 2
+    if args.format == "dsg":
+        return _run_dsg(mem, args)
     out = Path(args.out) if args.out else Path(args.store) / "export"
     try:
         manifest = export(
@@ -188,4 +200,27 @@ def run(args: argparse.Namespace) -> int:
             f"exported {manifest['objects']} objects, {manifest.get('snapshots', 0)} snapshots, "
             f"{manifest['relations']} relations to {out} ({len(manifest['files'])} files)"
         )
+    return 0
+
+
+def _run_dsg(mem: Any, args: argparse.Namespace) -> int:
+    from robomem.report.dsg import save_dsg
+
+    out = Path(args.out) if args.out else Path(args.store) / "export" / "scene_graph.dsg.json"
+    try:
+        path = save_dsg(mem, out)
+        n_objects, n_places = len(mem.objects()), len(mem.places)
+    except ImportError as exc:
+        print(f"robomem export: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"robomem export: cannot write {out}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        mem.close()
+    summary = {"format": "dsg", "file": str(path), "objects": n_objects, "rooms": n_places}
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"exported {n_objects} objects and {n_places} rooms as a spark_dsg scene graph to {path}")
     return 0
