@@ -42,7 +42,7 @@ PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
 log "installing torch==2.13.0 (CPU build)"
 "${PIP[@]}" install "torch==2.13.0"
 log "installing robomem and its extras"
-"${PIP[@]}" install -e ".[torch,embed,spatial,sim,replay,ros,dev]"
+"${PIP[@]}" install -e ".[torch,embed,spatial,sim,replay,ros,interop,dev]"
 
 # --- ROS 2 interface packages ------------------------------------------------------
 if [ -f scripts/build_ros_interfaces.sh ]; then
