@@ -1,0 +1,255 @@
+"""Consolidation: general facts derived from many observations (usually_in, often_fails, on/in from geometry)."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from robomem.submodules.base import Changes
+from robomem.submodules.semantic.language import slug, verb_target
+from robomem.submodules.semantic.records import MAX_SUPPORT_ROWS
+from robomem.submodules.semantic.rules import FactRules
+from robomem.submodules.semantic.state import _Plan
+from robomem.submodules.spatial.scene_graph import pair_relation
+
+
+class FactConsolidation(FactRules):
+    def consolidate(self, now: float | None = None) -> Changes:
+        """Plan a consolidation pass now (usually_in, often_fails, on/in from geometry)."""
+        ch = Changes()
+        plan = _Plan()
+        t = self.newest_stamp if now is None else float(now)
+        self._consolidate(plan, ch, t)
+        plan.consolidated = True
+        self._commit_plan(plan, ch)
+        return ch
+
+    def _consolidate(self, plan: _Plan, ch: Changes, t: float) -> None:
+        self._consolidate_usually(plan, ch, t)
+        self._consolidate_failures(plan, ch, t)
+        if self.config.semantic.scene_relations:
+            self._consolidate_relations(plan, ch, t)
+
+    def _set_derived(
+        self,
+        plan: _Plan,
+        ch: Changes,
+        subject: str,
+        predicate: str,
+        obj: str,
+        share: float,
+        count: int,
+        t: float,
+        detail: str,
+        functional: bool,
+        source: str = "consolidation",
+        refs: tuple[str, ...] = (),
+        valid_from: float | None = None,
+    ) -> None:
+        """A derived fact's value is recomputed from all evidence each pass: set it, do not accumulate."""
+        kind = "scene_graph" if source == "scene_graph" else "consolidation"
+        current = self._open_for(plan, subject, predicate)
+        same = [f for f in current if f.object == obj]
+        if same:
+            f = same[0]
+            if f.count != count or abs(f.confidence - share) > 1e-6:
+                new = replace(f, confidence=share, count=count, last_evidence=max(f.last_evidence, t))
+                ch.sql(
+                    "UPDATE facts SET confidence=?, count=?, last_evidence=? WHERE id=?",
+                    (new.confidence, new.count, new.last_evidence, f.fact_id),
+                )
+                ch.sql(
+                    "UPDATE fact_evidence SET detail=?, stamp=? WHERE fact_id=? AND role='first'",
+                    (detail[:500], t, f.fact_id),
+                )
+                plan.open[f.fact_id] = new
+            plan.ops.append(("NOOP", f.fact_id))
+            return
+        new_id = self._next_fact
+        if functional:
+            for f in current:
+                self._close(plan, ch, f, t, f"superseded by fact #{new_id} ({detail})", None, (kind, kind, detail))
+        f = self._add(
+            plan,
+            ch,
+            subject,
+            predicate,
+            obj,
+            share,
+            t,
+            source,
+            (kind, kind, detail),
+            count=count,
+            valid_from=valid_from,
+        )
+        for r in refs[:MAX_SUPPORT_ROWS]:
+            self._evidence(ch, f.fact_id, "support", r.split(":", 1)[0], r, t, detail)
+        plan.ops.append(("UPDATE" if functional and current else "ADD", f.fact_id))
+
+    def _retire(
+        self, plan: _Plan, ch: Changes, predicate: str, keep: set[str], t: float, reason: str, subject_prefix: str
+    ) -> None:
+        with self._lock:
+            ids = [
+                i
+                for (s, p), fids in self._by_sp.items()
+                if p == predicate and s.startswith(subject_prefix)
+                for i in fids
+            ]
+        for fid in ids:
+            f = plan.open[fid] if fid in plan.open else self._open.get(fid)
+            if f is not None and f"{f.subject}|{f.object}" not in keep and f.source in ("consolidation", "scene_graph"):
+                self._close(plan, ch, f, t, reason, "INVALIDATE", ("consolidation", "consolidation", reason))
+
+    def _consolidate_usually(self, plan: _Plan, ch: Changes, t: float) -> None:
+        cfg = self.config.semantic
+        conn = self.store.read()
+        rows = conn.execute(
+            # "usually" needs repeated evidence over time, not many frames of one look: count visits
+            # (distinct half-hour windows with a sighting), so one tour never makes a habit
+            "SELECT s.object_id, s.place, COUNT(DISTINCT CAST(s.t_start / ? AS INTEGER)), MIN(s.t_start), o.label"
+            " FROM sightings s JOIN objects o ON o.id = s.object_id WHERE s.place IS NOT NULL"
+            " GROUP BY s.object_id, s.place",
+            (cfg.visit_window_s,),
+        ).fetchall()
+        per_obj: dict[str, dict[str, tuple[int, float]]] = defaultdict(dict)
+        per_class: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0, math.inf]))
+        for oid, place, n, t0, label in rows:
+            per_obj[f"object:{oid}"][place] = (int(n), float(t0))
+            acc = per_class[f"class:{label}"][place]
+            acc[0] += int(n)
+            acc[1] = min(acc[1], float(t0))
+        keep: set[str] = set()
+        for groups, is_class in ((per_obj, False), (per_class, True)):
+            for subject, by_place in groups.items():
+                total = sum(int(v[0]) for v in by_place.values())
+                place, (n, t0) = max(by_place.items(), key=lambda kv: (kv[1][0], kv[0]))
+                share = n / total if total else 0.0
+                if total < cfg.usually_min_count or share < cfg.usually_min_share:
+                    continue
+                obj = f"place:{place}"
+                self._ensure_named(plan, ch, obj, place)
+                if is_class:
+                    self._ensure_named(plan, ch, subject, subject)
+                detail = f"{int(n)} of {total} visits in the {place}"
+                self._set_derived(
+                    plan, ch, subject, "usually_in", obj, round(share, 4), int(n), t, detail, True, valid_from=float(t0)
+                )
+                keep.add(f"{subject}|{obj}")
+        self._retire(plan, ch, "usually_in", keep, t, "sightings no longer mostly in one place", "")
+
+    def _consolidate_failures(self, plan: _Plan, ch: Changes, t: float) -> None:
+        cfg = self.config.semantic
+        conn = self.store.read()
+        tally: dict[tuple[str, str], list[Any]] = defaultdict(lambda: [0, 0, [], math.inf])
+        seen_in_episode: set[tuple[int, str, str]] = set()
+
+        def count(va: tuple[str, str], success: Any, ref: str, stamp: float) -> None:
+            acc = tally[va]
+            acc[1] += 1
+            if not success:
+                acc[0] += 1
+                acc[2].append(ref)
+                acc[3] = min(acc[3], stamp)
+
+        for sid, eid, action, success, stamp in conn.execute(
+            "SELECT id, episode_id, action, success, stamp FROM steps WHERE action != '' AND success IS NOT NULL"
+        ):
+            va = verb_target(action)
+            if va is not None:
+                count(va, success, f"step:{sid}", stamp)
+                seen_in_episode.add((eid, *va))
+        for eid, task, success, t_end in conn.execute(
+            "SELECT id, task, success, t_end FROM episodes WHERE kind='task' AND success IS NOT NULL"
+        ):
+            va = verb_target(task)
+            if va is not None and (eid, *va) not in seen_in_episode:  # an episode's own steps already count
+                count(va, success, f"episode:{eid}", t_end)
+        keep: set[str] = set()
+        for (verb, target), (n_fail, n_total, refs, t0) in tally.items():
+            if n_fail < cfg.often_fails_min_count or n_fail / n_total < cfg.often_fails_min_share:
+                continue
+            subj = self.resolve(target, plan, create=True)
+            assert subj is not None
+            self._ensure_named(plan, ch, subj, target)
+            obj = f"entity:{slug(verb)}"
+            self._ensure_named(plan, ch, obj, verb)
+            detail = f"{n_fail} of {n_total} attempts to {verb} {target} failed"
+            self._set_derived(
+                plan,
+                ch,
+                subj,
+                "often_fails",
+                obj,
+                round(n_fail / n_total, 4),
+                n_fail,
+                t,
+                detail,
+                False,
+                refs=tuple(refs[-MAX_SUPPORT_ROWS:]),
+                valid_from=float(t0),
+            )
+            keep.add(f"{subj}|{obj}")
+        self._retire(plan, ch, "often_fails", keep, t, "no longer fails often", "")
+
+    def _consolidate_relations(self, plan: _Plan, ch: Changes, t: float) -> None:
+        from robomem.submodules.spatial.memory import ObjectRecord
+
+        conn = self.store.read()
+        recs = []
+        for row in conn.execute(
+            "SELECT id, label, cx, cy, cz, minx, miny, minz, maxx, maxy, maxz, n_obs, first_seen, last_seen, place,"
+            " status FROM objects WHERE status != 'absent'"
+        ):
+            recs.append(
+                ObjectRecord(
+                    row[0],
+                    row[1],
+                    {row[1]: 1.0},
+                    tuple(row[2:5]),
+                    tuple(row[5:8]),  # type: ignore[arg-type]
+                    tuple(row[8:11]),
+                    row[11],
+                    row[12],
+                    row[13],
+                    row[14],
+                    row[15],
+                )
+            )
+        if len(recs) > 2000:
+            return  # too many for a cheap pass; relations stay as they were
+        keep: set[str] = set()
+        if recs:
+            mins = np.array([r.bbox_min for r in recs])
+            maxs = np.array([r.bbox_max for r in recs])
+            near = self.config.spatial.near_distance
+            for i, a in enumerate(recs):
+                # Candidates whose xy box overlaps a's (on/in need that).
+                ov = np.flatnonzero(
+                    (mins[:, 0] <= maxs[i, 0])
+                    & (maxs[:, 0] >= mins[i, 0])
+                    & (mins[:, 1] <= maxs[i, 1])
+                    & (maxs[:, 1] >= mins[i, 1])
+                )
+                best: tuple[str, float, int] | None = None
+                for j in ov.tolist():
+                    if j == i:
+                        continue
+                    r = pair_relation(a, recs[j], near)
+                    if r in ("on", "in"):
+                        vol = float(np.prod(np.maximum(maxs[j] - mins[j], 1e-3)))
+                        cand = (r, vol, recs[j].object_id)
+                        if best is None or (cand[0] == "on", -cand[1]) > (best[0] == "on", -best[1]):
+                            best = cand
+                if best is None:
+                    continue
+                subj, obj = f"object:{a.object_id}", f"object:{best[2]}"
+                detail = f"{a.label} #{a.object_id} {best[0]} {self.display(obj, plan)} (geometry)"
+                self._set_derived(plan, ch, subj, best[0], obj, 0.8, 1, t, detail, True, source="scene_graph")
+                keep.add(f"{subj}|{obj}")
+        for pred in ("on", "in"):
+            self._retire(plan, ch, pred, keep, t, "geometry no longer shows it", "object:")
