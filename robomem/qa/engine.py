@@ -1,0 +1,407 @@
+"""The one question engine: every front door asks memory through these verbs.
+
+Verbs: ``locate``, ``where_now``, ``where_at``, ``last_seen``, ``still_in``, ``changes``
+(optionally in a place), ``count``, ``facts``, ``why``.  Each returns an :class:`Answer`.
+
+- Which objects a name means: :func:`robomem.qa.labels.match_label` (the one label rule).
+- Whether an object is still where it was last seen: the temporal memory's absence
+  evidence (``temporal.is_absent``: observed absent at its last place, not seen since).
+- Abstention: a name that matches no remembered object answers ``status="not_seen"``
+  (no place, no pose, confidence 0) in every verb; front doors turn that into a
+  non-zero exit code (CLI), ``has_goal_pose=false`` (ROS), ``"status": "not_seen"`` (tools).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from robomem.qa.answer import Answer, Evidence, Item
+from robomem.qa.labels import LabelMatch, match_label
+
+SECONDS_PER_DAY = 86_400.0
+
+
+def fmt_time(t: float | None) -> str:
+    if t is None:
+        return "-"
+    if t > 1e8:  # an epoch stamp from a robot
+        import datetime as _dt
+
+        return _dt.datetime.fromtimestamp(t, _dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-4] + " UTC"
+    return f"t={t:.1f}s"
+
+
+def _xyz(p: Any) -> str:
+    return "(" + ", ".join(f"{float(v):.2f}" for v in p) + ")" if p is not None else "-"
+
+
+def _in(place: str | None) -> str:
+    return f" in the {place}" if place else ""
+
+
+class QuestionEngine:
+    """Answers questions over one open :class:`~robomem.memory.Memory` (read-only use)."""
+
+    def __init__(self, memory: Any) -> None:
+        self.memory = memory
+
+    # -- the shared rules -----------------------------------------------------------
+    def match(self, target: str) -> tuple[LabelMatch, ...]:
+        return match_label(target, self.memory.spatial.objects(), self.memory.embedder)
+
+    def is_present(self, object_id: int) -> bool:
+        """The one presence rule: not observed absent where it was last seen."""
+        return not self.memory.temporal.is_absent(object_id)
+
+    def resolve_time(self, t: float | None) -> float | None:
+        """A negative time counts back from the newest stamp in memory (-60: a minute ago)."""
+        if t is None:
+            return None
+        t = float(t)
+        if not math.isfinite(t):
+            raise ValueError(f"time: must be a finite number of seconds, got {t!r}")
+        return self.memory.newest_stamp + t if t < 0 else t
+
+    def place_name(self, place: str | None) -> str | None:
+        """The memory's own spelling of a place name; ValueError naming the known places otherwise."""
+        if place is None:
+            return None
+        names = self.memory.places.names()
+        want = place.strip().lower().replace("_", " ")
+        for n in names:
+            if n.lower().replace("_", " ") == want:
+                return n
+        known = ", ".join(names) or "none (memory has no places)"
+        raise ValueError(f"place {place!r} is not a place memory knows; known places: {known}")
+
+    def _frame_at(self, stamp: float | None) -> int | None:
+        if stamp is None:
+            return None
+        r = self.memory.store.read().execute("SELECT idx FROM frames WHERE stamp=? LIMIT 1", (float(stamp),)).fetchone()
+        return int(r[0]) if r else None
+
+    def _view_pose(self, object_id: int) -> tuple[tuple[float, float, float] | None, Evidence | None]:
+        snaps = self.memory.spatial.best_snapshots(object_id, 1)
+        if not snaps:
+            return None, None
+        s = snaps[0]
+        m = s.pose.matrix
+        yaw = math.atan2(float(m[1, 2]), float(m[0, 2]))  # the optical axis (camera z) projected on the floor
+        ev = Evidence("snapshot", f"snapshot:{s.snapshot_id}", s.stamp, object_id, self._frame_at(s.stamp), s.place)
+        return (float(m[0, 3]), float(m[1, 3]), yaw), ev
+
+    def _not_seen(self, verb: str, target: str, **args: Any) -> Answer:
+        return Answer(
+            verb,
+            "not_seen",
+            (f"I have not seen anything called {target!r}",),
+            {"target": target, **args},
+        )
+
+    def _object_item(self, m: LabelMatch, with_view: bool = True) -> tuple[Item, list[Evidence]]:
+        mem = self.memory
+        o = mem.spatial.get(m.object_id)
+        s = mem.temporal.last_seen(m.object_id)
+        a = mem.temporal.last_absence(m.object_id)
+        present = self.is_present(m.object_id)
+        place = (s.place if s is not None and s.place else None) or (o.place if o else None)
+        pos = s.position if s is not None else (o.centroid if o else None)
+        stamp = s.t_end if s is not None else (o.last_seen if o else None)
+        ev: list[Evidence] = []
+        if s is not None:
+            ev.append(
+                Evidence("sighting", f"sighting:{s.row_id}", s.t_end, m.object_id, self._frame_at(s.t_end), place)
+            )
+        if a is not None and not present:
+            ev.append(
+                Evidence("absence", f"absence:{a.row_id}", a.stamp, m.object_id, self._frame_at(a.stamp), a.place)
+            )
+        view, vev = self._view_pose(m.object_id) if with_view else (None, None)
+        if vev is not None:
+            ev.append(vev)
+        name = f"{m.label} #{m.object_id}"
+        text = f"{name} at {_xyz(pos)}{_in(place)}, last seen {fmt_time(stamp)}"
+        if not present and a is not None:
+            text += f"; NOT there when looked at {fmt_time(a.stamp)}"
+        extra = {"n_obs": o.n_obs if o else 0, "absent_since": a.stamp if (a is not None and not present) else None}
+        item = Item(
+            text,
+            m.object_id,
+            m.label,
+            place,
+            pos,
+            "present" if present else "absent",
+            stamp,
+            m,
+            view,
+            extra=extra,
+        )
+        return item, ev
+
+    # -- verbs ----------------------------------------------------------------------
+    def locate(self, target: str, k: int = 10) -> Answer:
+        """Every object the name means: present ones first, then most recently seen."""
+        matches = self.match(target)
+        if not matches:
+            return self._not_seen("locate", target)
+        ranked = sorted(matches, key=lambda m: (not self.is_present(m.object_id), -m.score, -self._last(m)))
+        items, ev = [], []
+        for m in ranked[: max(1, k)]:
+            it, e = self._object_item(m)
+            items.append(it)
+            ev += e
+        conf = ranked[0].score if items[0].status == "present" else 0.0
+        return Answer(
+            "locate", "answered", tuple(i.text for i in items), {"target": target}, tuple(items), tuple(ev), None, conf
+        )
+
+    def _last(self, m: LabelMatch) -> float:
+        s = self.memory.temporal.last_seen(m.object_id)
+        return s.t_end if s is not None else -math.inf
+
+    def where_now(self, target: str) -> Answer:
+        """Where the object most likely is now: the most recently seen match not observed absent since."""
+        matches = self.match(target)
+        if not matches:
+            return self._not_seen("where-now", target)
+        top = [m for m in matches if m.score >= matches[0].score - 1e-9] if matches[0].how != "share" else matches
+        present = [m for m in top if self.is_present(m.object_id)]
+        if not present:
+            last = max(top, key=self._last)
+            it, ev = self._object_item(last, with_view=False)
+            line = f"{last.label} #{last.object_id} is not where I last saw it{_in(it.place)}; its place now is unknown"
+            return Answer("where-now", "unknown", (line, it.text), {"target": target}, (it,), tuple(ev), None, 0.0)
+        best = max(present, key=lambda m: (self._last(m), m.score))
+        it, ev = self._object_item(best)
+        line = f"{best.label} #{best.object_id}{_in(it.place)} at {_xyz(it.position)} (last seen {fmt_time(it.stamp)})"
+        return Answer("where-now", "answered", (line,), {"target": target}, (it,), tuple(ev), None, best.score)
+
+    def still_in(self, target: str, place: str) -> Answer:
+        """Is it still in that place: where-now, compared with the place."""
+        want = self.place_name(place)
+        now = self.where_now(target)
+        if now.status == "not_seen":
+            return self._not_seen("still-in", target, place=want)
+        it = now.items[0]
+        if now.status == "unknown":
+            yes = False
+            line = f"no: {it.label} #{it.object_id} was observed absent from the {it.place}"
+        else:
+            yes = it.place == want
+            line = ("yes: " if yes else "no: ") + now.text[0]
+        return Answer(
+            "still-in",
+            "answered",
+            (line,),
+            {"target": target, "place": want, "yes": yes},
+            now.items,
+            now.evidence,
+            None,
+            now.confidence,
+        )
+
+    def where_at(self, target: str, t: float) -> Answer:
+        """Where it was at time t (negative: seconds before the newest stamp)."""
+        tt = self.resolve_time(t)
+        assert tt is not None
+        matches = self.match(target)
+        if not matches:
+            return self._not_seen("where-at", target, time=tt)
+        best, best_m, absent = None, None, None
+        for m in matches:
+            w = self.memory.temporal.where_at(m.object_id, tt)
+            if w.status in ("seen", "believed") and (best is None or (w.since or 0.0) > (best.since or 0.0)):
+                best, best_m = w, m
+            elif w.status == "absent" and absent is None:
+                absent = (w, m)
+        if best is None or best_m is None:
+            if absent is not None:
+                w, m = absent
+                line = f"{m.label} #{m.object_id}: observed absent from the {w.place} by {fmt_time(w.since)}"
+                it = Item(line, m.object_id, m.label, w.place, w.position, "absent", w.since, m)
+                ev = tuple(Evidence(r.split(":")[0], r, w.since, m.object_id) for r in w.evidence)
+                return Answer("where-at", "unknown", (line,), {"target": target, "time": tt}, (it,), ev)
+            line = f"{target}: not yet seen at {fmt_time(tt)}"
+            return Answer("where-at", "unknown", (line,), {"target": target, "time": tt})
+        word = "seen" if best.status == "seen" else "believed (last seen " + fmt_time(best.since) + ")"
+        line = (
+            f"at {fmt_time(tt)}: {best_m.label} #{best_m.object_id}{_in(best.place)} at {_xyz(best.position)}, {word}"
+        )
+        it = Item(line, best_m.object_id, best_m.label, best.place, best.position, best.status, best.since, best_m)
+        ev = tuple(
+            Evidence(r.split(":")[0], r, best.since, best_m.object_id, self._frame_at(best.since), best.place)
+            for r in best.evidence
+        )
+        return Answer("where-at", "answered", (line,), {"target": target, "time": tt}, (it,), ev, None, best_m.score)
+
+    def last_seen(self, target: str, k: int = 10) -> Answer:
+        """When and where each match was last seen, and whether it was then missed."""
+        matches = self.match(target)
+        if not matches:
+            return self._not_seen("last-seen", target)
+        ranked = sorted(matches, key=lambda m: -self._last(m))[: max(1, k)]
+        items, ev = [], []
+        for m in ranked:
+            it, e = self._object_item(m, with_view=False)
+            items.append(it)
+            ev += e
+        return Answer(
+            "last-seen",
+            "answered",
+            tuple(i.text for i in items),
+            {"target": target},
+            tuple(items),
+            tuple(ev),
+            None,
+            ranked[0].score,
+        )
+
+    def count(self, target: str, place: str | None = None) -> Answer:
+        """How many objects by that name are present (not observed absent), optionally in one place."""
+        want = self.place_name(place)
+        matches = self.match(target)
+        if not matches:
+            return self._not_seen("count", target, place=want)
+        items, ev = [], []
+        for m in matches:
+            it, e = self._object_item(m, with_view=False)
+            if want is None or it.place == want:
+                items.append(it)
+                ev += e
+        n = sum(1 for i in items if i.status == "present")
+        gone = len(items) - n
+        line = f"{n} {target}{_in(want)}" + (f" ({gone} more observed absent)" if gone else "")
+        return Answer(
+            "count",
+            "answered",
+            (line, *(i.text for i in items)),
+            {"target": target, "place": want},
+            tuple(items),
+            tuple(ev),
+            n,
+            matches[0].score,
+        )
+
+    def changes(self, since: float, until: float | None = None, place: str | None = None) -> Answer:
+        """What moved, appeared or disappeared between the two times, optionally only in one place."""
+        if since is None:
+            raise ValueError("changes: give --since T (seconds; negative counts back from the newest stamp)")
+        t1 = self.resolve_time(since)
+        t2 = self.resolve_time(until) if until is not None else self.memory.newest_stamp
+        assert t1 is not None and t2 is not None
+        want = self.place_name(place)
+        items, ev = [], []
+        for c in self.memory.temporal.changes(t1, t2):
+            if want is not None and want not in (c.place_before, c.place_after):
+                continue
+            o = self.memory.spatial.get(c.object_id)
+            label = o.label if o else "object"
+            if c.kind == "moved":
+                what = f"moved from {c.place_before or _xyz(c.before)} to {c.place_after or _xyz(c.after)}"
+            elif c.kind == "appeared":
+                what = f"appeared at {c.place_after or _xyz(c.after)}"
+            else:
+                what = f"disappeared from {c.place_before or _xyz(c.before)}"
+            text = f"{fmt_time(c.stamp)}  {label} #{c.object_id} {what}"
+            extra = {
+                "kind": c.kind,
+                "before": c.before,
+                "after": c.after,
+                "place_before": c.place_before,
+                "place_after": c.place_after,
+            }
+            items.append(
+                Item(
+                    text,
+                    c.object_id,
+                    label,
+                    c.place_after or c.place_before,
+                    c.after or c.before,
+                    c.kind,
+                    c.stamp,
+                    extra=extra,
+                )
+            )
+            ev += [Evidence(r.split(":")[0], r, c.stamp, c.object_id) for r in c.evidence]
+        args = {"since": t1, "until": t2, "place": want}
+        lines = tuple(i.text for i in items) or (f"no changes{_in(want)} between {fmt_time(t1)} and {fmt_time(t2)}",)
+        return Answer("changes", "answered", lines, args, tuple(items), tuple(ev), len(items), 1.0)
+
+    def facts(self, subject: str | None = None, k: int = 50) -> Answer:
+        """Semantic facts valid now, about a subject (an object name, a place, an entity) or all."""
+        sem = self.memory.semantic
+        if subject is None or not subject.strip():
+            fs = sem.facts()
+        else:
+            ents: list[Any] = []
+            try:
+                ms = self.match(subject)
+            except ValueError:
+                ms = ()
+            ents = [m.object_id for m in ms]
+            if not ents:
+                r = sem.resolve(subject)
+                if r is None:
+                    return self._not_seen("facts", subject)
+                ents = [r]
+            seen: set[int] = set()
+            fs = []
+            for e in ents:
+                for f in sem.facts(e):
+                    if f.fact_id not in seen:
+                        seen.add(f.fact_id)
+                        fs.append(f)
+        fs = sorted(fs, key=lambda f: (-f.confidence, f.fact_id))[: max(1, k)]
+        items = tuple(
+            Item(f.text, None, None, None, None, "valid", f.valid_from, fact_id=f.fact_id, extra={"fact": f.to_dict()})
+            for f in fs
+        )
+        ev = tuple(Evidence("fact", f"fact:{f.fact_id}", f.last_evidence) for f in fs)
+        lines = tuple(i.text for i in items) or ("no facts",)
+        return Answer("facts", "answered", lines, {"subject": subject}, items, ev, len(items), 1.0)
+
+    def why(self, target: str) -> Answer:
+        """Why memory believes where the object is: the location fact's evidence chain, and the sightings."""
+        now = self.where_now(target)
+        if now.status == "not_seen":
+            return self._not_seen("why", target)
+        it = now.items[0]
+        assert it.object_id is not None
+        lines = list(now.text)
+        ev = list(now.evidence)
+        fact = self.memory.semantic.where_is(it.object_id)
+        if fact is not None:
+            ex = self.memory.semantic.why(fact.fact_id)
+            lines += ex.text().splitlines()
+            ev.append(Evidence("fact", f"fact:{fact.fact_id}", fact.last_evidence, it.object_id))
+            ev += [Evidence("frame", f"frame:{fr}", None, it.object_id, fr) for fr in ex.frames[:20]]
+        else:
+            lines.append("no location fact: the answer rests on the sightings above")
+        a = self.memory.temporal.last_absence(it.object_id)
+        if a is not None and it.status == "present":
+            lines.append(f"it was missed once at {fmt_time(a.stamp)}{_in(a.place)}, but seen again after")
+        return Answer("why", now.status, tuple(lines), {"target": target}, now.items, tuple(ev), None, now.confidence)
+
+    def retrieve(self, text: str, k: int = 10) -> Answer:
+        """A question that fits no verb: the retrieved entries, ranked."""
+        from robomem.retrieval.query import Query
+
+        entries = self.memory.retrieve(Query(text=text, k=max(1, k)))
+        items = tuple(
+            Item(
+                f"[{e.kind}] {e.text}  (score {e.score:.2f})",
+                e.object_ids[0] if e.object_ids else None,
+                None,
+                e.place,
+                e.position,
+                e.kind,
+                e.stamp,
+                extra={"entry": e.to_dict()},
+            )
+            for e in entries
+        )
+        lines = tuple(f"{i + 1:2d}. {it.text}" for i, it in enumerate(items)) or ("memory holds nothing relevant",)
+        ev = tuple(Evidence("entry", e.key, None) for e in entries)
+        conf = float(entries[0].score) if entries else 0.0
+        return Answer("retrieve", "answered", lines, {"text": text}, items, ev, None, conf)
