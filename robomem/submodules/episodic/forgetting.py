@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from robomem.submodules.base import Changes
-from robomem.submodules.episodic.records import Step, summarise_steps
+from robomem.submodules.base import Changes, ForgetLimits
+from robomem.submodules.episodic.records import Step, most_seen, summarise_steps
 from robomem.submodules.episodic.state import EpisodicState
 
 
 class EpisodeForgetting(EpisodicState):
-    # -- forgetting -------------------------------------------------------------------
+    def forget(self, limits: ForgetLimits, now: float) -> tuple[Changes, dict[str, int]]:
+        """The budget pass (``budget.max_episode_steps``, ``budget.max_episodes``, scaled by ``limits``)."""
+        b = limits.budget
+        return self.plan_forget(
+            limits.limit(b.max_episode_steps),
+            limits.limit(b.max_episodes),
+            now,
+            limits.keep_recent_s,
+            limits.target_fraction,
+        )
+
     def plan_forget(
         self, max_steps: int, max_episodes: int, now: float, keep_recent_s: float, target_fraction: float = 0.8
     ) -> tuple[Changes, dict[str, int]]:
@@ -26,6 +36,7 @@ class EpisodeForgetting(EpisodicState):
         order = sorted(eps, key=lambda e: (self._importance(e), e.retrieved, e.t_end))
         dropped: list[int] = []
         summaries: list[Step] = []
+        next_step = self._next_step  # summary ids, taken at commit
         if n_steps > max_steps:
             target = int(max_steps * target_fraction)
             counts = dict(conn.execute("SELECT episode_id, COUNT(*) FROM steps GROUP BY episode_id").fetchall())
@@ -36,8 +47,9 @@ class EpisodeForgetting(EpisodicState):
                 if c <= 1:
                     continue
                 steps = self.steps(ep.episode_id)
-                summary = summarise_steps(steps)
-                sid = self._reserve_step()
+                summary = summarise_steps(steps, self._object_name)
+                sid = next_step
+                next_step += 1
                 st = Step(
                     sid,
                     ep.episode_id,
@@ -52,6 +64,7 @@ class EpisodeForgetting(EpisodicState):
                     None,
                     sum(s.n for s in steps),
                     steps[-1].t_end or steps[-1].stamp,
+                    tuple(most_seen(steps)),
                 )
                 ch.sql("DELETE FROM steps WHERE episode_id=?", (ep.episode_id,))
                 summaries.append(st)
@@ -80,6 +93,10 @@ class EpisodeForgetting(EpisodicState):
                     self._emb.pop(eid, None)
                 if dropped:
                     self._matrix = None
+            self._taken(self._next_episode, next_step)
 
         ch.then(apply)
         return ch, report
+
+    def _object_name(self, object_id: int) -> str:
+        return f"{self.spatial.label_of(object_id) or 'object'} #{object_id}"

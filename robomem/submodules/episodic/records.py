@@ -6,8 +6,10 @@ the mutable per-robot state of the open episode (what the surprise test compares
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -84,6 +86,7 @@ class Step:
     frame_index: int | None
     n: int = 1  # raw steps this row stands for (summaries stand for many)
     t_end: float | None = None
+    object_ids: tuple[int, ...] = ()  # the objects it saw (observation steps), typed: never parsed from the text
 
     @property
     def text(self) -> str:
@@ -110,6 +113,7 @@ class Step:
             "place": self.place,
             "frame_index": self.frame_index,
             "n": self.n,
+            "object_ids": list(self.object_ids),
         }
 
 
@@ -193,9 +197,28 @@ def surprise_of(seen: frozenset[int], recent: deque[frozenset[int]]) -> float:
     return 1.0 - len(seen & expected) / len(seen)
 
 
+# The columns ``step_from_row`` reads, in its order.
+STEP_COLUMNS = (
+    "id, episode_id, idx, stamp, kind, observation, action, result, success, place, frame_idx, n, t_end, seen"
+)
+
+
 def step_from_row(r: Any) -> Step:
     return Step(
-        r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], None if r[8] is None else bool(r[8]), r[9], r[10], r[11], r[12]
+        r[0],
+        r[1],
+        r[2],
+        r[3],
+        r[4],
+        r[5],
+        r[6],
+        r[7],
+        None if r[8] is None else bool(r[8]),
+        r[9],
+        r[10],
+        r[11],
+        r[12],
+        tuple(int(i) for i in json.loads(r[13])),
     )
 
 
@@ -216,20 +239,26 @@ def summarise_frame(frame: Frame) -> str:
     return text
 
 
-def summarise_steps(steps: list[Step]) -> str:
-    """One line standing for many raw steps: the actions and results, the places, what was seen most."""
+def most_seen(steps: list[Step], n: int = 8) -> list[int]:
+    """The objects the steps saw most often (by the steps' typed object ids), most first."""
+    seen: Counter[int] = Counter()
+    for s in steps:
+        seen.update(dict.fromkeys(s.object_ids, 1))
+    return [oid for oid, _ in seen.most_common(n)]
+
+
+def summarise_steps(steps: list[Step], name: Callable[[int], str]) -> str:
+    """One line standing for many raw steps: the actions and results, the places, what was seen most.
+
+    ``name`` gives an object's display name ("red mug #2") from its id, from the label authority."""
     actions = [s.action + (f" -> {s.result}" if s.result else "") for s in steps if s.action]
     places = list(dict.fromkeys(s.place for s in steps if s.place))
-    seen: Counter[str] = Counter()
-    for s in steps:
-        if s.kind == "observe" and ": saw " in s.observation:
-            for item in s.observation.split(": saw ", 1)[1].split(";")[0].split(", "):
-                seen[item.replace(" (new)", "").replace(" (moved)", "").strip()] += 1
+    seen = most_seen(steps)
     parts = [f"{sum(s.n for s in steps)} steps"]
     if places:
         parts.append("in " + ", ".join(places[:5]))
     if actions:
         parts.append("actions: " + "; ".join(actions[:8]) + (" …" if len(actions) > 8 else ""))
     if seen:
-        parts.append("saw " + ", ".join(k for k, _ in seen.most_common(8)))
+        parts.append("saw " + ", ".join(name(oid) for oid in seen))
     return "; ".join(parts)

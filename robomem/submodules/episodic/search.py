@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from robomem.retrieval.query import Entry, Query, recency
-from robomem.submodules.episodic.records import Episode, EpisodeHit, Step, step_from_row
+from robomem.submodules.episodic.records import STEP_COLUMNS, Episode, EpisodeHit, Step, step_from_row
 from robomem.submodules.episodic.state import EpisodicState
 
 
@@ -154,8 +154,7 @@ class EpisodeSearch(EpisodicState):
         rows = (
             self.store.read()
             .execute(
-                "SELECT id, episode_id, idx, stamp, kind, observation, action, result, success, place, frame_idx, n, t_end,"
-                " embedding FROM steps WHERE episode_id=? ORDER BY idx, id",
+                f"SELECT {STEP_COLUMNS}, embedding FROM steps WHERE episode_id=? ORDER BY idx, id",
                 (int(episode_id),),
             )
             .fetchall()
@@ -164,12 +163,12 @@ class EpisodeSearch(EpisodicState):
             return []
         if not text:
             return [step_from_row(r) for r in rows[-n:]]
-        missing = [i for i, r in enumerate(rows) if r[13] is None]  # an open episode's steps not yet embedded
+        missing = [i for i, r in enumerate(rows) if r[14] is None]  # an open episode's steps not yet embedded
         vecs = self._embed([text] + [step_from_row(rows[i]).text for i in missing])
         q = vecs[0]
         fresh = dict(zip(missing, vecs[1:], strict=True))
         sims = [
-            float((fresh[i] if i in fresh else np.frombuffer(r[13], dtype=np.float32)) @ q) for i, r in enumerate(rows)
+            float((fresh[i] if i in fresh else np.frombuffer(r[14], dtype=np.float32)) @ q) for i, r in enumerate(rows)
         ]
         order = sorted(range(len(rows)), key=lambda i: -sims[i])[:n]
         return [step_from_row(rows[i]) for i in sorted(order)]
@@ -179,7 +178,7 @@ class EpisodeSearch(EpisodicState):
             return []
         rcfg = self.config.retrieval
         if query.time is None:
-            now = max(now, self.newest_stamp)  # events and steps can be newer than the newest frame
+            now = max(now, self._newest)  # events and steps can be newer than the newest frame
         text = query.search_text
         ranked = self._rank(text, None, query.since, query.until, None, None, query.object_ids)
         if text:

@@ -5,7 +5,6 @@ Every method plans: it returns :class:`Changes` and writes nothing; the facade c
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import replace
 
@@ -38,7 +37,7 @@ class EpisodeWriter(EpisodicState):
         reason: str,
         place: str | None,
     ) -> CurrentEpisode:
-        eid = self._reserve_episode()
+        eid = plan.take_episode_id()
         ep = Episode(
             eid, task, kind, robot_id, stamp, stamp, True, None, None, (place,) if place else (), (), 0, 0, reason
         )
@@ -74,14 +73,10 @@ class EpisodeWriter(EpisodicState):
         return ep
 
     def _describe(self, ep: Episode) -> str:
-        conn = self.store.read()
-        labels = [
-            r[0]
-            for r in conn.execute(
-                "SELECT label FROM objects WHERE id IN (SELECT value FROM json_each(?)) ORDER BY n_obs DESC LIMIT 6",
-                (json.dumps(list(ep.object_ids)),),
-            )
-        ]
+        """An automatic episode's name: where it went and what it saw most (labels from spatial, the authority)."""
+        usage = self.spatial.usage()
+        known = sorted((oid for oid in ep.object_ids if oid in usage), key=lambda i: -usage[i][0])
+        labels = [lab for lab in (self.spatial.label_of(oid) for oid in known[:6]) if lab is not None]
         where = " and ".join(ep.places) if ep.places else "around"
         seen = f": saw {', '.join(labels)}" if labels else ""
         return f"explored {where}{seen}"
@@ -99,9 +94,10 @@ class EpisodeWriter(EpisodicState):
         success: bool | None = None,
         place: str | None = None,
         frame_index: int | None = None,
+        object_ids: tuple[int, ...] = (),
     ) -> Step:
         st = Step(
-            self._reserve_step(),
+            plan.take_step_id(),
             cur.episode_id,
             cur.n_steps,
             stamp,
@@ -112,6 +108,7 @@ class EpisodeWriter(EpisodicState):
             success,
             place,
             frame_index,
+            object_ids=object_ids,
         )
         self._step_sql(ch, st, None)
         cur.pending.append((st.step_id, st.text))
@@ -142,9 +139,10 @@ class EpisodeWriter(EpisodicState):
                         self._current.pop(rid, None)
                     else:
                         self._current[rid] = c
-                self.newest_stamp = max(self.newest_stamp, plan.newest)
+                self._newest = max(self._newest, plan.newest)
                 if stale:
                     self._matrix = None
+            self._taken(plan.next_episode, plan.next_step)
 
         ch.then(apply)
 
@@ -242,7 +240,7 @@ class EpisodeWriter(EpisodicState):
 
     def _stamp(self, stamp: float | None, where: str) -> float:
         if stamp is None:
-            return self.newest_stamp
+            return self._newest
         if isinstance(stamp, bool) or not isinstance(stamp, (int, float)) or not math.isfinite(stamp) or stamp < 0:
             raise ValueError(f"{where}: stamp must be a finite number >= 0, got {stamp!r}")
         return float(stamp)
@@ -302,6 +300,7 @@ class EpisodeWriter(EpisodicState):
                 observation=summarise_frame(frame),
                 place=frame.camera_place,
                 frame_index=frame.index,
+                object_ids=tuple(dict.fromkeys(d.object_id for d in frame.detections)),
             )
         # The episode row (t_end, places, objects) is rewritten on steps and every few frames, not on each one.
         write = stepped or cur.n_frames % cfg.write_every == 0

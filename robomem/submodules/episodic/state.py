@@ -10,12 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from robomem.submodules.base import Changes, Submodule
-from robomem.submodules.episodic.records import CurrentEpisode, Episode, Step, step_from_row
+from robomem.submodules.base import Changes, ObjectIndex, Submodule, SubmoduleContext
+from robomem.submodules.episodic.records import STEP_COLUMNS, CurrentEpisode, Episode, Step, step_from_row
 
 
 class EpisodicState(Submodule):
     name = "episodic"
+    tables = ("episodes", "steps")
     schema = (
         """CREATE TABLE IF NOT EXISTS episodes(
             id INTEGER PRIMARY KEY, task TEXT NOT NULL, kind TEXT NOT NULL, robot_id TEXT NOT NULL,
@@ -28,17 +29,26 @@ class EpisodicState(Submodule):
             id INTEGER PRIMARY KEY, episode_id INTEGER NOT NULL REFERENCES episodes(id) ON DELETE CASCADE,
             idx INTEGER NOT NULL, stamp REAL NOT NULL, t_end REAL NOT NULL, kind TEXT NOT NULL,
             observation TEXT NOT NULL DEFAULT '', action TEXT NOT NULL DEFAULT '', result TEXT NOT NULL DEFAULT '',
-            success INTEGER, place TEXT, frame_idx INTEGER, n INTEGER NOT NULL DEFAULT 1, embedding BLOB)""",
+            success INTEGER, place TEXT, frame_idx INTEGER, n INTEGER NOT NULL DEFAULT 1, embedding BLOB,
+            seen TEXT NOT NULL DEFAULT '[]')""",
         "CREATE INDEX IF NOT EXISTS steps_episode ON steps(episode_id, idx)",
     )
 
-    # -- load -------------------------------------------------------------------------
-    def load(self) -> None:
+    def __init__(self, ctx: SubmoduleContext, spatial: ObjectIndex) -> None:
+        super().__init__(ctx)
+        self.spatial = spatial  # the label authority (episode descriptions name what was seen)
         self._lock = threading.RLock()
         self._episodes: dict[int, Episode] = {}
         self._emb: dict[int, np.ndarray] = {}
         self._current: dict[str, CurrentEpisode] = {}
         self._matrix: tuple[list[int], np.ndarray] | None = None
+        self._next_episode = 1  # ids are taken at commit: these advance only in after-commit hooks
+        self._next_step = 1
+        self._newest = 0.0
+
+    # -- load -------------------------------------------------------------------------
+    def load(self) -> None:
+        """Warm the index from the store (once, at open)."""
         conn = self.store.read()
         for row in conn.execute(
             "SELECT id, task, kind, robot_id, t_start, t_end, open, outcome, success, places, object_ids, n_steps,"
@@ -86,25 +96,26 @@ class EpisodicState(Submodule):
             cur.pending = [
                 (r[0], step_from_row(r).text)
                 for r in conn.execute(
-                    "SELECT id, episode_id, idx, stamp, kind, observation, action, result, success, place, frame_idx,"
-                    " n, t_end FROM steps WHERE episode_id=? AND embedding IS NULL ORDER BY id",
+                    f"SELECT {STEP_COLUMNS} FROM steps WHERE episode_id=? AND embedding IS NULL ORDER BY id",
                     (cur.episode_id,),
                 )
             ]
         self._next_episode = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM episodes").fetchone()[0]) + 1
         self._next_step = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM steps").fetchone()[0]) + 1
-        self.newest_stamp = max((e.t_end for e in self._episodes.values()), default=0.0)
+        self._newest = max((e.t_end for e in self._episodes.values()), default=0.0)
+
+    def newest_stamp(self) -> float | None:
+        """The newest stamp of any episode or step (events can be newer than the newest frame)."""
+        with self._lock:
+            return self._newest if self._episodes else None
+
+    def _taken(self, next_episode: int, next_step: int) -> None:
+        """After a commit: the ids a plan used are taken (a failed commit burns none)."""
+        with self._lock:
+            self._next_episode = max(self._next_episode, next_episode)
+            self._next_step = max(self._next_step, next_step)
 
     # -- helpers ----------------------------------------------------------------------
-    def _reserve_episode(self) -> int:
-        eid = self._next_episode
-        self._next_episode += 1
-        return eid
-
-    def _reserve_step(self) -> int:
-        sid = self._next_step
-        self._next_step += 1
-        return sid
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         return np.asarray(self.ctx.embedder.embed(texts), dtype=np.float32)
@@ -154,7 +165,7 @@ class EpisodicState(Submodule):
     def _step_sql(self, ch: Changes, st: Step, emb: np.ndarray | None) -> None:
         ch.sql(
             "INSERT INTO steps(id, episode_id, idx, stamp, t_end, kind, observation, action, result, success, place,"
-            " frame_idx, n, embedding) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " frame_idx, n, embedding, seen) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 st.step_id,
                 st.episode_id,
@@ -170,6 +181,7 @@ class EpisodicState(Submodule):
                 st.frame_index,
                 st.n,
                 emb.astype(np.float32).tobytes() if emb is not None else None,
+                json.dumps(list(st.object_ids)),
             ),
         )
 
@@ -186,8 +198,7 @@ class EpisodicState(Submodule):
         rows = (
             self.store.read()
             .execute(
-                "SELECT id, episode_id, idx, stamp, kind, observation, action, result, success, place, frame_idx, n, t_end"
-                " FROM steps WHERE episode_id=? ORDER BY idx, id",
+                f"SELECT {STEP_COLUMNS} FROM steps WHERE episode_id=? ORDER BY idx, id",
                 (int(episode_id),),
             )
             .fetchall()
@@ -207,7 +218,17 @@ class _Plan:
         self.episodes: dict[int, Episode] = {}
         self.emb: dict[int, np.ndarray] = {}
         self.current: dict[str, CurrentEpisode | None] = {}
-        self.newest = mem.newest_stamp
+        self.newest = mem._newest
+        self.next_episode = mem._next_episode  # ids this plan takes, from here on (taken at commit)
+        self.next_step = mem._next_step
+
+    def take_episode_id(self) -> int:
+        self.next_episode += 1
+        return self.next_episode - 1
+
+    def take_step_id(self) -> int:
+        self.next_step += 1
+        return self.next_step - 1
 
     def episode(self, eid: int) -> Episode:
         return self.episodes.get(eid) or self.mem._episodes[eid]

@@ -1,0 +1,48 @@
+"""Schema migrations that reshape submodule tables (each step brings a store from version N to N + 1).
+
+The store runs them on open, in one transaction, before the submodules' ``CREATE … IF NOT EXISTS``
+statements; a table a step touches may be missing (a store written before that table existed), so each
+step checks first.  Legacy text is parsed here, once, so the running code never parses it back.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+
+_SUPERSEDED = re.compile(r"superseded by fact #(\d+)")
+_OBJECT_REF = re.compile(r"#(\d+)")
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+
+
+def migrate_2_to_3(conn: sqlite3.Connection) -> None:
+    """Version 3 keeps typed fields instead of text that was parsed back.
+
+    - ``facts.superseded_by``: the fact that replaced a closed one (version 2 had it only in ``reason``);
+    - ``steps.seen``: the object ids an observation step saw, as a JSON list (only in the step's text before);
+    - object rows leave ``entities``: an object's display name comes from spatial memory's label
+      distribution, the one authority, not from a copy of the latest label.
+    """
+    facts = _columns(conn, "facts")
+    if facts and "superseded_by" not in facts:
+        conn.execute("ALTER TABLE facts ADD COLUMN superseded_by INTEGER")
+        rows = conn.execute("SELECT id, reason FROM facts WHERE reason LIKE 'superseded by fact #%'").fetchall()
+        for fid, reason in rows:
+            m = _SUPERSEDED.match(reason)
+            if m:
+                conn.execute("UPDATE facts SET superseded_by=? WHERE id=?", (int(m.group(1)), fid))
+    steps = _columns(conn, "steps")
+    if steps and "seen" not in steps:
+        conn.execute("ALTER TABLE steps ADD COLUMN seen TEXT NOT NULL DEFAULT '[]'")
+        rows = conn.execute("SELECT id, observation FROM steps WHERE kind='observe' AND observation LIKE '%: saw %'")
+        for sid, text in rows.fetchall():
+            saw = text.split(": saw ", 1)[1].split(";")[0]
+            ids = list(dict.fromkeys(int(i) for i in _OBJECT_REF.findall(saw)))
+            if ids:
+                conn.execute("UPDATE steps SET seen=? WHERE id=?", (json.dumps(ids), sid))
+    if _columns(conn, "entities"):
+        conn.execute("DELETE FROM entities WHERE kind='object'")
