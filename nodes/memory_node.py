@@ -50,7 +50,6 @@ from robomem.nodes.settings import NodeSettings, description, flatten, unflatten
 from robomem.observation import Observation, Pose
 from robomem.planning.context import Goal, RobotState
 from robomem.planning.planner import Planner
-from robomem.retrieval.query import Query
 
 
 def answer_query(memory: Memory, planner: Planner, goal: str, mode: str, k: int, pose: Pose | None) -> dict[str, Any]:
@@ -72,27 +71,43 @@ def answer_query(memory: Memory, planner: Planner, goal: str, mode: str, k: int,
     except ValueError as exc:
         return {"ok": False, "error": str(exc), "json": "", "goal_pose": None, "confidence": 0.0}
     state = RobotState.from_pose(pose) if pose is not None else RobotState((0.0, 0.0, 0.0))
-    if mode in ("last_seen", "facts"):
-        kind = "sighting" if mode == "last_seen" else "fact"
-        entries = memory.retrieve(Query(text=g.text or g.label, kinds=(kind,), k=k, position=state.position))
-        payload = {"goal": g.describe, "mode": mode, "entries": [e.to_dict() for e in entries]}
-        gp = None
-        if mode == "last_seen" and entries and entries[0].position is not None:
-            x, y, _ = entries[0].position
-            gp = (x, y, _yaw_towards(state, x, y))
-        conf = float(entries[0].parts.get("confidence", 1.0)) if entries else 0.0
-        return {"ok": True, "error": "", "json": json.dumps(payload), "goal_pose": gp, "confidence": conf}
-    ctx = planner.context(g, state, k=k)
-    best = ctx.best
+    if mode == "context":
+        ctx = planner.context(g, state, k=k)
+        payload = ctx.to_dict()
+        payload["mode"] = mode
+        return {
+            "ok": True,
+            "error": "",
+            "json": json.dumps(payload),
+            "goal_pose": None,
+            "confidence": float(ctx.best.confidence),
+        }
+    # locate / last_seen / facts: the one question engine; a name memory has never seen abstains
+    # (ok, no goal pose, confidence 0, "status": "not_seen" in the JSON).
+    from robomem.qa.engine import QuestionEngine
+    from robomem.qa.router import goal_target
+
+    eng = QuestionEngine(memory)
+    target = goal_target(g.label or g.text or "")
+    try:
+        if mode == "locate":
+            a = eng.where_now(target)
+        elif mode == "last_seen":
+            a = eng.last_seen(target, k=max(1, k))
+        else:
+            a = eng.facts(target, k=max(1, k))
+    except ValueError as exc:
+        return {"ok": False, "error": str(exc), "json": "", "goal_pose": None, "confidence": 0.0}
+    payload = a.to_dict()
+    payload.update(goal=g.describe, mode=mode)
     gp = None
-    if best.kind != "explore" and best.target is not None:
-        if best.view_pose is not None:
+    best = a.best
+    if mode != "facts" and a.status == "answered" and best is not None and best.position is not None:
+        if mode == "locate" and best.view_pose is not None:
             gp = tuple(float(v) for v in best.view_pose)
         else:
-            gp = (best.target[0], best.target[1], _yaw_towards(state, best.target[0], best.target[1]))
-    payload = ctx.to_dict()
-    payload["mode"] = mode
-    return {"ok": True, "error": "", "json": json.dumps(payload), "goal_pose": gp, "confidence": float(best.confidence)}
+            gp = (best.position[0], best.position[1], _yaw_towards(state, best.position[0], best.position[1]))
+    return {"ok": True, "error": "", "json": json.dumps(payload), "goal_pose": gp, "confidence": a.confidence}
 
 
 def _yaw_towards(state: RobotState, x: float, y: float) -> float:

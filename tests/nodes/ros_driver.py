@@ -230,15 +230,17 @@ def probe(goal: str) -> int:
             rclpy.spin_once(node, timeout_sec=0.1)
     # the service directly
     if client.wait_for_service(timeout_sec=10.0):
-        for mode in ("locate", "last_seen", "bogus"):
+        asks = [(goal, "locate"), (goal, "last_seen"), (goal, "bogus"), ("the unicorn", "locate"), ("unicorn", "last_seen")]
+        for asked, mode in asks:
             req = Query.Request()
-            req.goal, req.mode, req.k = goal, mode, 5
+            req.goal, req.mode, req.k = asked, mode, 5
             fut = client.call_async(req)
             rclpy.spin_until_future_complete(node, fut, timeout_sec=10.0)
             r = fut.result()
             if r is not None:
                 out(
                     "query",
+                    goal=asked,
                     mode=mode,
                     ok=r.ok,
                     error=r.error,

@@ -67,13 +67,17 @@ def test_answer_query_modes(mem):
     pose = look_at((0.0, 0.0, 1.5), (2.3, -0.3, 0.7))
     a = answer_query(mem, planner, "bring me the red mug", "locate", 5, pose)
     assert a["ok"] and a["goal_pose"] is not None
-    ctx = json.loads(a["json"])
-    assert ctx["proposals"][0]["label"] == "red mug"
+    ans = json.loads(a["json"])
+    assert ans["verb"] == "where-now" and ans["results"][0]["label"] == "red mug"
+    assert ans["results"][0]["match"]["how"] == "exact" and ans["evidence"]
     last = answer_query(mem, planner, "red mug", "last_seen", 5, pose)
     assert last["ok"] and abs(last["goal_pose"][0] - 1.8) < 0.15
-    unknown = answer_query(mem, planner, "the giraffe", "locate", 5, pose)
-    assert unknown["ok"] and unknown["goal_pose"] is None
-    assert json.loads(unknown["json"])["proposals"][0]["kind"] == "explore"
+    ctx = answer_query(mem, planner, "bring me the red mug", "context", 5, pose)
+    assert json.loads(ctx["json"])["proposals"][0]["label"] == "red mug" and ctx["goal_pose"] is None
+    for mode in ("locate", "last_seen", "facts"):  # never seen: abstain in every mode
+        unknown = answer_query(mem, planner, "the giraffe", mode, 5, pose)
+        assert unknown["ok"] and unknown["goal_pose"] is None and unknown["confidence"] == 0.0
+        assert json.loads(unknown["json"])["status"] == "not_seen"
     bad = answer_query(mem, planner, "x", "teleport", 5, pose)
     assert not bad["ok"] and "unknown mode" in bad["error"]
     empty = answer_query(mem, planner, "   ", "locate", 5, pose)

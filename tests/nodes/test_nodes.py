@@ -132,14 +132,19 @@ def test_memory_and_planner_nodes_end_to_end(tmp_path, ros_env):
     gp = by["goal_pose"][0]
     assert gp["frame"] == "map"
     assert abs(gp["x"] - 1.8) < 2.5 and abs(gp["y"] - 0.1) < 2.5
-    locate = next(q for q in by["query"] if q["mode"] == "locate")
+    locate = next(q for q in by["query"] if q["mode"] == "locate" and q["goal"] == "red mug")
     assert locate["ok"] and locate["has_goal_pose"]
-    ctx = json.loads(locate["json"])
-    assert ctx["proposals"][0]["label"] == "red mug"
-    target = ctx["proposals"][0]["target"]
+    ctx = json.loads(locate["json"])  # the question engine's where-now answer
+    assert ctx["verb"] == "where-now" and ctx["results"][0]["label"] == "red mug"
+    target = ctx["results"][0]["position"]
     assert abs(target[0] - 1.8) < 0.15 and abs(target[1] - 0.1) < 0.15
-    last = next(q for q in by["query"] if q["mode"] == "last_seen")
+    last = next(q for q in by["query"] if q["mode"] == "last_seen" and q["goal"] == "red mug")
     assert last["ok"] and abs(last["x"] - 1.8) < 0.15
+    # never seen: the service abstains in every mode (ok, no goal pose, confidence 0, status not_seen)
+    for q in (q for q in by["query"] if "unicorn" in q["goal"]):
+        assert q["ok"] and not q["has_goal_pose"] and q["confidence"] == 0.0, q
+        assert json.loads(q["json"])["status"] == "not_seen"
+    assert len([q for q in by["query"] if "unicorn" in q["goal"]]) == 2
     bogus = next(q for q in by["query"] if q["mode"] == "bogus")
     assert not bogus["ok"] and "unknown mode" in bogus["error"]
     # every bad message was counted under its reason; the node kept running
@@ -160,10 +165,10 @@ def test_memory_and_planner_nodes_end_to_end(tmp_path, ros_env):
     finally:
         stop(mem2)
         stop(plan2)
-    locate2 = next(e for e in probe2 if e["event"] == "query" and e["mode"] == "locate")
+    locate2 = next(e for e in probe2 if e["event"] == "query" and e["mode"] == "locate" and e["goal"] == "red mug")
     ctx2 = json.loads(locate2["json"])
-    assert ctx2["proposals"][0]["object_id"] == ctx["proposals"][0]["object_id"]
-    assert ctx2["proposals"][0]["target"] == pytest.approx(target, abs=1e-6)
+    assert ctx2["results"][0]["object_id"] == ctx["results"][0]["object_id"]
+    assert ctx2["results"][0]["position"] == pytest.approx(target, abs=1e-6)
 
 
 def test_robomem_ros_starts_both_nodes_and_stops_them_cleanly(tmp_path, ros_env):
