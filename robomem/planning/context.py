@@ -162,13 +162,17 @@ class RobotState:
         return (c * dx + s * dy, -s * dx + c * dy, dz)
 
 
+PROPOSAL_KINDS = ("object", "usually_in", "place", "explore")
+
+
 @dataclass(frozen=True)
 class GoalProposal:
     """Where to go for the goal, and how sure memory is.
 
     ``kind``: ``object`` (the object's last known place), ``usually_in`` (a
-    consolidated place from semantic memory) or ``explore`` (memory knows
-    nothing useful).  ``target`` is the point to reach or look at (world);
+    consolidated place from semantic memory), ``place`` (a place other
+    evidence points at: a past search found it there) or ``explore`` (look
+    around a place memory has no evidence for).  ``target`` is the point to reach or look at (world);
     ``view_pose`` (x, y, yaw) is the stored keyframe pose that best shows the
     object, where one exists.
     """
@@ -184,8 +188,8 @@ class GoalProposal:
     evidence: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.kind not in ("object", "usually_in", "explore"):
-            raise ValueError(f"GoalProposal.kind: expected object, usually_in or explore, got {self.kind!r}")
+        if self.kind not in PROPOSAL_KINDS:
+            raise ValueError(f"GoalProposal.kind: expected one of {PROPOSAL_KINDS}, got {self.kind!r}")
         c = float(self.confidence)
         if not 0.0 <= c <= 1.0:
             raise ValueError(f"GoalProposal.confidence: must be in [0, 1], got {self.confidence!r}")

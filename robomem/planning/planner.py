@@ -18,19 +18,24 @@
 3. **Pack.**  At most ``k`` entries and ``max_tokens`` estimated tokens of
    ``Context.text()``; the best current entry of every submodule that found
    something relevant is packed first, so no submodule is crowded out.
-4. **Propose.**  Objects matching the goal, best first (confidence from the
+4. **Propose** (the whole search, the same for every simulator and the ROS
+   planner node).  Objects matching the goal, best first (confidence from the
    label share and freshness, order also by distance), each with the stored
-   keyframe pose that best shows it; objects *observed absent* at their
-   remembered place are not proposed there; then consolidated
-   ``usually_in`` places from semantic memory; last, always, ``explore``
-   (the least-visited known place, if places are known).
+   keyframe pose that best shows it from at most ``view_range`` metres;
+   objects *observed absent* at their remembered place are not proposed
+   there.  Then places ranked by memory's evidence (``usually_in`` facts for
+   the object and its class, past searches that found it, places not observed
+   since it was last seen; places where it was observed absent ruled out;
+   distance), then exploration of every place, least recently seen first,
+   nearest first (:mod:`robomem.planning.search`).  Without known places the
+   last proposal is one ``explore`` with no target (look around here).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -38,6 +43,17 @@ import numpy as np
 
 from robomem.memory import Memory
 from robomem.planning.context import Context, Goal, GoalProposal, RobotState, estimate_tokens
+from robomem.planning.search import (
+    evidence_proposals,
+    exploration_order,
+    last_news,
+    place_evidence,
+    place_observations,
+)
+from robomem.planning.search import (
+    usually_place as _usually_place,
+)
+from robomem.qa.labels import match_label
 from robomem.retrieval.query import Entry, Query, proximity, text_relevance, total_score, words
 from robomem.submodules.spatial.memory import ObjectRecord
 
@@ -56,9 +72,6 @@ _PREPOSITIONS = {
     "behind",
     "by",
 }  # not "to": "go to the mug"
-_USUALLY = re.compile(
-    r"^(?P<subject>.+?)\s*(?:\||\s)\s*usually[ _]in\s*(?:\||\s)\s*(?:the\s+)?(?P<place>.+?)\s*$", re.I
-)
 
 
 class Planner:
@@ -71,6 +84,8 @@ class Planner:
         max_tokens: int = 800,
         min_per_source: int = 1,
         max_targets: int = 10,
+        viewpoints: Mapping[str, tuple[float, float]] | None = None,
+        view_range: float | None = 3.5,
     ) -> None:
         if not isinstance(memory, Memory):
             raise ValueError(f"Planner: expected a robomem Memory, got {type(memory).__name__}")
@@ -82,7 +97,14 @@ class Planner:
         self.max_tokens = max_tokens
         self.min_per_source = min_per_source
         self.max_targets = max(1, int(max_targets))
-        self._visits: tuple[float, dict[str | None, int]] | None = None
+        if view_range is not None and not (
+            isinstance(view_range, (int, float)) and math.isfinite(view_range) and view_range > 0
+        ):
+            raise ValueError(f"Planner.view_range: expected a positive number of metres or None, got {view_range!r}")
+        # place -> (x, y) the robot looks around a place from (default: the place's centre)
+        self.viewpoints = {str(k): (float(v[0]), float(v[1])) for k, v in (viewpoints or {}).items()}
+        self.view_range = None if view_range is None else float(view_range)
+        self._observed: tuple[float, dict[str, tuple[float, int]]] | None = None
 
     @property
     def embedder(self) -> Any:
@@ -207,6 +229,7 @@ class Planner:
                 s
                 for s in self.memory.spatial.best_snapshots(o.object_id, 5)
                 if self._shows_current_place(o.object_id, s.stamp, o.centroid)
+                and self._in_view_range(s.pose, o.centroid)
             ][:1]
             if snaps:
                 vs = RobotState.from_pose(snaps[0].pose)
@@ -230,12 +253,47 @@ class Planner:
             )
         found.sort(key=lambda t: (-t[0], t[1].object_id or 0))
         proposals = [p for _, p in found]
-        proposals += self._usually_in(goal, targets, state, now)
+        usually = self._usually_in(goal, targets, state, now)
         note = "; ".join(ruled_out[:3])
-        proposals.append(self._explore(goal, state, note, bool(proposals)))
+        if not len(self.memory.places):
+            proposals += usually
+            proposals.append(self._explore(goal, note, bool(proposals)))
+            return tuple(proposals)
+        known = {
+            p.place: (p.confidence, p.reason, p.evidence) for p in usually if self.memory.places.get(p.place or "")
+        }
+        proposals += [p for p in usually if p.place not in known]
+        ids = [o.object_id for o in targets]
+        observed = self._place_observations()
+        evidence = place_evidence(
+            self.memory, goal.label or (targets[0].label if targets else None), ids, known, observed, now
+        )
+        here = (state.position[0], state.position[1])
+        proposals += evidence_proposals(self.memory, evidence, goal.label, here, cfg.distance_scale, self.viewpoints)
+        covered = {p.place for p in proposals if p.place and p.kind == "object"}  # explored again, last
+        looked = {p.place for p in proposals if p.place and p.kind != "object"}  # looked around already: not again
+        start = next((p.xy for p in reversed(proposals) if p.xy is not None), here)
+        what = goal.label or goal.text
+        why = (
+            f"if the candidates above fail, explore for {what!r}"
+            if proposals
+            else f"memory knows nothing about {what!r} that is still valid"
+        )
+        if note:
+            why += f" ({note})"
+        proposals += exploration_order(
+            self.memory, evidence, covered, looked, start, last_news(self.memory, ids), goal.label, why, self.viewpoints
+        )
         return tuple(proposals)
 
     # -- internals ---------------------------------------------------------------------
+    def _in_view_range(self, pose: Any, where: tuple[float, float, float]) -> bool:
+        """A keyframe taken farther than ``view_range`` from the object shows it, but too far to reach it."""
+        if self.view_range is None:
+            return True
+        x, y = RobotState.from_pose(pose).position[:2]
+        return math.dist((x, y), where[:2]) <= self.view_range
+
     def _shows_current_place(self, object_id: int, stamp: float, where: tuple[float, float, float]) -> bool:
         """Whether the object was at ``where`` (its current place) at ``stamp`` (a keyframe is not stale)."""
         w = self.memory.temporal.where_at(object_id, stamp)
@@ -277,15 +335,15 @@ class Planner:
             kinds=("object",),
             k=max(self.max_targets, 10),
         )
+        if goal.label is not None:
+            # the one label rule (robomem.qa.labels): exact, share, head noun, synonym; near ones first among equals
+            matches = match_label(goal.label, spatial.objects(), self.embedder)
+            rel = {m.label: max(m.score, 0.0) for m in matches}
+            objs = [o for o in (spatial.get(m.object_id) for m in matches) if o is not None]
+            objs.sort(key=lambda o: (-rel.get(o.label, 0.0), math.dist(o.centroid, state.position), o.object_id))
+            return objs[: self.max_targets], {lab: min(1.0, r) for lab, r in rel.items()}
         found = [e for e in spatial.search(q, now) if e.kind == "object" and e.object_ids]
         recs = [r for r in (spatial.get(e.object_ids[0]) for e in found) if r is not None]
-        if goal.label is not None:
-            objs = [
-                o
-                for o in recs
-                if o.label == goal.label or o.labels.get(goal.label, 0.0) >= 0.25 * sum(o.labels.values())
-            ]
-            return objs[: self.max_targets], {o.label: 1.0 for o in objs}
         if not recs:
             return [], {}
         label_rel = self._label_relevance(goal)
@@ -333,7 +391,8 @@ class Planner:
         out.sort(key=lambda p: -p.confidence)
         return out
 
-    def _explore(self, goal: Goal, state: RobotState, note: str, has_other: bool) -> GoalProposal:
+    def _explore(self, goal: Goal, note: str, has_other: bool) -> GoalProposal:
+        """The last proposal where no places are known: look around here."""
         what = goal.label or goal.text
         if has_other:
             reason = f"if the candidates above fail, explore for {what!r}"
@@ -341,32 +400,16 @@ class Planner:
             reason = f"memory knows nothing about {what!r} that is still valid; explore"
         if note:
             reason += f" ({note})"
-        places = list(self.memory.places)
-        if not places:
-            return GoalProposal(kind="explore", confidence=0.0, reason=reason)
-        counts = self._place_visits()
+        return GoalProposal(kind="explore", confidence=0.0, reason=reason)
 
-        def visits(p: Any) -> int:
-            return counts.get(p.name, 0)
-
-        best = min(places, key=lambda p: (visits(p), math.dist(p.centre, state.position[:2]), p.name))
-        return GoalProposal(
-            kind="explore",
-            confidence=0.0,
-            target=(best.centre[0], best.centre[1], 0.0),
-            place=best.name,
-            reason=f"{reason}; least visited place: {best.name} ({visits(best)} frames there)",
-        )
-
-    def _place_visits(self) -> dict[str | None, int]:
-        """Frames taken in each place (cached until memory gets a new frame)."""
+    def _place_observations(self) -> dict[str, tuple[float, int]]:
+        """Newest frame and frame count per place (cached until memory gets a new frame)."""
         key = self.memory.newest_stamp
-        if self._visits is not None and self._visits[0] == key:
-            return self._visits[1]
-        rows = self.memory.store.read().execute("SELECT place, COUNT(*) FROM frames GROUP BY place").fetchall()
-        counts = {r[0]: int(r[1]) for r in rows}
-        self._visits = (key, counts)
-        return counts
+        if self._observed is not None and self._observed[0] == key:
+            return self._observed[1]
+        obs = place_observations(self.memory)
+        self._observed = (key, obs)
+        return obs
 
     def _pack(
         self,
@@ -534,35 +577,3 @@ def _location_words(text: str) -> set[str]:
 
 def _located_in(e: Entry) -> bool:
     return str(e.data.get("predicate", "")).lower() == "located_in" and e.data.get("valid_to") is None
-
-
-def _strip_entity(name: str) -> str:
-    """'class:red mug' -> 'red mug', 'place:kitchen' -> 'kitchen', 'red mug #12' -> 'red mug'."""
-    name = re.sub(r"^(class|object|place|entity):", "", name.strip())
-    return re.sub(r"\s*#\d+$", "", name).strip()
-
-
-def _usually_place(e: Entry, subject: str) -> str | None:
-    """The place of a "subject usually_in place" fact entry, else None."""
-    d = e.data
-    pred = str(d.get("predicate", "")).lower().replace(" ", "_")
-    if pred == "usually_in":
-        if d.get("valid_to") is not None:
-            return None  # a retired fact
-        subj = _strip_entity(str(d.get("subject_name") or d.get("subject") or subject))
-        obj = d.get("object_name") or d.get("object") or d.get("value")
-        if obj is not None and _same_thing(subj, subject):
-            return _strip_entity(str(obj))
-        return None
-    m = _USUALLY.match(e.text.strip())
-    if m and _same_thing(m.group("subject"), subject):
-        return m.group("place").strip().rstrip(".")
-    return None
-
-
-def _same_thing(a: str, b: str) -> bool:
-    wa, wb = words(a), words(b)
-    if not wa or not wb:
-        return False
-    sing = [w[:-1] if w.endswith("s") else w for w in wa]
-    return wa[-1] == wb[-1] or sing[-1] == wb[-1] or set(wb) <= set(wa) | set(sing)

@@ -141,6 +141,13 @@ class ObjectSearchPolicy:
                 return True
         return False
 
+    def replan(self, context: Context) -> None:
+        """Take fresh proposals (memory learned something, or the critic asked): the queue is replaced and the
+        candidate being approached is dropped without counting as tried."""
+        if self.current is not None and self.tried and self.tried[-1] is self.current:
+            self.tried.pop()
+        self._replan(context)
+
     def _replan(self, ctx: Context) -> None:
         self._queue = [p for p in ctx.proposals if not self._was_tried(p)]
         self.current = None

@@ -6,10 +6,10 @@ import math
 
 import pytest
 
-import robomem.submodules.episodic.memory
 from robomem import Event, Memory, Place
 from robomem.planning.context import Goal, RobotState, estimate_tokens
-from robomem.planning.planner import Planner, _location_words, _usually_place
+from robomem.planning.planner import Planner, _location_words
+from robomem.planning.search import usually_place as _usually_place
 from robomem.retrieval.query import Entry, total_score
 from robomem.testing.synthetic import Box, BoxScene, look_at
 
@@ -114,7 +114,8 @@ def test_near_object_is_ranked_over_the_far_one(mem):
         assert math.dist(mugs[0].position[:2], want) < 0.3
         assert mugs[0].parts["distance"] > mugs[1].parts["distance"]
         assert math.dist(ctx.best.target[:2], want) < 0.3
-        assert [p.kind for p in ctx.proposals] == ["object", "object", "explore"]
+        # both mugs, then every place to explore (no evidence for any other place)
+        assert [p.kind for p in ctx.proposals] == ["object", "object", "explore", "explore", "explore"]
 
 
 def test_entries_keep_score_parts_and_label_match(mem):
@@ -177,10 +178,7 @@ def test_packing_respects_k_tokens_dedup_and_one_per_submodule(mem):
     assert tight.budget["tokens"] <= 260
 
 
-@pytest.mark.skipif(not hasattr(Memory, "add_event"), reason="Memory.add_event missing")
 def test_the_relevant_past_failure_is_retrieved(mem):
-    if "placeholder" in (robomem.submodules.episodic.memory.__doc__ or ""):
-        pytest.xfail("episodic memory is still a placeholder (issue 3); it finds no episodes yet")
     scene = BoxScene([*furniture(), mug_at(A, 0.80)], W, H)
     t = tour(mem, scene, 0.0, VIEW_A)
     distractors = [
@@ -234,10 +232,11 @@ def test_absent_object_is_not_proposed_next_candidate_then_explore(mem):
     gone2 = BoxScene(furniture(), W, H)
     t = tour(mem, gone2, t + 10, VIEW_B[:1])
     ctx = planner.context(Goal(label="red mug"), RobotState((0.0, 0.0, 0.0), 0.0, t))
-    assert [p.kind for p in ctx.proposals] == ["explore"]
+    assert [p.kind for p in ctx.proposals] == ["explore", "explore", "explore"]
     assert not ctx.knows_goal and ctx.best.confidence == 0.0
     assert "observed absent" in ctx.best.reason
-    assert ctx.best.place == "hall"  # the place never visited
+    assert ctx.best.place == "hall"  # the place never observed first; the two where a mug was observed absent last
+    assert all("ruled out" in p.reason for p in ctx.proposals[1:])
     # Re-planning can also exclude candidates that were tried.
     ctx = planner.context(Goal(label="red mug"), RobotState((0, 0, 0), 0.0, t), exclude_objects=ids)
     assert ctx.best.kind == "explore"
@@ -267,7 +266,9 @@ def test_usually_in_from_semantic_memory_is_the_next_candidate(mem, monkeypatch)
 
     monkeypatch.setattr(mem.semantic, "search", search)
     ctx = Planner(mem).context(Goal(label="red mug"), RobotState((0, 0, 0), 0.0, t))
-    assert [p.kind for p in ctx.proposals] == ["usually_in", "explore"]
+    assert [p.kind for p in ctx.proposals] == ["usually_in", "explore", "explore"]  # not the living room again
+    # the kitchen, where the mug was observed absent, is explored last
+    assert ctx.proposals[-1].place == "kitchen" and "ruled out" in ctx.proposals[-1].reason
     p = ctx.best
     assert p.place == "living room" and p.target[:2] == pytest.approx((5.5, 0.0))
     assert 0.0 < p.confidence <= 0.5 and "fact:1" in p.evidence
@@ -299,7 +300,7 @@ def test_target_named_in_a_sentence_with_a_place(mem):
 
 def test_empty_memory_says_so_and_explores(mem):
     ctx = Planner(mem).context("find the keys", RobotState((0, 0, 0), 0.0, 1.0))
-    assert ctx.entries == () and [p.kind for p in ctx.proposals] == ["explore"]
+    assert ctx.entries == () and [p.kind for p in ctx.proposals] == ["explore"] * len(PLACES)
     assert "nothing" in ctx.text()
 
 
@@ -322,18 +323,64 @@ def test_bad_input_is_refused(mem):
 
 
 def test_usually_in_from_real_consolidation(mem):
-    if not hasattr(mem, "consolidate"):
-        pytest.xfail("semantic consolidation (Memory.consolidate) not available yet")
     scene = BoxScene([*furniture(), mug_at(A, 0.80)], W, H)
     t = 0.0
     for _ in range(3):  # three visits, hours apart: a habit, not one long look
         t = tour(mem, scene, t + 3600.0, VIEW_A)
     mem.consolidate()
+    planner = Planner(mem)
+    ctx = planner.context(Goal(label="red mug"), RobotState((6, 0, 0), 0.0, t))
+    kinds = [p.kind for p in ctx.proposals]
+    # the mug where it was seen, then the habit (the kitchen), then the other places
+    assert kinds[:2] == ["object", "usually_in"] and kinds[-1] == "explore", ctx.text()
+    assert ctx.proposals[1].place == "kitchen" and ctx.proposals[1].target[:2] == pytest.approx((1.0, 0.0))
+    assert ctx.proposals[1].confidence <= 0.5 and any(k.startswith("fact:") for k in ctx.proposals[1].evidence)
+    # Observed absent at its place in the kitchen: the kitchen is ruled out as evidence and explored last.
     gone = BoxScene(furniture(), W, H)
     t = tour(mem, gone, t + 10, VIEW_A[:1])
     assert all(o.status == "absent" for o in mem.objects("red mug"))
-    ctx = Planner(mem).context(Goal(label="red mug"), RobotState((6, 0, 0), 0.0, t))
-    kinds = [p.kind for p in ctx.proposals]
-    assert kinds[0] == "usually_in" and kinds[-1] == "explore", ctx.text()
-    assert ctx.best.place == "kitchen" and ctx.best.target[:2] == pytest.approx((1.0, 0.0))
-    assert ctx.best.confidence <= 0.5
+    ctx = planner.context(Goal(label="red mug"), RobotState((6, 0, 0), 0.0, t))
+    assert [p.kind for p in ctx.proposals] == ["explore", "explore", "explore"], ctx.text()
+    assert ctx.proposals[-1].place == "kitchen" and "observed absent" in ctx.proposals[-1].reason
+
+
+def test_a_past_search_that_found_it_sends_the_next_search_there(mem):
+    """Episodic memory feeds the search: "last time I looked for it, it was in the living room"."""
+    from robomem.planning.search import found_outcome
+
+    scene = BoxScene([*furniture(), mug_at(A, 0.80)], W, H)
+    t = tour(mem, scene, 0.0, VIEW_A[:1])
+    gone = BoxScene(furniture(), W, H)
+    t = tour(mem, gone, t + 10, VIEW_A[:1])  # the mug is gone from the kitchen table
+    mem.begin_episode("find the red mug", stamp=t)
+    mem.add_step("looked around", "go to explore living room", "found red mug in the living room", True, stamp=t + 1)
+    mem.end_episode(found_outcome("red mug", "living room"), stamp=t + 2, success=True)
+    mem.begin_episode("find the book", stamp=t + 3)
+    mem.end_episode(found_outcome("book", "hall"), stamp=t + 4, success=True)
+    ctx = Planner(mem).context(Goal(label="red mug"), RobotState((0, 0, 0), 0.0, t + 5))
+    first = ctx.proposals[0]
+    assert first.kind == "place" and first.place == "living room", ctx.text()
+    assert "last time I looked for the red mug" in first.reason and first.evidence[0].startswith("episode:")
+    assert all(p.place != "hall" or p.kind == "explore" for p in ctx.proposals)  # the book's episode is not evidence
+    assert [p.kind for p in ctx.proposals[1:]] == ["explore", "explore"]
+
+
+def test_exploration_is_least_recently_seen_first_then_nearest(mem):
+    scene = BoxScene(furniture(), W, H)
+    t = tour(mem, scene, 0.0, VIEW_B[:1])  # only the living room was ever observed
+    planner = Planner(mem, viewpoints={"kitchen": (1.0, 1.0), "hall": (6.0, 4.5), "living room": (5.0, 0.0)})
+    ctx = planner.context(Goal(label="keys"), RobotState((7.0, 2.0, 0.0), 0.0, t))
+    # never observed (kitchen, hall) before the observed living room; the hall first: nearer to the robot
+    assert [p.place for p in ctx.proposals] == ["hall", "kitchen", "living room"]
+    assert [p.xy for p in ctx.proposals] == [(6.0, 4.5), (1.0, 1.0), (5.0, 0.0)]  # the robot's viewpoints
+    with pytest.raises(ValueError, match="view_range"):
+        Planner(mem, view_range=-1.0)
+
+
+def test_view_pose_is_never_farther_than_view_range(mem):
+    scene = BoxScene([*furniture(), mug_at(A, 0.80)], W, H)
+    t = tour(mem, scene, 0.0, VIEW_A)
+    near = Planner(mem).context(Goal(label="red mug"), RobotState((0, 0, 0), 0.0, t)).best
+    assert near.view_pose is not None and math.dist(near.view_pose[:2], A) <= 3.5
+    tight = Planner(mem, view_range=0.5).context(Goal(label="red mug"), RobotState((0, 0, 0), 0.0, t)).best
+    assert tight.kind == "object" and tight.view_pose is None  # every keyframe is farther: go to the mug itself

@@ -1,0 +1,304 @@
+"""The search order after the remembered objects: places ranked by memory's evidence, then exploration.
+
+:meth:`robomem.planning.planner.Planner.propose` puts the goal's remembered objects first (each
+with its best view pose); what follows comes from here, so every simulator and the ROS planner
+node get the same search:
+
+1. **Places memory has evidence for** (:func:`place_evidence`), best first: ``usually_in`` facts
+   for the target object and its class, and past search episodes that found the target there
+   ("last time I looked for it, it was in the bedroom", :func:`found_outcome`).  A place is
+   *ruled out* where the target was observed absent (and not seen there since); a ruled-out
+   place gets no evidence proposal.  Among places with evidence the score is raised for a place
+   not observed since the target was last seen (it may have gone there unseen) and ordered by
+   the robot's distance.
+2. **Exploration of every other place** (:func:`exploration_order`), least recently seen first,
+   nearest first: places not observed since the target's last news (never observed at all, when
+   memory knows nothing of the target) are toured before places looked at since, and places a
+   proposal above already covers or that were ruled out come last; within each group a
+   nearest-neighbour tour from where the previous proposal leaves the robot.
+
+A place is visited at its *viewpoint*: one the robot supplies (a spot from which most of the place
+can be seen, e.g. a simulator's room viewpoints) or else the place's centre.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from robomem.memory import Memory
+from robomem.places import Place
+from robomem.planning.context import GoalProposal
+from robomem.retrieval.query import Entry, words
+
+EPISODE_WEIGHT = 0.6  # evidence of one past successful search that ended in a place
+EPISODE_HALF_LIFE_S = 86_400.0  # a day-old "found it there" counts half
+STALE_BONUS = 0.15  # evidence for a place not observed since the target was last seen is raised by this
+
+
+def found_outcome(label: str, place: str | None) -> str:
+    """The outcome text a search runner records for a successful search (parsed by :func:`found_place`)."""
+    return f"success: found {label} in the {place}" if place else f"success: found {label}"
+
+
+_USUALLY = re.compile(
+    r"^(?P<subject>.+?)\s*(?:\||\s)\s*usually[ _]in\s*(?:\||\s)\s*(?:the\s+)?(?P<place>.+?)\s*$", re.I
+)
+_FOUND = re.compile(r"found (?P<label>.+?) in the (?P<place>.+?)\s*$", re.I)
+
+
+def found_place(outcome: str | None, label: str) -> str | None:
+    """The place a recorded outcome says ``label`` was found in, else None."""
+    if not outcome:
+        return None
+    m = _FOUND.search(outcome)
+    if m is None or m.group("label").strip().lower() != label.strip().lower():
+        return None
+    return m.group("place").strip()
+
+
+@dataclass(frozen=True)
+class PlaceEvidence:
+    """What memory says about a place for one search target."""
+
+    place: str
+    score: float  # 0 = no evidence
+    reasons: tuple[str, ...]
+    evidence: tuple[str, ...]  # keys: fact:N, episode:N
+    ruled_out: bool  # the target was observed absent there (and not seen there since)
+    last_observed: float | None  # newest frame taken in the place
+    kind: str = "place"  # "usually_in" when a usually_in fact is the strongest evidence
+
+
+def place_observations(memory: Memory) -> dict[str, tuple[float, int]]:
+    """Place -> (stamp of the newest frame taken there, frames there)."""
+    rows = memory.store.read().execute("SELECT place, MAX(stamp), COUNT(*) FROM frames GROUP BY place").fetchall()
+    return {str(r[0]): (float(r[1]), int(r[2])) for r in rows if r[0] is not None}
+
+
+def place_evidence(
+    memory: Memory,
+    label: str | None,
+    target_ids: Iterable[int],
+    usually: Mapping[str, tuple[float, str, tuple[str, ...]]],
+    observed: Mapping[str, tuple[float, int]],
+    now: float,
+) -> dict[str, PlaceEvidence]:
+    """Every known place's evidence for the target (``label`` and the objects ``target_ids``).
+
+    ``usually``: place -> (confidence, reason, evidence keys) of the planner's usually_in facts."""
+    ids = [int(i) for i in target_ids]
+    news = last_news(memory, ids)
+    ruled = _ruled_out(memory, ids)
+    found = _episode_places(memory, label, now) if label else {}
+    out: dict[str, PlaceEvidence] = {}
+    for p in memory.places:
+        score, reasons, keys, kind = 0.0, [], [], "place"
+        if p.name in usually:
+            conf, why, ev = usually[p.name]
+            score += conf
+            reasons.append(why)
+            keys += list(ev)
+            kind = "usually_in"
+        if p.name in found:
+            w, why, ev = found[p.name]
+            if w > score:
+                kind = "place"
+            score += w
+            reasons.append(why)
+            keys += list(ev)
+        seen = observed.get(p.name)
+        if score > 0 and news is not None and (seen is None or seen[0] <= news):
+            score += STALE_BONUS
+            reasons.append("not observed since it was last seen")
+        out[p.name] = PlaceEvidence(
+            place=p.name,
+            score=0.0 if p.name in ruled else score,
+            reasons=tuple(reasons) + ((ruled[p.name],) if p.name in ruled else ()),
+            evidence=tuple(dict.fromkeys(keys)),
+            ruled_out=p.name in ruled,
+            last_observed=None if seen is None else seen[0],
+            kind=kind,
+        )
+    return out
+
+
+def viewpoint(place: Place, viewpoints: Mapping[str, tuple[float, float]] | None) -> tuple[float, float]:
+    if viewpoints is not None and place.name in viewpoints:
+        x, y = viewpoints[place.name]
+        return (float(x), float(y))
+    return place.centre
+
+
+def evidence_proposals(
+    memory: Memory,
+    evidence: Mapping[str, PlaceEvidence],
+    label: str | None,
+    position: tuple[float, float],
+    distance_scale: float,
+    viewpoints: Mapping[str, tuple[float, float]] | None,
+) -> list[GoalProposal]:
+    """Places with evidence, best first (evidence, then nearness to ``position``)."""
+    ranked = []
+    for ev in evidence.values():
+        place = memory.places.get(ev.place)
+        if ev.score <= 0 or ev.ruled_out or place is None:
+            continue
+        xy = viewpoint(place, viewpoints)
+        near = math.exp(-math.dist(xy, position) / max(distance_scale, 1e-9))
+        ranked.append((ev.score * (0.75 + 0.25 * near), ev, xy))
+    ranked.sort(key=lambda t: (-t[0], t[1].place))
+    return [
+        GoalProposal(
+            kind=ev.kind,
+            confidence=min(0.5, order),
+            target=(xy[0], xy[1], 0.0),
+            place=ev.place,
+            label=label,
+            reason="; ".join(ev.reasons),
+            evidence=ev.evidence,
+        )
+        for order, ev, xy in ranked
+    ]
+
+
+def exploration_order(
+    memory: Memory,
+    evidence: Mapping[str, PlaceEvidence],
+    covered: set[str],
+    looked: set[str],
+    start: tuple[float, float],
+    last_news: float | None,
+    label: str | None,
+    why: str,
+    viewpoints: Mapping[str, tuple[float, float]] | None,
+) -> list[GoalProposal]:
+    """Every place not in ``looked`` as an ``explore`` proposal: least recently seen group first, nearest-neighbour
+    within; places in ``covered`` (a remembered object sends the robot there) or ruled out come last."""
+    groups: dict[int, list[tuple[Place, tuple[float, float]]]] = {}
+    for p in memory.places:
+        if p.name in looked:
+            continue
+        ev = evidence.get(p.name)
+        seen = ev.last_observed if ev is not None else None
+        if p.name in covered or (ev is not None and ev.ruled_out):
+            g = 2
+        elif seen is None or (last_news is not None and seen <= last_news):
+            g = 0
+        else:
+            g = 1
+        groups.setdefault(g, []).append((p, viewpoint(p, viewpoints)))
+    out: list[GoalProposal] = []
+    here = start
+    names = {0: "not observed since its last news", 1: "observed since", 2: "already covered or ruled out"}
+    for g in sorted(groups):
+        todo = list(groups[g])
+        while todo:
+            p, xy = min(todo, key=lambda t: (math.dist(here, t[1]), t[0].name))
+            todo.remove((p, xy))
+            ev = evidence.get(p.name)
+            seen = (
+                "never observed"
+                if ev is None or ev.last_observed is None
+                else f"last observed t={ev.last_observed:.0f}s"
+            )
+            out.append(
+                GoalProposal(
+                    kind="explore",
+                    confidence=0.0,
+                    target=(xy[0], xy[1], 0.0),
+                    place=p.name,
+                    label=label,
+                    reason=f"{why}; explore the {p.name} ({seen}; {names[g]})",
+                )
+            )
+            here = xy
+    return out
+
+
+# -- evidence helpers ------------------------------------------------------------------------
+def last_news(memory: Memory, ids: list[int]) -> float | None:
+    """The newest stamp memory has about the targets (a sighting or an observed absence)."""
+    stamps = []
+    for i in ids:
+        s = memory.temporal.last_seen(i)
+        if s is not None:
+            stamps.append(s.t_end)
+        a = memory.temporal.last_absence(i)
+        if a is not None:
+            stamps.append(a.stamp)
+    return max(stamps) if stamps else None
+
+
+def _ruled_out(memory: Memory, ids: list[int]) -> dict[str, str]:
+    """Places where a target was observed absent and is not believed to be since -> why."""
+    out: dict[str, str] = {}
+    present_in = set()
+    for i in ids:
+        o = memory.spatial.get(i)
+        if o is None:
+            continue
+        if memory.temporal.is_absent(i) or o.status == "absent":
+            a = memory.temporal.last_absence(i)
+            place = (a.place if a is not None else None) or o.place
+            if place:
+                out[place] = f"{o.name} observed absent there" + (f" at t={a.stamp:.0f}s" if a is not None else "")
+        elif o.place:
+            present_in.add(o.place)
+    return {p: why for p, why in out.items() if p not in present_in}
+
+
+def _episode_places(memory: Memory, label: str, now: float) -> dict[str, tuple[float, str, tuple[str, ...]]]:
+    """Place -> (weight, reason, evidence) from past successful searches for ``label``."""
+    try:
+        hits = memory.episodic.similar(f"find the {label}", k=10, outcome="success")
+    except ValueError:
+        return {}
+    out: dict[str, tuple[float, str, tuple[str, ...]]] = {}
+    for h in hits:
+        e = h.episode
+        place = found_place(e.outcome, label)
+        if place is None or memory.places.get(place) is None:
+            continue
+        age = max(0.0, now - e.t_end)
+        w = EPISODE_WEIGHT * 0.5 ** (age / EPISODE_HALF_LIFE_S)
+        why = f"last time I looked for the {label} (episode #{e.episode_id}, t={e.t_end:.0f}s) it was in the {place}"
+        prev = out.get(place)
+        if prev is None or w > prev[0]:
+            out[place] = (w, why, (f"episode:{e.episode_id}",))
+    return out
+
+
+# -- usually_in facts ---------------------------------------------------------------------
+def _strip_entity(name: str) -> str:
+    """'class:red mug' -> 'red mug', 'place:kitchen' -> 'kitchen', 'red mug #12' -> 'red mug'."""
+    name = re.sub(r"^(class|object|place|entity):", "", name.strip())
+    return re.sub(r"\s*#\d+$", "", name).strip()
+
+
+def usually_place(e: Entry, subject: str) -> str | None:
+    """The place of a "subject usually_in place" fact entry, else None."""
+    d = e.data
+    pred = str(d.get("predicate", "")).lower().replace(" ", "_")
+    if pred == "usually_in":
+        if d.get("valid_to") is not None:
+            return None  # a retired fact
+        subj = _strip_entity(str(d.get("subject_name") or d.get("subject") or subject))
+        obj = d.get("object_name") or d.get("object") or d.get("value")
+        if obj is not None and _same_thing(subj, subject):
+            return _strip_entity(str(obj))
+        return None
+    m = _USUALLY.match(e.text.strip())
+    if m and _same_thing(m.group("subject"), subject):
+        return m.group("place").strip().rstrip(".")
+    return None
+
+
+def _same_thing(a: str, b: str) -> bool:
+    wa, wb = words(a), words(b)
+    if not wa or not wb:
+        return False
+    sing = [w[:-1] if w.endswith("s") else w for w in wa]
+    return wa[-1] == wb[-1] or sing[-1] == wb[-1] or set(wb) <= set(wa) | set(sing)
