@@ -16,28 +16,11 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from robomem.config import MemoryConfig, from_dict, load_yaml
-from robomem.io.ros_io import RosIoConfig, TopicMap
+from robomem.config import MemoryConfig, NodeOptions, TopicMap, from_dict, load_config
+from robomem.errors import ConfigError
+from robomem.io.ros_io import RosIoConfig
 
-
-@dataclass(frozen=True)
-class NodeOptions:
-    """What only the live nodes need (not replay)."""
-
-    markers_topic: str = "/robomem/scene_graph"
-    diagnostics_topic: str = "/diagnostics"
-    goal_topic: str = "/robomem/goal"
-    goal_pose_topic: str = "/goal_pose"
-    context_topic: str = "/robomem/context"
-    query_service: str = "/robomem/query"
-    max_stamp_age: float = 30.0  # s; older frames (vs. the node clock) are rejected as stale
-    update_queue: int = 4  # frames waiting for Memory.update; the oldest is dropped past this
-    sensor_qos: str = "sensor_data"  # "sensor_data" (best effort, like camera drivers) or "reliable"
-    tf_wait: float = 2.0  # s a frame may wait for /tf to cover its stamp before it is rejected
-    marker_period: float = 1.0  # s between MarkerArray publications
-    diagnostics_period: float = 1.0
-    k: int = 12  # entries returned by a query by default
-    pose_type: str = "pose_stamped"  # message type on topics.pose: "pose_stamped" or "odometry"
+__all__ = ["DESCRIPTIONS", "NodeOptions", "NodeSettings", "description", "flatten", "unflatten"]
 
 
 DESCRIPTIONS: dict[str, str] = {
@@ -69,19 +52,12 @@ class NodeSettings:
 
     @classmethod
     def load(cls, config_file: str | Path | None) -> NodeSettings:
+        """Defaults < the config file (every section checked by :func:`robomem.config.load_config`)."""
         if not config_file:
             return cls()
-        data = load_yaml(config_file)
-        unknown = sorted(set(data) - {"memory", "ros", "replay", "store_path"})
-        if unknown:
-            raise ValueError(
-                f"{config_file}: unknown top-level key {unknown[0]!r} (known: memory, ros, replay, store_path)"
-            )
-        ros = data.get("ros") or {}
-        node = from_dict(NodeOptions, ros.get("node") or {}, "ros.node")
-        io = RosIoConfig.from_dict({"ros": {k: v for k, v in ros.items() if k != "node"}}, str(config_file))
-        memory = MemoryConfig.from_dict(data.get("memory") or {})
-        return cls(str(data.get("store_path") or "robomem_store"), str(config_file), io, node, memory)
+        cf = load_config(config_file)
+        io = RosIoConfig.from_file(cf, with_replay=False)  # replay: belongs to replay
+        return cls(cf.store_path or "robomem_store", str(config_file), io, cf.ros.node, cf.memory)
 
 
 def flatten(s: NodeSettings) -> dict[str, Any]:
@@ -117,7 +93,7 @@ def description(name: str) -> str:
     if name.startswith("topics."):
         return f"Topic for the {name.split('.', 1)[1]} stream (empty = not used)."
     if name.startswith("node."):
-        return f"Node option {name.split('.', 1)[1]} (see robomem/nodes/settings.py NodeOptions)."
+        return f"Node option {name.split('.', 1)[1]} (see robomem/config.py NodeOptions)."
     if name.startswith("memory."):
         return f"robomem MemoryConfig {name.split('.', 1)[1]} (see robomem/config.py)."
     return name
@@ -128,7 +104,7 @@ def unflatten(values: dict[str, Any], base: NodeSettings) -> NodeSettings:
     flat = flatten(base)
     unknown = sorted(set(values) - set(flat))
     if unknown:
-        raise ValueError(f"unknown parameter {unknown[0]!r}")
+        raise ConfigError(f"unknown parameter {unknown[0]!r}")
     merged = {**flat, **values}
     topics = replace(
         base.io.topics, **{k.split(".", 1)[1]: str(v) for k, v in merged.items() if k.startswith("topics.")}
@@ -144,7 +120,8 @@ def unflatten(values: dict[str, Any], base: NodeSettings) -> NodeSettings:
         queue_size=int(merged["sync.queue_size"]),
         robot_id=str(merged["robot_id"]),
     )
-    node = from_dict(NodeOptions, {k.split(".", 1)[1]: v for k, v in merged.items() if k.startswith("node.")}, "node")
+    node_values = {k.split(".", 1)[1]: v for k, v in merged.items() if k.startswith("node.")}
+    node = from_dict(NodeOptions, node_values, "node")
     mem_tree: dict[str, Any] = {}
     for k, v in merged.items():
         if not k.startswith("memory."):

@@ -1,37 +1,94 @@
-"""Configuration as frozen dataclasses, loaded from YAML or a dict.
+"""Configuration as frozen dataclasses, loaded from YAML or a dict: the one config loader.
 
-Unknown keys are rejected with the key named (a typo in a config file must
-not silently fall back to a default).  The same file configures the core, the
-ROS nodes (under a ``ros:`` section they read themselves) and replay.
+One file (config/robomem.yaml) configures the core (``memory:``), ROS I/O and the nodes
+(``ros:``) and replay (``replay:``).  :func:`load_config` reads and checks all of it into a
+:class:`ConfigFile`; :class:`MemoryConfig`, ``robomem.io.ros_io.RosIoConfig`` and
+``robomem.nodes.settings.NodeSettings`` are built from that.  In every section an unknown key,
+a wrong type or an out-of-range value is a :class:`~robomem.errors.ConfigError` naming the full
+dotted key (``memory.episodic.write_every: must be >= 1, got 0``): a typo in a config file must
+not silently fall back to a default, and a value that type-checks but breaks or silently
+disables memory is refused at load time.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import yaml
+
+from robomem.errors import ConfigError
 
 T = TypeVar("T")
 
 
-def _require(obj: Any, positive: tuple[str, ...] = (), nonnegative: tuple[str, ...] = ()) -> None:
-    """Range checks: a value that type-checks but makes memory silently useless is refused here."""
-    name = type(obj).__name__
-    for f in positive:
-        if not getattr(obj, f) > 0:
-            raise ValueError(f"{name}.{f}: must be > 0, got {getattr(obj, f)!r}")
-    for f in nonnegative:
-        if not getattr(obj, f) >= 0:
-            raise ValueError(f"{name}.{f}: must be >= 0, got {getattr(obj, f)!r}")
+@dataclass(frozen=True)
+class Rule:
+    """The allowed range (or choices) of one setting."""
+
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False  # lo itself is not allowed
+    choices: tuple[str, ...] = ()
+
+    def violation(self, v: Any) -> str | None:
+        """Why ``v`` is out of range, or None when it is fine."""
+        if self.choices:
+            return None if v in self.choices else f"must be one of {', '.join(self.choices)}, got {v!r}"
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not math.isfinite(v)):
+            return f"expected a finite number, got {v!r}"
+        if self.lo is not None and (v <= self.lo if self.lo_open else v < self.lo):
+            if self.hi is not None:
+                lb = "(" if self.lo_open else "["
+                return f"must be in {lb}{_num(self.lo)}, {_num(self.hi)}], got {v!r}"
+            return f"must be {'>' if self.lo_open else '>='} {_num(self.lo)}, got {v!r}"
+        if self.hi is not None and v > self.hi:
+            lb = "(" if self.lo_open else "["
+            lo = "-inf" if self.lo is None else _num(self.lo)
+            return f"must be in {lb}{lo}, {_num(self.hi)}], got {v!r}"
+        return None
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+GT0 = Rule(0, lo_open=True)
+GE0 = Rule(0)
+GE1 = Rule(1)
+UNIT = Rule(0, 1)  # a share, probability or similarity in [0, 1]
+UNIT_OPEN = Rule(0, 1, lo_open=True)  # (0, 1]
+
+
+class RangeError(ConfigError):
+    """A setting out of its :class:`Rule`; ``key`` is the field, ``reason`` the rule broken."""
+
+    def __init__(self, owner: str, key: str, reason: str) -> None:
+        super().__init__(f"{owner}.{key}: {reason}")
+        self.key = key
+        self.reason = reason
+
+
+class Checked:
+    """Mixin for config dataclasses: ``__post_init__`` checks every field named in ``RANGES``."""
+
+    RANGES: ClassVar[Mapping[str, Rule]] = {}
+
+    def __post_init__(self) -> None:
+        for key, rule in self.RANGES.items():
+            why = rule.violation(getattr(self, key))
+            if why is not None:
+                raise RangeError(type(self).__name__, key, why)
 
 
 @dataclass(frozen=True)
-class SpatialConfig:
+class SpatialConfig(Checked):
     voxel_size: float = 0.03  # m, object point clouds are downsampled to this
     pixel_stride: int = 0  # back-project every n-th pixel in each direction; 0 = auto from max_pixels
     max_pixels: int = 20_000  # auto stride keeps the sampled pixels per frame under this (same angular density)
@@ -48,20 +105,27 @@ class SpatialConfig:
     snapshot_gain: float = 1.3  # a new view must show an object this much larger to become a snapshot
     snapshot_image_width: int = 320  # keyframe images are stored at this width (PNG)
 
-    def __post_init__(self) -> None:
-        positive = (
-            "voxel_size",
-            "max_depth",
-            "max_points_per_object",
-            "overlap_voxel",
-            "snapshot_image_width",
-            "max_pixels",
-        )
-        _require(self, positive=positive, nonnegative=("min_points", "pixel_stride"))
+    RANGES: ClassVar[Mapping[str, Rule]] = {
+        "voxel_size": GT0,
+        "pixel_stride": GE0,
+        "max_pixels": GE1,
+        "max_depth": GT0,
+        "min_points": GE0,
+        "max_points_per_object": GE1,
+        "overlap_voxel": GT0,
+        "geometric_weight": GE0,
+        "semantic_weight": GE0,
+        "match_threshold": GE0,
+        "min_label_similarity": UNIT,
+        "reid_colour_threshold": Rule(-1, 1),
+        "near_distance": GT0,
+        "snapshot_gain": GT0,
+        "snapshot_image_width": GE1,
+    }
 
 
 @dataclass(frozen=True)
-class TemporalConfig:
+class TemporalConfig(Checked):
     moved_distance: float = 0.3  # m, farther than this counts as moved
     absence_min_points: int = 8  # object points that must project into view to judge absence
     absence_visible_fraction: float = 0.6  # of those, the fraction the camera must see through
@@ -70,9 +134,19 @@ class TemporalConfig:
     absence_min_size_px: float = 8.0  # objects smaller than this on screen (px) are too small to judge absence
     image_margin_px: int = 8
 
+    RANGES: ClassVar[Mapping[str, Rule]] = {
+        "moved_distance": GT0,
+        "absence_min_points": GE1,
+        "absence_visible_fraction": UNIT,
+        "see_through_margin": GE0,
+        "see_through_per_metre": GE0,
+        "absence_min_size_px": GE0,
+        "image_margin_px": GE0,
+    }
+
 
 @dataclass(frozen=True)
-class EpisodicConfig:
+class EpisodicConfig(Checked):
     surprise_threshold: float = 0.7  # share of objects in view not seen lately that cuts an automatic episode
     neighbours: int = 1  # episodes before/after returned with a search hit
     min_episode_frames: int = 3  # an automatic episode lasts at least this many frames before a surprise cut
@@ -81,9 +155,19 @@ class EpisodicConfig:
     write_every: int = 10  # frames between rewrites of the open episode's row (steps always write it)
     embed_batch: int = 16  # step embeddings are computed in batches of this many (and when the episode ends)
 
+    RANGES: ClassVar[Mapping[str, Rule]] = {
+        "surprise_threshold": UNIT,
+        "neighbours": GE0,
+        "min_episode_frames": GE1,
+        "step_surprise": UNIT,
+        "max_gap_s": GT0,
+        "write_every": GE1,
+        "embed_batch": GE1,
+    }
+
 
 @dataclass(frozen=True)
-class SemanticConfig:
+class SemanticConfig(Checked):
     usually_min_count: int = 3  # sightings behind a consolidated "usually_in" fact
     visit_window_s: float = 1800.0  # sightings within one window count as one visit for "usually_in"
     usually_min_share: float = 0.6
@@ -107,9 +191,30 @@ class SemanticConfig:
         "color",
     )  # one object at a time per subject: a new one closes the old
 
+    RANGES: ClassVar[Mapping[str, Rule]] = {
+        "usually_min_count": GE1,
+        "visit_window_s": GT0,
+        "usually_min_share": UNIT_OPEN,
+        "often_fails_min_count": GE1,
+        "often_fails_min_share": UNIT_OPEN,
+        "consolidate_every": GE0,  # 0: only when asked (Memory.consolidate)
+        "asserted_confidence": UNIT,
+        "parsed_confidence": UNIT,
+        "confidence_half_life": GT0,
+        "update_margin": UNIT,
+    }
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for i, p in enumerate(self.functional_predicates):
+            if not isinstance(p, str) or not p.strip():
+                raise RangeError(
+                    type(self).__name__, f"functional_predicates[{i}]", f"must be a non-empty string, got {p!r}"
+                )
+
 
 @dataclass(frozen=True)
-class RetrievalConfig:
+class RetrievalConfig(Checked):
     w_relevance: float = 1.0
     w_recency: float = 0.3
     w_importance: float = 0.2
@@ -119,12 +224,20 @@ class RetrievalConfig:
     distance_scale: float = 5.0  # m
     min_relevance: float = 0.35  # candidates less relevant than this to a text query are dropped
 
-    def __post_init__(self) -> None:
-        _require(self, positive=("recency_tau", "distance_scale"))
+    RANGES: ClassVar[Mapping[str, Rule]] = {
+        "w_relevance": GE0,
+        "w_recency": GE0,
+        "w_importance": GE0,
+        "w_confidence": GE0,
+        "w_distance": GE0,
+        "recency_tau": GT0,
+        "distance_scale": GT0,
+        "min_relevance": UNIT,
+    }
 
 
 @dataclass(frozen=True)
-class BudgetConfig:
+class BudgetConfig(Checked):
     """Growth limits. Past them, forgetting compresses or drops low-value detail."""
 
     max_sighting_rows: int = 200_000
@@ -144,9 +257,28 @@ class BudgetConfig:
     vacuum_free_fraction: float = 0.25  # VACUUM when this share of the database file is free pages
     check_every: int = 500  # updates between budget checks
 
+    RANGES: ClassVar[Mapping[str, Rule]] = {
+        "max_sighting_rows": GE1,
+        "max_absence_rows": GE1,
+        "max_snapshots": GE1,
+        "max_episode_steps": GE1,
+        "max_fact_rows": GE1,
+        "max_store_bytes": GE1,
+        "max_episodes": GE1,
+        "max_frame_rows": GE1,
+        "max_spatial_bytes": GE0,  # 0 = no separate limit
+        "max_temporal_bytes": GE0,
+        "max_episodic_bytes": GE0,
+        "max_semantic_bytes": GE0,
+        "keep_recent_s": GE0,
+        "target_fraction": UNIT_OPEN,
+        "vacuum_free_fraction": UNIT,
+        "check_every": GE1,
+    }
+
 
 @dataclass(frozen=True)
-class MemoryConfig:
+class MemoryConfig(Checked):
     spatial: SpatialConfig = field(default_factory=SpatialConfig)
     temporal: TemporalConfig = field(default_factory=TemporalConfig)
     episodic: EpisodicConfig = field(default_factory=EpisodicConfig)
@@ -156,9 +288,11 @@ class MemoryConfig:
     embedder: str = "auto"  # "auto" (MiniLM if installed, else hashing fallback), "minilm", "hash"
     workers: int = 4  # threads for the parallel submodule update / retrieval fan-out
 
+    RANGES: ClassVar[Mapping[str, Rule]] = {"embedder": Rule(choices=("auto", "minilm", "hash")), "workers": GE1}
+
     @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> MemoryConfig:
-        return from_dict(cls, data or {}, "config")
+    def from_dict(cls, data: dict[str, Any] | None, where: str = "memory") -> MemoryConfig:
+        return from_dict(cls, data or {}, where)
 
     @classmethod
     def from_yaml(cls, path: str | Path, section: str | None = "memory") -> MemoryConfig:
@@ -169,36 +303,216 @@ class MemoryConfig:
         return from_dict(cls, data, section or "config")
 
 
+# -- the ros: and replay: sections (read by robomem.io and robomem.nodes) ---------------------------
+@dataclass(frozen=True)
+class TopicMap:
+    """``ros.topics``: which topic plays which role ("" = not used)."""
+
+    color: str = "/camera/color/image_raw"
+    depth: str = "/camera/depth/image_raw"
+    camera_info: str = "/camera/color/camera_info"
+    instances: str = "/camera/instances"
+    labels: str = "/camera/instance_labels"
+    events: str = "/robomem/events"
+    detections: str = ""  # vision_msgs/msg/Detection2DArray, instead of instances + labels
+    tf: str = "/tf"
+    tf_static: str = "/tf_static"
+    pose: str = ""  # PoseStamped / Odometry / PoseWithCovarianceStamped when pose source is "topic"
+
+    def used(self) -> dict[str, str]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name)}
+
+
+@dataclass(frozen=True)
+class RosFrames:
+    """``ros.frames``."""
+
+    map_frame: str = "map"
+    camera_frame: str = "camera_color_optical_frame"
+
+
+@dataclass(frozen=True)
+class RosPose(Checked):
+    """``ros.pose``: where camera poses come from."""
+
+    source: str = "tf"  # "tf" | "topic"
+    child_frame: str = ""  # frame a pose topic gives ("" = child_frame_id of Odometry, else camera_frame)
+
+    RANGES: ClassVar[Mapping[str, Rule]] = {"source": Rule(choices=("tf", "topic"))}
+
+
+@dataclass(frozen=True)
+class RosSync(Checked):
+    """``ros.sync``: approximate-time grouping of the camera streams."""
+
+    slop: float = 0.05  # s
+    queue_size: int = 30
+
+    RANGES: ClassVar[Mapping[str, Rule]] = {"slop": GE0, "queue_size": GE1}
+
+
+@dataclass(frozen=True)
+class NodeOptions(Checked):
+    """``ros.node``: what only the live nodes need (not replay)."""
+
+    markers_topic: str = "/robomem/scene_graph"
+    diagnostics_topic: str = "/diagnostics"
+    goal_topic: str = "/robomem/goal"
+    goal_pose_topic: str = "/goal_pose"
+    context_topic: str = "/robomem/context"
+    query_service: str = "/robomem/query"
+    max_stamp_age: float = 30.0  # s; older frames (vs. the node clock) are rejected as stale
+    update_queue: int = 4  # frames waiting for Memory.update; the oldest is dropped past this
+    sensor_qos: str = "sensor_data"  # "sensor_data" (best effort, like camera drivers) or "reliable"
+    tf_wait: float = 2.0  # s a frame may wait for /tf to cover its stamp before it is rejected
+    marker_period: float = 1.0  # s between MarkerArray publications
+    diagnostics_period: float = 1.0
+    k: int = 12  # entries returned by a query by default
+    pose_type: str = "pose_stamped"  # message type on topics.pose: "pose_stamped" or "odometry"
+
+    RANGES: ClassVar[Mapping[str, Rule]] = {
+        "max_stamp_age": GT0,
+        "update_queue": GE1,
+        "sensor_qos": Rule(choices=("sensor_data", "reliable")),
+        "tf_wait": GE0,
+        "marker_period": GT0,
+        "diagnostics_period": GT0,
+        "k": GE1,
+        "pose_type": Rule(choices=("pose_stamped", "odometry")),
+    }
+
+
+@dataclass(frozen=True)
+class RosSection:
+    """``ros:``: topics, frames, pose source, sync and node options, shared by the nodes and replay."""
+
+    robot_id: str = "robot"
+    topics: TopicMap = field(default_factory=TopicMap)
+    frames: RosFrames = field(default_factory=RosFrames)
+    pose: RosPose = field(default_factory=RosPose)
+    sync: RosSync = field(default_factory=RosSync)
+    node: NodeOptions = field(default_factory=NodeOptions)
+
+
+@dataclass(frozen=True)
+class ReplaySection(Checked):
+    """``replay:``: what only log replay reads; ``slop``, ``queue_size``, ``robot_id`` override ``ros:``."""
+
+    rate: float = 0.0  # 0: as fast as memory allows; 1.0: recorded rate
+    max_frame_rate: float = 0.0  # Hz of sensor time; 0: every synced frame enters memory
+    tf_tolerance: float = 0.1  # s, hold the nearest transform this far outside the stamped range
+    use_header_stamps: bool = True
+    slop: float | None = None
+    queue_size: int | None = None
+    robot_id: str | None = None
+
+    RANGES: ClassVar[Mapping[str, Rule]] = {"rate": GE0, "max_frame_rate": GE0, "tf_tolerance": GE0}
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for key, rule in (("slop", GE0), ("queue_size", GE1)):
+            v = getattr(self, key)
+            why = None if v is None else rule.violation(v)
+            if why is not None:
+                raise RangeError(type(self).__name__, key, why)
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    """The whole config file, every section checked. ``explicit_topics``: roles the file names a topic for."""
+
+    memory: MemoryConfig = field(default_factory=MemoryConfig)
+    ros: RosSection = field(default_factory=RosSection)
+    replay: ReplaySection = field(default_factory=ReplaySection)
+    store_path: str = ""
+    source: str = ""  # the file it came from ("" = defaults or a dict)
+    explicit_topics: frozenset[str] = frozenset()
+
+
+_FILE_SECTIONS = ("memory", "ros", "replay", "store_path")
+
+
+def load_config(path: str | Path | None) -> ConfigFile:
+    """Read and check the whole config file (all sections); ``None`` gives the defaults."""
+    if path is None or str(path) == "":
+        return ConfigFile()
+    return config_from_dict(load_yaml(path), str(path))
+
+
+def config_from_dict(data: Mapping[str, Any], source: str = "") -> ConfigFile:
+    """A :class:`ConfigFile` from the parsed file; errors name the file (if any) and the dotted key."""
+    try:
+        return _config_from_dict(data, source)
+    except ConfigError as exc:
+        if source and not str(exc).startswith(source):
+            raise ConfigError(f"{source}: {exc}") from None
+        raise
+
+
+def _config_from_dict(data: Mapping[str, Any], source: str) -> ConfigFile:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"top level must be a mapping, got {type(data).__name__}")
+    unknown = sorted(set(map(str, data)) - set(_FILE_SECTIONS))
+    if unknown:
+        raise ConfigError(f"unknown top-level key {unknown[0]!r} (known: {', '.join(_FILE_SECTIONS)})")
+    ros = data.get("ros")
+    ros = {} if ros is None else ros
+    if not isinstance(ros, Mapping):
+        raise ConfigError(f"ros: expected a mapping, got {type(ros).__name__}")
+    topics = ros.get("topics")
+    topics = {} if topics is None else topics
+    if not isinstance(topics, Mapping):
+        raise ConfigError(f"ros.topics: expected a mapping of role -> topic, got {type(topics).__name__}")
+    ros_clean: dict[str, Any] = {k: ({} if v is None else v) for k, v in ros.items()}
+    if topics:  # an empty topic (``detections:``) means "not used"
+        ros_clean["topics"] = {k: ("" if v is None else v) for k, v in topics.items()}
+    store_path = data.get("store_path")
+    if store_path is not None and not isinstance(store_path, str):
+        raise ConfigError(f"store_path: expected a string, got {store_path!r}")
+    replay = data.get("replay")
+    return ConfigFile(
+        memory=from_dict(MemoryConfig, {} if data.get("memory") is None else data["memory"], "memory"),
+        ros=from_dict(RosSection, ros_clean, "ros"),
+        replay=from_dict(ReplaySection, {} if replay is None else replay, "replay"),
+        store_path=store_path or "",
+        source=source,
+        explicit_topics=frozenset(str(k) for k, v in topics.items() if v),
+    )
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"config {p}: cannot read: {exc}") from exc
+        raise ConfigError(f"config {p}: cannot read: {exc}") from exc
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ValueError(f"config {p}: not valid YAML: {exc}") from exc
+        raise ConfigError(f"config {p}: not valid YAML: {exc}") from exc
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ValueError(f"config {p}: top level must be a mapping, got {type(data).__name__}")
+        raise ConfigError(f"config {p}: top level must be a mapping, got {type(data).__name__}")
     return data
 
 
 def from_dict(cls: type[T], data: Any, where: str) -> T:
     """Build dataclass ``cls`` from ``data``, checking keys and types recursively."""
     if not isinstance(data, dict):
-        raise ValueError(f"{where}: expected a mapping, got {type(data).__name__}")
+        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(map(str, data)) - set(fields))
     if unknown:
-        raise ValueError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(fields))})")
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(fields))})")
     kwargs: dict[str, Any] = {}
     for name, value in data.items():
         kwargs[name] = _coerce(hints[name], value, f"{where}.{name}")
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except RangeError as exc:  # name the full dotted key, not the class
+        raise RangeError(where, exc.key, exc.reason) from None
 
 
 def _coerce(tp: Any, value: Any, where: str) -> Any:
@@ -215,39 +529,39 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
                 continue
             try:
                 return _coerce(a, value, where)
-            except ValueError as exc:
+            except ConfigError as exc:
                 errors.append(str(exc))
-        raise ValueError(errors[0] if errors else f"{where}: invalid value {value!r}")
+        raise ConfigError(errors[0] if errors else f"{where}: invalid value {value!r}")
     if origin in (tuple, list):
         if not isinstance(value, (list, tuple)):
-            raise ValueError(f"{where}: expected a list, got {type(value).__name__}")
+            raise ConfigError(f"{where}: expected a list, got {type(value).__name__}")
         (inner, *_rest) = typing.get_args(tp) or (Any,)
         items = [_coerce(inner, v, f"{where}[{i}]") for i, v in enumerate(value)]
         return tuple(items) if origin is tuple else items
     if origin is dict:
         if not isinstance(value, dict):
-            raise ValueError(f"{where}: expected a mapping, got {type(value).__name__}")
+            raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__}")
         return dict(value)
     if tp is bool:
         if not isinstance(value, bool):
-            raise ValueError(f"{where}: expected true/false, got {value!r}")
+            raise ConfigError(f"{where}: expected true/false, got {value!r}")
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"{where}: expected an integer, got {value!r}")
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"{where}: expected a number, got {value!r}")
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
         try:
             v = float(value)
         except OverflowError:
-            raise ValueError(f"{where}: out of range, got {value!r}") from None
+            raise ConfigError(f"{where}: out of range, got {value!r}") from None
         if v != v or v in (float("inf"), float("-inf")):
-            raise ValueError(f"{where}: must be finite, got {value!r}")
+            raise ConfigError(f"{where}: must be finite, got {value!r}")
         return v
     if tp is str:
         if not isinstance(value, str):
-            raise ValueError(f"{where}: expected a string, got {value!r}")
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
         return value
     return value

@@ -11,7 +11,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from robomem import MemoryConfig
-from robomem.config import BudgetConfig, RetrievalConfig, SpatialConfig, TemporalConfig
+from robomem.config import (
+    BudgetConfig,
+    ConfigFile,
+    EpisodicConfig,
+    RetrievalConfig,
+    SemanticConfig,
+    SpatialConfig,
+    TemporalConfig,
+    load_config,
+)
+from robomem.errors import ConfigError
+from robomem.io.ros_io import RosIoConfig
+from robomem.nodes.settings import NodeSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -183,10 +195,114 @@ def test_random_dicts_give_a_config_or_a_value_error(data: dict[Any, Any]) -> No
     try:
         cfg = MemoryConfig.from_dict(data)
     except ValueError as exc:
-        assert str(exc).startswith("config") or "Config." in str(exc), str(exc)
+        assert isinstance(exc, ConfigError), repr(exc)
+        assert str(exc).startswith("memory"), str(exc)  # the full dotted key, from the section down
         return
     assert isinstance(cfg, MemoryConfig)
     # What was accepted is well typed: it survives a round trip through a plain dict.
     assert MemoryConfig.from_dict(dataclasses.asdict(cfg)) == cfg
     assert isinstance(cfg.workers, int) and not isinstance(cfg.workers, bool)
     assert all(isinstance(getattr(cfg.spatial, f.name), (int, float)) for f in dataclasses.fields(SpatialConfig))
+
+
+# -- ranges in every section, and the whole file (memory:, ros:, replay:) through one loader -------------
+@pytest.mark.parametrize(
+    ("section", "key", "value", "message"),
+    [
+        ("spatial", "min_label_similarity", 1.5, "must be in [0, 1]"),
+        ("spatial", "near_distance", 0, "must be > 0"),
+        ("temporal", "moved_distance", 0, "must be > 0"),
+        ("temporal", "absence_visible_fraction", -0.1, "must be in [0, 1]"),
+        ("episodic", "write_every", 0, "must be >= 1"),  # was a ZeroDivisionError inside update()
+        ("episodic", "embed_batch", 0, "must be >= 1"),
+        ("episodic", "max_gap_s", -5, "must be > 0"),
+        ("semantic", "visit_window_s", 0, "must be > 0"),  # silently disabled usually-in before
+        ("semantic", "usually_min_share", 0, "must be in (0, 1]"),
+        ("semantic", "confidence_half_life", 0, "must be > 0"),
+        ("retrieval", "min_relevance", 2, "must be in [0, 1]"),
+        ("retrieval", "w_recency", -1, "must be >= 0"),
+        ("budget", "check_every", 0, "must be >= 1"),
+        ("budget", "target_fraction", 1.5, "must be in (0, 1]"),
+        ("budget", "max_fact_rows", 0, "must be >= 1"),
+    ],
+)
+def test_out_of_range_values_are_refused_in_every_memory_section(
+    section: str, key: str, value: object, message: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        MemoryConfig.from_dict({section: {key: value}})
+    assert str(info.value).startswith(f"memory.{section}.{key}: {message}"), str(info.value)
+
+
+def test_range_errors_from_direct_construction_name_the_class_and_field() -> None:
+    with pytest.raises(ConfigError, match=r"^EpisodicConfig\.write_every: must be >= 1, got 0$"):
+        EpisodicConfig(write_every=0)
+    with pytest.raises(ConfigError, match=r"^SemanticConfig\.functional_predicates\[1\]: must be a non-empty"):
+        SemanticConfig(functional_predicates=("on", " "))
+    with pytest.raises(ConfigError, match="memory.embedder: must be one of auto, minilm, hash"):
+        MemoryConfig.from_dict({"embedder": "word2vec"})
+    with pytest.raises(ConfigError, match="memory.workers: must be >= 1"):
+        MemoryConfig.from_dict({"workers": 0})
+
+
+def test_the_shipped_file_loads_through_the_one_loader() -> None:
+    cf = load_config(ROOT / "config" / "robomem.yaml")
+    assert cf.memory == MemoryConfig.from_yaml(ROOT / "config" / "robomem.yaml")
+    assert cf.ros.sync.slop == 0.05 and cf.ros.sync.queue_size == 30 and cf.replay.tf_tolerance == 0.1
+    assert cf.ros.topics.detections == "" and "depth" in cf.explicit_topics and "detections" not in cf.explicit_topics
+    assert load_config(None) == ConfigFile()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("ros: {sync: {slopp: 0.1}}", "ros.sync: unknown key 'slopp'"),  # accepted silently before
+        ("ros: {frames: {map: world}}", "ros.frames: unknown key 'map'"),
+        ("ros: {pose: {sorce: tf}}", "ros.pose: unknown key 'sorce'"),
+        ("ros: {topic: {color: /c}}", "ros: unknown key 'topic'"),
+        ("ros: {topics: {colour: /c}}", "ros.topics: unknown key 'colour'"),
+        ("ros: {node: {k: 0}}", "ros.node.k: must be >= 1"),
+        ("ros: {node: {sensor_qos: fast}}", "ros.node.sensor_qos: must be one of sensor_data, reliable"),
+        ("ros: {sync: {queue_size: 0}}", "ros.sync.queue_size: must be >= 1"),
+        ("ros: {sync: {slop: -0.1}}", "ros.sync.slop: must be >= 0"),
+        ("ros: {pose: {source: gps}}", "ros.pose.source: must be one of tf, topic"),
+        ("ros: {topics: {depth: 3}}", "ros.topics.depth: expected a string"),
+        ("replay: {rat: 1}", "replay: unknown key 'rat'"),
+        ("replay: {max_frame_rate: -1}", "replay.max_frame_rate: must be >= 0"),
+        ("replay: {queue_size: 0}", "replay.queue_size: must be >= 1"),
+        ("memory: {episodic: {write_every: 0}}", "memory.episodic.write_every: must be >= 1"),
+        ("rosbag: {}", "unknown top-level key 'rosbag'"),
+        ("store_path: 3", "store_path: expected a string"),
+    ],
+)
+def test_the_one_loader_refuses_bad_keys_and_values_in_every_section(tmp_path: Path, text: str, message: str) -> None:
+    p = _write(tmp_path, text)
+    for load in (load_config, RosIoConfig.from_yaml, NodeSettings.load):
+        with pytest.raises(ConfigError) as info:
+            load(p)
+        assert str(info.value).startswith(f"{p}: "), str(info.value)  # the file, then the dotted key
+        assert message in str(info.value), (load, str(info.value))
+
+
+def test_ros_io_config_is_built_from_the_checked_sections(tmp_path: Path) -> None:
+    p = _write(
+        tmp_path,
+        """
+ros:
+  robot_id: r2
+  topics: {detections: /det, instances: "", labels: ~, pose: /odom}
+  frames: {map_frame: world}
+  pose: {source: topic, child_frame: base}
+  sync: {slop: 0.02}
+replay: {rate: 1.0, slop: 0.04}
+""",
+    )
+    io = RosIoConfig.from_yaml(p)
+    assert (io.robot_id, io.map_frame, io.pose_source, io.pose_child_frame) == ("r2", "world", "topic", "base")
+    assert io.slop == 0.04 and io.rate == 1.0  # replay: overrides ros.sync for replay
+    assert io.topics.detections == "/det" and io.topics.instances == "" and io.topics.labels == ""
+    assert io.explicit == frozenset({"detections", "pose"})
+    assert NodeSettings.load(p).io.slop == 0.02  # the live nodes do not read replay:
+    no_pose = _write(tmp_path, "ros: {pose: {source: topic}}", "n.yaml")
+    with pytest.raises(ConfigError, match="ros.pose.source: 'topic' needs a pose topic"):
+        RosIoConfig.from_yaml(no_pose)

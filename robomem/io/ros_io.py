@@ -10,35 +10,17 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from robomem.config import load_yaml
+from robomem.config import ConfigFile, TopicMap, config_from_dict, load_config
+from robomem.errors import ConfigError
 from robomem.observation import Event, InstanceInfo
 
 __all__ = ["RosIoConfig", "TopicMap", "detections_to_instances", "frame_instances", "parse_event"]
-
-
-@dataclass(frozen=True)
-class TopicMap:
-    """Which topic plays which role ("" = not used)."""
-
-    color: str = "/camera/color/image_raw"
-    depth: str = "/camera/depth/image_raw"
-    camera_info: str = "/camera/color/camera_info"
-    instances: str = "/camera/instances"
-    labels: str = "/camera/instance_labels"
-    events: str = "/robomem/events"
-    detections: str = ""  # vision_msgs/msg/Detection2DArray, instead of instances + labels
-    tf: str = "/tf"
-    tf_static: str = "/tf_static"
-    pose: str = ""  # PoseStamped / Odometry / PoseWithCovarianceStamped when pose source is "topic"
-
-    def used(self) -> dict[str, str]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
 
 
 @dataclass(frozen=True)
@@ -59,67 +41,62 @@ class RosIoConfig:
 
     def __post_init__(self) -> None:
         if self.pose_source not in ("tf", "topic"):
-            raise ValueError(f"replay: pose source must be 'tf' or 'topic', got {self.pose_source!r}")
+            raise ConfigError(f"ros.pose.source: must be 'tf' or 'topic', got {self.pose_source!r}")
         if self.pose_source == "topic" and not self.topics.pose:
-            raise ValueError("replay: pose source 'topic' needs a pose topic (ros.topics.pose or --pose-topic)")
+            raise ConfigError("ros.pose.source: 'topic' needs a pose topic (ros.topics.pose or --pose-topic)")
         for name in ("slop", "tf_tolerance", "rate", "max_frame_rate"):
             v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
-                raise ValueError(f"replay: {name} must be a number >= 0, got {v!r}")
+            if isinstance(v, bool) or not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+                raise ConfigError(f"replay.{name}: must be a number >= 0, got {v!r}")
+        if isinstance(self.queue_size, bool) or not isinstance(self.queue_size, int) or self.queue_size < 1:
+            raise ConfigError(f"ros.sync.queue_size: must be an integer >= 1, got {self.queue_size!r}")
         if not self.topics.depth:
-            raise ValueError("replay: a depth topic is required (ros.topics.depth or --depth)")
+            raise ConfigError("ros.topics.depth: a depth topic is required (or --depth)")
         if not self.topics.camera_info:
-            raise ValueError("replay: a camera_info topic is required (ros.topics.camera_info or --camera-info)")
+            raise ConfigError("ros.topics.camera_info: a camera_info topic is required (or --camera-info)")
 
     # -- loading ------------------------------------------------------------------------
     @classmethod
     def from_yaml(cls, path: str | Path) -> RosIoConfig:
-        """Read the ``ros:`` (topics, frames, pose, sync) and ``replay:`` sections of the shared config."""
-        data = load_yaml(path)
-        return cls.from_dict(data, str(path))
+        """Read the ``ros:`` (topics, frames, pose, sync) and ``replay:`` sections of the shared config
+        (the whole file is checked: see :func:`robomem.config.load_config`)."""
+        return cls.from_file(load_config(path))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "config") -> RosIoConfig:
-        ros = data.get("ros") or {}
-        rep = data.get("replay") or {}
-        if not isinstance(ros, dict) or not isinstance(rep, dict):
-            raise ValueError(f"{where}: 'ros' and 'replay' must be mappings")
-        kw: dict[str, Any] = {}
-        topics = ros.get("topics") or {}
-        if not isinstance(topics, dict):
-            raise ValueError(f"{where}: ros.topics must be a mapping of role -> topic")
-        known = {f.name for f in fields(TopicMap)}
-        unknown = sorted(set(topics) - known)
-        if unknown:
-            raise ValueError(f"{where}: ros.topics: unknown role {unknown[0]!r} (known: {', '.join(sorted(known))})")
-        for k, v in topics.items():
-            if v is not None and not isinstance(v, str):
-                raise ValueError(f"{where}: ros.topics.{k}: expected a topic name string, got {v!r}")
-        tm = replace(TopicMap(), **{k: (v or "") for k, v in topics.items()})
-        kw["topics"] = tm
-        kw["explicit"] = frozenset(k for k, v in topics.items() if v)
-        frames = ros.get("frames") or {}
-        for key in ("map_frame", "camera_frame"):
-            if key in frames:
-                kw[key] = str(frames[key])
-        pose = ros.get("pose") or {}
-        if "source" in pose:
-            kw["pose_source"] = str(pose["source"])
-        if pose.get("child_frame"):
-            kw["pose_child_frame"] = str(pose["child_frame"])
-        sync = ros.get("sync") or {}
-        if "slop" in sync:
-            kw["slop"] = float(sync["slop"])
-        if "queue_size" in sync:
-            kw["queue_size"] = int(sync["queue_size"])
-        if "robot_id" in ros:
-            kw["robot_id"] = str(ros["robot_id"])
-        allowed = {"rate", "max_frame_rate", "tf_tolerance", "slop", "queue_size", "robot_id", "use_header_stamps"}
-        bad = sorted(set(rep) - allowed)
-        if bad:
-            raise ValueError(f"{where}: replay: unknown key {bad[0]!r} (known: {', '.join(sorted(allowed))})")
-        kw.update(rep)
-        return cls(**kw)
+        return cls.from_file(config_from_dict(data, where))
+
+    @classmethod
+    def from_file(cls, cf: ConfigFile, with_replay: bool = True) -> RosIoConfig:
+        """The I/O settings of a checked config file; ``with_replay=False`` (the live nodes) ignores ``replay:``."""
+        ros, rep = cf.ros, cf.replay
+        kw: dict[str, Any] = {
+            "topics": ros.topics,
+            "explicit": cf.explicit_topics,
+            "map_frame": ros.frames.map_frame,
+            "camera_frame": ros.frames.camera_frame,
+            "pose_source": ros.pose.source,
+            "pose_child_frame": ros.pose.child_frame,
+            "slop": ros.sync.slop,
+            "queue_size": ros.sync.queue_size,
+            "robot_id": ros.robot_id,
+        }
+        if with_replay:
+            kw.update(
+                rate=rep.rate,
+                max_frame_rate=rep.max_frame_rate,
+                tf_tolerance=rep.tf_tolerance,
+                use_header_stamps=rep.use_header_stamps,
+            )
+            for name in ("slop", "queue_size", "robot_id"):
+                if getattr(rep, name) is not None:
+                    kw[name] = getattr(rep, name)
+        try:
+            return cls(**kw)
+        except ConfigError as exc:
+            if cf.source:
+                raise ConfigError(f"{cf.source}: {exc}") from None
+            raise
 
 
 def parse_event(text: str, stamp: float, robot_id: str) -> Event:

@@ -12,6 +12,7 @@ import pytest
 from robomem import Memory, MemoryConfig
 from robomem.cli.main import main as cli
 from robomem.envs.record import Recording, synthetic_recording, truth_path, write_bag
+from robomem.errors import ConfigError
 from robomem.io.bag import BagError, BagReader, BagWriter, suggest_mapping, summarize
 from robomem.io.replay import ReplayConfig, ReplayError, TopicMap, replay
 
@@ -238,7 +239,7 @@ def test_missing_tf_frame_is_a_clear_error(tmp_path: Path) -> None:
 def test_config_yaml_sections(tmp_path: Path) -> None:
     p = tmp_path / "c.yaml"
     p.write_text("ros:\n  topics:\n    depth: /d\n    colour: /c\n")
-    with pytest.raises(ValueError, match="unknown role 'colour'"):
+    with pytest.raises(ConfigError, match=r"ros\.topics: unknown key 'colour'"):
         ReplayConfig.from_yaml(p)
     p.write_text(
         "ros:\n  topics:\n    depth: /d\n    events: ''\n  frames:\n    camera_frame: cam\nreplay:\n  rate: 2.0\n"
