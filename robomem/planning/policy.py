@@ -7,7 +7,9 @@
   a :class:`~robomem.planning.critic.LoopCritic` makes it re-plan (abandon the current
   candidate, take fresh proposals from memory) or give up with a reason.
 - :class:`LLMPolicy`: asks any OpenAI-compatible chat endpoint (by URL, via
-  urllib) for the next action, given ``Context.text()``.
+  urllib) for the next action, given ``Context.text()``; with ``tools=`` a
+  :class:`robomem.qa.tools.ToolDispatcher` the model may first call memory's
+  question verbs (function calling) and act on their answers.
 
 Actions are the Habitat-like discrete set :class:`Action`.
 """
@@ -366,6 +368,8 @@ class LLMPolicy:
         describe: Callable[[Any], str] = describe_observation,
         on_error: str = "stop",
         max_tokens: int = 200,
+        tools: Any = None,
+        max_tool_rounds: int = 4,
     ) -> None:
         if not isinstance(url, str):
             raise ValueError("LLMPolicy.url: expected a string")
@@ -385,12 +389,19 @@ class LLMPolicy:
         self.describe = describe
         self.on_error = on_error
         self.max_tokens = int(max_tokens)
+        if tools is not None and not callable(getattr(tools, "call_json", None)):
+            raise ValueError("LLMPolicy.tools: expected a robomem.qa.tools.ToolDispatcher (or None)")
+        if not (isinstance(max_tool_rounds, int) and max_tool_rounds >= 1):
+            raise ValueError(f"LLMPolicy.max_tool_rounds: must be an integer >= 1, got {max_tool_rounds!r}")
+        self.tools = tools  # memory's verbs as function-calling tools; the model may call them before acting
+        self.max_tool_rounds = max_tool_rounds
         self.reset()
 
     def reset(self) -> None:
         self.last_reply: str | None = None
         self.last_reason = ""
         self.last_error: str | None = None
+        self.tool_calls: list[tuple[str, str, str]] = []  # (tool, arguments, answer status) of the last act
 
     def build_messages(self, observation: Any, context: Context) -> list[dict[str, str]]:
         if not isinstance(context, Context):
@@ -399,24 +410,56 @@ class LLMPolicy:
         user = f"{context.text()}\n\nCURRENT OBSERVATION: {self.describe(observation)}\n\nNext action?"
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
-    def request(self, messages: list[dict[str, str]]) -> str:
-        """POST the chat request; return the assistant's message text."""
-        body = json.dumps(
-            {"model": self.model, "messages": messages, "temperature": self.temperature, "max_tokens": self.max_tokens}
-        ).encode()
+    def _post(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        """POST one chat request; return the assistant's message object."""
+        req_body: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+        }
+        if self.tools is not None:
+            req_body["tools"] = list(self.tools.tools)
         headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
-        req = urllib.request.Request(self.endpoint, data=body, headers=headers, method="POST")
+        req = urllib.request.Request(self.endpoint, data=json.dumps(req_body).encode(), headers=headers, method="POST")
         with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310 (http(s) checked in __init__)
             payload = json.loads(resp.read().decode("utf-8"))
         try:
-            content = payload["choices"][0]["message"]["content"]
+            message = payload["choices"][0]["message"]
         except (KeyError, IndexError, TypeError):
             raise ValueError(f"LLMPolicy: not a chat completion response: {str(payload)[:200]}") from None
-        if not isinstance(content, str):
-            raise ValueError("LLMPolicy: the response message has no text content")
-        return content
+        if not isinstance(message, dict):
+            raise ValueError("LLMPolicy: the response message is not an object")
+        return message
+
+    def request(self, messages: list[dict[str, Any]]) -> str:
+        """Chat until the model answers in text; its tool calls (if ``tools``) are run against memory.
+
+        Each round's tool calls are answered by the dispatcher as ``role: tool`` messages; after
+        ``max_tool_rounds`` rounds of tool calls without a text answer it is an error.
+        """
+        messages = list(messages)
+        self.tool_calls = []
+        for _ in range(self.max_tool_rounds + 1):
+            message = self._post(messages)
+            calls = message.get("tool_calls") or []
+            if calls and self.tools is not None:
+                messages.append({"role": "assistant", "content": message.get("content"), "tool_calls": calls})
+                for c in calls:
+                    c = c if isinstance(c, dict) else {}
+                    fn = c.get("function") if isinstance(c.get("function"), dict) else {}
+                    name, args = str(fn.get("name", "")), fn.get("arguments") or "{}"
+                    result = self.tools.call_json(name, args)
+                    self.tool_calls.append((name, args if isinstance(args, str) else json.dumps(args), result))
+                    messages.append({"role": "tool", "tool_call_id": str(c.get("id", "")), "content": result})
+                continue
+            content = message.get("content")
+            if not isinstance(content, str):
+                raise ValueError("LLMPolicy: the response message has no text content")
+            return content
+        raise ValueError(f"LLMPolicy: no answer after {self.max_tool_rounds} rounds of tool calls")
 
     def act(self, observation: Any, context: Context) -> Action:
         messages = self.build_messages(observation, context)

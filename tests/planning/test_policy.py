@@ -246,3 +246,101 @@ def test_parse_action_and_url_validation():
         describe_observation({"rgb": __import__("numpy").zeros((2, 3, 3)), "t": 1.5})
         == "rgb=<array (2, 3, 3) float64>, t=1.5"
     )
+
+
+# -- LLM policy with memory as tools (function calling) --------------------------------------
+
+
+class _ToolServer(BaseHTTPRequestHandler):
+    """A fake OpenAI-compatible model: first it calls memory's tools, then it acts on their answers."""
+
+    requests: list[dict] = []
+
+    def do_POST(self):  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).requests.append(body)
+        tool_msgs = [m for m in body["messages"] if m["role"] == "tool"]
+        if not tool_msgs:
+            calls = [
+                {
+                    "id": "c1",
+                    "type": "function",
+                    "function": {"name": "where_now", "arguments": '{"target": "red mug"}'},
+                },
+                {
+                    "id": "c2",
+                    "type": "function",
+                    "function": {"name": "where_now", "arguments": '{"target": "unicorn"}'},
+                },
+                {"id": "c3", "type": "function", "function": {"name": "count", "arguments": '{"target": 3}'}},
+            ]
+            message = {"role": "assistant", "content": None, "tool_calls": calls}
+        else:
+            answers = {m["tool_call_id"]: json.loads(m["content"]) for m in tool_msgs}
+            mug = answers["c1"]["results"][0]
+            action = "move_forward" if answers["c1"]["status"] == "answered" else "stop"
+            why = f"mug in the {mug['place']}; unicorn {answers['c2']['status']}; {answers['c3'].get('error', '')}"
+            message = {"role": "assistant", "content": json.dumps({"action": action, "reason": why})}
+        payload = json.dumps({"choices": [{"message": message}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_llm_policy_calls_memory_tools_then_acts(mem):
+    from robomem.qa.engine import QuestionEngine
+    from robomem.qa.tools import TOOL_NAMES, ToolDispatcher
+
+    t = remember(mem, [NEAR])
+    ctx = Planner(mem).context("bring me the red mug", RobotState((0, 0, 0), 0.0, t))
+    _ToolServer.requests = []
+    srv = HTTPServer(("127.0.0.1", 0), _ToolServer)
+    srv.timeout = 10.0
+    th = threading.Thread(
+        target=lambda: [srv.handle_request() for _ in range(2)], daemon=True
+    )  # two requests, then it stops
+    th.start()
+    try:
+        policy = LLMPolicy(f"http://127.0.0.1:{srv.server_address[1]}/v1", tools=ToolDispatcher(QuestionEngine(mem)))
+        assert policy.act(None, ctx) == Action.MOVE_FORWARD, policy.last_error
+        th.join(timeout=15)
+        assert not th.is_alive()
+    finally:
+        srv.server_close()
+    first, second = _ToolServer.requests
+    assert [f["function"]["name"] for f in first["tools"]] == list(TOOL_NAMES)
+    assert first["tools"][0]["function"]["parameters"]["required"] == ["target"]
+    assert [m["role"] for m in second["messages"]] == ["system", "user", "assistant", "tool", "tool", "tool"]
+    assert policy.last_reason.startswith("mug in the kitchen; unicorn not_seen; count: target must be a string")
+    assert [(name, status[:40]) for name, _, status in policy.tool_calls][0][0] == "where_now"
+    assert len(policy.tool_calls) == 3
+
+
+def test_tool_dispatcher_rejects_bad_calls(mem):
+    from robomem.qa.engine import QuestionEngine
+    from robomem.qa.tools import ToolDispatcher
+
+    remember(mem, [NEAR])
+    d = ToolDispatcher(QuestionEngine(mem))
+    assert d.call("where_now", {"target": "red mug"})["results"][0]["place"] == "kitchen"
+    assert d.call("teleport", {})["error"].startswith("unknown tool 'teleport'")
+    assert "not JSON" in d.call("where_now", "{target")["error"]
+    assert "missing ['target']" in d.call("where_now", {})["error"]
+    assert "unknown arguments ['colour']" in d.call("where_now", {"target": "mug", "colour": "red"})["error"]
+    assert "known places: kitchen" in d.call("changes", {"since": -10, "place": "attic"})["error"]
+    for name, args in (
+        ("locate", {"target": "unicorn"}),
+        ("last_seen", {"target": "unicorn"}),
+        ("where_at", {"target": "unicorn", "t": 0.5}),
+        ("count", {"target": "unicorns"}),
+        ("why", {"target": "unicorn"}),
+        ("still_in", {"target": "unicorn", "place": "kitchen"}),
+    ):
+        assert d.call(name, args)["status"] == "not_seen", name
+    with pytest.raises(ValueError, match="ToolDispatcher"):
+        LLMPolicy("http://127.0.0.1:1/v1", tools=object())
