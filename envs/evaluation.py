@@ -21,10 +21,9 @@ answered with memory APIs only (:class:`MemoryQA`):
 - ``never_seen``: where is X, for labels never in view at all (not one pixel: objects that stayed absent
   or hidden, and plausible distractors such as "green mug"); the right answer is to abstain.
 
-Object search: random targets (present objects) and random start poses; the planner-driven
-:class:`~robomem.planning.policy.ObjectSearchPolicy` with memory's proposals versus the same policy with
-exploration only (rooms nearest first), ``--max-steps`` actions each; memory is frozen during the
-search episodes so they are independent.
+Object search (:mod:`robomem.envs.search_eval`): random targets (present objects) and random start
+poses; the core planner's proposals versus exploration only (rooms nearest first), through the one
+search runner :func:`robomem.envs.search.run_search`, ``--max-steps`` actions each.
 
 Prints a table and writes JSON (``--json-out``) for comparison across versions.
 """
@@ -32,7 +31,6 @@ Prints a table and writes JSON (``--json-out``) for comparison across versions.
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import math
 import os
@@ -57,6 +55,7 @@ from .household.adapter import to_observation  # noqa: E402
 from .household.sim import Frame, HouseholdSim, ObjectState  # noqa: E402
 from .household.tour import VIEWPOINTS, scripted_tour  # noqa: E402
 from .navigation import MIN_PIXELS, visible_instances  # noqa: E402
+from .search_eval import search_episodes, search_summary  # noqa: E402
 
 __all__ = ["QA_TYPES", "MemoryQA", "Scenario", "add_arguments", "build_scenario", "run", "run_eval"]
 
@@ -75,53 +74,42 @@ def plural(noun: str) -> str:
 
 
 class MemoryQA:
-    """Answers questions from memory APIs only (spatial objects, temporal verbs, semantic facts).
-
-    Labels are matched exactly against an object's label distribution (open vocabulary: "red mug" is
-    not "white mug"); a category ("mugs") matches every label whose head noun is that word.  ``None``
-    means the memory abstains ("I have not seen that")."""
+    """The eval's questions, answered by the one question engine (:mod:`robomem.qa`): its label rule,
+    presence rule and abstention.  ``None`` means the memory abstains ("I have not seen that")."""
 
     def __init__(self, memory: Memory, min_share: float = 0.25) -> None:
+        from robomem.qa.engine import QuestionEngine
+
         self.memory = memory
         self.min_share = float(min_share)
+        self.engine = QuestionEngine(memory)
 
     def match(self, label: str) -> list[ObjectRecord]:
-        out = []
-        for o in self.memory.spatial.objects():
-            total = sum(o.labels.values()) or 1.0
-            if o.label == label or o.labels.get(label, 0.0) >= self.min_share * total:
-                out.append(o)
-        return out
+        from robomem.qa.labels import match_label
+
+        ms = match_label(label, self.memory.spatial.objects(), self.memory.embedder, min_share=self.min_share)
+        return [o for m in ms if (o := self.memory.spatial.get(m.object_id)) is not None]
 
     def match_category(self, noun: str) -> list[ObjectRecord]:
         return [o for o in self.memory.spatial.objects() if head(o.label) == noun]
 
     def is_present(self, o: ObjectRecord) -> bool:
-        return o.status != "absent" and not self.memory.temporal.is_absent(o.object_id)
+        return self.engine.is_present(o.object_id)
 
     def where_now(self, label: str) -> dict[str, Any] | None:
         """The place of the most recently seen instance that was not observed absent since; None = abstain."""
-        objs = self.match(label)
-        present = [o for o in objs if self.is_present(o)]
-        if not present:
-            if objs:
-                last = max(objs, key=lambda o: o.last_seen)
-                return {
-                    "place": None,
-                    "object_id": last.object_id,
-                    "status": "absent",
-                    "text": f"not where I last saw it ({last.place}); observed absent",
-                }
+        a = self.engine.where_now(label)
+        if a.abstained or a.best is None:
             return None
-        o = max(present, key=lambda o: (o.last_seen, o.n_obs))
-        s = self.memory.temporal.last_seen(o.object_id)
-        place = (s.place if s is not None and s.place else None) or o.place
+        it = a.best
+        if a.status == "unknown":
+            return {"place": None, "object_id": it.object_id, "status": "absent", "text": a.text[0]}
         return {
-            "place": place,
-            "object_id": o.object_id,
+            "place": it.place,
+            "object_id": it.object_id,
             "status": "present",
-            "last_seen": o.last_seen,
-            "text": f"{o.label} #{o.object_id} in the {place} (last seen t={o.last_seen:.1f}s)",
+            "last_seen": it.stamp,
+            "text": a.text[0],
         }
 
     def where_now_semantic(self, label: str) -> dict[str, Any] | None:
@@ -134,17 +122,15 @@ class MemoryQA:
         return {"place": place, "fact_id": fact.fact_id, "text": fact.text}
 
     def where_at(self, label: str, t: float) -> dict[str, Any] | None:
-        best = None
-        for o in self.match(label):
-            w = self.memory.temporal.where_at(o.object_id, t)
-            if w.status in ("seen", "believed") and (best is None or (w.since or 0.0) > (best.since or 0.0)):
-                best = w
-        if best is None:
+        a = self.engine.where_at(label, t)
+        if a.status != "answered" or a.best is None:
             return None
-        return {"place": best.place, "object_id": best.object_id, "status": best.status, "since": best.since}
+        it = a.best
+        return {"place": it.place, "object_id": it.object_id, "status": it.status, "since": it.stamp}
 
     def last_seen(self, label: str) -> float | None:
-        times = [s.t_end for o in self.match(label) if (s := self.memory.temporal.last_seen(o.object_id)) is not None]
+        a = self.engine.last_seen(label)
+        times = [i.stamp for i in a.items if i.stamp is not None]
         return max(times) if times else None
 
     def changed_in(self, room: str, since: float, until: float) -> set[str]:
@@ -392,88 +378,6 @@ def accuracy(questions: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     return out
 
 
-# -- object search ---------------------------------------------------------------------------
-def random_start(sim: HouseholdSim, rng: np.random.Generator) -> tuple[float, float, float]:
-    rooms = list(VIEWPOINTS)
-    for _ in range(500):
-        name = rooms[int(rng.integers(len(rooms)))]
-        r = next(x for x in sim.rooms if x.name == name)
-        x = float(rng.uniform(r.lo[0] + 0.3, r.hi[0] - 0.3))
-        y = float(rng.uniform(r.lo[1] + 0.3, r.hi[1] - 0.3))
-        if sim.plan_grid.is_free(x, y) and sim.is_free(x, y):
-            return x, y, float(rng.uniform(-math.pi, math.pi))
-    return (*VIEWPOINTS["hallway"], 0.0)
-
-
-def _reachable(sim: HouseholdSim, label: str, x: float, y: float, yaw: float) -> bool:
-    """Can the agent at (x, y) reach the room of some instance of ``label`` (doors may be closed)?"""
-    sim.teleport(x, y, yaw)
-    rooms = {s.room for s in sim.object_states().values() if s.label == label and s.present and s.room}
-    return any(sim.path_to(*VIEWPOINTS[r]) is not None for r in rooms if r in VIEWPOINTS)
-
-
-def search_episodes(
-    sc: Scenario, episodes: int, max_steps: int, rng: np.random.Generator, progress: Callable[[str], None] | None = None
-) -> list[dict[str, Any]]:
-    from robomem.planning.context import Goal
-    from robomem.planning.planner import Planner
-
-    from .navigation import SimNavigator, explore_context, memory_context, run_search
-
-    sim = sc.sim
-    planner = Planner(sc.memory)
-    present = sorted(s.label for s in sim.object_states().values() if s.present)
-    out: list[dict[str, Any]] = []
-    for ep in range(episodes):
-        label = present[int(rng.integers(len(present)))]
-        x, y, yaw = random_start(sim, rng)
-        if not _reachable(sim, label, x, y, yaw):  # behind a door that closed overnight: draw once more
-            label = present[int(rng.integers(len(present)))]
-            x, y, yaw = random_start(sim, rng)
-            if not _reachable(sim, label, x, y, yaw):
-                continue
-        goal = Goal(text=f"find the {label}", label=label)
-        row: dict[str, Any] = {"seed": sc.seed, "episode": ep, "label": label, "start": [round(x, 2), round(y, 2)]}
-        for mode in ("memory", "no_memory"):
-            sim.teleport(x, y, yaw, math.radians(-15.0))
-            nav = SimNavigator(sim)
-            if mode == "memory":
-                make = functools.partial(memory_context, planner, goal, nav)
-            else:
-                make = functools.partial(explore_context, goal, nav)
-            res = run_search(nav, goal, make, max_steps)
-            row[mode] = {"success": res.success, "steps": res.steps, "status": res.status, "room": res.room}
-        out.append(row)
-        if progress:
-            m, n = row["memory"], row["no_memory"]
-            progress(
-                f"seed {sc.seed} search {ep + 1}/{episodes} {label!r}: memory {'ok' if m['success'] else 'FAIL'}"
-                f" {m['steps']} steps, no memory {'ok' if n['success'] else 'FAIL'} {n['steps']} steps"
-            )
-    return out
-
-
-def search_summary(rows: list[dict[str, Any]], max_steps: int) -> dict[str, Any]:
-    out: dict[str, Any] = {"episodes": len(rows)}
-    for mode in ("memory", "no_memory"):
-        rs = [r[mode] for r in rows]
-        if not rs:
-            continue
-        ok = [r for r in rs if r["success"]]
-        out[mode] = {
-            "success_rate": round(len(ok) / len(rs), 4),
-            "mean_steps": round(float(np.mean([r["steps"] if r["success"] else max_steps for r in rs])), 2),
-            "mean_steps_success": round(float(np.mean([r["steps"] for r in ok])), 2) if ok else None,
-        }
-    both = [r for r in rows if r["memory"]["success"] and r["no_memory"]["success"]]
-    if both:
-        out["both_succeeded"] = len(both)
-        out["mean_steps_both"] = {
-            m: round(float(np.mean([r[m]["steps"] for r in both])), 2) for m in ("memory", "no_memory")
-        }
-    return out
-
-
 # -- the command -----------------------------------------------------------------------------
 def _int_list(text: str) -> list[int]:
     try:
@@ -600,6 +504,8 @@ def format_table(results: dict[str, Any]) -> str:
             m = s[mode]
             ms = "-" if m["mean_steps_success"] is None else f"{m['mean_steps_success']:.1f}"
             lines.append(f"{mode:<12}{m['success_rate']:>9.2f}{m['mean_steps']:>12.1f}{ms:>15}")
+    if "steps_ratio" in s:
+        lines.append(f"mean steps, memory / no memory: {s['steps_ratio']:.2f}")
     if "mean_steps_both" in s:
         b = s["mean_steps_both"]
         lines.append(

@@ -1,0 +1,88 @@
+"""Wall time of `robomem query STORE locate X --json`, cold (a fresh process per run), on a store of N objects.
+
+    python benchmarks/cli_latency.py [--objects 1000] [--runs 5]
+
+Builds the store with the real ingest path (synthetic boxes seen by the exact ray-caster, hash embedder),
+then runs the CLI as a subprocess; prints a table and one JSON line. Target: median < 1.5 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from robomem import Memory, MemoryConfig
+from robomem.testing.synthetic import Box, BoxScene, look_at
+
+
+def build_store(path: Path, n_objects: int) -> float:
+    """A grid of n boxes with 20 labels, each seen from above once; returns the build time."""
+    t0 = time.perf_counter()
+    side = int(n_objects**0.5) + 1
+    labels = [f"thing{i}" for i in range(19)] + ["red mug"]
+    boxes = [
+        Box(i + 1, labels[i % len(labels)], (0.6 * (i % side), 0.6 * (i // side), 0.1), (0.2, 0.2, 0.2), (200, 30, 30))
+        for i in range(n_objects)
+    ]
+    scene = BoxScene(boxes)
+    with Memory.open(path, MemoryConfig.from_dict({"embedder": "hash"}), parallel=False) as mem:
+        t = 0.0
+        for row in range(side):
+            for col in range(0, side, 4):
+                x, y = 0.6 * col + 0.9, 0.6 * row
+                mem.update(scene.observe(look_at((x, y - 0.01, 3.0), (x, y, 0.0)), t))
+                t += 1.0
+        n = len(mem.objects())
+    print(f"store: {n} objects in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    return float(n)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--objects", type=int, default=1000)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--target", default="red mug")
+    a = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Path(tmp) / "store"
+        n = build_store(store, a.objects)
+        cmd = [sys.executable, "-m", "robomem.cli.main", "query", str(store), "locate", a.target, "--json"]
+        walls, rss = [], []
+        for _ in range(a.runs):
+            t0 = time.perf_counter()
+            p = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], capture_output=True, text=True, check=False)
+            walls.append(time.perf_counter() - t0)
+            if p.returncode != 0:
+                print(p.stderr[-2000:], file=sys.stderr)
+                return 1
+            rss.append(int(p.stderr.strip().splitlines()[-1]) / 1024.0)
+            found = len(json.loads(p.stdout)["results"])
+    med = statistics.median(walls)
+    print(f"{'objects':>8} {'runs':>5} {'median s':>9} {'min s':>7} {'max s':>7} {'max RSS MB':>11} {'found':>6}")
+    print(f"{int(n):>8} {a.runs:>5} {med:>9.2f} {min(walls):>7.2f} {max(walls):>7.2f} {max(rss):>11.0f} {found:>6}")
+    print(
+        json.dumps(
+            {
+                "objects": int(n),
+                "runs": a.runs,
+                "median_s": round(med, 3),
+                "min_s": round(min(walls), 3),
+                "max_s": round(max(walls), 3),
+                "max_rss_mb": round(max(rss), 1),
+                "found": found,
+                "target_s": 1.5,
+                "met": med < 1.5,
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
