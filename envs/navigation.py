@@ -1,4 +1,4 @@
-"""The household simulator behind the planner's navigation protocol, and one object-search runner.
+"""The household simulator behind the planner's navigation protocol.
 
 :class:`SimNavigator` offers what :class:`robomem.planning.policy.Navigator` asks for (``current_pose``,
 ``path_to``, ``target_visible``, ``forward_step``, ``turn_angle``) over a
@@ -8,10 +8,8 @@ steps.  "Visible" is read from the rendered instance image (the simulator's segm
 least ``min_pixels`` pixels of an instance with the target label, and its median depth within
 ``reach`` metres.
 
-:func:`run_search` runs one search episode with either the memory planner's proposals
-(:func:`memory_context`) or exploration only (:func:`explore_context`): both contexts end with
-the same room-by-room exploration, nearest room first, so the two differ only in what memory
-contributes.
+:class:`SimNavigator` supplies motion and viewpoints only: what to search and in which order is the
+core planner's (:mod:`robomem.planning.search`), and :func:`robomem.envs.search.run_search` runs the search.
 """
 
 from __future__ import annotations
@@ -19,16 +17,14 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 import numpy as np  # noqa: E402
 
-from robomem.planning.context import Context, Goal, GoalProposal, RobotState  # noqa: E402
-from robomem.planning.critic import LoopCritic  # noqa: E402
-from robomem.planning.policy import Action, ObjectSearchPolicy  # noqa: E402
+from robomem.planning.context import RobotState  # noqa: E402
+from robomem.planning.policy import Action  # noqa: E402
 
 from .household.adapter import to_observation  # noqa: E402
 from .household.layout import room_at  # noqa: E402
@@ -37,18 +33,8 @@ from .household.tour import VIEWPOINTS  # noqa: E402
 
 if TYPE_CHECKING:
     from robomem.memory import Memory
-    from robomem.planning.planner import Planner
 
-__all__ = [
-    "SearchResult",
-    "SimNavigator",
-    "explore_context",
-    "explore_proposals",
-    "memory_context",
-    "perceived_room",
-    "run_search",
-    "visible_instances",
-]
+__all__ = ["MIN_PIXELS", "REACH", "VIEWPOINTS", "SimNavigator", "perceived_room", "visible_instances"]
 
 MIN_PIXELS = 80  # of 320x240 (0.1% of the image): an object this large in view counts as seen
 REACH = 3.5  # m: "reached" = in view and at most this far (median depth)
@@ -157,6 +143,11 @@ class SimNavigator:
                 self.steps += 1
                 return
 
+    def found(self, label: str) -> tuple[int, str | None] | None:
+        """(instance id, room it stands in, as the agent perceives it) of the visible target, else None."""
+        iid = self.visible_target(label)
+        return None if iid is None else (iid, perceived_room(self.frame, iid))
+
     def state(self) -> RobotState:
         a = self.sim.agent
         return RobotState((a.x, a.y, 0.0), a.yaw, self.sim.time)
@@ -182,143 +173,3 @@ class SimNavigator:
         if self.on_step is not None:
             self.on_step(self)
         return self.frame
-
-
-# -- contexts --------------------------------------------------------------------------
-def explore_proposals(
-    sim: HouseholdSim, start: tuple[float, float], label: str | None, rooms: list[str] | None = None
-) -> list[GoalProposal]:
-    """Every room's viewpoint in nearest-neighbour order from ``start`` (a fixed order, no memory)."""
-    todo = [r for r in (list(VIEWPOINTS) if rooms is None else rooms) if r in VIEWPOINTS]
-    out: list[GoalProposal] = []
-    here = start
-    while todo:
-        room = min(todo, key=lambda r: (math.dist(here, VIEWPOINTS[r]), r))
-        todo.remove(room)
-        x, y = VIEWPOINTS[room]
-        out.append(
-            GoalProposal(
-                kind="explore",
-                confidence=0.0,
-                target=(x, y, 0.0),
-                place=room,
-                label=label,
-                reason=f"explore: look around the {room}",
-            )
-        )
-        here = (x, y)
-    return out
-
-
-def explore_context(goal: Goal, nav: SimNavigator) -> Context:
-    """A context with no memory at all: only the room-by-room exploration."""
-    st = nav.state()
-    props = explore_proposals(nav.sim, (st.position[0], st.position[1]), goal.label)
-    return Context(goal=goal, state=st, now=float(nav.sim.time), entries=(), proposals=tuple(props))
-
-
-def _near_view(p: GoalProposal) -> GoalProposal:
-    """A keyframe pose farther from the object than ``REACH`` shows it, but too far to count as reaching it:
-    go to the object itself instead."""
-    if p.view_pose is not None and p.target is not None and math.dist(p.view_pose[:2], p.target[:2]) > REACH:
-        return replace(p, view_pose=None)
-    return p
-
-
-def memory_context(planner: Planner, goal: Goal, nav: SimNavigator) -> Context:
-    """The planner's context with its proposals (remembered objects, usually-in places) kept, except a
-    usually-in place in a room a remembered object already sends the agent to (looking around there covers it);
-    the single trailing ``explore`` is replaced by the same room-by-room exploration the baseline uses, starting
-    from the last remembered place, rooms not covered by a remembered place first."""
-    st = nav.state()
-    ctx = planner.context(goal, st)
-    objects = [_near_view(p) for p in ctx.proposals if p.kind == "object"]
-    covered = {p.place for p in objects if p.place}
-    remembered = objects + [p for p in ctx.proposals if p.kind == "usually_in" and p.place not in covered]
-    covered |= {p.place for p in remembered if p.place}
-    start = (st.position[0], st.position[1])
-    if remembered and remembered[-1].xy is not None:
-        start = remembered[-1].xy
-    first = explore_proposals(nav.sim, start, goal.label, [r for r in VIEWPOINTS if r not in covered])
-    if first and first[-1].xy is not None:
-        start = first[-1].xy
-    explore = first + explore_proposals(nav.sim, start, goal.label, [r for r in VIEWPOINTS if r in covered])
-    return replace(ctx, proposals=tuple(remembered + explore))
-
-
-# -- one search episode ----------------------------------------------------------------
-@dataclass
-class SearchResult:
-    label: str
-    success: bool
-    steps: int
-    status: str  # found | exhausted | gave_up | step_limit
-    reason: str
-    instance_id: int | None = None  # the instance that was found
-    room: str | None = None  # the room the agent found it in (where the object stands)
-    candidates: int = 0  # proposals the policy went to
-    remembered: int = 0  # of which came from memory
-    path: list[tuple[float, float]] = field(default_factory=list)
-    log: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "label": self.label,
-            "success": self.success,
-            "steps": self.steps,
-            "status": self.status,
-            "reason": self.reason,
-            "instance_id": self.instance_id,
-            "room": self.room,
-            "candidates": self.candidates,
-            "remembered": self.remembered,
-            "path": [[round(x, 3), round(y, 3)] for x, y in self.path],
-            "log": self.log,
-        }
-
-
-def run_search(
-    nav: SimNavigator,
-    goal: Goal,
-    make_context: Callable[[], Context],
-    max_steps: int = 150,
-    refresh_every: int = 0,
-    critic: LoopCritic | None = None,
-) -> SearchResult:
-    """Search for ``goal.label`` with :class:`ObjectSearchPolicy` until it is in view, the policy stops, or
-    ``max_steps`` actions were taken.  ``refresh_every`` > 0 rebuilds the context that often (memory changes
-    as the agent looks)."""
-    label = goal.label or goal.text or ""
-    policy = ObjectSearchPolicy(nav, critic=critic or LoopCritic(), reach=0.2)
-    ctx = make_context()
-    remembered = sum(1 for p in ctx.proposals if p.kind != "explore")
-    start_steps = nav.steps
-    path_start = len(nav.path) - 1
-    status, reason = "step_limit", f"no sight of {label!r} within {max_steps} steps"
-    while nav.steps - start_steps < max_steps:
-        action = policy.act(nav.frame, ctx)
-        if action == Action.STOP:
-            status, reason = policy.status, policy.reason
-            break
-        nav.act(action)
-        if refresh_every and (nav.steps - start_steps) % refresh_every == 0:
-            ctx = make_context()
-    else:
-        if nav.target_visible(label):
-            status, reason = "found", f"{label!r} is in view"
-    found = nav.visible_target(label) if status == "found" else None
-    room = perceived_room(nav.frame, found) if found is not None else None
-    tried = list(policy.tried)
-    return SearchResult(
-        label=label,
-        success=found is not None,
-        steps=nav.steps - start_steps,
-        status=status,
-        reason=reason,
-        instance_id=found,
-        room=room,
-        candidates=len(tried),
-        remembered=remembered,
-        path=list(nav.path[path_start:]),
-        log=list(policy.log),
-    )

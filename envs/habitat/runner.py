@@ -8,8 +8,10 @@
   ``NavigationEpisode``;
 - :func:`run_episode` / :func:`run_episodes` step an action sequence or a
   policy, translate every frame with :class:`~robomem.envs.habitat.adapter.HabitatAdapter`
-  and hand it to ``memory.update(observation)`` (duck-typed: ``robomem.Memory``
-  or anything with ``update``; ``add_event`` is used too where present);
+  and hand it to ``memory.update(observation)`` (a :class:`robomem.Memory`);
+  each episode is recorded as an episode in episodic memory (``begin_episode``,
+  one step per action, ``end_episode`` with the outcome), as the household
+  search runner (:mod:`robomem.envs.search`) records its searches;
 - :func:`results_table` / :func:`results_json` / :func:`write_results` report
   episode id, steps, success, distance to goal (geodesic where the simulator
   has a loaded navmesh, else straight-line), SPL, path length and collisions.
@@ -27,15 +29,18 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from robomem.observation import Event, Observation
+from robomem.observation import Observation
 
 from ._compat import require_habitat_sim
 from .adapter import HabitatAdapter
 from .conversions import robomem_from_habitat_points
+
+if TYPE_CHECKING:
+    from robomem.memory import Memory
 
 __all__ = [
     "Episode",
@@ -257,7 +262,7 @@ def _choose(policy: Any, observation: Observation, step: int) -> str | None:
 def run_episode(
     sim: Any,
     episode: Episode,
-    memory: Any = None,
+    memory: Memory | None = None,
     *,
     policy: Policy | Any = None,
     adapter: HabitatAdapter | None = None,
@@ -268,9 +273,9 @@ def run_episode(
     The agent is placed at the episode's start; then, until ``max_steps``,
     a stop, or the end of ``episode.actions``: choose an action (from the
     sequence, else ``policy(observation, step)``), ``sim.step`` it, translate
-    the frame, update the memory. Where ``memory`` has ``add_event`` (and
-    ``record_events``), the instruction, every action and the outcome are
-    recorded as ``robomem.Event``s too.
+    the frame, update the memory.  With ``record_events`` the episode is recorded in
+    episodic memory: begun with its instruction (or its id), one step per action
+    (with the distance to the goal after it), ended with the outcome.
     """
     if episode.actions is None and policy is None:
         raise ValueError(f"episode {episode.episode_id!r}: give it an action sequence or pass a policy")
@@ -278,7 +283,7 @@ def run_episode(
     adapter = adapter or HabitatAdapter(sim)
     agent = sim.get_agent(adapter.agent_id)
     agent.set_state(_agent_state(episode.start_position, episode.start_rotation))
-    events = record_events and memory is not None and hasattr(memory, "add_event")
+    events = record_events and memory is not None
     updates = 0
 
     def feed(o: Observation) -> None:
@@ -294,9 +299,9 @@ def run_episode(
     start_distance, kind = (None, "none") if goal is None else _distance(sim, position(), goal)
 
     obs = adapter.observe()
-    if events and episode.instruction:
-        memory.add_event(Event(obs.stamp, "instruction", episode.instruction, pose=obs.pose))
     feed(obs)
+    if events:
+        memory.begin_episode(episode.instruction or f"habitat episode {episode.episode_id}", stamp=obs.stamp)
     steps = collisions = 0
     stopped = False
     path_length = 0.0
@@ -312,10 +317,8 @@ def run_episode(
         if action is None or action == STOP:
             stopped = True
             if events:
-                memory.add_event(Event(obs.stamp, "action", STOP, pose=obs.pose))
+                memory.add_step(f"step {i}", STOP, "stopped", stamp=obs.stamp)
             break
-        if events:
-            memory.add_event(Event(obs.stamp, "action", str(action), pose=obs.pose))
         raw = sim.step(action)
         collisions += int(bool(raw.get("collided", False))) if hasattr(raw, "get") else 0
         obs = adapter.observe(raw)
@@ -324,6 +327,10 @@ def run_episode(
         now = position()
         path_length += float(np.linalg.norm(now - prev))
         prev = now
+        if events:
+            collided = bool(raw.get("collided", False)) if hasattr(raw, "get") else False
+            to_goal = "" if goal is None else f"{float(np.linalg.norm(now - goal)):.2f} m from the goal"
+            memory.add_step(f"step {i}", str(action), "collided" if collided else to_goal, stamp=obs.stamp)
 
     distance = None
     success = False
@@ -337,7 +344,7 @@ def run_episode(
         text = "success" if success else "failure"
         if distance is not None:
             text += f": {distance:.2f} m from the goal after {steps} steps"
-        memory.add_event(Event(obs.stamp, "outcome", text, pose=obs.pose))
+        memory.end_episode(text, stamp=obs.stamp, success=success)
     return EpisodeResult(
         episode_id=episode.episode_id,
         steps=steps,
@@ -358,7 +365,7 @@ def run_episode(
 def run_episodes(
     sim: Any,
     episodes: Iterable[Episode],
-    memory: Any = None,
+    memory: Memory | None = None,
     *,
     policy: Policy | Any = None,
     adapter: HabitatAdapter | None = None,

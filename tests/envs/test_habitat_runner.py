@@ -22,7 +22,7 @@ from robomem.envs.habitat import (
     run_episodes,
     write_results,
 )
-from robomem.observation import Event, Observation
+from robomem.observation import Observation, Pose
 
 try:
     from habitat_standin import StandinSimulator
@@ -30,24 +30,22 @@ except ImportError:  # tests/ laid out as packages
     from tests.envs.habitat_standin import StandinSimulator
 
 
-class Recorder:
-    """Memory-like: anything with update(observation) (and optionally add_event) can be fed."""
+@pytest.fixture()
+def mem(tmp_path: Path) -> Any:
+    from robomem import Memory
 
-    def __init__(self) -> None:
-        self.observations: list[Observation] = []
-        self.events: list[Event] = []
-
-    def update(self, observation: Observation) -> None:
-        assert isinstance(observation, Observation)
-        self.observations.append(observation)
-
-    def add_event(self, event: Event) -> None:
-        self.events.append(event)
+    with Memory.open(tmp_path / "store") as m:
+        yield m
 
 
-def test_action_sequence_reaches_goal() -> None:
+def frames(mem: Any) -> list[Pose]:
+    """The poses memory stored for every frame it was fed, in order."""
+    rows = mem.store.read().execute("SELECT x, y, z, qx, qy, qz, qw, stamp FROM frames ORDER BY idx").fetchall()
+    return [(Pose.from_xyz_quat(r[:3], r[3:7]), float(r[7])) for r in rows]
+
+
+def test_action_sequence_reaches_goal(mem: Any) -> None:
     sim = StandinSimulator(width=48, height=36)
-    mem = Recorder()
     ep = Episode("walk", start_position=(0.0, 0.0, 0.0), goal_position=(0.0, 0.0, -1.0), actions=["move_forward"] * 4)
     r = run_episode(sim, ep, mem, record_events=True)
     assert (r.steps, r.success, r.collisions, r.memory_updates) == (4, True, 0, 5)
@@ -55,18 +53,22 @@ def test_action_sequence_reaches_goal() -> None:
     assert r.start_distance == pytest.approx(1.0) and r.path_length == pytest.approx(1.0)
     assert r.spl == pytest.approx(1.0) and r.distance_kind == "euclidean"
     assert r.goal_robomem == pytest.approx([1.0, 0.0, 0.0])
-    assert len(mem.observations) == 5
-    stamps = [o.stamp for o in mem.observations]
+    got = frames(mem)
+    assert len(got) == 5
+    stamps = [t for _, t in got]
     assert stamps == sorted(stamps) and len(set(stamps)) == 5
     # the camera moved 1 m along robomem +x
-    np.testing.assert_allclose(
-        mem.observations[-1].pose.position - mem.observations[0].pose.position, [1, 0, 0], atol=1e-6
-    )
-    assert [e.kind for e in mem.events] == ["action"] * 4 + ["outcome"]
-    assert mem.events[-1].text.startswith("success")
+    np.testing.assert_allclose(got[-1][0].position - got[0][0].position, [1, 0, 0], atol=1e-6)
+    # the run is one episode in episodic memory: four actions, then the outcome
+    (e,) = mem.episodic.episodes(kind="task")
+    assert e.task == "habitat episode walk" and not e.is_open and e.success is True
+    assert e.outcome.startswith("success: 0.00 m from the goal after 4 steps")
+    steps = [s for s in mem.episodic.steps(e.episode_id) if s.action]
+    assert [s.action for s in steps] == ["move_forward"] * 4
+    assert steps[-1].result == "0.00 m from the goal"
 
 
-def test_policy_uses_robomem_pose_and_stops() -> None:
+def test_policy_uses_robomem_pose_and_stops(mem: Any) -> None:
     goal_h = np.array([-1.0, 0.0, -1.0])
     goal_r = robomem_from_habitat_points(goal_h)
 
@@ -84,12 +86,17 @@ def test_policy_uses_robomem_pose_and_stops() -> None:
         return "move_forward"
 
     sim = StandinSimulator(width=32, height=24)
-    mem = Recorder()
     ep = Episode("pointnav", (0.0, 0.0, 0.0), goal_position=goal_h, instruction="go to the corner", require_stop=True)
     r = run_episode(sim, ep, mem, policy=policy)
     assert r.stopped and r.success and r.distance_to_goal is not None and r.distance_to_goal < 0.2
     assert 0 < r.steps < 40
-    assert mem.events[0].kind == "instruction" and mem.events[-2].text == "stop"
+    (e,) = mem.episodic.episodes(kind="task")
+    assert e.task == "go to the corner" and e.success is True
+    actions = [s.action for s in mem.episodic.steps(e.episode_id) if s.action]
+    assert actions[-1] == "stop" and len(actions) == r.steps + 1
+    # the next search can find this one: similar-experience search returns it
+    hits = mem.episodic.similar("go to the corner", outcome="success")
+    assert hits and hits[0].episode.episode_id == e.episode_id
 
 
 def test_collisions_and_max_steps() -> None:
@@ -101,24 +108,24 @@ def test_collisions_and_max_steps() -> None:
     assert r.memory_updates == 0
 
 
-def test_start_rotation_is_habitat_xyzw() -> None:
+def test_start_rotation_is_habitat_xyzw(mem: Any) -> None:
     sim = StandinSimulator(width=32, height=24)
-    mem = Recorder()
     s = np.sqrt(0.5)
     ep = Episode("turned", (0.0, 0.0, 0.0), start_rotation=(0.0, s, 0.0, s), actions=["move_forward"])  # left 90
     run_episode(sim, ep, mem)
-    np.testing.assert_allclose(mem.observations[0].pose.forward, [0, 1, 0], atol=1e-6)
-    np.testing.assert_allclose(mem.observations[1].pose.position[:2], [0.0, 0.25], atol=1e-6)
+    got = frames(mem)
+    np.testing.assert_allclose(got[0][0].forward, [0, 1, 0], atol=1e-6)
+    np.testing.assert_allclose(got[1][0].position[:2], [0.0, 0.25], atol=1e-6)
 
 
-def test_results_table_and_json(tmp_path: Path) -> None:
+def test_results_table_and_json(tmp_path: Path, mem: Any) -> None:
     sim = StandinSimulator(width=32, height=24)
     eps = [
         Episode("a", (0.0, 0.0, 0.0), goal_position=(0.0, 0.0, -0.5), actions=["move_forward"] * 2),
         Episode("b", (0.0, 0.0, 0.0), goal_position=(0.0, 0.0, -2.0), actions=["turn_left"]),
         Episode("c", (0.0, 0.0, 0.0), actions=["turn_right", "stop", "move_forward"]),
     ]
-    results = run_episodes(sim, eps, Recorder())
+    results = run_episodes(sim, eps, mem)
     assert [r.success for r in results] == [True, False, False]
     assert results[2].steps == 1 and results[2].stopped and results[2].distance_to_goal is None
     table = results_table(results)
@@ -149,10 +156,8 @@ def test_episode_needs_actions_or_policy() -> None:
 
 @pytest.mark.slow
 def test_real_memory_if_available(tmp_path: Path) -> None:
-    try:
-        from robomem import Memory
-    except ImportError:
-        pytest.skip("robomem.Memory is not written yet; the Recorder stands in for it above")
+    from robomem import Memory
+
     sim = StandinSimulator(width=64, height=48)
     ep = Episode("mem", (0.0, 0.0, 0.0), goal_position=(0.0, 0.0, -1.0), actions=["move_forward"] * 4)
     with Memory.open(tmp_path / "store") as mem:
