@@ -1,7 +1,8 @@
 """``robomem mcp STORE``: a store served read-only to language-model agents over MCP (stdio).
 
-Tools are the question engine's verbs (:class:`robomem.qa.engine.QuestionEngine`): ``locate``,
-``where_now``, ``where_at``, ``last_seen``, ``changes``, ``count``, ``facts``, ``why``, free text
+Tools are the question engine's verbs, with the definitions and the dispatcher that
+:mod:`robomem.qa.tools` gives language models (``locate``, ``where_now``, ``where_at``,
+``last_seen``, ``still_in``, ``changes``, ``count``, ``facts``, ``why``), plus free text
 (``ask``, :func:`robomem.qa.router.ask`), and the planner's context for a goal
 (``planner_context``, :meth:`robomem.planning.planner.Planner.context`). A tool returns the same
 evidence-carrying dict ``robomem query --json`` prints, as JSON text and as structured content.
@@ -33,10 +34,7 @@ from typing import Any
 log = logging.getLogger("robomem.mcp")
 
 SERVER_NAME = "robomem"
-_TARGET = {"type": "string", "minLength": 1, "maxLength": 200, "description": "object name, e.g. 'red mug'"}
 _K = {"type": "integer", "minimum": 1, "maximum": 100, "description": "at most this many results"}
-_TIME = {"type": "number", "description": "seconds (sensor time); negative counts back from the newest stamp"}
-_PLACE = {"type": "string", "minLength": 1, "maxLength": 200, "description": "a place (room) memory knows"}
 
 
 def _schema(required: tuple[str, ...], **props: Mapping[str, Any]) -> dict[str, Any]:
@@ -58,11 +56,31 @@ class ToolSpec:
     call: Callable[[MemoryServer, dict[str, Any]], dict[str, Any]]
 
 
-def _answer(verb: str) -> Callable[[MemoryServer, dict[str, Any]], dict[str, Any]]:
+def _engine_verb(name: str) -> Callable[[MemoryServer, dict[str, Any]], dict[str, Any]]:
     def call(srv: MemoryServer, args: dict[str, Any]) -> dict[str, Any]:
-        return dict(getattr(srv.engine(), verb)(**args).to_dict())
+        from robomem.qa.tools import ToolDispatcher
+
+        result = ToolDispatcher(srv.engine()).call(name, args)
+        if "error" in result:  # the dispatcher's own argument checks and the engine's ValueErrors
+            raise ToolError(str(result["error"]))
+        return result
 
     return call
+
+
+def engine_tools() -> tuple[ToolSpec, ...]:
+    """The question engine's verbs with the definitions :mod:`robomem.qa.tools` gives language models."""
+    from robomem.qa.tools import TOOLS as QA_TOOLS
+
+    return tuple(
+        ToolSpec(
+            f["function"]["name"],
+            f["function"]["description"],
+            f["function"]["parameters"],
+            _engine_verb(f["function"]["name"]),
+        )
+        for f in QA_TOOLS
+    )
 
 
 def _ask(srv: MemoryServer, args: dict[str, Any]) -> dict[str, Any]:
@@ -86,55 +104,7 @@ def _planner_context(srv: MemoryServer, args: dict[str, Any]) -> dict[str, Any]:
     return {"verb": "planner_context", "status": "answered", "text": ctx.text(), **ctx.to_dict()}
 
 
-TOOLS: tuple[ToolSpec, ...] = (
-    ToolSpec(
-        "locate",
-        "Every remembered object the name means, present ones first, with place, position and evidence.",
-        _schema(("target",), target=_TARGET, k=_K),
-        _answer("locate"),
-    ),
-    ToolSpec(
-        "where_now",
-        "Where the object is now by memory's best evidence (abstains with status not_seen for unknown names).",
-        _schema(("target",), target=_TARGET),
-        _answer("where_now"),
-    ),
-    ToolSpec(
-        "where_at",
-        "Where the object was at time t: seen then, believed from an earlier sighting, absent, or unknown.",
-        _schema(("target", "t"), target=_TARGET, t=_TIME),
-        _answer("where_at"),
-    ),
-    ToolSpec(
-        "last_seen",
-        "When and where the object was last seen, and whether it was observed absent since.",
-        _schema(("target",), target=_TARGET, k=_K),
-        _answer("last_seen"),
-    ),
-    ToolSpec(
-        "changes",
-        "What moved, appeared or disappeared between two times, optionally only in one place.",
-        _schema(("since",), since=_TIME, until=_TIME, place=_PLACE),
-        _answer("changes"),
-    ),
-    ToolSpec(
-        "count",
-        "How many objects of that name memory holds (optionally in one place), present and absent.",
-        _schema(("target",), target=_TARGET, place=_PLACE),
-        _answer("count"),
-    ),
-    ToolSpec(
-        "facts",
-        "Semantic facts valid now (with provenance), about a subject (object, place, entity) or all.",
-        _schema((), subject={"type": "string", "maxLength": 200}, k=_K),
-        _answer("facts"),
-    ),
-    ToolSpec(
-        "why",
-        "Why memory believes where the object is: the location fact's evidence chain and the sightings.",
-        _schema(("target",), target=_TARGET),
-        _answer("why"),
-    ),
+EXTRA_TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(
         "ask",
         "A question in plain English (where is X, when did you last see X, how many X, what changed in ROOM ...), "
@@ -195,11 +165,13 @@ class MemoryServer:
         self._mem: Any = self._open(self.path)
         self._engine: Any = None
         self._stamp = self._files_stamp()
-        self._tools = {t.name: t for t in TOOLS}
+        self._specs = engine_tools() + EXTRA_TOOLS
+        self._tools = {t.name: t for t in self._specs}
 
     def _open(self, path: Path) -> Any:
         from robomem.cli.query import open_store
         from robomem.memory import Memory
+        from robomem.qa.lazy import LazyEmbedder
 
         if self.config is None:
             return open_store(str(path))
@@ -207,7 +179,7 @@ class MemoryServer:
 
         if not (path / DB_NAME).exists():  # never create a store: the same rule as open_store
             raise FileNotFoundError(f"{path}: no robomem store here (missing {DB_NAME})")
-        return Memory.open(path, self.config, readonly=True)
+        return Memory.open(path, self.config, readonly=True, embedder=LazyEmbedder(self.config.embedder))
 
     def _files_stamp(self) -> tuple[tuple[str, int, int], ...]:
         out = []
@@ -241,7 +213,7 @@ class MemoryServer:
 
     # -- tools ----------------------------------------------------------------------
     def tool_specs(self) -> tuple[ToolSpec, ...]:
-        return TOOLS
+        return self._specs
 
     def call(self, name: str, arguments: Mapping[str, Any] | None) -> dict[str, Any]:
         """Run a tool; ToolError (a clear message) for an unknown tool or bad arguments."""
@@ -259,7 +231,9 @@ class MemoryServer:
             raise ToolError(f"{name}: " + "; ".join(f"{where(e)}: {e.message}" for e in errors[:5]))
         try:
             result = spec.call(self, args)
-        except ValueError as exc:  # the engine's own checks (unknown place, bad time, ...)
+        except ToolError:
+            raise
+        except ValueError as exc:  # the engine's and planner's own checks (unknown place, bad goal, ...)
             raise ToolError(f"{name}: {exc}") from exc
         return json.loads(json.dumps(result, default=_jsonable))
 

@@ -62,7 +62,7 @@ async def _session(store: Path, out: Path) -> dict[str, Any]:
             "missing": ("locate", {}),
             "type": ("locate", {"target": 7}),
             "extra": ("why", {"target": "book", "colour": "red"}),
-            "range": ("last_seen", {"target": "book", "k": 0}),
+            "range": ("planner_context", {"goal": "find the book", "k": 0}),
             "place": ("changes", {"since": 0, "place": "mars"}),
             "tool": ("teleport", {"to": "kitchen"}),
             "position": ("planner_context", {"goal": "find the book", "position": [1, 2]}),
@@ -147,3 +147,10 @@ def test_resources_and_live_store(seen: dict[str, Any]) -> None:
     assert g.get_layer(sd.DsgLayers.OBJECTS).num_nodes() == 6
     # the place added while the server ran is known to it: no "not a place" error
     assert seen["changes_in_room"]["verb"] == "changes"
+
+
+def test_missing_store_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from robomem.cli.main import main as cli
+
+    assert cli(["mcp", str(tmp_path / "nowhere")]) == 2
+    assert "no robomem store here" in capsys.readouterr().err
