@@ -11,7 +11,7 @@ import pytest
 from robomem import Memory, MemoryConfig, Place
 from robomem.cli.main import main as cli
 from robomem.io.replay import replay
-from robomem.report.dsg import import_dsg, load_dsg, read_dsg, to_dsg
+from robomem.report.dsg import import_dsg, load_dsg, read_dsg, save_dsg, to_dsg
 
 sd = pytest.importorskip("spark_dsg")
 from spark_dsg.networkx import graph_to_networkx  # noqa: E402
@@ -79,6 +79,10 @@ def test_export_loads_with_spark_dsg_and_networkx(store: Path, exported: Path) -
         }
         assert rels == expect
         assert {"on", "near", "in_room"} <= {p for _s, p, _o in rels}
+    with Memory.open(store, CONFIG, readonly=True) as mem:  # spark_dsg's binary format for other suffixes
+        binary = save_dsg(mem, exported.with_suffix(".sparkdsg"))
+    assert binary.read_bytes()[:1] != b"{"
+    assert sd.DynamicSceneGraph.load(str(binary)).num_nodes() == g.num_nodes()
     nxg = graph_to_networkx(g)
     assert nxg.number_of_nodes() == 8
     mug = next(n for n, d in nxg.nodes(data=True) if d.get("name", "").startswith("red mug"))
