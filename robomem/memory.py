@@ -4,7 +4,15 @@
 observed absences), then the four submodules compute their changes in
 parallel (a thread pool; numpy releases the GIL), and every row of the update
 is written in one SQLite transaction.  In-memory indexes change only after
-the commit, so a failed update leaves memory exactly as it was.
+the commit, and ids are taken at commit, so a failed update leaves memory
+exactly as it was.  The duplicates a frame reveals are merged right after it,
+in one more transaction (only when there are any: rare), through each
+submodule's ``remap_object`` — no reload.
+
+``maintain()``: the budget pass (forgetting, blob collection, VACUUM), every
+submodule's ``forget(limits, now)`` plus the frame log's, in one transaction.
+``update`` runs it every ``budget.check_every`` frames; a node, replay or any
+caller may also run ``maintain()`` itself (e.g. on a timer).
 """
 
 from __future__ import annotations
@@ -24,12 +32,15 @@ from robomem.config import MemoryConfig
 from robomem.errors import OutOfOrderError
 from robomem.ingest.frame import Absence, Frame
 from robomem.ingest.perception import Segment, segments_from_observation
-from robomem.maintenance.merging import apply_merges, find_merges
+from robomem.maintenance.merging import Merge, find_merges, merge_changes
 from robomem.observation import Event, Observation
 from robomem.places import Place, Places
 from robomem.retrieval.embedding import Embedder, make_embedder
 from robomem.retrieval.query import Entry, Query, merge
 from robomem.store.database import Store, StoreError
+from robomem.store.frames import SCHEMA as FRAME_SCHEMA
+from robomem.store.frames import TABLES as FRAME_TABLES
+from robomem.store.frames import FrameLog
 from robomem.submodules.base import Changes, Submodule, SubmoduleContext
 from robomem.submodules.episodic.memory import EpisodicMemory
 from robomem.submodules.semantic.memory import SemanticMemory
@@ -39,14 +50,12 @@ from robomem.submodules.temporal.memory import TemporalMemory
 log = logging.getLogger(__name__)
 
 CORE_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS frames(
-        idx INTEGER PRIMARY KEY, stamp REAL NOT NULL, robot_id TEXT NOT NULL, source TEXT,
-        x REAL, y REAL, z REAL, qx REAL, qy REAL, qz REAL, qw REAL, place TEXT, n_detections INTEGER)""",
-    "CREATE INDEX IF NOT EXISTS frames_stamp ON frames(stamp)",
+    *FRAME_SCHEMA,
     """CREATE TABLE IF NOT EXISTS places(
         name TEXT PRIMARY KEY, minx REAL NOT NULL, miny REAL NOT NULL, maxx REAL NOT NULL, maxy REAL NOT NULL)""",
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
 )
+CORE_TABLES = (*FRAME_TABLES, "places", "meta")  # the facade's own tables
 
 # Observations may arrive this much older than the newest one from the same robot
 # (sensor jitter, approximate sync); older ones are refused: memory is built in time order.
@@ -89,21 +98,10 @@ class Memory:
         for cls in classes:
             schema.extend(cls.schema)
         self.store = Store(self.path, readonly=True) if readonly else Store(self.path, schema)
+        self.frames = FrameLog(self.store)
         try:
             self._places = self._load_places()
-            ctx = SubmoduleContext(self.store, self.config, self.embedder, self._places)
-            self.spatial = SpatialMemory(ctx)
-            self.temporal = TemporalMemory(ctx)
-            self.episodic = EpisodicMemory(ctx)
-            self.semantic = SemanticMemory(ctx)
-            self.submodules: tuple[Submodule, ...] = (self.spatial, self.temporal, self.episodic, self.semantic)
-            for sm in self.submodules:
-                sm.load()
-            conn = self.store.read()
-            self._frame_index = int(conn.execute("SELECT COALESCE(MAX(idx), 0) FROM frames").fetchone()[0])
-            self._last_stamp: dict[str, float] = {
-                r[0]: float(r[1]) for r in conn.execute("SELECT robot_id, MAX(stamp) FROM frames GROUP BY robot_id")
-            }
+            self._open_submodules()
         except StoreError:
             self.store.close()
             raise
@@ -123,9 +121,21 @@ class Memory:
         self._lock = threading.RLock()
         self._updates_since_budget = 0
         self._closed = False
-        # retrieval counts, flushed with the next write (retrieval itself never writes)
-        self._retrieved: dict[str, list[int]] = {"object": [], "episode": [], "fact": []}
+        # retrieved entries, counted (for forgetting) with the next write: retrieval itself never writes
+        self._retrieved: list[Entry] = []
         self._retrieved_lock = threading.Lock()
+
+    def _open_submodules(self) -> None:
+        """Fresh submodules over the store (all their state is made in __init__), each loaded once."""
+        ctx = SubmoduleContext(self.store, self.config, self.embedder, self._places)
+        self.spatial = SpatialMemory(ctx)
+        self.temporal = TemporalMemory(ctx, self.spatial)
+        self.episodic = EpisodicMemory(ctx, self.spatial)
+        self.semantic = SemanticMemory(ctx, self.spatial, self.temporal, self.episodic, self.frames)
+        self.submodules: tuple[Submodule, ...] = (self.spatial, self.temporal, self.episodic, self.semantic)
+        for sm in self.submodules:
+            sm.load()
+        self._frame_index, self._last_stamp = self.frames.newest()
 
     @classmethod
     def open(
@@ -200,14 +210,11 @@ class Memory:
 
     def _retrieval_changes(self) -> list[Changes]:
         with self._retrieved_lock:
-            got, self._retrieved = self._retrieved, {"object": [], "episode": [], "fact": []}
-        out = []
-        if got["object"]:
-            out.append(self.spatial.mark_retrieved(got["object"]))
-        if got["episode"]:
-            out.append(self.episodic.mark_retrieved(got["episode"]))
-        if got["fact"]:
-            out.append(self.semantic.mark_retrieved(got["fact"]))
+            got, self._retrieved = self._retrieved, []
+        if not got:
+            return []
+        now = self.newest_stamp
+        out = [sm.mark_retrieved(got, now) for sm in self.submodules]
         return out
 
     def _commit(self, changes: list[Changes], extra: Changes | None = None) -> None:
@@ -262,28 +269,25 @@ class Memory:
             changes = self._run("update", frame)
             t3 = time.perf_counter()
             core = Changes()
-            pos = observation.pose.position
-            q = observation.pose.quat_xyzw()
-            core.sql(
-                "INSERT INTO frames(idx, stamp, robot_id, source, x, y, z, qx, qy, qz, qw, place, n_detections)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
+            core.statements.append(
+                self.frames.insert(
                     index,
                     observation.stamp,
                     observation.robot_id,
                     observation.source,
-                    *map(float, pos),
-                    *map(float, q),
+                    observation.pose.position,
+                    observation.pose.quat_xyzw(),
                     place,
                     len(detections),
-                ),
+                )
             )
             self._commit(changes, core)
             t4 = time.perf_counter()
             self._frame_index = index
             self._last_stamp[observation.robot_id] = max(last or observation.stamp, observation.stamp)
-            merges = find_merges(self, frame)
-            apply_merges(self, merges)
+            merges = find_merges(self.spatial, self.frames, frame, self.config.spatial.reid_colour_threshold)
+            if merges:
+                self._merge(merges)
             remap = {m.drop: m.keep for m in merges}
             self._after_update()
             return UpdateResult(
@@ -351,43 +355,45 @@ class Memory:
         """Run semantic consolidation now (usually_in, often_fails, on/in); it also runs periodically."""
         with self._lock:
             self._check_open()
-            self._commit([self.semantic.consolidate(max(self.newest_stamp, self.episodic.newest_stamp))])
+            self._commit([self.semantic.consolidate(max(self.newest_stamp, self.episodic.newest_stamp() or 0.0))])
 
     def clear(self) -> None:
         """Forget everything (objects, sightings, episodes, facts, frames); keep the store, its places and meta."""
         with self._lock:
             self._check_writable()
-            conn = self.store.read()
-            rows = conn.execute("SELECT name, sql FROM sqlite_master WHERE type='table'").fetchall()
-            virtual = [n for n, sql in rows if (sql or "").upper().startswith("CREATE VIRTUAL")]
-            tables = [
-                n
-                for n, _ in rows
-                if not n.startswith("sqlite_")
-                and n not in ("places", "meta")
-                and not any(n.startswith(v + "_") for v in virtual)  # shadow tables of FTS tables
-            ]
-            with self.store.transaction() as w:
-                for t in tables:
-                    w.execute(f'DELETE FROM "{t}"')
-            for sm in self.submodules:
-                sm.load()
-            self._frame_index = 0
-            self._last_stamp = {}
+            self.store.clear_tables(keep=("places", "meta"))
+            self._open_submodules()  # fresh submodules over the emptied store
             self.store.collect_garbage(self.spatial.referenced_blobs())
+
+    def _merge(self, merges: list[Merge]) -> None:
+        """Every row and index entry of each dropped duplicate becomes the kept object's: one transaction."""
+        self._commit([merge_changes(self.spatial, self.temporal, self.submodules, merges)])
 
     def _after_update(self) -> None:
         self._updates_since_budget += 1
         if self._updates_since_budget >= self.config.budget.check_every:
             self._updates_since_budget = 0
-            self.enforce_budget()
+            self.maintain()
 
-    def enforce_budget(self) -> dict[str, Any]:
-        """Run forgetting now (it also runs every ``budget.check_every`` updates)."""
+    def maintain(self) -> dict[str, Any]:
+        """The budget pass now: forgetting in one transaction, then blobs collected and the file compacted.
+
+        ``update`` runs it every ``budget.check_every`` frames; call it any time (e.g. on a timer)."""
         from robomem.maintenance.forgetting import enforce_budget
 
         with self._lock:
+            self._check_writable()
             return enforce_budget(self)
+
+    def enforce_budget(self) -> dict[str, Any]:
+        """``maintain()`` (the older name)."""
+        return self.maintain()
+
+    def world_stamp(self) -> float:
+        """The newest time anything in memory holds (frames, episodes, facts)."""
+        stamps = [self.newest_stamp, self.spatial.newest_stamp(), self.temporal.newest_stamp()]
+        stamps += [self.episodic.newest_stamp(), self.semantic.newest_stamp()]
+        return max((float(s) for s in stamps if s is not None), default=0.0)
 
     # -- retrieval ------------------------------------------------------------------
     def last_stamp(self, robot_id: str = "robot") -> float | None:
@@ -414,10 +420,7 @@ class Memory:
         entries = merge(candidates, self.config.retrieval, query.k)
         if not self.readonly:  # counted for forgetting; written with the next update
             with self._retrieved_lock:
-                for e in entries:
-                    kind, _, ident = e.key.partition(":")
-                    if kind in self._retrieved and ident.isdigit():
-                        self._retrieved[kind].append(int(ident))
+                self._retrieved.extend(entries)
         return entries
 
     # -- conveniences ---------------------------------------------------------------
@@ -426,18 +429,11 @@ class Memory:
 
     def trajectory(self, robot_id: str | None = None) -> list[tuple[float, float, float, float]]:
         """The camera path as (stamp, x, y, z) rows in time order."""
-        conn = self.store.read()
-        if robot_id is None:
-            rows = conn.execute("SELECT stamp, x, y, z FROM frames ORDER BY idx").fetchall()
-        else:
-            rows = conn.execute(
-                "SELECT stamp, x, y, z FROM frames WHERE robot_id=? ORDER BY idx", (robot_id,)
-            ).fetchall()
-        return [tuple(r) for r in rows]  # type: ignore[misc]
+        return self.frames.trajectory(robot_id)
 
     def stats(self) -> dict[str, Any]:
         rows: dict[str, int] = {}
         for sm in self.submodules:
             rows.update(sm.row_counts())
-        rows["frames"] = int(self.store.read().execute("SELECT COUNT(*) FROM frames").fetchone()[0])
+        rows["frames"] = self.frames.count()
         return {"rows": rows, "bytes": self.store.size_bytes(), "objects": len(self.spatial.objects())}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -204,3 +206,100 @@ def test_moved_object_seen_first_at_its_new_place_is_merged_on_absence(tmp_path,
         assert [m.object_id for m in by_label(mem)["red mug"]] == [mug_id]
         mug = by_label(mem)["red mug"][0].object_id
         assert not mem.temporal.is_absent(mug)
+
+
+def test_a_failed_commit_burns_no_id(tmp_path, embedder):
+    """Ids are taken at commit: an update whose transaction fails leaves the next object id where it was."""
+    from robomem.store.database import StoreError
+
+    scene = BoxScene(demo_boxes()[:2])
+    mug = Box(7, "green mug", (1.5, -0.4, 0.80), (0.10, 0.10, 0.10), (30, 200, 30))
+    view = look_at((0.2, -0.5, 1.5), (1.6, -0.2, 0.8))
+    ids = []
+    for fail in (False, True):
+        with Memory.open(tmp_path / f"m{fail}", embedder=embedder) as mem:
+            t = tour(mem, scene, 0.0, views=VIEWS[:2])
+            known = {o.object_id for o in mem.objects()}
+            scene2 = BoxScene([*scene.boxes, mug])
+            if fail:  # a real failing transaction: the store refuses this frame's row
+                with mem.store.transaction() as conn:
+                    conn.execute(
+                        "CREATE TRIGGER refuse BEFORE INSERT ON frames BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+                    )
+                with pytest.raises(StoreError, match="disk full"):
+                    mem.update(scene2.observe(view, t))
+                assert {o.object_id for o in mem.objects()} == known  # memory unchanged
+                with mem.store.transaction() as conn:
+                    conn.execute("DROP TRIGGER refuse")
+            r = mem.update(scene2.observe(view, t + 1.0))
+            (new_id,) = r.new_objects
+            ids.append(new_id)
+            assert new_id == max(known) + 1
+            assert mem.temporal.last_seen(new_id) is not None
+    assert ids[0] == ids[1]
+
+
+def test_one_label_rule_same_sighting_hits_during_a_run_and_after_reopen(tmp_path, embedder):
+    """The label is spatial's argmax: one late "textbook" detection of the book changes nothing
+    (before, temporal took the latest detection's label while running and the stored one after a reopen)."""
+    boxes = demo_boxes()
+    scene = BoxScene(boxes)
+    q = Query(label="book", kinds=("sighting",))
+    with Memory.open(tmp_path / "m", embedder=embedder) as mem:
+        t = tour(mem, scene, 0.0)
+        book = by_label(mem)["book"][0].object_id
+        scene.boxes[2] = Box(3, "textbook", boxes[2].center, boxes[2].size, boxes[2].colour)
+        r = mem.update(scene.observe(look_at(VIEWS[0], TARGET), t))
+        assert r.object_ids[3] == book and "textbook" in mem.spatial.get(book).labels  # the same object
+        assert mem.spatial.label_of(book) == mem.temporal.label_of(book) == "book"
+        during = [(e.key, e.object_ids) for e in mem.retrieve(q)]
+    with Memory.open(tmp_path / "m", embedder=embedder) as mem:
+        after = [(e.key, e.object_ids) for e in mem.retrieve(q)]
+    assert during == after == [(f"lastseen:{book}", (book,))]
+
+
+def test_a_merge_changes_indexes_exactly_as_a_reopen_would(tmp_path, embedder):
+    """Merges run as changes (no reload): the live indexes equal those a fresh open builds from the rows."""
+    scene = BoxScene(demo_boxes())
+    with Memory.open(tmp_path / "m", embedder=embedder) as mem:
+        mem.set_places(PLACES)
+        t = tour(mem, scene, 0.0)
+        scene.boxes[1] = Box(2, "red mug", (4.0, 0.8, 0.05), (0.1, 0.1, 0.1), (220, 30, 30))
+        mem.update(scene.observe(look_at((3.0, 0.0, 1.2), (4.0, 0.8, 0.05)), t + 3600.0))
+        r = mem.update(scene.observe(look_at((0.3, 0.2, 1.4), (1.8, 0.1, 0.8)), t + 3601.0))
+        assert r.merged
+        live = (
+            mem.objects(),
+            {o.object_id: mem.temporal.last_seen(o.object_id) for o in mem.objects()},
+            {o.object_id: mem.temporal.last_absence(o.object_id) for o in mem.objects()},
+            [(s.snapshot_id, dict(s.objects)) for s in mem.spatial.snapshots()],
+        )
+    with Memory.open(tmp_path / "m", embedder=embedder) as mem:
+        reopened = (
+            mem.objects(),
+            {o.object_id: mem.temporal.last_seen(o.object_id) for o in mem.objects()},
+            {o.object_id: mem.temporal.last_absence(o.object_id) for o in mem.objects()},
+            [(s.snapshot_id, dict(s.objects)) for s in mem.spatial.snapshots()],
+        )
+    # (colour signatures are stored rounded to 4 decimals: the only field a reopen rounds)
+    assert [replace(o, colour=None) for o in live[0]] == [replace(o, colour=None) for o in reopened[0]]
+    assert live[1:] == reopened[1:]
+
+
+def test_maintain_runs_every_check_every_updates_and_on_demand(tmp_path, embedder):
+    from robomem.config import BudgetConfig, MemoryConfig
+
+    scene = BoxScene(demo_boxes())
+    counts = []
+    for every in (3, 10_000):
+        cfg = MemoryConfig(budget=BudgetConfig(max_sighting_rows=8, keep_recent_s=0.0, check_every=every))
+        with Memory.open(tmp_path / f"m{every}", config=cfg, embedder=embedder) as mem:
+            tour(mem, scene, 0.0, views=VIEWS[:2])
+            before = mem.stats()["rows"]["sightings"]
+            tour(mem, scene, 2.0, views=VIEWS[2:3])  # the third update: the budget pass runs after it (every=3)
+            counts.append((before, mem.stats()["rows"]["sightings"]))
+            if every > 3:
+                report = mem.maintain()  # on demand
+                assert report["rows_after"]["sightings"] == counts[0][1] and report["sightings_merged"] > 0
+    (b3, a3), (b_ref, a_ref) = counts
+    assert b3 == b_ref > 8 and a3 < a_ref

@@ -13,25 +13,28 @@ The merge keeps the older id: the survivor takes the duplicate's geometry
 (its current place), both label distributions and counts; every sighting,
 absence, keyframe link, fact and episode reference is re-pointed in one
 transaction, the first re-pointed sighting is marked as a re-identification
-(so ``changes()`` reports *moved*), and the submodules reload their indexes.
-Merges are rare, so the reload is cheap in practice.
+(so ``changes()`` reports *moved*).  Each submodule does its own part through
+the lifecycle interface: spatial merges the two object rows
+(``merge_object``), temporal marks the re-identification, and every
+submodule's ``remap_object(drop, keep)`` re-points its rows and its in-memory
+index — one transaction, no reload, and no SQL here.
 """
 
 from __future__ import annotations
 
-import json
-import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from robomem.ingest.association import overlap_fraction
-from robomem.ingest.geometry import bbox_overlap_mask
+from robomem.store.frames import FrameLog
+from robomem.submodules.base import Changes, Submodule
 
 if TYPE_CHECKING:
     from robomem.ingest.frame import Frame
-    from robomem.memory import Memory
+    from robomem.submodules.spatial.memory import SpatialMemory
+    from robomem.submodules.temporal.memory import TemporalMemory
 
 OVERLAP_DUPLICATE = 0.6  # share of the smaller object's coarse voxels inside the other one
 
@@ -54,22 +57,13 @@ VIEW_RANGE_M = 4.0
 VIEW_HALF_ANGLE = np.deg2rad(30.0)
 
 
-def place_seen_before(memory: Memory, point: np.ndarray, before: float) -> bool:
+def place_seen_before(frames: FrameLog, point: np.ndarray, before: float) -> bool:
     """Did a camera look at ``point`` (within range and the central view cone) before ``before``?
 
     Then an object first seen there afterwards *appeared* (occlusion is not modelled)."""
-    x, y = float(point[0]), float(point[1])
-    rows = (
-        memory.store.read()
-        .execute(
-            "SELECT x, y, z, qx, qy, qz, qw FROM frames WHERE stamp < ? AND x BETWEEN ? AND ? AND y BETWEEN ? AND ?",
-            (before, x - VIEW_RANGE_M, x + VIEW_RANGE_M, y - VIEW_RANGE_M, y + VIEW_RANGE_M),
-        )
-        .fetchall()
-    )
-    if not rows:
+    a = frames.poses_near(float(point[0]), float(point[1]), VIEW_RANGE_M, before)
+    if len(a) == 0:
         return False
-    a = np.asarray(rows, dtype=np.float64)
     qx, qy, qz, qw = a[:, 3], a[:, 4], a[:, 5], a[:, 6]
     fwd = np.stack([2 * (qx * qz + qy * qw), 2 * (qy * qz - qx * qw), 1 - 2 * (qx * qx + qy * qy)], axis=1)
     to = np.asarray(point, dtype=np.float64)[None, :3] - a[:, :3]
@@ -79,104 +73,63 @@ def place_seen_before(memory: Memory, point: np.ndarray, before: float) -> bool:
     return bool(np.any(ok & (cosang >= np.cos(VIEW_HALF_ANGLE))))
 
 
-def find_merges(memory: Memory, frame: Frame) -> list[Merge]:
+def overlap_duplicate(
+    object_id: int, overlaps: Sequence[tuple[int, float]], seen_now: frozenset[int], threshold: float
+) -> Merge | None:
+    """The overlap rule: the first same-label neighbour (``overlaps``: id, share of the smaller one's
+    voxels inside the other) past ``threshold`` that was not detected in this same frame (two segments
+    of one frame are two objects: a stack of plates) is a duplicate; the older (lower) id is kept."""
+    for other, fraction in overlaps:
+        if other == object_id or other in seen_now:
+            continue
+        if fraction >= threshold:
+            return Merge(min(object_id, other), max(object_id, other), "overlap")
+    return None
+
+
+def find_merges(spatial: SpatialMemory, frames: FrameLog, frame: Frame, reid_colour_threshold: float) -> list[Merge]:
     """Duplicates revealed by this (already committed) frame."""
-    sp = memory.spatial
-    cfg = memory.config.spatial
-    objs = sp._objs  # noqa: SLF001 - the spatial index is the source of truth for geometry
     out: list[Merge] = []
     used: set[int] = set()
     # 1. moved: the absent object A and a same-label object B first seen after A's last sighting
     for a in frame.absences:
-        A = objs.get(a.object_id)
-        if A is None or A.id in used:
+        A = spatial.get(a.object_id)
+        if A is None or A.object_id in used:
             continue
+        a_colour = np.asarray(A.colour) if A.colour is not None else None
         best: tuple[float, int] | None = None
-        for B in objs.values():
-            if B.id == A.id or B.id in used or B.status == "absent" or B.label != A.label:
-                continue
-            if B.first_seen <= A.last_seen:
-                continue  # seen while A was still known at its place: two objects
-            if not place_seen_before(memory, B.centroid, B.first_seen):
+        for B in spatial.moved_candidates(A.object_id, used):
+            if not place_seen_before(frames, np.asarray(B.centroid), B.first_seen):
                 continue  # B's spot was never looked at before: B may have been there all along
-            sim = _cos(A.colour, B.colour)
-            if sim is not None and sim < cfg.reid_colour_threshold:
+            sim = _cos(a_colour, np.asarray(B.colour) if B.colour is not None else None)
+            if sim is not None and sim < reid_colour_threshold:
                 continue
             score = 0.5 if sim is None else sim
             if best is None or score > best[0]:
-                best = (score, B.id)
+                best = (score, B.object_id)
         if best is not None:
-            out.append(Merge(A.id, best[1], "moved"))
-            used |= {A.id, best[1]}
+            out.append(Merge(A.object_id, best[1], "moved"))
+            used |= {A.object_id, best[1]}
     # 2. overlap: a detected object and another same-label object occupying the same space
-    #    (candidates by a vectorised box test: this runs on every update)
-    mins, maxs, _cents, ids = sp._object_arrays()  # noqa: SLF001
     for d in frame.detections:
-        X = objs.get(d.object_id)
-        if X is None or X.id in used:
+        if d.object_id in used:
             continue
-        for j in np.flatnonzero(bbox_overlap_mask(mins, maxs, X.bbox_min, X.bbox_max, 0.0)).tolist():
-            Y = objs.get(ids[j])
-            if Y is None or Y.id == X.id or Y.id in used or Y.label != X.label or Y.status == "absent":
-                continue
-            if Y.id in frame.seen_ids:
-                continue  # two segments in one frame are two objects (a stack of plates)
-            small, big = (X, Y) if len(X.keys) <= len(Y.keys) else (Y, X)
-            if overlap_fraction(small.keys, big.keys) >= OVERLAP_DUPLICATE:
-                keep, drop = (X, Y) if X.id < Y.id else (Y, X)
-                out.append(Merge(keep.id, drop.id, "overlap"))
-                used |= {X.id, Y.id}
-                break
+        m = overlap_duplicate(d.object_id, spatial.overlapping(d.object_id, used), frame.seen_ids, OVERLAP_DUPLICATE)
+        if m is not None:
+            out.append(m)
+            used |= {m.keep, m.drop}
     return out
 
 
-def apply_merges(memory: Memory, merges: list[Merge]) -> None:
-    """Re-point everything of each dropped id to the kept one, in one transaction; reload indexes."""
-    if not merges:
-        return
-    with memory.store.transaction() as conn:
-        for m in merges:
-            _merge_rows(conn, m)
-    for sm in memory.submodules:
-        sm.load()
-
-
-def _merge_rows(conn: sqlite3.Connection, m: Merge) -> None:
-    keep, drop = m.keep, m.drop
-    k = conn.execute("SELECT labels, n_obs, first_seen, retrieved FROM objects WHERE id=?", (keep,)).fetchone()
-    d = conn.execute("SELECT labels, n_obs, first_seen, retrieved FROM objects WHERE id=?", (drop,)).fetchone()
-    if k is None or d is None:
-        return
-    labels = json.loads(k[0])
-    for lab, w in json.loads(d[0]).items():
-        labels[lab] = labels.get(lab, 0.0) + w
-    top = max(labels.items(), key=lambda kv: (kv[1], kv[0]))[0]
-    if m.reason == "moved":
-        # the survivor is where the duplicate is now: take its geometry and state
-        conn.execute(
-            "UPDATE objects SET (cx, cy, cz, minx, miny, minz, maxx, maxy, maxz, last_seen, colour, embedding,"
-            " points, place, status) = (SELECT cx, cy, cz, minx, miny, minz, maxx, maxy, maxz, last_seen, colour,"
-            " embedding, points, place, status FROM objects WHERE id=?) WHERE id=?",
-            (drop, keep),
-        )
-    conn.execute(
-        "UPDATE objects SET label=?, labels=?, n_obs=?, first_seen=?, retrieved=? WHERE id=?",
-        (top, json.dumps(labels), k[1] + d[1], min(k[2], d[2]), k[3] + d[3], keep),
-    )
-    conn.execute("DELETE FROM objects WHERE id=?", (drop,))
-    first = conn.execute("SELECT MIN(id) FROM sightings WHERE object_id=?", (drop,)).fetchone()[0]
-    conn.execute("UPDATE sightings SET object_id=? WHERE object_id=?", (keep, drop))
-    if m.reason == "moved" and first is not None:
-        conn.execute("UPDATE sightings SET reid=1 WHERE id=?", (first,))
-    conn.execute("UPDATE absences SET object_id=? WHERE object_id=?", (keep, drop))
-    conn.execute("UPDATE OR IGNORE snapshot_objects SET object_id=? WHERE object_id=?", (keep, drop))
-    conn.execute("DELETE FROM snapshot_objects WHERE object_id=?", (drop,))
-    ks, ds = f"object:{keep}", f"object:{drop}"
-    conn.execute("UPDATE facts SET subject=? WHERE subject=?", (ks, ds))
-    conn.execute("UPDATE facts SET object=? WHERE object=?", (ks, ds))
-    conn.execute("DELETE FROM entities WHERE id=?", (ds,))
-    for eid, ids in conn.execute("SELECT id, object_ids FROM episodes").fetchall():
-        lst = json.loads(ids)
-        if drop in lst:
-            new = sorted({keep if i == drop else i for i in lst})
-            conn.execute("UPDATE episodes SET object_ids=? WHERE id=?", (json.dumps(new), eid))
+def merge_changes(
+    spatial: SpatialMemory, temporal: TemporalMemory, submodules: Sequence[Submodule], merges: Sequence[Merge]
+) -> Changes:
+    """Everything of each dropped id becomes the kept one's, as one set of changes (one transaction)."""
+    ch = Changes()
+    for m in merges:
+        ch.extend(spatial.merge_object(m.keep, m.drop, moved=m.reason == "moved"))
+        if m.reason == "moved":
+            ch.extend(temporal.mark_reidentified(m.drop))
+        for sm in submodules:
+            ch.extend(sm.remap_object(m.drop, m.keep))
+    return ch

@@ -34,10 +34,11 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from robomem.errors import StoreError, StoreLockedError, StoreVersionError
+from robomem.store.migrations import migrate_2_to_3
 
 __all__ = ["SCHEMA_VERSION", "Store", "StoreError", "StoreLockedError", "StoreVersionError"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 DB_NAME = "memory.db"
 
@@ -50,7 +51,7 @@ def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
 
 
 # from_version -> function bringing the store to from_version + 1
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_1_to_2}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_1_to_2, 2: migrate_2_to_3}
 
 
 class Store:
@@ -249,6 +250,54 @@ class Store:
                         f.unlink()
                         removed += 1
         return removed
+
+    def clear_tables(self, keep: Sequence[str] = ()) -> None:
+        """Delete every row of every table but ``keep`` (full-text indexes through their virtual table), in one
+        transaction; the schema, and the tables in ``keep``, stay."""
+        rows = self.read().execute("SELECT name, sql FROM sqlite_master WHERE type='table'").fetchall()
+        virtual = [n for n, sql in rows if (sql or "").upper().startswith("CREATE VIRTUAL")]
+        tables = [
+            n
+            for n, _ in rows
+            if not n.startswith("sqlite_")
+            and n not in keep
+            and not any(n.startswith(v + "_") for v in virtual)  # shadow tables of FTS tables
+        ]
+        with self.transaction() as w:
+            for t in tables:
+                w.execute(f'DELETE FROM "{t}"')
+
+    def table_bytes(self) -> dict[str, int]:
+        """Bytes on disk per table (its indexes included), from SQLite's dbstat; {} where dbstat is missing."""
+        conn = self.read()
+        try:
+            owner = {r[0]: r[1] for r in conn.execute("SELECT name, tbl_name FROM sqlite_master")}
+            out: dict[str, int] = {}
+            for name, size in conn.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name"):
+                table = owner.get(name, name)
+                out[table] = out.get(table, 0) + int(size)
+            return out
+        except sqlite3.Error:
+            return {}
+
+    def compact(self, free_fraction: float) -> bool:
+        """Checkpoint the WAL; VACUUM when at least ``free_fraction`` of the file is free pages, so disk use
+        actually goes down.  Runs outside any transaction (VACUUM cannot run inside one); True if it vacuumed."""
+        self._check_open()
+        if self.readonly:
+            raise StoreError(f"{self.path}: opened read-only")
+        with self._write_lock:
+            conn = self._conn
+            pages = int(conn.execute("PRAGMA page_count").fetchone()[0])
+            free = int(conn.execute("PRAGMA freelist_count").fetchone()[0])
+            vacuumed = False
+            if pages > 64 and free >= free_fraction * pages:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                conn.execute("VACUUM")
+                vacuumed = True
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return vacuumed
 
     def size_bytes(self) -> int:
         total = 0

@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+import numpy as np
 
 from robomem.config import BudgetConfig, MemoryConfig
 from robomem.ingest.frame import Frame
@@ -51,6 +53,13 @@ class Changes:
     def sql(self, statement: str, params: tuple[Any, ...] = ()) -> None:
         self.statements.append((statement, params))
 
+    def delete(self, table: str, ids: Iterable[int], column: str = "id", chunk: int = 500) -> None:
+        """``DELETE FROM table WHERE column IN (ids)``, in chunks (SQLite limits the number of parameters)."""
+        ordered = sorted(ids)
+        for i in range(0, len(ordered), chunk):
+            part = tuple(ordered[i : i + chunk])
+            self.sql(f"DELETE FROM {table} WHERE {column} IN ({','.join('?' * len(part))})", part)
+
     def then(self, fn: Callable[[], None]) -> None:
         self.after_commit.append(fn)
 
@@ -68,6 +77,28 @@ class Changes:
 
     def __bool__(self) -> bool:
         return bool(self.statements or self.after_commit)
+
+
+@dataclass(frozen=True, eq=False)
+class LabelIndex:
+    """Every object's label, as arrays: ``labels[lab_idx[j]]`` is the label of object ``ids[j]``.
+
+    One instance per state of the object map: a new one after every change, so ``is`` tells staleness."""
+
+    ids: np.ndarray  # int64 object ids, ascending
+    uniq: tuple[str, ...]  # the distinct labels, sorted
+    lab_idx: np.ndarray  # int64 index into ``uniq`` per object
+
+
+class ObjectIndex(Protocol):
+    """Spatial memory as the other submodules see it (passed to their constructors after the context): the one label authority (the argmax of each
+    object's label distribution) and how much each object matters."""
+
+    def label_of(self, object_id: int) -> str | None: ...
+
+    def label_index(self) -> LabelIndex: ...
+
+    def usage(self) -> dict[int, tuple[int, int]]: ...  # object id -> (times observed, times retrieved)
 
 
 @dataclass(frozen=True)

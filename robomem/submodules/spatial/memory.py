@@ -11,129 +11,38 @@ no longer the best view of any object is dropped.
 
 from __future__ import annotations
 
-import io
-import json
 import math
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
 import numpy as np
 
-from robomem.ingest.association import Match, ObjectView, associate, coarse_keys, overlap_fraction
+from robomem.ingest.association import Match, associate, coarse_keys, overlap_fraction
 from robomem.ingest.frame import Absence, Detection, Frame
-from robomem.ingest.geometry import subsample, voxel_downsample
+from robomem.ingest.geometry import bbox_overlap_mask, subsample, voxel_downsample
 from robomem.ingest.perception import Segment
 from robomem.ingest.visibility import frustum_candidates, projected_size_px, visible_fraction
-from robomem.observation import Observation, Pose
+from robomem.observation import Observation
 from robomem.retrieval.query import Entry, Query, proximity, recency, text_relevance
-from robomem.submodules.base import Changes, Submodule
+from robomem.submodules.base import Changes, ForgetLimits, LabelIndex, Submodule, SubmoduleContext
+from robomem.submodules.spatial.objects import (
+    OBJECT_COLUMNS,
+    SAMPLE_POINTS,
+    ObjectRecord,
+    ObjectState,
+    merged_state,
+)
 from robomem.submodules.spatial.scene_graph import SceneGraph, build_scene_graph
+from robomem.submodules.spatial.snapshots import SCHEMA as SNAPSHOT_SCHEMA
+from robomem.submodules.spatial.snapshots import TABLES as SNAPSHOT_TABLES
+from robomem.submodules.spatial.snapshots import Snapshot, Snapshots
 
-SAMPLE_POINTS = 48  # per object, for the absence test
-
-
-@dataclass(frozen=True)
-class ObjectRecord:
-    """A remembered object, as the public API returns it."""
-
-    object_id: int
-    label: str
-    labels: dict[str, float]
-    centroid: tuple[float, float, float]
-    bbox_min: tuple[float, float, float]
-    bbox_max: tuple[float, float, float]
-    n_obs: int
-    first_seen: float
-    last_seen: float
-    place: str | None
-    status: str  # "present" | "absent" (observed absent since last seen)
-    colour: tuple[float, float, float] | None = None
-
-    @property
-    def name(self) -> str:
-        return f"{self.label} #{self.object_id}"
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "id": self.object_id,
-            "label": self.label,
-            "labels": {k: round(v, 3) for k, v in self.labels.items()},
-            "centroid": [round(v, 3) for v in self.centroid],
-            "bbox_min": [round(v, 3) for v in self.bbox_min],
-            "bbox_max": [round(v, 3) for v in self.bbox_max],
-            "n_obs": self.n_obs,
-            "first_seen": self.first_seen,
-            "last_seen": self.last_seen,
-            "place": self.place,
-            "status": self.status,
-        }
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    snapshot_id: int
-    stamp: float
-    pose: Pose
-    image_key: str | None
-    place: str | None
-    objects: dict[int, int]  # object id -> pixels of it in this view
-
-
-@dataclass
-class _Obj:
-    id: int
-    labels: dict[str, float]
-    points: np.ndarray
-    keys: np.ndarray
-    centroid: np.ndarray
-    bbox_min: np.ndarray
-    bbox_max: np.ndarray
-    n_obs: int
-    first_seen: float
-    last_seen: float
-    colour: np.ndarray | None
-    embedding: np.ndarray | None
-    place: str | None
-    status: str = "present"
-    retrieved: int = 0
-    sample: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.float32))
-
-    @property
-    def label(self) -> str:
-        return max(self.labels.items(), key=lambda kv: (kv[1], kv[0]))[0]
-
-    def record(self) -> ObjectRecord:
-        return ObjectRecord(
-            object_id=self.id,
-            label=self.label,
-            labels=dict(self.labels),
-            centroid=tuple(float(v) for v in self.centroid),  # type: ignore[arg-type]
-            bbox_min=tuple(float(v) for v in self.bbox_min),  # type: ignore[arg-type]
-            bbox_max=tuple(float(v) for v in self.bbox_max),  # type: ignore[arg-type]
-            n_obs=self.n_obs,
-            first_seen=self.first_seen,
-            last_seen=self.last_seen,
-            place=self.place,
-            status=self.status,
-            colour=tuple(float(v) for v in self.colour) if self.colour is not None else None,  # type: ignore[arg-type]
-        )
-
-    def view(self) -> ObjectView:
-        return ObjectView(
-            self.id,
-            self.label,
-            self.labels,
-            self.keys,
-            self.bbox_min,
-            self.bbox_max,
-            self.colour,
-            self.embedding,
-            self.status == "absent",
-        )
+__all__ = ["ObjectRecord", "Snapshot", "SpatialMemory"]
 
 
 class SpatialMemory(Submodule):
     name = "spatial"
+    tables = ("objects", *SNAPSHOT_TABLES)
     schema = (
         """CREATE TABLE IF NOT EXISTS objects(
             id INTEGER PRIMARY KEY, label TEXT NOT NULL, labels TEXT NOT NULL,
@@ -142,57 +51,36 @@ class SpatialMemory(Submodule):
             colour TEXT, embedding BLOB, points BLOB NOT NULL, place TEXT,
             status TEXT NOT NULL DEFAULT 'present', retrieved INTEGER NOT NULL DEFAULT 0)""",
         "CREATE INDEX IF NOT EXISTS objects_label ON objects(label)",
-        """CREATE TABLE IF NOT EXISTS snapshots(
-            id INTEGER PRIMARY KEY, stamp REAL NOT NULL, pose TEXT NOT NULL, image TEXT,
-            place TEXT, robot_id TEXT)""",
-        """CREATE TABLE IF NOT EXISTS snapshot_objects(
-            snapshot_id INTEGER NOT NULL REFERENCES snapshots(id) ON DELETE CASCADE,
-            object_id INTEGER NOT NULL, pixels INTEGER NOT NULL, PRIMARY KEY(snapshot_id, object_id))""",
+        *SNAPSHOT_SCHEMA,
     )
 
-    def load(self) -> None:
+    def __init__(self, ctx: SubmoduleContext) -> None:
+        super().__init__(ctx)
         self._lock = threading.RLock()
-        self._objs: dict[int, _Obj] = {}
-        self._snapshots: dict[int, Snapshot] = {}
-        self._best_view: dict[int, tuple[int, int]] = {}  # object id -> (snapshot id, pixels)
+        self._objs: dict[int, ObjectState] = {}
+        self._snaps = Snapshots(self.store, self.config.spatial)
         self._arrays: tuple[np.ndarray, np.ndarray, np.ndarray, list[int]] | None = None
+        self._search_cache: tuple | None = None  # type: ignore[type-arg]
+        self._label_index: LabelIndex | None = None
         self._label_sim_cache: dict[tuple[str, str], float] = {}
+        self._next_id = 1  # advanced only after a commit that stored the new objects
+        self._newest: float | None = None
+
+    def load(self) -> None:
         conn = self.store.read()
-        for row in conn.execute(
-            "SELECT id, labels, cx, cy, cz, minx, miny, minz, maxx, maxy, maxz, n_obs, first_seen, last_seen,"
-            " colour, embedding, points, place, status, retrieved FROM objects"
-        ):
-            pts = np.frombuffer(row[16], dtype=np.float32).reshape(-1, 3).copy()
-            emb = np.frombuffer(row[15], dtype=np.float32).copy() if row[15] is not None else None
-            o = _Obj(
-                id=row[0],
-                labels=json.loads(row[1]),
-                points=pts,
-                keys=coarse_keys(pts, self.config.spatial),
-                centroid=np.array(row[2:5], dtype=np.float64),
-                bbox_min=np.array(row[5:8], dtype=np.float64),
-                bbox_max=np.array(row[8:11], dtype=np.float64),
-                n_obs=row[11],
-                first_seen=row[12],
-                last_seen=row[13],
-                colour=np.array(json.loads(row[14]), dtype=np.float32) if row[14] else None,
-                embedding=emb,
-                place=row[17],
-                status=row[18],
-                retrieved=row[19],
-            )
-            o.sample = subsample(pts, SAMPLE_POINTS, seed=o.id)
-            self._objs[o.id] = o
-        self._next_id = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM objects").fetchone()[0]) + 1
-        for sid, stamp, pose, image, place in conn.execute("SELECT id, stamp, pose, image, place FROM snapshots"):
-            self._snapshots[sid] = Snapshot(
-                sid, stamp, Pose(np.array(json.loads(pose)).reshape(4, 4)), image, place, {}
-            )
-        for sid, oid, px in conn.execute("SELECT snapshot_id, object_id, pixels FROM snapshot_objects"):
-            self._snapshots[sid].objects[oid] = px
-            if oid not in self._best_view or px > self._best_view[oid][1]:
-                self._best_view[oid] = (sid, px)
-        self._next_snapshot = max(self._snapshots, default=0) + 1
+        with self._lock:
+            for row in conn.execute(f"SELECT {OBJECT_COLUMNS} FROM objects"):
+                o = ObjectState.from_row(row, self.config.spatial)
+                self._objs[o.id] = o
+            self._next_id = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM objects").fetchone()[0]) + 1
+            self._newest = max((o.last_seen for o in self._objs.values()), default=None)
+            self._snaps.load()
+            self._changed()
+
+    def _changed(self) -> None:
+        """The object map changed (caller holds the lock): array views are rebuilt on next use."""
+        self._arrays = None
+        self._label_index = None
 
     # -- association (called by the facade before the parallel update) --------------
     def label_similarity(self, a: str, b: str) -> float:
@@ -216,19 +104,20 @@ class SpatialMemory(Submodule):
         return self._arrays
 
     def associate(self, segments: list[Segment]) -> list[Detection]:
-        """Give every segment a persistent object id (new ids are reserved, not yet stored)."""
+        """Give every segment a persistent object id (new ids are taken by the commit of this frame's update)."""
         with self._lock:
             mins, maxs, _cents, ids = self._object_arrays()
             views = [self._objs[i].view() for i in ids]
             matches: list[Match] = associate(segments, views, mins, maxs, self.label_similarity, self.config.spatial)
             out = []
+            next_id = self._next_id  # reserved for this frame only: taken when its update commits
             for m in matches:
                 seg = segments[m.segment_index]
                 oid = m.object_id
                 is_new = oid is None
                 if oid is None:
-                    oid = self._next_id
-                    self._next_id += 1
+                    oid = next_id
+                    next_id += 1
                 out.append(Detection(seg, oid, is_new, m.reidentified, m.score, self.ctx.places.locate(seg.centroid)))
             return out
 
@@ -254,7 +143,7 @@ class SpatialMemory(Submodule):
     def update(self, frame: Frame) -> Changes:
         cfg = self.config.spatial
         ch = Changes()
-        new_states: list[_Obj] = []
+        new_states: list[ObjectState] = []
         stamp = frame.stamp
         for det in frame.detections:
             seg = det.segment
@@ -296,7 +185,7 @@ class SpatialMemory(Submodule):
                 )
             unchanged = old is not None and pts is old.points
             centroid = old.centroid if unchanged else pts.mean(axis=0).astype(np.float64)
-            st = _Obj(
+            st = ObjectState(
                 id=det.object_id,
                 labels=labels,
                 points=pts,
@@ -315,96 +204,28 @@ class SpatialMemory(Submodule):
             )
             st.sample = old.sample if unchanged else subsample(pts, SAMPLE_POINTS, seed=st.id)
             new_states.append(st)
-            ch.sql(
-                "INSERT OR REPLACE INTO objects(id, label, labels, cx, cy, cz, minx, miny, minz, maxx, maxy, maxz,"
-                " n_obs, first_seen, last_seen, colour, embedding, points, place, status, retrieved)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    st.id,
-                    st.label,
-                    json.dumps(st.labels),
-                    *map(float, st.centroid),
-                    *map(float, st.bbox_min),
-                    *map(float, st.bbox_max),
-                    st.n_obs,
-                    st.first_seen,
-                    st.last_seen,
-                    json.dumps([round(float(c), 4) for c in colour]) if colour is not None else None,
-                    emb.astype(np.float32).tobytes() if emb is not None else None,
-                    pts.astype(np.float32).tobytes(),
-                    st.place,
-                    st.status,
-                    st.retrieved,
-                ),
-            )
+            ch.sql(f"INSERT OR REPLACE INTO objects({OBJECT_COLUMNS}) VALUES ({','.join('?' * 21)})", st.row())
         absent_ids = [a.object_id for a in frame.absences]
         for oid in absent_ids:
             ch.sql("UPDATE objects SET status='absent' WHERE id=?", (oid,))
-        snap = self._snapshot_changes(frame, ch)
+        snap = self._snaps.plan(frame, ch)
 
         def apply() -> None:
             with self._lock:
                 for st in new_states:
                     self._objs[st.id] = st
+                    self._next_id = max(self._next_id, st.id + 1)
                 for oid in absent_ids:
                     if oid in self._objs:
                         self._objs[oid].status = "absent"
-                self._arrays = None
+                if new_states:
+                    self._newest = max(self._newest or stamp, stamp)
+                self._changed()
                 if snap is not None:
                     snap()
 
         ch.then(apply)
         return ch
-
-    def _snapshot_changes(self, frame: Frame, ch: Changes):  # type: ignore[no-untyped-def]
-        cfg = self.config.spatial
-        obs = frame.observation
-        pixels = {d.object_id: d.segment.pixel_count for d in frame.detections}
-        if not pixels:
-            return None
-        improves = [
-            oid
-            for oid, px in pixels.items()
-            if oid not in self._best_view or px > cfg.snapshot_gain * self._best_view[oid][1]
-        ]
-        if not improves:
-            return None
-        sid = self._next_snapshot
-        self._next_snapshot += 1
-        image_key = None
-        if obs.rgb is not None:
-            image_key = self.store.put_blob(_png(obs.rgb, cfg.snapshot_image_width))
-        snap = Snapshot(sid, obs.stamp, obs.pose, image_key, frame.camera_place, dict(pixels))
-        new_best = dict(self._best_view)
-        for oid, px in pixels.items():
-            if oid not in new_best or px > new_best[oid][1]:
-                new_best[oid] = (sid, px)
-        keep = {s for s, _ in new_best.values()}
-        dropped = [s for s in self._snapshots if s not in keep]
-        ch.sql(
-            "INSERT INTO snapshots(id, stamp, pose, image, place, robot_id) VALUES (?,?,?,?,?,?)",
-            (
-                sid,
-                obs.stamp,
-                json.dumps([round(float(v), 6) for v in obs.pose.matrix.ravel()]),
-                image_key,
-                frame.camera_place,
-                obs.robot_id,
-            ),
-        )
-        for oid, px in pixels.items():
-            ch.sql("INSERT INTO snapshot_objects(snapshot_id, object_id, pixels) VALUES (?,?,?)", (sid, oid, px))
-        for s in dropped:
-            ch.sql("DELETE FROM snapshots WHERE id=?", (s,))
-
-        def apply() -> None:
-            self._snapshots[sid] = snap
-            for s in dropped:
-                self._snapshots.pop(s, None)
-            self._best_view.clear()
-            self._best_view.update(new_best)
-
-        return apply
 
     # -- queries --------------------------------------------------------------------
     def objects(self, label: str | None = None, include_absent: bool = True) -> list[ObjectRecord]:
@@ -440,34 +261,29 @@ class SpatialMemory(Submodule):
 
     def snapshots(self) -> list[Snapshot]:
         with self._lock:
-            return sorted(self._snapshots.values(), key=lambda s: s.snapshot_id)
+            return self._snaps.all()
 
     def best_snapshots(self, object_id: int, k: int = 1) -> list[Snapshot]:
         """The kept keyframes that show this object, largest view first."""
         with self._lock:
-            snaps = [s for s in self._snapshots.values() if object_id in s.objects]
-        return sorted(snaps, key=lambda s: -s.objects[object_id])[:k]
+            return self._snaps.best(object_id, k)
 
     def snapshot_image(self, snapshot: Snapshot) -> np.ndarray | None:
-        if snapshot.image_key is None:
-            return None
-        from PIL import Image
-
-        return np.asarray(Image.open(io.BytesIO(self.store.get_blob(snapshot.image_key))).convert("RGB"))
+        return self._snaps.image(snapshot)
 
     def scene_graph(self) -> SceneGraph:
         return build_scene_graph(self.objects(), self.ctx.places, self.config.spatial.near_distance)
 
     def referenced_blobs(self) -> set[str]:
         with self._lock:
-            return {s.image_key for s in self._snapshots.values() if s.image_key}
+            return self._snaps.referenced_blobs()
 
     # -- search ---------------------------------------------------------------------
     def _search_index(
         self,
     ) -> tuple[
         object,
-        list[_Obj],
+        list[ObjectState],
         np.ndarray,
         list[str],
         np.ndarray,
@@ -480,7 +296,7 @@ class SpatialMemory(Submodule):
         """Per-object arrays for search, rebuilt only when the object arrays are (after an update)."""
         with self._lock:
             arrays = self._object_arrays()
-            cached = getattr(self, "_search_cache", None)
+            cached = self._search_cache
             if cached is not None and cached[0] is arrays:
                 return cached
             _m, _x, cents, ids = arrays
@@ -617,27 +433,135 @@ class SpatialMemory(Submodule):
                     )
         return out
 
-    def mark_retrieved(self, object_ids: list[int]) -> Changes:
+    # -- the one label rule -----------------------------------------------------------
+    def label_of(self, object_id: int) -> str | None:
+        """The object's label: the argmax of its label distribution (None: no such object)."""
+        with self._lock:
+            o = self._objs.get(int(object_id))
+            return o.label if o is not None else None
+
+    def label_index(self) -> LabelIndex:
+        """Every object's label as arrays; a new instance after every change of the object map."""
+        with self._lock:
+            if self._label_index is None:
+                ids = sorted(self._objs)
+                labels = [self._objs[i].label for i in ids]
+                uniq = sorted(set(labels))
+                pos = {lab: j for j, lab in enumerate(uniq)}
+                self._label_index = LabelIndex(
+                    ids=np.asarray(ids, dtype=np.int64),
+                    uniq=tuple(uniq),
+                    lab_idx=np.fromiter((pos[lab] for lab in labels), dtype=np.int64, count=len(labels)),
+                )
+            return self._label_index
+
+    def usage(self) -> dict[int, tuple[int, int]]:
+        """Object id -> (times observed, times retrieved): how much each object matters, for forgetting."""
+        with self._lock:
+            return {oid: (o.n_obs, o.retrieved) for oid, o in self._objs.items()}
+
+    # -- duplicates (for maintenance.merging) -------------------------------------------
+    def moved_candidates(self, absent_id: int, exclude: set[int]) -> list[ObjectRecord]:
+        """Objects that may be ``absent_id`` moved: same label, not absent, first seen after its last sighting."""
+        with self._lock:
+            a = self._objs.get(int(absent_id))
+            if a is None:
+                return []
+            label = a.label
+            return [
+                b.record()
+                for b in self._objs.values()
+                if b.id != a.id
+                and b.id not in exclude
+                and b.status != "absent"
+                and b.first_seen > a.last_seen
+                and b.label == label
+            ]
+
+    def overlapping(self, object_id: int, exclude: set[int]) -> list[tuple[int, float]]:
+        """Same-label, non-absent objects whose box overlaps this one's, with the share of the smaller
+        one's coarse voxels inside the other (a vectorised box test first: this runs every update)."""
+        with self._lock:
+            x = self._objs.get(int(object_id))
+            if x is None:
+                return []
+            mins, maxs, _cents, ids = self._object_arrays()
+            out = []
+            for j in np.flatnonzero(bbox_overlap_mask(mins, maxs, x.bbox_min, x.bbox_max, 0.0)).tolist():
+                y = self._objs.get(ids[j])
+                if y is None or y.id == x.id or y.id in exclude or y.status == "absent" or y.label != x.label:
+                    continue
+                small, big = (x, y) if len(x.keys) <= len(y.keys) else (y, x)
+                out.append((y.id, overlap_fraction(small.keys, big.keys)))
+            return out
+
+    # -- lifecycle --------------------------------------------------------------------
+    def merge_object(self, keep: int, drop: int, moved: bool) -> Changes:
+        """The objects row of a duplicate pair becomes one (``merged_state``); ``drop``'s row goes.
+
+        Run before ``remap_object(drop, keep)`` of every submodule, in the same transaction."""
         ch = Changes()
-        for oid in object_ids:
+        with self._lock:
+            k, d = self._objs.get(keep), self._objs.get(drop)
+        if k is None or d is None:
+            return ch
+        st = merged_state(k, d, moved)
+        ch.sql(f"INSERT OR REPLACE INTO objects({OBJECT_COLUMNS}) VALUES ({','.join('?' * 21)})", st.row())
+        ch.sql("DELETE FROM objects WHERE id=?", (drop,))
+
+        def apply() -> None:
+            with self._lock:
+                self._objs[keep] = st
+                self._objs.pop(drop, None)
+                self._changed()
+
+        ch.then(apply)
+        return ch
+
+    def remap_object(self, drop: int, keep: int) -> Changes:
+        ch = Changes()
+        with self._lock:
+            snap = self._snaps.remap(drop, keep, ch)
+
+        def apply() -> None:
+            with self._lock:
+                snap()
+
+        ch.then(apply)
+        return ch
+
+    def forget(self, limits: ForgetLimits, now: float) -> tuple[Changes, dict[str, int]]:
+        """Thin the keyframes past ``budget.max_snapshots`` (objects themselves are never forgotten)."""
+        with self._lock:
+            objects = {oid: (o.status, o.n_obs, o.retrieved) for oid, o in self._objs.items()}
+            ch, report = self._snaps.forget(limits.limit(limits.budget.max_snapshots), limits.target_fraction, objects)
+        out = Changes(statements=ch.statements)  # the index edit runs under the spatial lock
+
+        def apply() -> None:
+            with self._lock:
+                ch.commit_memory()
+
+        out.then(apply)
+        return out, report
+
+    def mark_retrieved(self, entries: Sequence[Entry], now: float) -> Changes:
+        """Count retrievals of ``object:<id>`` entries (forgetting keeps what is asked for)."""
+        ids = [int(e.key.split(":", 1)[1]) for e in entries if e.kind == "object" and e.key.startswith("object:")]
+        ch = Changes()
+        if not ids:
+            return ch
+        for oid in ids:
             ch.sql("UPDATE objects SET retrieved = retrieved + 1 WHERE id=?", (oid,))
 
         def apply() -> None:
             with self._lock:
-                for oid in object_ids:
+                for oid in ids:
                     if oid in self._objs:
                         self._objs[oid].retrieved += 1
 
         ch.then(apply)
         return ch
 
-
-def _png(rgb: np.ndarray, width: int) -> bytes:
-    from PIL import Image
-
-    img = Image.fromarray(np.ascontiguousarray(rgb))
-    if img.width > width:
-        img = img.resize((width, max(1, round(img.height * width / img.width))), Image.BILINEAR)
-    buf = io.BytesIO()
-    img.save(buf, format="PNG", compress_level=1)
-    return buf.getvalue()
+    def newest_stamp(self) -> float | None:
+        with self._lock:
+            return self._newest

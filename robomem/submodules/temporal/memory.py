@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from robomem.ingest.frame import Frame
 from robomem.retrieval.query import Entry, Query, proximity, recency, text_relevance
-from robomem.submodules.base import Changes, Submodule
+from robomem.submodules.base import Changes, ForgetLimits, ObjectIndex, Submodule, SubmoduleContext
+from robomem.submodules.temporal.forgetting import plan_absences, plan_sightings
 
 Vec3 = tuple[float, float, float]
 
@@ -46,6 +48,16 @@ class AbsenceRecord:
     position: Vec3
     place: str | None
     row_id: int = 0
+
+
+@dataclass(frozen=True)
+class PlaceVisits:
+    """How often an object was seen in a place: distinct time windows with a sighting there (visits, not frames)."""
+
+    object_id: int
+    place: str
+    visits: int
+    first_seen: float  # the first sighting's start there
 
 
 @dataclass(frozen=True)
@@ -89,34 +101,51 @@ class TemporalMemory(Submodule):
         "CREATE INDEX IF NOT EXISTS absences_t ON absences(stamp)",
     )
 
-    def load(self) -> None:
+    tables = ("sightings", "absences")
+
+    def __init__(self, ctx: SubmoduleContext, objects: ObjectIndex) -> None:
+        super().__init__(ctx)
+        self.objects = objects  # spatial memory: it names the objects
         self._lock = threading.RLock()
         self._last: dict[int, Sighting] = {}
         self._last_absence: dict[int, AbsenceRecord] = {}
-        self._labels: dict[int, str] = {}
+        self._next_sighting = 1  # row ids, advanced only after a commit stored the rows
+        self._next_absence = 1
+        self._newest = 0.0
+        self._version = 0
+        self._index_cache: tuple | None = None  # type: ignore[type-arg]
+
+    def load(self) -> None:
         conn = self.store.read()
-        for row in conn.execute(
-            "SELECT s.object_id, s.t_start, s.t_end, s.n, s.x, s.y, s.z, s.place, s.id FROM sightings s"
-            " JOIN (SELECT object_id, MAX(t_end) AS t FROM sightings GROUP BY object_id) m"
-            " ON s.object_id = m.object_id AND s.t_end = m.t"
-        ):
-            self._last[row[0]] = Sighting(row[0], row[1], row[2], row[3], (row[4], row[5], row[6]), row[7], row[8])
-        for row in conn.execute(
-            "SELECT a.object_id, a.stamp, a.x, a.y, a.z, a.place, a.id FROM absences a"
-            " JOIN (SELECT object_id, MAX(stamp) AS t FROM absences GROUP BY object_id) m"
-            " ON a.object_id = m.object_id AND a.stamp = m.t"
-        ):
-            self._last_absence[row[0]] = AbsenceRecord(row[0], row[1], (row[2], row[3], row[4]), row[5], row[6])
-        self._next_sighting = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM sightings").fetchone()[0]) + 1
-        self._next_absence = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM absences").fetchone()[0]) + 1
-        for oid, label in conn.execute("SELECT id, label FROM objects"):
-            self._labels[oid] = label
-        self.newest_stamp = float(
-            conn.execute(
-                "SELECT MAX(t) FROM (SELECT MAX(t_end) t FROM sightings UNION ALL SELECT MAX(stamp) FROM absences)"
-            ).fetchone()[0]
-            or 0.0
-        )
+        with self._lock:
+            for row in conn.execute(
+                "SELECT s.object_id, s.t_start, s.t_end, s.n, s.x, s.y, s.z, s.place, s.id FROM sightings s"
+                " JOIN (SELECT object_id, MAX(t_end) AS t FROM sightings GROUP BY object_id) m"
+                " ON s.object_id = m.object_id AND s.t_end = m.t ORDER BY s.id"  # a tie: the newest row wins
+            ):
+                self._last[row[0]] = Sighting(row[0], row[1], row[2], row[3], (row[4], row[5], row[6]), row[7], row[8])
+            for row in conn.execute(
+                "SELECT a.object_id, a.stamp, a.x, a.y, a.z, a.place, a.id FROM absences a"
+                " JOIN (SELECT object_id, MAX(stamp) AS t FROM absences GROUP BY object_id) m"
+                " ON a.object_id = m.object_id AND a.stamp = m.t ORDER BY a.id"
+            ):
+                self._last_absence[row[0]] = AbsenceRecord(row[0], row[1], (row[2], row[3], row[4]), row[5], row[6])
+            self._next_sighting = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM sightings").fetchone()[0]) + 1
+            self._next_absence = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM absences").fetchone()[0]) + 1
+            self._newest = float(
+                conn.execute(
+                    "SELECT MAX(t) FROM (SELECT MAX(t_end) t FROM sightings UNION ALL SELECT MAX(stamp) FROM absences)"
+                ).fetchone()[0]
+                or 0.0
+            )
+
+    def newest_stamp(self) -> float | None:
+        with self._lock:
+            return self._newest if (self._last or self._last_absence) else None
+
+    def label_of(self, object_id: int) -> str:
+        """The object's label, as spatial memory has it (the one label rule)."""
+        return self.objects.label_of(object_id) or "object"
 
     # -- update ---------------------------------------------------------------------
     def update(self, frame: Frame) -> Changes:
@@ -124,23 +153,22 @@ class TemporalMemory(Submodule):
         obs = frame.observation
         t = frame.stamp
         new_last: dict[int, Sighting] = {}
-        labels: dict[int, str] = {}
+        next_sighting, next_absence = self._next_sighting, self._next_absence  # taken at commit
         for d in frame.detections:
             pos = tuple(float(v) for v in d.centroid)
             extent = float(np.linalg.norm(d.segment.bbox_max - d.segment.bbox_min))
-            rid = self._next_sighting
-            self._next_sighting += 1
+            rid = next_sighting
+            next_sighting += 1
             ch.sql(
                 "INSERT INTO sightings(id, object_id, t_start, t_end, n, x, y, z, place, robot_id, extent, reid)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (rid, d.object_id, t, t, 1, *pos, d.place, obs.robot_id, extent, int(d.reidentified)),
             )
             new_last[d.object_id] = Sighting(d.object_id, t, t, 1, pos, d.place, rid)  # type: ignore[arg-type]
-            labels[d.object_id] = d.label
         new_abs: dict[int, AbsenceRecord] = {}
         for a in frame.absences:
-            rid = self._next_absence
-            self._next_absence += 1
+            rid = next_absence
+            next_absence += 1
             ch.sql(
                 "INSERT INTO absences(id, object_id, stamp, x, y, z, place, robot_id) VALUES (?,?,?,?,?,?,?,?)",
                 (rid, a.object_id, t, *a.position, a.place, obs.robot_id),
@@ -151,9 +179,10 @@ class TemporalMemory(Submodule):
             with self._lock:
                 self._last.update(new_last)
                 self._last_absence.update(new_abs)
-                self._labels.update(labels)
-                self._index_version = getattr(self, "_index_version", 0) + 1
-                self.newest_stamp = max(self.newest_stamp, t)
+                self._next_sighting = max(self._next_sighting, next_sighting)
+                self._next_absence = max(self._next_absence, next_absence)
+                self._version += 1
+                self._newest = max(self._newest, t)
 
         ch.then(apply)
         return ch
@@ -249,6 +278,39 @@ class TemporalMemory(Submodule):
         }
         return sorted(ids)
 
+    def visits(self, window_s: float) -> list[PlaceVisits]:
+        """Per object and place, the ``window_s``-long windows with a sighting there (for semantic ``usually_in``)."""
+        rows = (
+            self.store.read()
+            .execute(
+                "SELECT object_id, place, COUNT(DISTINCT CAST(t_start / ? AS INTEGER)), MIN(t_start) FROM sightings"
+                " WHERE place IS NOT NULL GROUP BY object_id, place",
+                (float(window_s),),
+            )
+            .fetchall()
+        )
+        return [PlaceVisits(int(r[0]), str(r[1]), int(r[2]), float(r[3])) for r in rows]
+
+    def sightings_in(
+        self, object_ids: Sequence[int], place: str, since: float = -math.inf, until: float = math.inf, limit: int = 200
+    ) -> list[Sighting]:
+        """Sightings of these objects in ``place`` overlapping [since, until], oldest first, at most ``limit``."""
+        ids = [int(i) for i in object_ids]
+        conn = self.store.read()
+        out: list[Sighting] = []
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            marks = ",".join("?" * len(part))
+            out += [
+                Sighting(r[0], r[1], r[2], r[3], (r[4], r[5], r[6]), r[7], r[8])
+                for r in conn.execute(
+                    "SELECT object_id, t_start, t_end, n, x, y, z, place, id FROM sightings"
+                    f" WHERE object_id IN ({marks}) AND place=? AND t_end>=? AND t_start<=? ORDER BY t_start LIMIT ?",
+                    (*part, place, since, until, limit),
+                )
+            ]
+        return sorted(out, key=lambda s: (s.t_start, s.row_id))[:limit]
+
     def changes(self, t1: float, t2: float, moved_distance: float | None = None) -> list[Change]:
         """What changed between t1 and t2: objects moved, appeared (first seen) or disappeared."""
         if t2 < t1:
@@ -301,29 +363,23 @@ class TemporalMemory(Submodule):
         return sorted(out, key=lambda c: (c.stamp, c.object_id))
 
     # -- search ---------------------------------------------------------------------
-    def _search_index(self) -> tuple[Any, np.ndarray, list[str], np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-        """(signature, ids, unique labels, label index per id, last t_end per id, text -> relevance per label),
-        rebuilt when memory changed."""
+    def _search_index(self) -> tuple[Any, np.ndarray, tuple[str, ...], np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """(signature, ids, unique labels, label index per id, last t_end per id, text -> relevance per label)
+        over the objects with evidence here, labelled by spatial memory; rebuilt when either changed."""
+        labels = self.objects.label_index()
         with self._lock:
-            sig = (
-                len(self._labels),
-                len(self._last),
-                len(self._last_absence),
-                self.newest_stamp,
-                getattr(self, "_index_version", 0),
-            )
-            cached = getattr(self, "_index_cache", None)
-            if cached is not None and cached[0] == sig:
+            sig = (len(self._last), len(self._last_absence), self._newest, self._version)
+            cached = self._index_cache
+            if cached is not None and cached[0][0] is labels and cached[0][1:] == sig:
                 return cached
-            n = len(self._labels)
-            ids = np.fromiter(self._labels.keys(), dtype=np.int64, count=n)
-            labs = list(self._labels.values())
-            uniq = sorted(set(labs))
-            pos = {lab: j for j, lab in enumerate(uniq)}
-            lab_idx = np.fromiter((pos[lab] for lab in labs), dtype=np.int64, count=n)
-            last = self._last
-            t_end = np.fromiter((last[i].t_end if i in last else 0.0 for i in self._labels), dtype=np.float64, count=n)
-            cached = (sig, ids, uniq, lab_idx, t_end, {})
+            last, gone = self._last, self._last_absence
+            ids_all = labels.ids.tolist()
+            keep = np.fromiter((i in last or i in gone for i in ids_all), dtype=bool, count=len(ids_all))
+            ids = labels.ids[keep]
+            t_end = np.fromiter(
+                (last[i].t_end if i in last else 0.0 for i in ids.tolist()), dtype=np.float64, count=len(ids)
+            )
+            cached = ((labels, *sig), ids, labels.uniq, labels.lab_idx[keep], t_end, {})
             self._index_cache = cached
             return cached
 
@@ -332,8 +388,6 @@ class TemporalMemory(Submodule):
             return []
         rcfg = self.config.retrieval
         _sig, all_ids, uniq, lab_idx, t_end, rel_cache = self._search_index()
-        with self._lock:
-            labels = self._labels
         sel = np.ones(len(all_ids), dtype=bool)
         if query.object_ids:
             sel &= np.isin(all_ids, list(query.object_ids))
@@ -344,7 +398,7 @@ class TemporalMemory(Submodule):
         if text and len(all_ids):
             r_lab = rel_cache.get(text)
             if r_lab is None:
-                r_lab = text_relevance(self.ctx.embedder, text, uniq) if uniq else np.zeros(0)
+                r_lab = text_relevance(self.ctx.embedder, text, list(uniq)) if uniq else np.zeros(0)
                 if len(rel_cache) > 256:
                     rel_cache.clear()
                 rel_cache[text] = r_lab
@@ -367,7 +421,7 @@ class TemporalMemory(Submodule):
         for oid in ranked_ids:
             s = self.last_seen(oid)
             a = self.last_absence(oid)
-            label = labels.get(oid, "object")
+            label = self.label_of(oid)
             if s is not None and query.wants("sighting"):
                 where = f" in the {s.place}" if s.place else ""
                 out.append(
@@ -418,7 +472,7 @@ class TemporalMemory(Submodule):
             for c in self.changes(query.since, t2):
                 if c.object_id not in rel:
                     continue
-                label = labels.get(c.object_id, "object")
+                label = self.label_of(c.object_id)
                 text_line = {
                     "moved": f"{label} #{c.object_id} moved from {c.place_before or c.before} to {c.place_after or c.after}",
                     "appeared": f"{label} #{c.object_id} appeared in {c.place_after or c.after}",
@@ -445,3 +499,59 @@ class TemporalMemory(Submodule):
                     )
                 )
         return out
+
+    # -- lifecycle --------------------------------------------------------------------
+    def mark_reidentified(self, object_id: int) -> Changes:
+        """Flag the object's first sighting as a re-identification (a merge found it had moved), so
+        ``changes()`` reports *moved*.  Run before ``remap_object`` in the merge's transaction."""
+        ch = Changes()
+        ch.sql(
+            "UPDATE sightings SET reid=1 WHERE id=(SELECT MIN(id) FROM sightings WHERE object_id=?)",
+            (int(object_id),),
+        )
+        return ch
+
+    def remap_object(self, drop: int, keep: int) -> Changes:
+        ch = Changes()
+        ch.sql("UPDATE sightings SET object_id=? WHERE object_id=?", (keep, drop))
+        ch.sql("UPDATE absences SET object_id=? WHERE object_id=?", (keep, drop))
+
+        def apply() -> None:
+            with self._lock:
+                s_drop, s_keep = self._last.pop(drop, None), self._last.get(keep)
+                candidates = [s for s in (s_keep, s_drop) if s is not None]
+                if candidates:
+                    best = max(candidates, key=lambda s: (s.t_end, s.row_id))  # as load() picks
+                    self._last[keep] = replace(best, object_id=keep)
+                a_drop, a_keep = self._last_absence.pop(drop, None), self._last_absence.get(keep)
+                gone = [a for a in (a_keep, a_drop) if a is not None]
+                if gone:
+                    best_a = max(gone, key=lambda a: (a.stamp, a.row_id))
+                    self._last_absence[keep] = replace(best_a, object_id=keep)
+                self._version += 1
+
+        ch.then(apply)
+        return ch
+
+    def forget(self, limits: ForgetLimits, now: float) -> tuple[Changes, dict[str, int]]:
+        """Compress and drop sightings and absences past the budget (``temporal.forgetting``)."""
+        b = limits.budget
+        conn = self.store.read()
+        with self._lock:
+            latest_s = {s.row_id for s in self._last.values()}
+            latest_a = {a.row_id for a in self._last_absence.values()}
+        ch, report = plan_sightings(
+            conn,
+            latest_s,
+            self.objects.usage(),
+            limits.limit(b.max_sighting_rows),
+            now,
+            limits.keep_recent_s,
+            limits.target_fraction,
+            self.config.temporal.moved_distance,
+        )
+        ch_a, report_a = plan_absences(
+            conn, latest_a, limits.limit(b.max_absence_rows), now, limits.keep_recent_s, limits.target_fraction
+        )
+        ch.extend(ch_a)
+        return ch, {**report, **report_a}

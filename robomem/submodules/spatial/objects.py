@@ -1,0 +1,198 @@
+"""One remembered object: its working state, its stored row, and the merge of two.
+
+``ObjectState`` is spatial memory's in-memory record (points, coarse voxel
+keys, box, label distribution, colour, embedding, counts); ``ObjectRecord``
+is the frozen copy the public API returns.  The label of an object is the
+argmax of its label distribution: the one label rule, which temporal and
+semantic memory read through ``SpatialMemory.label_of``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from robomem.config import SpatialConfig
+from robomem.ingest.association import ObjectView, coarse_keys
+from robomem.ingest.geometry import subsample
+
+SAMPLE_POINTS = 48  # per object, for the absence test
+
+OBJECT_COLUMNS = (
+    "id, label, labels, cx, cy, cz, minx, miny, minz, maxx, maxy, maxz, n_obs, first_seen, last_seen,"
+    " colour, embedding, points, place, status, retrieved"
+)
+
+
+def top_label(labels: dict[str, float]) -> str:
+    """The argmax of a label distribution (ties: the alphabetically last, as always)."""
+    return max(labels.items(), key=lambda kv: (kv[1], kv[0]))[0]
+
+
+@dataclass(frozen=True)
+class ObjectRecord:
+    """A remembered object, as the public API returns it."""
+
+    object_id: int
+    label: str
+    labels: dict[str, float]
+    centroid: tuple[float, float, float]
+    bbox_min: tuple[float, float, float]
+    bbox_max: tuple[float, float, float]
+    n_obs: int
+    first_seen: float
+    last_seen: float
+    place: str | None
+    status: str  # "present" | "absent" (observed absent since last seen)
+    colour: tuple[float, float, float] | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.label} #{self.object_id}"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "id": self.object_id,
+            "label": self.label,
+            "labels": {k: round(v, 3) for k, v in self.labels.items()},
+            "centroid": [round(v, 3) for v in self.centroid],
+            "bbox_min": [round(v, 3) for v in self.bbox_min],
+            "bbox_max": [round(v, 3) for v in self.bbox_max],
+            "n_obs": self.n_obs,
+            "first_seen": self.first_seen,
+            "last_seen": self.last_seen,
+            "place": self.place,
+            "status": self.status,
+        }
+
+
+@dataclass
+class ObjectState:
+    id: int
+    labels: dict[str, float]
+    points: np.ndarray
+    keys: np.ndarray
+    centroid: np.ndarray
+    bbox_min: np.ndarray
+    bbox_max: np.ndarray
+    n_obs: int
+    first_seen: float
+    last_seen: float
+    colour: np.ndarray | None
+    embedding: np.ndarray | None
+    place: str | None
+    status: str = "present"
+    retrieved: int = 0
+    sample: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.float32))
+
+    @property
+    def label(self) -> str:
+        return top_label(self.labels)
+
+    @classmethod
+    def from_row(cls, row: Any, cfg: SpatialConfig) -> ObjectState:
+        """From a row of ``SELECT {OBJECT_COLUMNS} FROM objects``."""
+        pts = np.frombuffer(row[17], dtype=np.float32).reshape(-1, 3).copy()
+        emb = np.frombuffer(row[16], dtype=np.float32).copy() if row[16] is not None else None
+        o = cls(
+            id=row[0],
+            labels=json.loads(row[2]),
+            points=pts,
+            keys=coarse_keys(pts, cfg),
+            centroid=np.array(row[3:6], dtype=np.float64),
+            bbox_min=np.array(row[6:9], dtype=np.float64),
+            bbox_max=np.array(row[9:12], dtype=np.float64),
+            n_obs=row[12],
+            first_seen=row[13],
+            last_seen=row[14],
+            colour=np.array(json.loads(row[15]), dtype=np.float32) if row[15] else None,
+            embedding=emb,
+            place=row[18],
+            status=row[19],
+            retrieved=row[20],
+        )
+        o.sample = subsample(pts, SAMPLE_POINTS, seed=o.id)
+        return o
+
+    def row(self) -> tuple[Any, ...]:
+        """The values of ``INSERT OR REPLACE INTO objects({OBJECT_COLUMNS})``."""
+        return (
+            self.id,
+            self.label,
+            json.dumps(self.labels),
+            *map(float, self.centroid),
+            *map(float, self.bbox_min),
+            *map(float, self.bbox_max),
+            self.n_obs,
+            self.first_seen,
+            self.last_seen,
+            json.dumps([round(float(c), 4) for c in self.colour]) if self.colour is not None else None,
+            self.embedding.astype(np.float32).tobytes() if self.embedding is not None else None,
+            self.points.astype(np.float32).tobytes(),
+            self.place,
+            self.status,
+            self.retrieved,
+        )
+
+    def record(self) -> ObjectRecord:
+        return ObjectRecord(
+            object_id=self.id,
+            label=self.label,
+            labels=dict(self.labels),
+            centroid=tuple(float(v) for v in self.centroid),  # type: ignore[arg-type]
+            bbox_min=tuple(float(v) for v in self.bbox_min),  # type: ignore[arg-type]
+            bbox_max=tuple(float(v) for v in self.bbox_max),  # type: ignore[arg-type]
+            n_obs=self.n_obs,
+            first_seen=self.first_seen,
+            last_seen=self.last_seen,
+            place=self.place,
+            status=self.status,
+            colour=tuple(float(v) for v in self.colour) if self.colour is not None else None,  # type: ignore[arg-type]
+        )
+
+    def view(self) -> ObjectView:
+        return ObjectView(
+            self.id,
+            self.label,
+            self.labels,
+            self.keys,
+            self.bbox_min,
+            self.bbox_max,
+            self.colour,
+            self.embedding,
+            self.status == "absent",
+        )
+
+
+def merged_state(keep: ObjectState, drop: ObjectState, moved: bool) -> ObjectState:
+    """One object from a duplicate pair: ``keep``'s id, both label distributions and counts.
+
+    ``moved``: the survivor is where the duplicate is now, so it takes the duplicate's geometry
+    and state (points, box, last sighting, colour, embedding, place, status); otherwise (an
+    overlap duplicate) it keeps its own."""
+    labels = dict(keep.labels)
+    for lab, w in drop.labels.items():
+        labels[lab] = labels.get(lab, 0.0) + w
+    geo = drop if moved else keep
+    out = ObjectState(
+        id=keep.id,
+        labels=labels,
+        points=geo.points,
+        keys=geo.keys,
+        centroid=geo.centroid,
+        bbox_min=geo.bbox_min,
+        bbox_max=geo.bbox_max,
+        n_obs=keep.n_obs + drop.n_obs,
+        first_seen=min(keep.first_seen, drop.first_seen),
+        last_seen=geo.last_seen,
+        colour=geo.colour,
+        embedding=geo.embedding,
+        place=geo.place,
+        status=geo.status,
+        retrieved=keep.retrieved + drop.retrieved,
+    )
+    out.sample = subsample(out.points, SAMPLE_POINTS, seed=out.id)
+    return out

@@ -1,0 +1,59 @@
+"""visible_fraction(): is a remembered object's place in view and seen *through* (gone), or still occupied?"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from robomem.config import MemoryConfig
+from robomem.ingest.visibility import projected_size_px, visible_fraction
+from robomem.testing.synthetic import Box, BoxScene, look_at
+
+CFG = MemoryConfig()
+EYE, TARGET = (0.0, 0.0, 1.2), (2.0, 0.0, 0.5)
+MUG = Box(1, "mug", (2.0, 0.0, 0.5), (0.2, 0.2, 0.2), (200, 30, 30))
+WALL = Box(2, "cabinet", (1.0, 0.0, 0.6), (0.1, 1.5, 1.2), (100, 100, 100))
+
+
+def sample(box: Box, n: int = 64) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return (box.lo + rng.random((n, 3)) * (box.hi - box.lo)).astype(np.float32)
+
+
+def frac(boxes: list[Box], points: np.ndarray, label: str | None = None) -> tuple[int, float]:
+    obs = BoxScene(boxes).observe(look_at(EYE, TARGET), 1.0)
+    return visible_fraction(points, obs, CFG.temporal, CFG.spatial.max_depth, label)
+
+
+def test_an_object_still_there_is_not_seen_through():
+    n_in, f = frac([MUG], sample(MUG))
+    assert n_in == 64 and f < 0.2
+
+
+def test_a_removed_object_is_seen_through():
+    n_in, f = frac([], sample(MUG))
+    assert n_in == 64 and f > 0.9
+
+
+def test_an_occluder_in_front_is_not_evidence_of_absence():
+    n_in, f = frac([WALL], sample(MUG))
+    assert n_in == 64 and f == 0.0
+
+
+def test_points_behind_the_camera_do_not_count():
+    behind = sample(Box(9, "mug", (-2.0, 0.0, 0.5), (0.2, 0.2, 0.2)))
+    assert frac([], behind) == (0, 0.0)
+
+
+def test_an_instance_of_the_same_label_there_is_not_seen_through():
+    moved = Box(1, "mug", (2.6, 0.0, 0.5), (0.2, 0.2, 0.2))  # behind where it was, the same kind of thing
+    _n, f_other = frac([moved], sample(MUG))
+    _n, f_same = frac([moved], sample(MUG), label="mug")
+    assert f_other > 0.5 and f_same < f_other
+
+
+def test_projected_size_shrinks_with_distance():
+    obs = BoxScene([]).observe(look_at(EYE, TARGET), 1.0)
+    near = projected_size_px(0.2, np.array([1.0, 0.0, 0.85]), obs)
+    far = projected_size_px(0.2, np.array([4.0, 0.0, -0.2]), obs)
+    assert near > far > 0
+    assert projected_size_px(0.2, np.array([-2.0, 0.0, 1.2]), obs) == 0.0

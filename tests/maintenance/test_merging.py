@@ -1,0 +1,72 @@
+"""Merging duplicates: the overlap rule and the "was this spot looked at before?" test, directly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from robomem.config import BudgetConfig
+from robomem.maintenance.merging import Merge, overlap_duplicate, place_seen_before
+from robomem.store.database import Store
+from robomem.store.frames import SCHEMA, FrameLog
+from robomem.submodules.base import ForgetLimits
+from robomem.testing.synthetic import look_at
+
+
+def test_overlap_duplicate_keeps_the_older_id():
+    assert overlap_duplicate(9, [(4, 0.7)], frozenset({9}), 0.6) == Merge(4, 9, "overlap")
+    assert overlap_duplicate(4, [(9, 0.7)], frozenset({4}), 0.6) == Merge(4, 9, "overlap")
+
+
+def test_overlap_below_the_threshold_or_seen_in_the_same_frame_is_two_objects():
+    assert overlap_duplicate(9, [(4, 0.59)], frozenset({9}), 0.6) is None
+    assert overlap_duplicate(9, [(4, 0.9)], frozenset({9, 4}), 0.6) is None  # a stack of plates
+    assert overlap_duplicate(9, [(4, 0.9), (5, 0.8)], frozenset({9, 4}), 0.6) == Merge(5, 9, "overlap")
+
+
+@pytest.fixture
+def frames(tmp_path):
+    store = Store(tmp_path / "s", SCHEMA)
+    log = FrameLog(store)
+    pose = look_at((0.0, 0.0, 1.5), (2.0, 0.0, 0.5))  # at t=5, looking along +x
+    with store.transaction() as conn:
+        conn.execute(*log.insert(1, 5.0, "robot", None, pose.position, pose.quat_xyzw(), None, 0))
+    yield log
+    store.close()
+
+
+def test_place_seen_before_needs_a_camera_pointed_at_it_earlier(frames):
+    ahead = np.array([2.0, 0.0, 0.5])
+    assert place_seen_before(frames, ahead, before=6.0)
+    assert not place_seen_before(frames, ahead, before=5.0)  # only frames strictly before
+    assert not place_seen_before(frames, np.array([-2.0, 0.0, 0.5]), before=6.0)  # behind the camera
+    assert not place_seen_before(frames, np.array([2.0, 3.0, 0.5]), before=6.0)  # outside the view cone
+    assert not place_seen_before(frames, np.array([9.0, 0.0, 0.5]), before=6.0)  # out of range
+
+
+def test_frame_log_forget_thins_old_frames_and_keeps_the_newest(tmp_path):
+    store = Store(tmp_path / "f", SCHEMA)
+    log = FrameLog(store)
+    pose = look_at((0.0, 0.0, 1.5), (2.0, 0.0, 0.5))
+    with store.transaction() as conn:
+        for i in range(1, 41):
+            conn.execute(*log.insert(i, float(i), "robot", None, pose.position, pose.quat_xyzw(), None, 0))
+    statements, report = log.forget(max_rows=20, now=40.0, keep_recent_s=5.0, target_fraction=0.8)
+    with store.transaction() as conn:
+        for s in statements:
+            conn.execute(*s)
+    assert report["frames_dropped"] == 24 and log.count() == 16
+    kept = [r[0] for r in log.trajectory()]
+    assert kept[-6:] == [35.0, 36.0, 37.0, 38.0, 39.0, 40.0]  # the recent ones all stay
+    store.close()
+
+
+def test_forget_limits_refuse_nonsense_and_scale_row_limits():
+    lim = ForgetLimits(BudgetConfig(), 0.5, 10.0, 0.8)
+    assert lim.limit(1000) == 500
+    with pytest.raises(ValueError, match="ForgetLimits.scale"):
+        ForgetLimits(BudgetConfig(), 0.0, 10.0, 0.8)
+    with pytest.raises(ValueError, match="ForgetLimits.target_fraction"):
+        ForgetLimits(BudgetConfig(), 1.0, 10.0, 1.5)
+    with pytest.raises(ValueError, match="ForgetLimits.keep_recent_s"):
+        ForgetLimits(BudgetConfig(), 1.0, -1.0, 0.8)
