@@ -74,8 +74,7 @@ class PlaceEvidence:
 
 def place_observations(memory: Memory) -> dict[str, tuple[float, int]]:
     """Place -> (stamp of the newest frame taken there, frames there)."""
-    rows = memory.store.read().execute("SELECT place, MAX(stamp), COUNT(*) FROM frames GROUP BY place").fetchall()
-    return {str(r[0]): (float(r[1]), int(r[2])) for r in rows if r[0] is not None}
+    return memory.frames.place_visits()
 
 
 def place_evidence(

@@ -78,8 +78,7 @@ class QuestionEngine:
     def _frame_at(self, stamp: float | None) -> int | None:
         if stamp is None:
             return None
-        r = self.memory.store.read().execute("SELECT idx FROM frames WHERE stamp=? LIMIT 1", (float(stamp),)).fetchone()
-        return int(r[0]) if r else None
+        return self.memory.frames.index_at(float(stamp))
 
     def _view_pose(self, object_id: int) -> tuple[tuple[float, float, float] | None, Evidence | None]:
         snaps = self.memory.spatial.best_snapshots(object_id, 1)

@@ -65,6 +65,16 @@ class FrameLog:
     def count(self) -> int:
         return int(self.store.read().execute("SELECT COUNT(*) FROM frames").fetchone()[0])
 
+    def place_visits(self) -> dict[str, tuple[float, int]]:
+        """Place -> (stamp of the newest frame taken there, frames there)."""
+        rows = self.store.read().execute("SELECT place, MAX(stamp), COUNT(*) FROM frames GROUP BY place").fetchall()
+        return {str(r[0]): (float(r[1]), int(r[2])) for r in rows if r[0] is not None}
+
+    def index_at(self, stamp: float) -> int | None:
+        """The index of a frame stored at exactly this stamp (None: none)."""
+        r = self.store.read().execute("SELECT idx FROM frames WHERE stamp=? LIMIT 1", (float(stamp),)).fetchone()
+        return int(r[0]) if r else None
+
     def trajectory(self, robot_id: str | None = None) -> list[tuple[float, float, float, float]]:
         """The camera path as (stamp, x, y, z) rows in time order."""
         conn = self.store.read()
