@@ -142,6 +142,7 @@ def route(text: str) -> Route | None:
     """The verb call a question asks for, or None (no verb fits: fall back to retrieval)."""
     q = " ".join(text.strip().lower().rstrip("?.! ").split())
     q = re.sub(r"^(?:robot,? |hey,? |please |can you tell me |do you know )", "", q)
+    q = re.sub(r",? (?:please|for me)$", "", q)
     for pat, verb in _PATTERNS:
         m = pat.match(q)
         if not m:

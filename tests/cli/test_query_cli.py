@@ -130,3 +130,17 @@ def test_missing_store_is_an_error_and_creates_nothing(tmp_path: Path, capsys: p
     assert cli(["query", str(tmp_path / "nope"), "objects"]) == 2
     assert "no robomem store" in capsys.readouterr().err
     assert not (tmp_path / "nope").exists()
+
+
+def test_a_known_label_loads_no_text_model(store: Path) -> None:
+    from robomem.cli.query import answer, open_store
+
+    mem = open_store(str(store))
+    try:
+        for words in (["locate", "book"], ["count", "mugs"], ["where-now", "red mug"], ["objects"]):
+            assert answer(mem, words)["status"] == "answered"
+        res = answer(mem, ["how", "many", "mugs", "are", "there?"])
+        assert res["count"] == 2
+        assert not mem.embedder.loaded  # every answer came from labels, sightings and absences
+    finally:
+        mem.close()
