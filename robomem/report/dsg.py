@@ -102,7 +102,7 @@ def to_dsg(memory: Memory) -> spark_dsg.DynamicSceneGraph:
     for oid, pts, colour, first, last in chunks:
         rgb = np.clip((colour if colour is not None else np.full(3, 0.5)) * 255.0, 0, 255).astype(np.uint8)
         colour4 = sd.Color()
-        colour4.r, colour4.g, colour4.b, colour4.a = (*rgb.tolist(), 255)
+        colour4.r, colour4.g, colour4.b, colour4.a = int(rgb[0]), int(rgb[1]), int(rgb[2]), 255
         for i, p in enumerate(pts):
             mesh.set_pos(start + i, p)
             mesh.set_color(start + i, colour4)
