@@ -21,8 +21,8 @@ class FactConsolidation(FactRules):
     def consolidate(self, now: float | None = None) -> Changes:
         """Plan a consolidation pass now (usually_in, often_fails, on/in from geometry)."""
         ch = Changes()
-        plan = _Plan()
-        t = self.newest_stamp if now is None else float(now)
+        t = self._newest if now is None else float(now)
+        plan = self._plan()
         self._consolidate(plan, ch, t)
         plan.consolidated = True
         self._commit_plan(plan, ch)
@@ -69,10 +69,11 @@ class FactConsolidation(FactRules):
                 plan.open[f.fact_id] = new
             plan.ops.append(("NOOP", f.fact_id))
             return
-        new_id = self._next_fact
+        new_id = plan.next_fact  # the id _add takes next
         if functional:
             for f in current:
-                self._close(plan, ch, f, t, f"superseded by fact #{new_id} ({detail})", None, (kind, kind, detail))
+                reason = f"superseded by fact #{new_id} ({detail})"
+                self._close(plan, ch, f, t, reason, None, (kind, kind, detail), superseded_by=new_id)
         f = self._add(
             plan,
             ch,
@@ -107,22 +108,19 @@ class FactConsolidation(FactRules):
 
     def _consolidate_usually(self, plan: _Plan, ch: Changes, t: float) -> None:
         cfg = self.config.semantic
-        conn = self.store.read()
-        rows = conn.execute(
-            # "usually" needs repeated evidence over time, not many frames of one look: count visits
-            # (distinct half-hour windows with a sighting), so one tour never makes a habit
-            "SELECT s.object_id, s.place, COUNT(DISTINCT CAST(s.t_start / ? AS INTEGER)), MIN(s.t_start), o.label"
-            " FROM sightings s JOIN objects o ON o.id = s.object_id WHERE s.place IS NOT NULL"
-            " GROUP BY s.object_id, s.place",
-            (cfg.visit_window_s,),
-        ).fetchall()
+        # "usually" needs repeated evidence over time, not many frames of one look: temporal memory counts
+        # visits (distinct windows with a sighting), so one tour never makes a habit
+        visits = self.temporal.visits(cfg.visit_window_s)
         per_obj: dict[str, dict[str, tuple[int, float]]] = defaultdict(dict)
         per_class: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0, math.inf]))
-        for oid, place, n, t0, label in rows:
-            per_obj[f"object:{oid}"][place] = (int(n), float(t0))
-            acc = per_class[f"class:{label}"][place]
-            acc[0] += int(n)
-            acc[1] = min(acc[1], float(t0))
+        for v in visits:
+            label = self.spatial.label_of(v.object_id)  # the one label rule; None: the object is gone
+            if label is None:
+                continue
+            per_obj[f"object:{v.object_id}"][v.place] = (v.visits, v.first_seen)
+            acc = per_class[f"class:{label}"][v.place]
+            acc[0] += v.visits
+            acc[1] = min(acc[1], v.first_seen)
         keep: set[str] = set()
         for groups, is_class in ((per_obj, False), (per_class, True)):
             for subject, by_place in groups.items():
@@ -144,7 +142,6 @@ class FactConsolidation(FactRules):
 
     def _consolidate_failures(self, plan: _Plan, ch: Changes, t: float) -> None:
         cfg = self.config.semantic
-        conn = self.store.read()
         tally: dict[tuple[str, str], list[Any]] = defaultdict(lambda: [0, 0, [], math.inf])
         seen_in_episode: set[tuple[int, str, str]] = set()
 
@@ -156,25 +153,21 @@ class FactConsolidation(FactRules):
                 acc[2].append(ref)
                 acc[3] = min(acc[3], stamp)
 
-        for sid, eid, action, success, stamp in conn.execute(
-            "SELECT id, episode_id, action, success, stamp FROM steps WHERE action != '' AND success IS NOT NULL"
-        ):
-            va = verb_target(action)
+        for st in self.episodic.action_steps():
+            va = verb_target(st.action)
             if va is not None:
-                count(va, success, f"step:{sid}", stamp)
-                seen_in_episode.add((eid, *va))
-        for eid, task, success, t_end in conn.execute(
-            "SELECT id, task, success, t_end FROM episodes WHERE kind='task' AND success IS NOT NULL"
-        ):
-            va = verb_target(task)
-            if va is not None and (eid, *va) not in seen_in_episode:  # an episode's own steps already count
-                count(va, success, f"episode:{eid}", t_end)
+                count(va, st.success, f"step:{st.step_id}", st.stamp)
+                seen_in_episode.add((st.episode_id, *va))
+        tasks = [e for e in self.episodic.episodes(kind="task") if e.success is not None]
+        for ep in sorted(tasks, key=lambda e: e.episode_id):
+            va = verb_target(ep.task)
+            if va is not None and (ep.episode_id, *va) not in seen_in_episode:  # its own steps already count
+                count(va, ep.success, f"episode:{ep.episode_id}", ep.t_end)
         keep: set[str] = set()
         for (verb, target), (n_fail, n_total, refs, t0) in tally.items():
             if n_fail < cfg.often_fails_min_count or n_fail / n_total < cfg.often_fails_min_share:
                 continue
-            subj = self.resolve(target, plan, create=True)
-            assert subj is not None
+            subj = self._entity(target, plan)
             self._ensure_named(plan, ch, subj, target)
             obj = f"entity:{slug(verb)}"
             self._ensure_named(plan, ch, obj, verb)
@@ -197,29 +190,7 @@ class FactConsolidation(FactRules):
         self._retire(plan, ch, "often_fails", keep, t, "no longer fails often", "")
 
     def _consolidate_relations(self, plan: _Plan, ch: Changes, t: float) -> None:
-        from robomem.submodules.spatial.memory import ObjectRecord
-
-        conn = self.store.read()
-        recs = []
-        for row in conn.execute(
-            "SELECT id, label, cx, cy, cz, minx, miny, minz, maxx, maxy, maxz, n_obs, first_seen, last_seen, place,"
-            " status FROM objects WHERE status != 'absent'"
-        ):
-            recs.append(
-                ObjectRecord(
-                    row[0],
-                    row[1],
-                    {row[1]: 1.0},
-                    tuple(row[2:5]),
-                    tuple(row[5:8]),  # type: ignore[arg-type]
-                    tuple(row[8:11]),
-                    row[11],
-                    row[12],
-                    row[13],
-                    row[14],
-                    row[15],
-                )
-            )
+        recs = self.spatial.objects(include_absent=False)
         if len(recs) > 2000:
             return  # too many for a cheap pass; relations stay as they were
         keep: set[str] = set()

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from robomem.submodules.base import Changes
+from robomem.submodules.base import Changes, ForgetLimits
 from robomem.submodules.semantic.state import SemanticState
 
 
 class FactForgetting(SemanticState):
+    def forget(self, limits: ForgetLimits, now: float) -> tuple[Changes, dict[str, int]]:
+        """The budget pass (``budget.max_fact_rows``, scaled by ``limits``)."""
+        return self.plan_forget(
+            limits.limit(limits.budget.max_fact_rows), now, limits.keep_recent_s, limits.target_fraction
+        )
+
     def plan_forget(
         self, max_facts: int, now: float, keep_recent_s: float, target_fraction: float = 0.8
     ) -> tuple[Changes, dict[str, int]]:

@@ -43,8 +43,10 @@ were, ``entity:drawer_2 often_fails open`` from failed steps/episodes, and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
+from robomem.retrieval.query import Entry
 from robomem.submodules.base import Changes
 from robomem.submodules.semantic.forgetting import FactForgetting
 from robomem.submodules.semantic.language import parse_fact_text, parse_statement, slug, strip_articles
@@ -68,11 +70,16 @@ class SemanticMemory(FactUpdates, SemanticQueries, FactForgetting):
     """The semantic submodule: update rules from perception and events, consolidation, queries and search,
     forgetting.  The pieces live in the modules named above; this class joins them."""
 
-    def mark_retrieved(self, fact_ids: list[int]) -> Changes:
+    def mark_retrieved(self, entries: Sequence[Entry], now: float) -> Changes:
+        """Count retrievals of its fact entries (forgetting keeps often-retrieved closed facts longer)."""
+        ids = [
+            int(e.data["fact_id"])
+            for e in entries
+            if e.source == self.name and e.kind == "fact" and "fact_id" in e.data
+        ]
         ch = Changes()
-        for fid in fact_ids:
-            ch.sql("UPDATE facts SET retrieved = retrieved + 1 WHERE id=?", (int(fid),))
-        ids = [int(i) for i in fact_ids]
+        for fid in ids:
+            ch.sql("UPDATE facts SET retrieved = retrieved + 1 WHERE id=?", (fid,))
 
         def apply() -> None:
             with self._lock:
@@ -80,6 +87,30 @@ class SemanticMemory(FactUpdates, SemanticQueries, FactForgetting):
                     f = self._open.get(fid)
                     if f is not None:
                         self._open[fid] = replace(f, retrieved=f.retrieved + 1)
+
+        if ids:
+            ch.then(apply)
+        return ch
+
+    def remap_object(self, drop: int, keep: int) -> Changes:
+        """A merge: facts about object ``drop`` (as subject or object) are about ``keep`` from now on."""
+        ks, ds = f"object:{int(keep)}", f"object:{int(drop)}"
+        ch = Changes()
+        ch.sql("UPDATE facts SET subject=? WHERE subject=?", (ks, ds))
+        ch.sql("UPDATE facts SET object=? WHERE object=?", (ks, ds))
+        ch.sql("DELETE FROM entities WHERE id=?", (ds,))  # a version-2 store may still name objects here
+
+        def apply() -> None:
+            with self._lock:
+                moved = [f for f in self._open.values() if ds in (f.subject, f.object)]
+                for f in moved:
+                    self._by_sp[(f.subject, f.predicate)].discard(f.fact_id)
+                    new = replace(
+                        f, subject=ks if f.subject == ds else f.subject, object=ks if f.object == ds else f.object
+                    )
+                    self._open[f.fact_id] = new
+                    self._by_sp[(new.subject, new.predicate)].add(f.fact_id)
+                self._entities.pop(ds, None)
 
         ch.then(apply)
         return ch

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 import numpy as np
@@ -15,7 +14,6 @@ from robomem.submodules.semantic.records import (
     Evidence,
     Explanation,
     Fact,
-    label_of,
     sentence,
 )
 from robomem.submodules.semantic.state import SemanticState
@@ -121,44 +119,23 @@ class SemanticQueries(SemanticState):
         if f.predicate in ("located_in", "usually_in") and f.object.startswith("place:"):
             place = f.object.split(":", 1)[1]
             hi = f.valid_to if f.valid_to is not None else math.inf
-            if f.subject.startswith("object:"):
-                q = (
-                    "SELECT id, t_start, t_end, n, place FROM sightings WHERE object_id=? AND place=?"
-                    " AND t_end>=? AND t_start<=? ORDER BY t_start LIMIT 200"
-                )
-                params: tuple[Any, ...] = (
-                    int(f.subject.split(":")[1]),
-                    place,
-                    f.valid_from if f.predicate == "located_in" else -math.inf,
-                    hi,
-                )
-            else:
-                q = (
-                    "SELECT s.id, s.t_start, s.t_end, s.n, s.place FROM sightings s JOIN objects o ON o.id=s.object_id"
-                    " WHERE o.label=? AND s.place=? ORDER BY s.t_start LIMIT 200"
-                )
-                params = (f.subject.split(":", 1)[1], place)
-            sightings = [tuple(r) for r in conn.execute(q, params)]  # type: ignore[misc]
+            kind, _, rest = f.subject.partition(":")
+            if kind == "object" and rest.isdigit():
+                lo = f.valid_from if f.predicate == "located_in" else -math.inf
+                rows = self.temporal.sightings_in([int(rest)], place, lo, hi)
+            else:  # a class: the sightings of every object spatial memory labels so
+                label = self.label(f.subject)
+                rows = self.temporal.sightings_in(self._objects_labelled(lambda lab: lab == label, None), place)
+            sightings = [(s.row_id, s.t_start, s.t_end, s.n, s.place) for s in rows]
             stamps = sorted({s[1] for s in sightings} | {s[2] for s in sightings})[:200]
-            if stamps:
-                marks = ",".join("?" * len(stamps))
-                frames |= {r[0] for r in conn.execute(f"SELECT idx FROM frames WHERE stamp IN ({marks})", stamps)}
+            if stamps and self.frames is not None:
+                frames |= set(self.frames.indexes_at(stamps))
         events = tuple(f"t={e.stamp:.1f} {e.detail}" for e in ev if e.kind == "event")
         episodes = tuple(sorted({int(e.ref.split(":")[1]) for e in ev if e.ref.startswith("episode:")}))
-        if any(e.ref.startswith("step:") for e in ev):
-            sids = [int(e.ref.split(":")[1]) for e in ev if e.ref.startswith("step:")]
-            marks = ",".join("?" * len(sids))
-            episodes = tuple(
-                sorted(
-                    set(episodes)
-                    | {r[0] for r in conn.execute(f"SELECT DISTINCT episode_id FROM steps WHERE id IN ({marks})", sids)}
-                )
-            )
-        nxt = None
-        if f.reason and f.reason.startswith("superseded by fact #"):
-            m = re.match(r"superseded by fact #(\d+)", f.reason)
-            nxt = int(m.group(1)) if m else None
-        return Explanation(f, ev, tuple(sightings), tuple(sorted(frames)), events, episodes, nxt)
+        sids = [int(e.ref.split(":")[1]) for e in ev if e.ref.startswith("step:")]
+        if sids:
+            episodes = tuple(sorted(set(episodes) | self.episodic.step_episodes(sids)))
+        return Explanation(f, ev, tuple(sightings), tuple(sorted(frames)), events, episodes, f.superseded_by)
 
     # -- search ---------------------------------------------------------------------------
     def _importance(self, f: Fact) -> float:
@@ -173,7 +150,7 @@ class SemanticQueries(SemanticState):
         rcfg = self.config.retrieval
         conn = self.store.read()
         if query.time is None:
-            now = max(now, self.newest_stamp)  # events (facts told) can be newer than the newest frame
+            now = max(now, self._newest)  # events (facts told) can be newer than the newest frame
         if query.since is not None:
             hi = query.until if query.until is not None else now
             rows = conn.execute(
@@ -189,21 +166,19 @@ class SemanticQueries(SemanticState):
             wanted = {f"object:{i}" for i in query.object_ids}
             cands = [f for f in cands if f.subject in wanted or f.object in wanted]
         if query.label is not None:
-            cands = [
-                f for f in cands if label_of(f.subject_name) == query.label or label_of(f.object_name) == query.label
-            ]
+            cands = [f for f in cands if query.label in (f.subject_label, f.object_label)]
         if not cands:
             return []
         text = query.search_text
         if text:
-            names = sorted({label_of(f.subject_name) for f in cands} | {label_of(f.object_name) for f in cands})
+            names = sorted({f.subject_label for f in cands} | {f.object_label for f in cands})
             by_name = dict(zip(names, text_relevance(self.ctx.embedder, text, names).tolist(), strict=True))
             stems = {w[:5] for w in words(text) if len(w) > 2}
             cued = {p for w in words(text) for p in _CUES.get(w, ())}
             rel = []
             for f in cands:
                 # Names say which entity; the predicate (or a question word cueing it) says which fact about it.
-                r = 0.8 * max(by_name[label_of(f.subject_name)], 0.85 * by_name[label_of(f.object_name)])
+                r = 0.8 * max(by_name[f.subject_label], 0.85 * by_name[f.object_label])
                 pw = {w[:5] for w in words(f.predicate.replace("_", " ")) if len(w) > 2}
                 if f.predicate in cued or pw & stems:
                     r += 0.2
@@ -252,4 +227,5 @@ class SemanticQueries(SemanticState):
 
     def open_facts(self) -> list[Fact]:
         with self._lock:
-            return sorted(self._open.values(), key=lambda f: f.fact_id)
+            facts = sorted(self._open.values(), key=lambda f: f.fact_id)
+        return [self._named(f) for f in facts]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,9 +24,12 @@ class Fact:
     count: int
     last_evidence: float
     reason: str | None = None  # why it was closed
-    subject_name: str = ""
+    subject_name: str = ""  # "red mug #12": filled from the entity (an object's label comes from spatial memory)
     object_name: str = ""
     retrieved: int = 0
+    superseded_by: int | None = None  # the fact that replaced this one (a closed functional fact)
+    subject_label: str = ""  # "red mug": what the subject is, without an id
+    object_label: str = ""
 
     @property
     def is_valid(self) -> bool:
@@ -48,6 +50,8 @@ class Fact:
             "object": self.object,
             "subject_name": self.subject_name,
             "object_name": self.object_name,
+            "subject_label": self.subject_label,
+            "object_label": self.object_label,
             "confidence": self.confidence,
             "source": self.source,
             "valid_from": self.valid_from,
@@ -57,6 +61,7 @@ class Fact:
             "count": self.count,
             "last_evidence": self.last_evidence,
             "reason": self.reason,
+            "superseded_by": self.superseded_by,
         }
 
 
@@ -105,13 +110,10 @@ class Explanation:
 
 FACT_COLS = (
     "SELECT id, subject, predicate, object, confidence, source, valid_from, valid_to, recorded_at, expired_at, count,"
-    " last_evidence, reason, retrieved FROM facts"
+    " last_evidence, reason, retrieved, superseded_by FROM facts"
 )
 
 
-def label_of(name: str) -> str:
-    return re.sub(r"\s*#\d+$", "", name).replace(" (any)", "")
-
-
 def sentence(f: Fact) -> str:
-    return f"{label_of(f.subject_name)} {f.predicate.replace('_', ' ')} {label_of(f.object_name)}"
+    """The fact as words for a text model: "red mug usually in kitchen" (a named fact: labels filled in)."""
+    return f"{f.subject_label} {f.predicate.replace('_', ' ')} {f.object_label}"

@@ -36,11 +36,12 @@ class FactRules(SemanticState):
         reason: str,
         op: str | None,
         evidence: tuple[str, str, str] | None = None,
+        superseded_by: int | None = None,
     ) -> None:
         t = max(t, f.valid_from)
         ch.sql(
-            "UPDATE facts SET valid_to=?, expired_at=?, reason=?, confidence=? WHERE id=?",
-            (t, t, reason[:300], f.confidence, f.fact_id),
+            "UPDATE facts SET valid_to=?, expired_at=?, reason=?, confidence=?, superseded_by=? WHERE id=?",
+            (t, t, reason[:300], f.confidence, superseded_by, f.fact_id),
         )
         if evidence is not None:
             self._evidence(ch, f.fact_id, "close", evidence[0], evidence[1], t, evidence[2])
@@ -63,8 +64,7 @@ class FactRules(SemanticState):
         count: int = 1,
         valid_from: float | None = None,
     ) -> Fact:
-        fid = self._next_fact
-        self._next_fact += 1
+        fid = plan.take_fact_id()
         vf = t if valid_from is None else valid_from
         f = Fact(
             fid,
@@ -80,8 +80,6 @@ class FactRules(SemanticState):
             count,
             t,
             None,
-            self.display(subject, plan),
-            self.display(obj, plan),
         )
         ch.sql(
             "INSERT INTO facts(id, subject, predicate, object, confidence, source, valid_from, valid_to, recorded_at,"
@@ -171,11 +169,10 @@ class FactRules(SemanticState):
                 plan.open[strongest.fact_id] = lowered
                 plan.ops.append(("NOOP", strongest.fact_id))
                 return "NOOP"
-        new_id = self._next_fact
+        new_id = plan.next_fact  # the id _add takes next
         for f in others:
-            self._close(
-                plan, ch, f, t, f"superseded by fact #{new_id} ({source}: {self.display(obj, plan)})", None, evidence
-            )
+            reason = f"superseded by fact #{new_id} ({source}: {self.display(obj, plan)})"
+            self._close(plan, ch, f, t, reason, None, evidence, superseded_by=new_id)
         self._add(plan, ch, subject, predicate, obj, min(1.0, max(0.05, strength)), t, source, evidence)
         op = "UPDATE" if others else "ADD"
         plan.ops.append((op, new_id))
@@ -189,25 +186,15 @@ class FactRules(SemanticState):
                     if old is not None:
                         self._by_sp[(old.subject, old.predicate)].discard(fid)
                     if f is not None:
-                        f = replace(
-                            f, subject_name=self.display(f.subject, plan), object_name=self.display(f.object, plan)
-                        )
                         self._open[fid] = f
                         self._by_sp[(f.subject, f.predicate)].add(fid)
                 self._entities.update(plan.names)
-                self._obj_seen.update(plan.objects_seen)
                 self.last_ops = list(plan.ops)
-                self.newest_stamp = max(self.newest_stamp, plan.newest)
+                self._newest = max(self._newest, plan.newest)
+                self._next_fact = max(self._next_fact, plan.next_fact)  # its ids are taken now
                 if plan.consolidated:
                     self._frames_since_consolidation = 0
                 else:
                     self._frames_since_consolidation += frames
-                # Renamed entities: refresh display names of open facts.
-                if plan.names:
-                    for fid, f in list(self._open.items()):
-                        if f.subject in plan.names or f.object in plan.names:
-                            self._open[fid] = replace(
-                                f, subject_name=self.display(f.subject), object_name=self.display(f.object)
-                            )
 
         ch.then(apply)

@@ -1,20 +1,31 @@
-"""Semantic memory's tables, its in-memory index (open facts, entities, when objects were last seen) and
-entity naming/resolution; ``_Plan`` is the overlay one planning call builds over the committed state."""
+"""Semantic memory's tables, its in-memory index (open facts, the names of non-object entities) and entity
+naming/resolution; ``_Plan`` is the overlay one planning call builds over the committed state.
+
+An object's name is never stored here: ``object:12`` is shown as "<label> #12" with the label spatial memory
+gives (the argmax of its label distribution, the one authority), so a relabelled object is renamed
+everywhere at once and reads the same before and after a reopen.
+"""
 
 from __future__ import annotations
 
 import re
 import threading
 from collections import defaultdict
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from robomem.retrieval.query import words
-from robomem.submodules.base import Changes, Submodule
+from robomem.submodules.base import Changes, Submodule, SubmoduleContext
 from robomem.submodules.semantic.language import slug, strip_articles
 from robomem.submodules.semantic.records import FACT_COLS, Fact
+
+if TYPE_CHECKING:
+    from robomem.store.frames import FrameLog
+    from robomem.submodules.episodic.memory import EpisodicMemory
+    from robomem.submodules.spatial.memory import SpatialMemory
+    from robomem.submodules.temporal.memory import TemporalMemory
 
 
 @dataclass
@@ -24,13 +35,20 @@ class _Plan:
     open: dict[int, Fact | None] = field(default_factory=dict)  # fact id -> new open version (None = closed)
     names: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # entity -> (kind, name, label)
     ops: list[tuple[str, int]] = field(default_factory=list)
-    objects_seen: dict[int, float] = field(default_factory=dict)
+    objects_seen: dict[int, float] = field(default_factory=dict)  # objects in this frame -> its stamp
+    labels: dict[int, str] = field(default_factory=dict)  # their labels in this frame (before spatial commits)
     consolidated: bool = False
     newest: float = 0.0
+    next_fact: int = 0  # the next fact id this plan takes (taken at commit)
+
+    def take_fact_id(self) -> int:
+        self.next_fact += 1
+        return self.next_fact - 1
 
 
 class SemanticState(Submodule):
     name = "semantic"
+    tables = ("entities", "facts", "fact_evidence")
     schema = (
         """CREATE TABLE IF NOT EXISTS entities(
             id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, label TEXT)""",
@@ -38,7 +56,8 @@ class SemanticState(Submodule):
             id INTEGER PRIMARY KEY, subject TEXT NOT NULL, predicate TEXT NOT NULL, object TEXT NOT NULL,
             confidence REAL NOT NULL, source TEXT NOT NULL, valid_from REAL NOT NULL, valid_to REAL,
             recorded_at REAL NOT NULL, expired_at REAL, count INTEGER NOT NULL DEFAULT 1,
-            last_evidence REAL NOT NULL, reason TEXT, retrieved INTEGER NOT NULL DEFAULT 0)""",
+            last_evidence REAL NOT NULL, reason TEXT, retrieved INTEGER NOT NULL DEFAULT 0,
+            superseded_by INTEGER)""",
         "CREATE INDEX IF NOT EXISTS facts_sp ON facts(subject, predicate, valid_from)",
         "CREATE INDEX IF NOT EXISTS facts_o ON facts(object, predicate)",
         "CREATE INDEX IF NOT EXISTS facts_open ON facts(valid_to)",
@@ -48,29 +67,53 @@ class SemanticState(Submodule):
         "CREATE INDEX IF NOT EXISTS fact_evidence_fact ON fact_evidence(fact_id, role)",
     )
 
-    # -- load -------------------------------------------------------------------------
-    def load(self) -> None:
+    def __init__(
+        self,
+        ctx: SubmoduleContext,
+        spatial: SpatialMemory,
+        temporal: TemporalMemory,
+        episodic: EpisodicMemory,
+        frames: FrameLog | None = None,
+    ) -> None:
+        super().__init__(ctx)
+        # The peers it reads (through their methods, never their tables): spatial is the label authority,
+        # temporal has the sightings, episodic the steps and outcomes, frames the trajectory (for ``why``).
+        self.spatial = spatial
+        self.temporal = temporal
+        self.episodic = episodic
+        self.frames = frames
         self._lock = threading.RLock()
         self._open: dict[int, Fact] = {}
         self._by_sp: dict[tuple[str, str], set[int]] = defaultdict(set)
-        self._entities: dict[str, tuple[str, str, str]] = {}
-        self._obj_seen: dict[int, float] = {}
+        self._entities: dict[str, tuple[str, str, str]] = {}  # places, classes, other entities: (kind, name, label)
         self.last_ops: list[tuple[str, int]] = []
+        self._next_fact = 1  # advances only after a commit
+        self._frames_since_consolidation = 0
+        self._newest = 0.0
+
+    # -- load -------------------------------------------------------------------------
+    def load(self) -> None:
+        """Warm the index from the store (once, at open)."""
         conn = self.store.read()
-        for eid, kind, name, label in conn.execute("SELECT id, kind, name, label FROM entities"):
+        for eid, kind, name, label in conn.execute("SELECT id, kind, name, label FROM entities WHERE kind != 'object'"):
             self._entities[eid] = (kind, name, label or "")
-        for oid, last in conn.execute("SELECT id, last_seen FROM objects"):
-            self._obj_seen[oid] = last
         for row in conn.execute(FACT_COLS + " WHERE valid_to IS NULL"):
-            f = self._fact(row)
+            f = self._fact(row, named=False)
             self._open[f.fact_id] = f
             self._by_sp[(f.subject, f.predicate)].add(f.fact_id)
         self._next_fact = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM facts").fetchone()[0]) + 1
-        self._frames_since_consolidation = 0
-        self.newest_stamp = float(conn.execute("SELECT COALESCE(MAX(last_evidence), 0) FROM facts").fetchone()[0])
+        self._newest = float(conn.execute("SELECT COALESCE(MAX(last_evidence), 0) FROM facts").fetchone()[0])
 
-    def _fact(self, row: Any) -> Fact:
-        return Fact(
+    def newest_stamp(self) -> float | None:
+        """The newest evidence stamp of any fact (facts told by events can be newer than the newest frame)."""
+        with self._lock:
+            return self._newest if self._newest > 0.0 or self._open else None
+
+    def _plan(self, newest: float = 0.0) -> _Plan:
+        return _Plan(newest=newest, next_fact=self._next_fact)
+
+    def _fact(self, row: Any, named: bool = True) -> Fact:
+        f = Fact(
             fact_id=row[0],
             subject=row[1],
             predicate=row[2],
@@ -84,29 +127,65 @@ class SemanticState(Submodule):
             count=row[10],
             last_evidence=row[11],
             reason=row[12],
-            subject_name=self.display(row[1]),
-            object_name=self.display(row[3]),
             retrieved=row[13],
+            superseded_by=row[14],
+        )
+        return self._named(f) if named else f
+
+    def _named(self, f: Fact) -> Fact:
+        """The fact with its entities' names and labels filled in as they are now."""
+        return replace(
+            f,
+            subject_name=self.display(f.subject),
+            object_name=self.display(f.object),
+            subject_label=self.label(f.subject),
+            object_label=self.label(f.object),
         )
 
     # -- entities ---------------------------------------------------------------------
+    def _object_label(self, object_id: int, plan: _Plan | None = None) -> str | None:
+        if plan is not None and object_id in plan.labels:
+            return plan.labels[object_id]
+        return self.spatial.label_of(object_id)
+
     def display(self, entity: str, plan: _Plan | None = None) -> str:
         """The display name of an entity id ("object:12" -> "red mug #12", "place:kitchen" -> "kitchen")."""
+        kind, _, rest = entity.partition(":")
+        if kind == "object" and rest.isdigit():
+            return f"{self._object_label(int(rest), plan) or 'object'} #{rest}"
         if plan is not None and entity in plan.names:
             return plan.names[entity][1]
         e = self._entities.get(entity)
         if e is not None:
             return e[1]
-        kind, _, rest = entity.partition(":")
-        if kind == "object":
-            return f"object #{rest}"
         return rest.replace("_", " ") if rest else entity
 
-    def _labels(self, plan: _Plan | None = None) -> dict[int, str]:
-        out = {int(k.split(":", 1)[1]): v[2] for k, v in self._entities.items() if v[0] == "object"}
+    def label(self, entity: str, plan: _Plan | None = None) -> str:
+        """What an entity is, without its id: an object's or a class's label, a place's or an entity's name."""
+        kind, _, rest = entity.partition(":")
+        if kind == "object" and rest.isdigit():
+            return self._object_label(int(rest), plan) or "object"
+        e = plan.names.get(entity) if plan is not None else None
+        e = e or self._entities.get(entity)
+        if e is not None:
+            return e[2] if e[0] == "class" and e[2] else e[1]
+        return rest.replace("_", " ") if rest else entity
+
+    def _objects_labelled(self, match: Any, plan: _Plan | None) -> list[int]:
+        """Ids of the objects whose label (spatial's, or this frame's for objects it has not committed) matches."""
+        index = self.spatial.label_index()
+        hits = [j for j, lab in enumerate(index.uniq) if match(lab)]
+        ids = index.ids[np.isin(index.lab_idx, hits)].tolist() if hits else []
         if plan is not None:
-            out.update({int(k.split(":", 1)[1]): v[2] for k, v in plan.names.items() if v[0] == "object"})
-        return out
+            extra = {oid for oid, lab in plan.labels.items() if match(lab)}
+            ids = sorted((set(ids) - set(plan.labels)) | extra)
+        return [int(i) for i in ids]
+
+    def _last_seen(self, object_id: int, plan: _Plan | None) -> float:
+        if plan is not None and object_id in plan.objects_seen:
+            return plan.objects_seen[object_id]
+        rec = self.spatial.get(object_id)
+        return rec.last_seen if rec is not None else -1.0
 
     def resolve(self, name: str | int, plan: _Plan | None = None, create: bool = False) -> str | None:
         """An entity id for a name: "object:12" / 12 / "red mug #12" / "red mug" (most recently seen) / "kitchen".
@@ -130,20 +209,24 @@ class SemanticState(Submodule):
         for p in self.ctx.places.names():
             if p.lower() == low or p.lower().replace("_", " ") == low:
                 return f"place:{p}"
-        labels = self._labels(plan)
-        seen = dict(self._obj_seen)
-        if plan is not None:
-            seen.update(plan.objects_seen)
-        exact = [oid for oid, lab in labels.items() if lab.lower() == low]
+        exact = self._objects_labelled(lambda lab: lab.lower() == low, plan)
         if not exact:
             wanted = set(words(low))
-            exact = [oid for oid, lab in labels.items() if wanted and wanted <= set(words(lab))]
+            if wanted:
+                exact = self._objects_labelled(lambda lab: wanted <= set(words(lab)), plan)
         if exact:
-            return f"object:{max(exact, key=lambda i: (seen.get(i, -1.0), i))}"
+            return f"object:{max(exact, key=lambda i: (self._last_seen(i, plan), i))}"
         e = f"entity:{slug(n)}"
         if e in self._entities or (plan is not None and e in plan.names):
             return e
         return e if create else None
+
+    def _entity(self, name: str, plan: _Plan | None = None) -> str:
+        """``resolve`` with ``create=True``: an entity id for any name (unknown names become ``entity:<slug>``)."""
+        ent = self.resolve(name, plan, create=True)
+        if ent is None:  # resolve creates with create=True; a None here is a bug in resolve
+            raise RuntimeError(f"semantic: could not make an entity for {name!r}")
+        return ent
 
     def _name_entity(self, plan: _Plan, ch: Changes, entity: str, kind: str, name: str, label: str = "") -> None:
         cur = plan.names.get(entity) or self._entities.get(entity)

@@ -15,11 +15,11 @@ class FactUpdates(FactConsolidation):
     def update(self, frame: Frame) -> Changes:
         ch = Changes()
         t = frame.stamp
-        plan = _Plan(newest=t)
+        plan = self._plan(t)
         ref = f"frame:{frame.index}"
         for d in frame.detections:
             ent = f"object:{d.object_id}"
-            self._name_entity(plan, ch, ent, "object", f"{d.label} #{d.object_id}", d.label)
+            plan.labels[d.object_id] = d.label  # until spatial commits this frame (it is the authority after)
             plan.objects_seen[d.object_id] = t
             if d.place is not None:
                 place = f"place:{d.place}"
@@ -78,7 +78,7 @@ class FactUpdates(FactConsolidation):
         ch = Changes()
         kind = event.kind.strip().lower()
         t = event.stamp
-        plan = _Plan(newest=t)
+        plan = self._plan(t)
         ref = f"event:{t:.3f}:{kind}"
         if kind == "fact":
             parsed = parse_fact_text(event.text)
@@ -132,9 +132,8 @@ class FactUpdates(FactConsolidation):
         evidence: tuple[str, str, str],
         retract: bool,
     ) -> str:
-        subj = self.resolve(s, plan, create=True)
-        obj = self.resolve(o, plan, create=True)
-        assert subj is not None and obj is not None
+        subj = self._entity(s, plan)
+        obj = self._entity(o, plan)
         if p == "in" and obj.startswith("place:"):
             p = "located_in"
         self._ensure_named(plan, ch, subj, s)
