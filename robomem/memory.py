@@ -32,6 +32,7 @@ from robomem.config import MemoryConfig
 from robomem.errors import OutOfOrderError
 from robomem.ingest.frame import Absence, Frame
 from robomem.ingest.perception import Segment, segments_from_observation
+from robomem.maintenance.forgetting import plan_forgetting
 from robomem.maintenance.merging import Merge, find_merges, merge_changes
 from robomem.observation import Event, Observation
 from robomem.places import Place, Places
@@ -379,11 +380,23 @@ class Memory:
         """The budget pass now: forgetting in one transaction, then blobs collected and the file compacted.
 
         ``update`` runs it every ``budget.check_every`` frames; call it any time (e.g. on a timer)."""
-        from robomem.maintenance.forgetting import enforce_budget
-
         with self._lock:
             self._check_writable()
-            return enforce_budget(self)
+            t0 = time.perf_counter()
+            b = self.config.budget
+            rows_before, bytes_before = self.stats()["rows"], self.store.size_bytes()
+            ch, plan = plan_forgetting(self.store, self.submodules, self.frames, CORE_TABLES, b, self.world_stamp())
+            if ch:
+                self._commit([ch])
+            report: dict[str, Any] = dict(plan)
+            report["blobs_removed"] = self.store.collect_garbage(self.spatial.referenced_blobs())
+            report["vacuumed"] = self.store.compact(b.vacuum_free_fraction)
+            report["rows_before"] = rows_before
+            report["rows_after"] = self.stats()["rows"]
+            report["bytes_before"] = bytes_before
+            report["bytes_after"] = self.store.size_bytes()
+            report["seconds"] = round(time.perf_counter() - t0, 4)
+            return report
 
     def enforce_budget(self) -> dict[str, Any]:
         """``maintain()`` (the older name)."""

@@ -1,7 +1,7 @@
 """Forgetting and consolidation under a budget (``BudgetConfig``).
 
-``enforce_budget(memory)`` is ``Memory.maintain()``: it runs every
-``budget.check_every`` updates and whenever a caller asks.  Past a limit it compresses or drops low-value
+``plan_forgetting`` is the planning half of ``Memory.maintain()``, which runs
+every ``budget.check_every`` updates and whenever a caller asks.  Past a limit it compresses or drops low-value
 detail down to ``target_fraction`` of the limit, in this order, and never
 touches the latest known state of an object or a still-valid fact:
 
@@ -35,69 +35,61 @@ VACUUMed so the disk use actually goes down.
 
 from __future__ import annotations
 
-import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
 
-from robomem.submodules.base import Changes, ForgetLimits
+from robomem.config import BudgetConfig
+from robomem.store.database import Store
+from robomem.store.frames import FrameLog
+from robomem.submodules.base import Changes, ForgetLimits, Submodule
 
-if TYPE_CHECKING:
-    from robomem.memory import Memory
 
-
-def submodule_bytes(memory: Memory) -> dict[str, int]:
+def submodule_bytes(store: Store, submodules: Sequence[Submodule], core_tables: Sequence[str]) -> dict[str, int]:
     """Bytes on disk per submodule (its tables and their indexes; "core": the facade's), from SQLite's dbstat."""
-    from robomem.memory import CORE_TABLES
-
-    tb = memory.store.table_bytes()
-    owners = {sm.name: sm.owned_tables() for sm in memory.submodules} | {"core": CORE_TABLES}
+    tb = store.table_bytes()
+    owners = {sm.name: sm.owned_tables() for sm in submodules} | {"core": tuple(core_tables)}
     return {name: sum(tb.get(t, 0) for t in tables) for name, tables in owners.items()}
 
 
-def budget_scales(memory: Memory, bytes_now: int) -> dict[str, float]:
+def budget_scales(
+    store: Store, submodules: Sequence[Submodule], core_tables: Sequence[str], budget: BudgetConfig, bytes_now: int
+) -> dict[str, float]:
     """The share of its row limits each submodule (and "core") may use now: 1.0, less under byte pressure."""
-    b = memory.config.budget
-    scale = {sm.name: 1.0 for sm in memory.submodules} | {"core": 1.0}
-    per = {sm.name: int(getattr(b, f"max_{sm.name}_bytes", 0)) for sm in memory.submodules}
+    scale = {sm.name: 1.0 for sm in submodules} | {"core": 1.0}
+    per = {sm.name: int(getattr(budget, f"max_{sm.name}_bytes", 0)) for sm in submodules}
     if any(per.values()):
-        sizes = submodule_bytes(memory)
+        sizes = submodule_bytes(store, submodules, core_tables)
         for name, limit in per.items():
             if limit and sizes.get(name, 0) > limit:
                 scale[name] = limit / sizes[name]
-    if bytes_now > b.max_store_bytes:
+    if bytes_now > budget.max_store_bytes:
         for name in scale:
-            scale[name] = min(scale[name], b.max_store_bytes / bytes_now)
+            scale[name] = min(scale[name], budget.max_store_bytes / bytes_now)
     return scale
 
 
-def enforce_budget(memory: Memory) -> dict[str, Any]:
-    """Compress/drop low-value detail past the budget, in one transaction; returns a report."""
-    t0 = time.perf_counter()
-    b = memory.config.budget
-    now = memory.world_stamp()
-    bytes_before = memory.store.size_bytes()
-    scale = budget_scales(memory, bytes_before)
-    rows_before = memory.stats()["rows"]
+def plan_forgetting(
+    store: Store,
+    submodules: Sequence[Submodule],
+    frames: FrameLog,
+    core_tables: Sequence[str],
+    budget: BudgetConfig,
+    now: float,
+) -> tuple[Changes, dict[str, int]]:
+    """Every submodule's ``forget(limits, now)`` and the frame log's, as one set of changes, with a report."""
+    scale = budget_scales(store, submodules, core_tables, budget, store.size_bytes())
 
     def limits(name: str) -> ForgetLimits:
-        return ForgetLimits(b, max(1e-9, min(1.0, scale[name])), b.keep_recent_s, b.target_fraction)
+        return ForgetLimits(budget, max(1e-9, min(1.0, scale[name])), budget.keep_recent_s, budget.target_fraction)
 
-    report: dict[str, Any] = {}
+    report: dict[str, int] = {}
     ch = Changes()
-    for sm in memory.submodules:
+    for sm in submodules:
         c, r = sm.forget(limits(sm.name), now)
         ch.extend(c)
         report.update(r)
-    lc = limits("core")
-    statements, r = memory.frames.forget(lc.limit(b.max_frame_rows), now, b.keep_recent_s, b.target_fraction)
+    statements, r = frames.forget(
+        limits("core").limit(budget.max_frame_rows), now, budget.keep_recent_s, budget.target_fraction
+    )
     ch.statements.extend(statements)
     report.update(r)
-    if ch:
-        memory._commit([ch])  # noqa: SLF001 - the facade's one transaction (it holds the lock)
-    report["blobs_removed"] = memory.store.collect_garbage(memory.spatial.referenced_blobs())
-    report["vacuumed"] = memory.store.compact(b.vacuum_free_fraction)
-    report["rows_before"] = rows_before
-    report["rows_after"] = memory.stats()["rows"]
-    report["bytes_before"] = bytes_before
-    report["bytes_after"] = memory.store.size_bytes()
-    report["seconds"] = round(time.perf_counter() - t0, 4)
-    return report
+    return ch, report
