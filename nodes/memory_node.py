@@ -31,19 +31,9 @@ from collections import Counter
 from typing import Any
 
 from robomem.errors import OutOfOrderError
-from robomem.io.ros_io import frame_instances, parse_event
-from robomem.io.rosmsg import (
-    camera_info_to_intrinsics,
-    depth_to_metres,
-    fill_stamp,
-    image_to_rgb,
-    instance_image_to_ids,
-    instance_labels_to_infos,
-    stamp_to_seconds,
-    tf_message_to_transforms,
-    to_matrix,
-)
-from robomem.io.tf_buffer import TfBuffer, TfError
+from robomem.io.assembler import AssemblerSettings, ObservationAssembler, Rejected, camera_streams
+from robomem.io.ros_io import parse_event
+from robomem.io.rosmsg import stamp_to_seconds
 from robomem.memory import Memory
 from robomem.nodes.markers import scene_graph_markers
 from robomem.nodes.settings import NodeSettings, description, flatten, unflatten
@@ -128,9 +118,22 @@ class MemoryNodeCore:
         self.planner = Planner(memory, k=settings.node.k)
         self.log = log
         self.now = now  # () -> float seconds, the node clock (sim time when use_sim_time)
-        self.tf = TfBuffer(cache_time=60.0, tolerance=settings.io.tf_tolerance)
-        self.tf_lock = threading.Lock()
-        self.camera_info: Any = None
+        io = settings.io
+        self.assembler = ObservationAssembler(
+            AssemblerSettings(
+                streams=camera_streams(io.topics),
+                map_frame=io.map_frame,
+                camera_frame=io.camera_frame,
+                slop=io.slop,
+                queue_size=io.queue_size,
+                tf_tolerance=io.tf_tolerance,
+                tf_wait=settings.node.tf_wait,
+                max_pending=settings.node.update_queue * 4,
+                robot_id=io.robot_id,
+                source="ros",
+            ),
+            now,
+        )
         self.rejected: Counter[str] = Counter()
         self.dropped = 0
         self.updates = 0
@@ -140,10 +143,22 @@ class MemoryNodeCore:
         self.queue: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._last_log: dict[str, float] = {}
         self.dirty = threading.Event()
-        self.pending: list[tuple[Any, ...]] = []
         self.received: Counter[str] = Counter()
-        self.unsynced = 0  # messages the synchroniser discarded unmatched
-        self.unlabeled = 0  # instance ids without a label: cleared to "no instance", frame kept
+
+    @property
+    def streams(self) -> tuple[str, ...]:
+        """The synchronised camera streams (depth first)."""
+        return self.assembler.settings.streams
+
+    @property
+    def unsynced(self) -> int:
+        """Camera messages the synchroniser discarded unmatched."""
+        return self.assembler.unsynced
+
+    @property
+    def unlabeled(self) -> int:
+        """Instance ids without a label: cleared to "no instance", the frame kept."""
+        return self.assembler.unlabeled
 
     # -- counting --------------------------------------------------------------------
     def reject(self, reason: str, detail: str) -> None:
@@ -162,27 +177,40 @@ class MemoryNodeCore:
                 break
         self.queue.put(item)
 
-    # -- inputs ----------------------------------------------------------------------
+    # -- inputs: everything goes through the shared ObservationAssembler ----------------------
+    def take(self, outcomes: list[Observation | Rejected]) -> None:
+        """Queue assembled observations for the update worker; count rejected frames by reason."""
+        for o in outcomes:
+            if isinstance(o, Observation):
+                self.enqueue(("obs", o))
+            else:
+                self.reject(o.reason, f"{o.where + ': ' if o.where else ''}{o.detail}")
+
     def on_tf(self, msg: Any, static: bool) -> None:
         try:
-            transforms = tf_message_to_transforms(msg, static=static)
-            with self.tf_lock:
-                self.tf.add_many(transforms)
+            outcomes = self.assembler.add_tf(msg, static=static)
         except (ValueError, TypeError, AttributeError) as exc:
             self.reject("bad_transform", str(exc))
             return
-        if self.pending:
-            self.resolve_pending()
+        self.take(outcomes)
 
     def on_pose(self, msg: Any) -> None:
         try:
-            m = to_matrix(msg)
             child = self.s.io.pose_child_frame or getattr(msg, "child_frame_id", "") or self.s.io.camera_frame
             parent = msg.header.frame_id or self.s.io.map_frame
-            with self.tf_lock:
-                self.tf.set_matrix(parent, child, stamp_to_seconds(msg.header.stamp), m)
+            outcomes = self.assembler.add_pose(msg, stamp_to_seconds(msg.header.stamp), parent, child)
         except (ValueError, TypeError, AttributeError) as exc:
             self.reject("bad_pose", str(exc))
+            return
+        self.take(outcomes)
+
+    def on_camera_info(self, msg: Any) -> None:
+        try:
+            outcomes = self.assembler.add_camera_info(msg)
+        except (ValueError, TypeError, AttributeError) as exc:
+            self.reject("bad_camera_info", str(exc))
+            return
+        self.take(outcomes)
 
     def on_event(self, msg: Any) -> None:
         try:
@@ -198,78 +226,22 @@ class MemoryNodeCore:
             return False
         return True
 
-    def on_frame(
-        self, color: Any, depth: Any, instances: Any = None, labels: Any = None, detections: Any = None
-    ) -> None:
-        """One synchronised frame: waits (at most node.tf_wait s) for camera_info and /tf, then is decoded
-        into an Observation for the update queue, or counted as rejected with its reason."""
+    def on_message(self, stream: str, msg: Any) -> None:
+        """One camera message (a stream of :attr:`streams`): stale ones are rejected, the rest are
+        synchronised, decoded and wait (at most node.tf_wait s) for camera info and /tf."""
+        self.received[stream] += 1
         try:
-            stamp = stamp_to_seconds(color.header.stamp)
+            stamp = stamp_to_seconds(msg.header.stamp)
         except (ValueError, TypeError, AttributeError) as exc:
-            self.reject("bad_stamp", str(exc))
+            self.reject("bad_stamp", f"{stream}: {exc}")
             return
-        if not self.fresh(stamp, "frame"):
+        if not self.fresh(stamp, stream):
             return
-        self.pending.append((time.monotonic(), stamp, color, depth, instances, labels, detections))
-        self.resolve_pending()
+        self.take(self.assembler.add(stream, stamp, msg))
 
     def resolve_pending(self, final: bool = False) -> None:
-        keep = []
-        for item in self.pending:
-            t_arrived, stamp, color, depth, instances, labels, detections = item
-            waited_out = final or time.monotonic() - t_arrived >= self.s.node.tf_wait
-            if self.camera_info is None:
-                if waited_out:
-                    self.reject("no_camera_info", "no CameraInfo received for this frame")
-                else:
-                    keep.append(item)
-                continue
-            frame = self.s.io.camera_frame or color.header.frame_id
-            try:
-                with self.tf_lock:
-                    pose = self.tf.lookup_pose(self.s.io.map_frame, frame, stamp)
-            except (TfError, ValueError) as exc:
-                if waited_out:
-                    self.reject("missing_transform", str(exc))
-                else:
-                    keep.append(item)
-                continue
-            obs = self.decode(stamp, pose, frame, color, depth, instances, labels, detections)
-            if obs is not None:
-                self.enqueue(("obs", obs))
-        self.pending = keep[-self.s.node.update_queue * 4 :]
-
-    def decode(
-        self, stamp: float, pose: Pose, frame: str, color: Any, depth: Any, instances: Any, labels: Any, detections: Any
-    ) -> Observation | None:
-        try:
-            intr = camera_info_to_intrinsics(self.camera_info)
-            rgb = image_to_rgb(color)
-            d = depth_to_metres(depth)
-            ids = instance_image_to_ids(instances) if instances is not None and detections is None else None
-            labels_infos = instance_labels_to_infos(labels) if labels is not None else None
-            ids, infos, unlabeled = frame_instances(d.shape, ids, labels_infos, detections)
-            if unlabeled:  # the frame is kept; those pixels count as "no instance"
-                self.unlabeled += len(unlabeled)
-        except (ValueError, TypeError, AttributeError) as exc:
-            self.reject("bad_image", str(exc))
-            return None
-        try:
-            return Observation(
-                stamp=stamp,
-                pose=pose,
-                intrinsics=intr,
-                depth=d,
-                rgb=rgb,
-                instance_ids=ids,
-                instances=infos,
-                robot_id=self.s.io.robot_id,
-                source="ros",
-                frame_id=frame,
-            )
-        except ValueError as exc:
-            self.reject("invalid_observation", str(exc))
-            return None
+        """Frames that waited long enough for /tf (all of them with ``final``) leave now."""
+        self.take(self.assembler.poll(final=final))
 
     # -- the worker ------------------------------------------------------------------
     def process(self, item: tuple[str, Any]) -> None:
@@ -312,7 +284,7 @@ class MemoryNodeCore:
         }
         d["dropped_unsynced"] = str(self.unsynced)
         d["unlabeled_instances"] = str(self.unlabeled)
-        d["pending_tf"] = str(len(self.pending))
+        d["pending_tf"] = str(self.assembler.waiting)
         for stream, n in sorted(self.received.items()):
             d[f"received_{stream}"] = str(n)
         for reason, n in sorted(self.rejected.items()):
@@ -335,8 +307,6 @@ def _run_node(argv: list[str] | None = None) -> int:  # noqa: C901 - wiring only
     from tf2_msgs.msg import TFMessage
     from visualization_msgs.msg import Marker, MarkerArray
 
-    from robomem.io.sync import ApproximateTimeSynchronizer
-
     rclpy.init(args=argv)
     node = Node("robomem_memory")
     node.declare_parameter("config_file", "", ParameterDescriptor(description=description("config_file")))
@@ -355,49 +325,18 @@ def _run_node(argv: list[str] | None = None) -> int:  # noqa: C901 - wiring only
     core = MemoryNodeCore(settings, memory, log, lambda: node.get_clock().now().nanoseconds * 1e-9)
 
     t = settings.io.topics
-    use_det = bool(t.detections)
-    streams = ["color", "depth"] + (["detections"] if use_det else (["instances", "labels"] if t.instances else []))
-    sync = ApproximateTimeSynchronizer(len(streams), settings.io.queue_size, settings.io.slop, names=streams)
-
-    def on_synced(s: Any) -> None:
-        p = dict(zip(streams, s.payloads, strict=True))
-        core.on_frame(p["color"], p["depth"], p.get("instances"), p.get("labels"), p.get("detections"))
-
-    sync.register_callback(on_synced)
 
     def feeder(stream: str):  # type: ignore[no-untyped-def]
-        def cb(msg: Any) -> None:
-            core.received[stream] += 1
-            try:
-                stamp = stamp_to_seconds(msg.header.stamp)
-                if not core.fresh(stamp, stream):
-                    return
-                sync.add(stream, stamp, msg)
-            except Exception as exc:
-                core.reject("bad_stamp", f"{stream}: {exc}")
-            core.unsynced = sync.dropped
+        return lambda msg: core.on_message(stream, msg)
 
-        return cb
-
-    if settings.node.sensor_qos not in ("sensor_data", "reliable"):
-        raise ValueError(f"node.sensor_qos: expected sensor_data or reliable, got {settings.node.sensor_qos!r}")
     sensor = qos_profile_sensor_data if settings.node.sensor_qos == "sensor_data" else 10
-    node.create_subscription(Image, t.color, feeder("color"), sensor)
-    node.create_subscription(Image, t.depth, feeder("depth"), sensor)
-    if use_det:
-        from vision_msgs.msg import Detection2DArray
-
-        node.create_subscription(Detection2DArray, t.detections, feeder("detections"), sensor)
-    elif t.instances:
-        node.create_subscription(Image, t.instances, feeder("instances"), sensor)
-        node.create_subscription(InstanceLabels, t.labels, feeder("labels"), sensor)
-
-    def on_info(m: Any) -> None:
-        core.camera_info = m
-        if core.pending:
-            core.resolve_pending()
-
-    node.create_subscription(CameraInfo, t.camera_info, on_info, sensor)
+    for stream in core.streams:
+        if stream == "detections":
+            from vision_msgs.msg import Detection2DArray as msg_type
+        else:
+            msg_type = InstanceLabels if stream == "labels" else Image
+        node.create_subscription(msg_type, getattr(t, stream), feeder(stream), sensor)
+    node.create_subscription(CameraInfo, t.camera_info, core.on_camera_info, sensor)
     static_qos = QoSProfile(
         depth=100, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE
     )
@@ -505,7 +444,6 @@ def _run_node(argv: list[str] | None = None) -> int:  # noqa: C901 - wiring only
         memory.close()
         node.destroy_node()
         rclpy.try_shutdown()
-    _ = fill_stamp  # re-exported helper used by publishers; keep import for symmetry
     return 0
 
 

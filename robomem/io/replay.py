@@ -28,13 +28,13 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from robomem.config import MemoryConfig, load_yaml
 from robomem.errors import ReplayError
+from robomem.io import rosmsg
+from robomem.io.assembler import AssemblerSettings, ObservationAssembler, Rejected, camera_streams
 from robomem.io.bag import ROLE_TYPES, BagError, BagMessage, BagReader, rate_text, suggest_mapping, summarize
-from robomem.io.ros_io import RosIoConfig, TopicMap, frame_instances, parse_event
-from robomem.observation import InstanceInfo, Intrinsics, Observation, Pose
+from robomem.io.ros_io import RosIoConfig, TopicMap, parse_event
+from robomem.observation import Observation
 from robomem.places import Place
 
 __all__ = ["ReplayConfig", "ReplayError", "ReplayStats", "TopicMap", "replay", "add_arguments", "run"]
@@ -80,18 +80,19 @@ class ReplayStats:
 
 
 # -- message handling -------------------------------------------------------------------------
-@dataclass
-class _Pending:
-    stamp: float
-    depth: np.ndarray
-    rgb: np.ndarray | None
-    ids: np.ndarray | None
-    infos: dict[int, InstanceInfo]
-    intrinsics: Intrinsics | None
-    where: str  # "topic ... message #i" for error messages
+_SKIP_TEXT = {
+    "no_camera_info": "no CameraInfo before the frame",
+    "missing_transform": "no transform at the frame's stamp",
+}
 
 
 class _Replayer:
+    """Bag messages -> the shared :class:`~robomem.io.assembler.ObservationAssembler` -> memory.
+
+    What is replay's own: header or log-time stamps, the ``max_frame_rate`` throttle, resuming
+    after the newest stored frame, and stopping (ReplayError) on a message that cannot be decoded
+    (a damaged bag), where the live node counts and goes on."""
+
     def __init__(
         self,
         reader: BagReader,
@@ -100,11 +101,6 @@ class _Replayer:
         stats: ReplayStats,
         on_frame: Callable[[Any], None] | None = None,
     ) -> None:
-        from robomem.io import rosmsg
-        from robomem.io.sync import ApproximateTimeSynchronizer
-        from robomem.io.tf_buffer import TfBuffer
-
-        self.rosmsg = rosmsg
         self.reader = reader
         self.memory = memory
         self.cfg = cfg
@@ -112,33 +108,35 @@ class _Replayer:
         self.on_frame = on_frame
         # resuming into a store that already holds this robot's frames: skip what it has
         self.resume_after = memory.last_stamp(cfg.robot_id) if hasattr(memory, "last_stamp") else None
-        self.tf = TfBuffer(cache_time=60.0, tolerance=cfg.tf_tolerance)
-        t = cfg.topics
-        self.streams = ["depth"]
-        if t.color:
-            self.streams.append("color")
-        if t.detections:
-            self.streams.append("detections")
-        else:
-            if t.instances:
-                self.streams.append("instances")
-            if t.labels:
-                self.streams.append("labels")
-        self.sync: Any = ApproximateTimeSynchronizer(
-            len(self.streams), queue_size=cfg.queue_size, slop=cfg.slop, names=self.streams
+        self.streams = list(camera_streams(cfg.topics))
+        self.log_time = 0.0  # the injected clock: log time of the newest message read
+        settings = AssemblerSettings(
+            streams=tuple(self.streams),
+            map_frame=cfg.map_frame,
+            camera_frame=cfg.camera_frame,
+            slop=cfg.slop,
+            queue_size=cfg.queue_size,
+            tf_tolerance=cfg.tf_tolerance,
+            tf_wait=cfg.tf_wait,
+            max_pending=4 * cfg.queue_size,
+            robot_id=cfg.robot_id,
+            source=f"bag:{Path(stats.bag).name}",
         )
+        self.assembler = ObservationAssembler(settings, lambda: self.log_time)
+        self.sync = self.assembler.sync
         self.role_of: dict[str, str] = {}
-        for role, topic in t.used().items():
+        for role, topic in cfg.topics.used().items():
             self.role_of.setdefault(topic, role)
-        self.camera_info: Intrinsics | None = None
-        self.pending: list[_Pending] = []
         self.last_ingested: float | None = None
-        self.last_tf_error: str | None = None
+
+    @property
+    def last_tf_error(self) -> str | None:
+        return self.assembler.last_tf_error
 
     # -- per message --------------------------------------------------------------------
     def stamp_of(self, msg: Any, bm: BagMessage) -> float:
         if self.cfg.use_header_stamps and hasattr(msg, "header"):
-            s = self.rosmsg.stamp_to_seconds(msg.header.stamp)
+            s = rosmsg.stamp_to_seconds(msg.header.stamp)
             if s > 0:
                 return s
         return bm.log_time_ns / 1e9
@@ -147,6 +145,7 @@ class _Replayer:
         role = self.role_of.get(bm.topic)
         if role is None:
             return
+        self.log_time = max(self.log_time, bm.log_time_ns / 1e9)
         if role in self.streams and self.cfg.max_frame_rate > 0 and self.last_ingested is not None:
             # throttled: skip camera messages well before the next frame is due, without decoding them
             due = self.last_ingested + 1.0 / self.cfg.max_frame_rate - 2 * self.cfg.slop
@@ -163,23 +162,16 @@ class _Replayer:
             raise ReplayError(f"{where}: {exc}") from exc
 
     def _handle(self, role: str, msg: Any, bm: BagMessage, where: str) -> None:
-        rm = self.rosmsg
+        asm = self.assembler
         if role in ("tf", "tf_static"):
-            for tr in rm.tf_message_to_transforms(msg, static=(role == "tf_static")):
-                self.tf.add(tr)
-            self.resolve(final=False)
-            return
-        if role == "pose":
+            self.take(asm.add_tf(msg, static=(role == "tf_static")))
+        elif role == "pose":
             parent = getattr(msg.header, "frame_id", "") or self.cfg.map_frame
             child = self.cfg.pose_child_frame or getattr(msg, "child_frame_id", "") or self.cfg.camera_frame
-            self.tf.set_matrix(parent, child, self.stamp_of(msg, bm), rm.to_matrix(msg))
-            self.resolve(final=False)
-            return
-        if role == "camera_info":
-            self.camera_info = rm.camera_info_to_intrinsics(msg)
-            self.resolve(final=False)
-            return
-        if role == "events":
+            self.take(asm.add_pose(msg, self.stamp_of(msg, bm), parent, child))
+        elif role == "camera_info":
+            self.take(asm.add_camera_info(msg))
+        elif role == "events":
             stamp = bm.log_time_ns / 1e9
             resume = self.resume_after
             if resume is not None and stamp <= resume:
@@ -187,104 +179,41 @@ class _Replayer:
                 return
             self.memory.add_event(parse_event(str(msg.data), stamp, self.cfg.robot_id))
             self.stats.events += 1
-            return
-        stamp = self.stamp_of(msg, bm)
-        if role == "depth":
-            payload: Any = (rm.depth_to_metres(msg), where)
-        elif role == "color":
-            payload = rm.image_to_rgb(msg)
-        elif role == "instances":
-            payload = rm.instance_image_to_ids(msg)
-        elif role == "labels":
-            payload = rm.instance_labels_to_infos(msg)
-        elif role == "detections":
-            payload = msg
-        else:  # pragma: no cover - roles are fixed above
-            return
-        for s in self.sync.add(role, stamp, payload):
-            self.on_synced(s)
-
-    def on_synced(self, s: Any) -> None:
-        p = dict(zip(self.streams, s.payloads, strict=False))
-        depth, where = p["depth"]
-        ids, infos, unlabeled = frame_instances(depth.shape, p.get("instances"), p.get("labels"), p.get("detections"))
-        if unlabeled:
-            self.stats.skip("instance ids without a label (pixels ignored)", len(unlabeled))
-        self.pending.append(_Pending(s.stamp, depth, p.get("color"), ids, infos, self.camera_info, where))
-        self.resolve(final=False)
+        elif role in self.streams:
+            before = asm.unlabeled
+            outcomes = asm.add(role, self.stamp_of(msg, bm), msg, where)
+            if asm.unlabeled > before:
+                self.stats.skip("instance ids without a label (pixels ignored)", asm.unlabeled - before)
+            self.take(outcomes)
 
     # -- frames -> memory ----------------------------------------------------------------------
     def resolve(self, final: bool) -> None:
-        """Ingest pending frames whose pose is known (all of them at the end of the bag)."""
-        while self.pending:
-            f = self.pending[0]
-            intr = f.intrinsics or self.camera_info
-            if intr is None:
-                if not final:
-                    return
-                self.stats.skip("no CameraInfo before the frame")
-                self.pending.pop(0)
-                continue
-            pose = self.pose_at(f.stamp, final)
-            if pose is None:
-                if not final and len(self.pending) < 4 * self.cfg.queue_size:
-                    return
-                self.stats.skip("no transform at the frame's stamp")
-                self.pending.pop(0)
-                continue
-            self.pending.pop(0)
-            self.ingest(f, intr, pose)
+        """Ingest waiting frames whose pose is known (all of them at the end of the bag)."""
+        self.take(self.assembler.poll(final=final))
 
-    def pose_at(self, stamp: float, final: bool) -> Pose | None:
-        from robomem.io.tf_buffer import ExtrapolationError, TfError
+    def take(self, outcomes: list[Observation | Rejected]) -> None:
+        for o in outcomes:
+            if isinstance(o, Observation):
+                self.ingest(o)
+            elif o.reason in _SKIP_TEXT:
+                self.stats.skip(_SKIP_TEXT[o.reason])
+            else:  # bad_image, invalid_observation: the bag is damaged here
+                raise ReplayError(f"{o.where}: {o.detail}")
 
-        c = self.cfg
-        try:
-            latest = self.tf.latest_common_time(c.map_frame, c.camera_frame)
-        except TfError as exc:
-            self.last_tf_error = str(exc)
-            return None
-        if latest is not None and stamp > latest and not final:
-            return None  # wait for newer transforms: they let us interpolate
-        try:
-            return self.tf.lookup_pose(c.map_frame, c.camera_frame, stamp)
-        except ExtrapolationError as exc:
-            self.last_tf_error = str(exc)
-            return None
-        except TfError as exc:  # pragma: no cover - latest_common_time raised first
-            self.last_tf_error = str(exc)
-            return None
-
-    def ingest(self, f: _Pending, intr: Intrinsics, pose: Pose) -> None:
+    def ingest(self, obs: Observation) -> None:
         resume = self.resume_after
-        if resume is not None and f.stamp <= resume:
+        if resume is not None and obs.stamp <= resume:
             self.stats.skip("already in the store (resumed after the newest stored frame)")
             return
         period = 1.0 / self.cfg.max_frame_rate if self.cfg.max_frame_rate > 0 else 0.0
-        if period and self.last_ingested is not None and f.stamp - self.last_ingested < period - 1e-6:
+        if period and self.last_ingested is not None and obs.stamp - self.last_ingested < period - 1e-6:
             self.stats.skip("throttled by max_frame_rate")
             return
-        ids, infos = f.ids, f.infos
-        try:
-            obs = Observation(
-                stamp=f.stamp,
-                pose=pose,
-                intrinsics=intr,
-                depth=f.depth,
-                rgb=f.rgb,
-                instance_ids=ids,
-                instances=infos,
-                robot_id=self.cfg.robot_id,
-                source=f"bag:{Path(self.stats.bag).name}",
-                frame_id=self.cfg.camera_frame,
-            )
-        except ValueError as exc:
-            raise ReplayError(f"{f.where}: frame at t={f.stamp:.3f}s is invalid: {exc}") from exc
         result = self.memory.update(obs)
         self.stats.frames += 1
-        self.last_ingested = f.stamp
-        self.stats.first_stamp = f.stamp if self.stats.first_stamp is None else self.stats.first_stamp
-        self.stats.last_stamp = f.stamp
+        self.last_ingested = obs.stamp
+        self.stats.first_stamp = obs.stamp if self.stats.first_stamp is None else self.stats.first_stamp
+        self.stats.last_stamp = obs.stamp
         if self.on_frame is not None:
             self.on_frame(result)
 
@@ -524,7 +453,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     stats: ReplayStats | None = None
     code = 0
-    frames_before = int(memory.store.read().execute("SELECT COUNT(*) FROM frames").fetchone()[0])
+    frames_before = memory.frames.count()
     try:
         if places:
             memory.set_places(places)
@@ -533,7 +462,7 @@ def run(args: argparse.Namespace) -> int:
         )
     except (ReplayError, BagError) as exc:
         code = 1
-        n = int(memory.store.read().execute("SELECT COUNT(*) FROM frames").fetchone()[0]) - frames_before
+        n = memory.frames.count() - frames_before
         print(f"robomem replay: error: {exc}", file=err)
         print(f"robomem replay: stopped; {n} frames ingested before the error are kept in {args.store}", file=err)
     except KeyboardInterrupt:

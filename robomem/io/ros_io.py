@@ -38,16 +38,18 @@ class RosIoConfig:
     max_frame_rate: float = 0.0  # Hz of sensor time; 0: every synced frame enters memory
     robot_id: str = "robot"
     use_header_stamps: bool = True
+    tf_wait: float = 2.0  # s (node clock live, log time in replay) a frame may wait for /tf to cover its stamp
 
     def __post_init__(self) -> None:
         if self.pose_source not in ("tf", "topic"):
             raise ConfigError(f"ros.pose.source: must be 'tf' or 'topic', got {self.pose_source!r}")
         if self.pose_source == "topic" and not self.topics.pose:
             raise ConfigError("ros.pose.source: 'topic' needs a pose topic (ros.topics.pose or --pose-topic)")
-        for name in ("slop", "tf_tolerance", "rate", "max_frame_rate"):
+        for name in ("slop", "tf_tolerance", "rate", "max_frame_rate", "tf_wait"):
             v = getattr(self, name)
             if isinstance(v, bool) or not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
-                raise ConfigError(f"replay.{name}: must be a number >= 0, got {v!r}")
+                key = {"slop": "ros.sync.slop", "tf_wait": "ros.node.tf_wait"}.get(name, f"replay.{name}")
+                raise ConfigError(f"{key}: must be a number >= 0, got {v!r}")
         if isinstance(self.queue_size, bool) or not isinstance(self.queue_size, int) or self.queue_size < 1:
             raise ConfigError(f"ros.sync.queue_size: must be an integer >= 1, got {self.queue_size!r}")
         if not self.topics.depth:
@@ -80,6 +82,7 @@ class RosIoConfig:
             "slop": ros.sync.slop,
             "queue_size": ros.sync.queue_size,
             "robot_id": ros.robot_id,
+            "tf_wait": ros.node.tf_wait,
         }
         if with_replay:
             kw.update(

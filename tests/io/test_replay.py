@@ -126,7 +126,7 @@ def test_cli_replay_then_query(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert cli(["query", str(store), "locate", "red mug", "--json"]) == 0
     res = json.loads(capsys.readouterr().out)["results"]
     assert [r["status"] for r in res] == ["present"]  # one mug: the duplicate seen after the move was merged
-    assert np.allclose(res[0]["centroid"][:2], [2.35, 0.2], atol=0.1)  # where the mug was moved to
+    assert np.allclose(res[0]["position"][:2], [2.35, 0.2], atol=0.1)  # where the mug was moved to
 
 
 def test_pose_topic_instead_of_tf(rec: Recording, direct: list, tmp_path: Path) -> None:

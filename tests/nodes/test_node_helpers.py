@@ -96,41 +96,57 @@ def _image(arr: np.ndarray, enc: str, t: float, frame: str = "cam") -> SimpleNam
     )
 
 
+def _labels(labels: SimpleNamespace, t: float) -> SimpleNamespace:
+    return SimpleNamespace(header=_image(np.zeros((1, 1), np.uint8), "mono8", t).header, **vars(labels))
+
+
 def test_core_pipeline_counts_bad_frames_and_updates_good_ones(mem):
     s = NodeSettings.load(ROOT / "config" / "robomem.yaml")
     clock = {"t": 100.0}
     core = MemoryNodeCore(s, mem, logging.getLogger("test"), lambda: clock["t"])
     scene = BoxScene(demo_boxes())
     k = scene.intrinsics
-    core.camera_info = SimpleNamespace(
-        width=k.width,
-        height=k.height,
-        k=[k.fx, 0, k.cx, 0, k.fy, k.cy, 0, 0, 1],
-        p=[k.fx, 0, k.cx, 0, 0, k.fy, k.cy, 0, 0, 0, 1, 0],
-        binning_x=0,
-        binning_y=0,
-        roi=SimpleNamespace(x_offset=0, y_offset=0, width=0, height=0),
+    core.on_camera_info(
+        SimpleNamespace(
+            width=k.width,
+            height=k.height,
+            k=[k.fx, 0, k.cx, 0, k.fy, k.cy, 0, 0, 1],
+            p=[k.fx, 0, k.cx, 0, 0, k.fy, k.cy, 0, 0, 0, 1, 0],
+            binning_x=0,
+            binning_y=0,
+            roi=SimpleNamespace(x_offset=0, y_offset=0, width=0, height=0),
+        )
     )
     cam = look_at((0.3, 0.5, 1.4), (2.3, -0.3, 0.7))
-    core.tf.set_matrix("map", s.io.camera_frame, 99.0, cam.matrix)
-    core.tf.set_matrix("map", s.io.camera_frame, 101.0, cam.matrix)
+    core.assembler.tf.set_matrix("map", s.io.camera_frame, 99.0, cam.matrix)
+    core.assembler.tf.set_matrix("map", s.io.camera_frame, 101.0, cam.matrix)
+
+    def frame(color, depth, ids=None, labels=None):  # one synchronised frame, message by message
+        for stream, msg in (("color", color), ("depth", depth), ("instances", ids), ("labels", labels)):
+            if msg is not None:
+                core.on_message(stream, msg)
+
     rgb, depth, ids = scene.render(cam)
     present = sorted(set(np.unique(ids).tolist()) - {0})
     labels = SimpleNamespace(
         ids=present, labels=[b.label for b in scene.boxes if b.instance_id in present], scores=[1.0] * len(present)
     )
-    core.on_frame(_image(rgb, "rgb8", 100.0), _image(depth, "32FC1", 100.0), _image(ids, "32SC1", 100.0), labels)
+    frame(
+        _image(rgb, "rgb8", 100.0), _image(depth, "32FC1", 100.0), _image(ids, "32SC1", 100.0), _labels(labels, 100.0)
+    )
     bad = _image(rgb, "rgb8", 100.1)
     bad.encoding = "yuv422"
-    core.on_frame(bad, _image(depth, "32FC1", 100.1), _image(ids, "32SC1", 100.1), labels)
-    core.on_frame(_image(rgb, "rgb8", 10.0), _image(depth, "32FC1", 10.0))  # stale
+    frame(bad, _image(depth, "32FC1", 100.1), _image(ids, "32SC1", 100.1), _labels(labels, 100.1))
+    frame(_image(rgb, "rgb8", 10.0), _image(depth, "32FC1", 10.0))  # stale: both messages rejected
     unnamed = SimpleNamespace(ids=present[:1], labels=labels.labels[:1], scores=[1.0])  # the rest have no label
-    core.on_frame(_image(rgb, "rgb8", 100.2), _image(depth, "32FC1", 100.2), _image(ids, "32SC1", 100.2), unnamed)
+    frame(
+        _image(rgb, "rgb8", 100.2), _image(depth, "32FC1", 100.2), _image(ids, "32SC1", 100.2), _labels(unnamed, 100.2)
+    )
     core.resolve_pending(final=True)
     while not core.queue.empty():
         core.process(core.queue.get())
     assert core.updates == 2  # the frame with unnamed ids is kept
     assert core.unlabeled == len(present) - 1
-    assert core.rejected["bad_image"] == 1 and core.rejected["stale_stamp"] == 1
+    assert core.rejected["bad_image"] == 1 and core.rejected["stale_stamp"] == 2
     d = core.diagnostics()
     assert d["updates"] == "2" and d["rejected_bad_image"] == "1"
