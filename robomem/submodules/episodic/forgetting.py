@@ -11,7 +11,7 @@ class EpisodeForgetting(EpisodicState):
     def forget(self, limits: ForgetLimits, now: float) -> tuple[Changes, dict[str, int]]:
         """The budget pass (``budget.max_episode_steps``, ``budget.max_episodes``, scaled by ``limits``)."""
         b = limits.budget
-        return self.plan_forget(
+        return self._forget_under(
             limits.limit(b.max_episode_steps),
             limits.limit(b.max_episodes),
             now,
@@ -19,7 +19,7 @@ class EpisodeForgetting(EpisodicState):
             limits.target_fraction,
         )
 
-    def plan_forget(
+    def _forget_under(
         self, max_steps: int, max_episodes: int, now: float, keep_recent_s: float, target_fraction: float = 0.8
     ) -> tuple[Changes, dict[str, int]]:
         """Past the budget: summarise old episodes' raw steps into one step each, then drop old low-value episodes.

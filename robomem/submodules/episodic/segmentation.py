@@ -201,7 +201,8 @@ class EpisodeWriter(EpisodicState):
             raise ValueError(f"end_episode: stamp {t} is before the episode began ({ep.t_start})")
         ok = infer_success(outcome) if success is None else success
         closed = self._close(plan, ch, robot_id, t, outcome.strip(), ok)
-        assert closed is not None
+        if closed is None:  # cannot happen: cur was checked above
+            raise RuntimeError(f"end_episode: robot {robot_id!r} lost its open episode while ending it")
         plan.newest = max(plan.newest, t)
         self._finish(plan, ch, set())
         return closed.episode_id, ch
@@ -264,8 +265,7 @@ class EpisodeWriter(EpisodicState):
                 surprise = 1.0
             if cur.kind == "auto" and cur.n_frames >= cfg.min_episode_frames and surprise >= cfg.surprise_threshold:
                 reason = "place" if place_change else "surprise"
-        if reason is not None:
-            assert cur is not None
+        if reason is not None and cur is not None:  # (a reason is only found for an open episode)
             self._close(plan, ch, obs.robot_id, cur.last_activity, None, None)
             cur = self._open(plan, ch, "explore", "auto", obs.robot_id, t, reason, frame.camera_place)
         else:

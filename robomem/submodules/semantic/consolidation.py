@@ -67,6 +67,7 @@ class FactConsolidation(FactRules):
                     (detail[:500], t, f.fact_id),
                 )
                 plan.open[f.fact_id] = new
+                plan.newest = max(plan.newest, new.last_evidence)
             plan.ops.append(("NOOP", f.fact_id))
             return
         new_id = plan.next_fact  # the id _add takes next

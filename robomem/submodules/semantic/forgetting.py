@@ -9,11 +9,11 @@ from robomem.submodules.semantic.state import SemanticState
 class FactForgetting(SemanticState):
     def forget(self, limits: ForgetLimits, now: float) -> tuple[Changes, dict[str, int]]:
         """The budget pass (``budget.max_fact_rows``, scaled by ``limits``)."""
-        return self.plan_forget(
+        return self._forget_under(
             limits.limit(limits.budget.max_fact_rows), now, limits.keep_recent_s, limits.target_fraction
         )
 
-    def plan_forget(
+    def _forget_under(
         self, max_facts: int, now: float, keep_recent_s: float, target_fraction: float = 0.8
     ) -> tuple[Changes, dict[str, int]]:
         """Past the budget: delete *closed* facts (never a still-valid one), least valuable first.

@@ -121,6 +121,7 @@ class FactRules(SemanticState):
         elif f.count < MAX_SUPPORT_ROWS:
             self._evidence(ch, f.fact_id, "support", *evidence[:2], t, evidence[2])
         plan.open[f.fact_id] = new
+        plan.newest = max(plan.newest, new.last_evidence)
         plan.ops.append(("NOOP", f.fact_id))
 
     def _effective(self, f: Fact, t: float) -> float:

@@ -102,10 +102,12 @@ class SemanticState(Submodule):
             self._open[f.fact_id] = f
             self._by_sp[(f.subject, f.predicate)].add(f.fact_id)
         self._next_fact = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM facts").fetchone()[0]) + 1
-        self._newest = float(conn.execute("SELECT COALESCE(MAX(last_evidence), 0) FROM facts").fetchone()[0])
+        row = conn.execute("SELECT MAX(last_evidence), MAX(valid_to) FROM facts").fetchone()
+        self._newest = max((float(v) for v in row if v is not None), default=0.0)
 
     def newest_stamp(self) -> float | None:
-        """The newest evidence stamp of any fact (facts told by events can be newer than the newest frame)."""
+        """The newest stamp any fact row holds (evidence or closing; facts told by events can be newer than the
+        newest frame).  Live and after a reopen alike: a frame or event that changes no fact does not move it."""
         with self._lock:
             return self._newest if self._newest > 0.0 or self._open else None
 

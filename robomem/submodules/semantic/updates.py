@@ -15,7 +15,7 @@ class FactUpdates(FactConsolidation):
     def update(self, frame: Frame) -> Changes:
         ch = Changes()
         t = frame.stamp
-        plan = self._plan(t)
+        plan = self._plan()
         ref = f"frame:{frame.index}"
         for d in frame.detections:
             ent = f"object:{d.object_id}"
@@ -78,7 +78,7 @@ class FactUpdates(FactConsolidation):
         ch = Changes()
         kind = event.kind.strip().lower()
         t = event.stamp
-        plan = self._plan(t)
+        plan = self._plan()
         ref = f"event:{t:.3f}:{kind}"
         if kind == "fact":
             parsed = parse_fact_text(event.text)
