@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 import subprocess
 import sys
@@ -21,23 +22,32 @@ from robomem import Memory, MemoryConfig
 from robomem.testing.synthetic import Box, BoxScene, look_at
 
 
-def build_store(path: Path, n_objects: int) -> float:
-    """A grid of n boxes with 20 labels, each seen from above once; returns the build time."""
+def build_store(path: Path, n_objects: int, tile: int = 8, spacing: float = 0.6) -> float:
+    """A grid of n boxes with 20 labels and colours, seen from above, one frame per tile of
+    ``tile`` x ``tile`` boxes; returns the number of objects memory ends with."""
     t0 = time.perf_counter()
-    side = int(n_objects**0.5) + 1
+    side = int(math.ceil(n_objects**0.5))
     labels = [f"thing{i}" for i in range(19)] + ["red mug"]
     boxes = [
-        Box(i + 1, labels[i % len(labels)], (0.6 * (i % side), 0.6 * (i // side), 0.1), (0.2, 0.2, 0.2), (200, 30, 30))
+        Box(
+            i + 1,
+            labels[i % len(labels)],
+            (spacing * (i % side), spacing * (i // side), 0.1),
+            (0.2, 0.2, 0.2),
+            ((37 * (i % 20)) % 256, (91 * (i % 20)) % 256, (53 * (i % 20) + 40) % 256),
+        )
         for i in range(n_objects)
     ]
-    scene = BoxScene(boxes)
     with Memory.open(path, MemoryConfig.from_dict({"embedder": "hash"}), parallel=False) as mem:
         t = 0.0
-        for row in range(side):
-            for col in range(0, side, 4):
-                x, y = 0.6 * col + 0.9, 0.6 * row
-                mem.update(scene.observe(look_at((x, y - 0.01, 3.0), (x, y, 0.0)), t))
-                t += 1.0
+        for r0 in range(0, side, tile):
+            for c0 in range(0, side, tile):
+                x, y = spacing * (c0 + (tile - 1) / 2), spacing * (r0 + (tile - 1) / 2)
+                # render every box the camera can see (a half-rendered view would look like absences)
+                here = [b for b in boxes if abs(b.center[0] - x) < 4.5 and abs(b.center[1] - y) < 3.5]
+                if here:
+                    mem.update(BoxScene(here).observe(look_at((x, y - 0.01, 4.0), (x, y, 0.0)), t))
+                    t += 1.0
         n = len(mem.objects())
     print(f"store: {n} objects in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     return float(n)

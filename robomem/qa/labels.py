@@ -128,11 +128,6 @@ def name_forms(name: str) -> tuple[str, ...]:
     return (n,) if s == n else (n, s)
 
 
-def _head(label: str) -> str:
-    words = normalize_label(label).split(" ")
-    return words[-1] if words else ""
-
-
 def _different_attribute(name: str, label: str) -> bool:
     """Same head noun, different colour or size: "red mug" vs "white mug", "big box" vs "small box"."""
     a, b = name.split(" "), normalize_label(label).split(" ")
@@ -162,13 +157,20 @@ def match_label(
         raise ValueError(f"label: empty name {name!r}; say which object, e.g. 'red mug'")
     objs = list(objects)
     found: list[tuple[LabelMatch, float]] = []
+    norm: dict[str, str] = {}  # label -> normalised, once per distinct label (a store holds few)
+
+    def nl(label: str) -> str:
+        n = norm.get(label)
+        if n is None:
+            n = norm[label] = normalize_label(label)
+        return n
 
     def done() -> tuple[LabelMatch, ...]:
         found.sort(key=lambda m: (-m[0].score, -m[1], m[0].object_id))
         return tuple(m for m, _ in found)
 
     for o in objs:
-        if normalize_label(o.label) in forms:
+        if nl(o.label) in forms:
             found.append((LabelMatch(o.object_id, o.label, o.label, "exact", 1.0), o.last_seen))
     if found:
         return done()
@@ -177,7 +179,7 @@ def match_label(
         best: tuple[float, str] | None = None
         for lab, votes in o.labels.items():
             share = float(votes) / total
-            if normalize_label(lab) in forms and share >= min_share and (best is None or share > best[0]):
+            if nl(lab) in forms and share >= min_share and (best is None or share > best[0]):
                 best = (share, lab)
         if best is not None:
             found.append((LabelMatch(o.object_id, o.label, best[1], "share", best[0]), o.last_seen))
@@ -186,7 +188,7 @@ def match_label(
     one_word = [f for f in forms if " " not in f]
     if one_word:
         for o in objs:
-            h = _head(o.label)
+            h = nl(o.label).rsplit(" ", 1)[-1]
             if h in one_word or singular(h) in one_word:
                 found.append((LabelMatch(o.object_id, o.label, o.label, "head", HEAD_SCORE), o.last_seen))
     if found or embedder is None or getattr(embedder, "is_fallback", False) or not objs:
