@@ -129,12 +129,14 @@ def test_unknown_object_explores_then_stops_with_a_reason(mem):
     nav = FakeNav({"keys": []})
     planner = Planner(mem)
     ctx = planner.context(Goal(label="keys"), RobotState((0, 0, 0), 0.0, t))
-    assert [p.kind for p in ctx.proposals] == ["explore"] and ctx.best.place == "hall"
+    # every place to explore, the never-observed hall first
+    assert [p.kind for p in ctx.proposals] == ["explore"] * len(PLACES) and ctx.best.place == "hall"
     policy = ObjectSearchPolicy(nav)
     actions = run(policy, planner, nav, Goal(label="keys"), t)
     assert actions[-1] == Action.STOP and policy.status == "exhausted"
     assert "'keys' not found" in policy.reason
-    assert PLACES[2].contains(nav.x, nav.y), "it explored the hall"
+    assert any(PLACES[2].contains(*p) for p in nav.visited), "it explored the hall"
+    assert [p.place for p in policy.tried] == ["hall", "living room", "kitchen"]  # then the others, nearest first
 
 
 def test_critic_stops_a_search_that_loops(mem):
