@@ -58,10 +58,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--objects", type=int, default=1000)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--target", default="red mug")
+    ap.add_argument("--store", type=Path, help="keep the store here and reuse it when it exists")
     a = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        store = Path(tmp) / "store"
-        n = build_store(store, a.objects)
+        store = a.store or Path(tmp) / "store"
+        if a.store is not None and (store / "memory.db").exists():
+            with Memory.open(store, MemoryConfig.from_dict({"embedder": "hash"}), readonly=True) as mem:
+                n = float(len(mem.objects()))
+        else:
+            n = build_store(store, a.objects)
         cmd = [sys.executable, "-m", "robomem.cli.main", "query", str(store), "locate", a.target, "--json"]
         walls, rss = [], []
         for _ in range(a.runs):
