@@ -52,7 +52,7 @@ from robomem.retrieval.query import words  # noqa: E402
 from robomem.submodules.spatial.memory import ObjectRecord  # noqa: E402
 
 from .household.adapter import to_observation  # noqa: E402
-from .household.sim import Frame, HouseholdSim, ObjectState  # noqa: E402
+from .household.sim import HouseholdFrame, HouseholdSim, ObjectState  # noqa: E402
 from .household.tour import VIEWPOINTS, scripted_tour  # noqa: E402
 from .navigation import MIN_PIXELS, visible_instances  # noqa: E402
 from .search_eval import search_episodes, search_summary  # noqa: E402
@@ -208,7 +208,7 @@ def build_scenario(
     return sc
 
 
-def record_visibility(sc: Scenario, frame: Frame, object_ids: set[int]) -> None:
+def record_visibility(sc: Scenario, frame: HouseholdFrame, object_ids: set[int]) -> None:
     sc.in_view |= set(frame.labels) & object_ids
     for iid in visible_instances(frame, MIN_PIXELS):
         if iid in object_ids:

@@ -28,7 +28,7 @@ from robomem.planning.policy import Action  # noqa: E402
 
 from .household.adapter import to_observation  # noqa: E402
 from .household.layout import room_at  # noqa: E402
-from .household.sim import Frame, HouseholdSim  # noqa: E402
+from .household.sim import HouseholdFrame, HouseholdSim  # noqa: E402
 from .household.tour import VIEWPOINTS  # noqa: E402
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ MIN_PIXELS = 80  # of 320x240 (0.1% of the image): an object this large in view 
 REACH = 3.5  # m: "reached" = in view and at most this far (median depth)
 
 
-def visible_instances(frame: Frame, min_pixels: int = MIN_PIXELS) -> dict[int, tuple[int, float]]:
+def visible_instances(frame: HouseholdFrame, min_pixels: int = MIN_PIXELS) -> dict[int, tuple[int, float]]:
     """Instance id -> (pixels, median depth in m) for every instance with at least ``min_pixels`` valid pixels."""
     inst = frame.instances
     valid = frame.depth > 0
@@ -54,7 +54,7 @@ def visible_instances(frame: Frame, min_pixels: int = MIN_PIXELS) -> dict[int, t
     return out
 
 
-def perceived_room(frame: Frame, instance_id: int) -> str | None:
+def perceived_room(frame: HouseholdFrame, instance_id: int) -> str | None:
     """The room an instance stands in, from its pixels back-projected with depth and pose (what the agent sees)."""
     mask = (frame.instances == instance_id) & (frame.depth > 0)
     if not mask.any():
@@ -152,13 +152,13 @@ class SimNavigator:
         a = self.sim.agent
         return RobotState((a.x, a.y, 0.0), a.yaw, self.sim.time)
 
-    def _observe(self) -> Frame:
+    def _observe(self) -> HouseholdFrame:
         frame = self.sim.observe()
         if self.memory is not None:
             self.memory.update(to_observation(frame))
         return frame
 
-    def act(self, action: Action | str) -> Frame:
+    def act(self, action: Action | str) -> HouseholdFrame:
         """Apply one action (not ``stop``), render, feed memory; returns the new frame."""
         name = action.value if isinstance(action, Action) else str(action)
         res = self.sim.step(name)

@@ -42,7 +42,7 @@ from robomem.observation import InstanceInfo, Intrinsics, Observation, Pose
 from robomem.testing.synthetic import Box, BoxScene, demo_boxes
 
 __all__ = [
-    "Frame",
+    "RecordedFrame",
     "Recording",
     "RobotFrames",
     "household_recording",
@@ -65,7 +65,7 @@ class RobotFrames:
 
 
 @dataclass(frozen=True)
-class Frame:
+class RecordedFrame:
     """One camera frame plus where the robot was (T_map_base and the head, T_base_camera_link)."""
 
     stamp: float
@@ -94,7 +94,7 @@ class Recording:
     """What a source produces: frames, the robot path for /tf, events and ground truth."""
 
     intrinsics: Intrinsics
-    frames: list[Frame]
+    frames: list[RecordedFrame]
     base_pose_at: Callable[[float], Pose]  # T_map_base at any time in the run
     head_pose_at: Callable[[float], Pose]  # T_base_camera_link at any time (constant for a fixed head)
     head_static: bool
@@ -183,7 +183,7 @@ def synthetic_recording(
         rgb, depth, ids = scene.render(cam)
         present = {int(k) for k in np.unique(ids)} - {0}
         infos = {b.instance_id: InstanceInfo(b.label) for b in scene.boxes if b.instance_id in present}
-        frames.append(Frame(t, rgb, depth, ids.astype(np.int32), infos, cam))
+        frames.append(RecordedFrame(t, rgb, depth, ids.astype(np.int32), infos, cam))
     n_tf = int(math.ceil((duration + 2 * offset) * tf_rate_hz)) + 1
     tf_stamps = [start + k / tf_rate_hz for k in range(n_tf)]
     events = [(start, "instruction", "tour the room and remember where things are")]
@@ -233,7 +233,7 @@ def household_recording(
     sim = HouseholdSim(width=width, height=height, seed=seed)
     fx, fy, cx, cy = sim.intrinsics
     k = Intrinsics(fx, fy, cx, cy, width, height)
-    frames: list[Frame] = []
+    frames: list[RecordedFrame] = []
     base: dict[float, Pose] = {}
     heads: dict[float, Pose] = {}
     optical = optical_from_link()
@@ -252,7 +252,7 @@ def household_recording(
             head = Pose((b.inverse() @ cam @ optical.inverse()).matrix)
             base[f.stamp], heads[f.stamp] = b, head
             frames.append(
-                Frame(
+                RecordedFrame(
                     f.stamp,
                     f.rgb,
                     f.depth,

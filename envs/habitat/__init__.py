@@ -5,14 +5,14 @@ depth and uint32 semantic ids into ``robomem.Observation`` (z-up world,
 optical cameras). habitat-sim is conda-only; nothing here imports it at module
 import time, so the conversions, the adapter and the runner work over any
 object shaped like ``habitat_sim.Simulator``. Building a real simulator
-(:func:`make_simulator`, :class:`~robomem.envs.habitat.gym_env.HabitatMemoryEnv`
+(:func:`make_simulator`, :class:`~robomem.envs.habitat.gym_env.HabitatNavEnv`
 from settings) raises ImportError with the conda command where it is missing.
 
 - :mod:`.conversions`: frames, quaternions, images, semantics, intrinsics (pure numpy);
 - :mod:`.adapter`: :func:`observation_from_habitat`, :class:`HabitatAdapter`;
-- :mod:`.runner`: :class:`SimSettings`, :func:`make_simulator`, :class:`Episode`,
+- :mod:`.runner`: :class:`SimSettings`, :func:`make_simulator`, :class:`NavEpisode`,
   :func:`run_episode`, :func:`results_table`;
-- :mod:`.gym_env`: :class:`HabitatMemoryEnv`, :class:`OldGymToGymnasium` (needs gymnasium;
+- :mod:`.gym_env`: :class:`HabitatNavEnv`, :class:`OldGymToGymnasium` (needs gymnasium;
   import it from the submodule).
 """
 
@@ -36,8 +36,8 @@ from .conversions import (
     sensor_pose_to_habitat,
 )
 from .runner import (
-    Episode,
     EpisodeResult,
+    NavEpisode,
     SimSettings,
     make_configuration,
     make_simulator,
@@ -53,7 +53,7 @@ __all__ = [
     "R_OPENGL_FROM_OPTICAL",
     "R_ROBOMEM_FROM_HABITAT",
     "T_ROBOMEM_FROM_HABITAT",
-    "Episode",
+    "NavEpisode",
     "EpisodeResult",
     "HabitatAdapter",
     "HabitatLabDepth",

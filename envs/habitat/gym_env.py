@@ -39,11 +39,12 @@ from typing import Any
 
 import numpy as np
 
+from robomem.envs.actions import NAV_ACTIONS
 from robomem.observation import Observation
 
 from ._compat import INSTALL_HINT
 from .adapter import HabitatAdapter
-from .runner import Episode, SimSettings, _agent_state, _distance, make_simulator
+from .runner import NavEpisode, SimSettings, _agent_state, _distance, make_simulator
 
 try:
     import gymnasium
@@ -51,9 +52,7 @@ try:
 except ImportError as e:  # pragma: no cover - gymnasium is in the [habitat] and [sim] extras
     raise ImportError("robomem.envs.habitat.gym_env needs gymnasium: pip install -e '.[habitat]'") from e
 
-__all__ = ["ACTIONS", "HabitatMemoryEnv", "OldGymToGymnasium", "convert_space", "observation_to_dict"]
-
-ACTIONS: tuple[str, ...] = ("stop", "move_forward", "turn_left", "turn_right", "look_up", "look_down")
+__all__ = ["NAV_ACTIONS", "HabitatNavEnv", "OldGymToGymnasium", "convert_space", "observation_to_dict"]
 
 
 def observation_spaces(height: int, width: int, max_instance: int = 0, n_labels: int = 0) -> spaces.Dict:
@@ -102,7 +101,7 @@ def observation_to_dict(
     }
 
 
-class HabitatMemoryEnv(gymnasium.Env):
+class HabitatNavEnv(gymnasium.Env):
     """gymnasium env over a habitat-sim simulator; see the module docstring for spaces and rewards.
 
     Built from :class:`~robomem.envs.habitat.runner.SimSettings` (needs
@@ -110,7 +109,7 @@ class HabitatMemoryEnv(gymnasium.Env):
     command), or over an existing simulator passed as ``sim`` (a
     ``habitat_sim.Simulator``; the tests pass a stand-in).
 
-    ``reset(options={"episode": Episode})`` starts that episode; otherwise the
+    ``reset(options={"episode": NavEpisode})`` starts that episode; otherwise the
     next of ``episodes`` (in order, cycling); with none the agent stays where
     it is and there is no goal.
     """
@@ -122,7 +121,7 @@ class HabitatMemoryEnv(gymnasium.Env):
         settings: SimSettings | None = None,
         *,
         sim: Any = None,
-        episodes: Sequence[Episode] = (),
+        episodes: Sequence[NavEpisode] = (),
         max_episode_steps: int = 500,
         success_reward: float = 2.5,
         slack_reward: float = -0.01,
@@ -131,11 +130,11 @@ class HabitatMemoryEnv(gymnasium.Env):
     ) -> None:
         if sim is None:
             if settings is None:
-                raise ValueError("HabitatMemoryEnv: pass SimSettings (to build a habitat_sim.Simulator) or sim=")
+                raise ValueError("HabitatNavEnv: pass SimSettings (to build a habitat_sim.Simulator) or sim=")
             try:
                 sim = make_simulator(settings)
             except ImportError as e:
-                raise ImportError(f"HabitatMemoryEnv needs habitat-sim.\n{INSTALL_HINT}") from e
+                raise ImportError(f"HabitatNavEnv needs habitat-sim.\n{INSTALL_HINT}") from e
             self._owns_sim = True
         else:
             self._owns_sim = False
@@ -149,14 +148,14 @@ class HabitatMemoryEnv(gymnasium.Env):
         self._label_index = {n: i + 1 for i, n in enumerate(self.label_names)}
         self.max_instance = max(self.adapter.semantic_map, default=0)
         self.observation_space = observation_spaces(k.height, k.width, self.max_instance, len(self.label_names))
-        self.action_space = spaces.Discrete(len(ACTIONS))
+        self.action_space = spaces.Discrete(len(NAV_ACTIONS))
         self.episodes = list(episodes)
         self.max_episode_steps = int(max_episode_steps)
         self.success_reward = float(success_reward)
         self.slack_reward = float(slack_reward)
         self.render_mode = render_mode
         self._next_episode = 0
-        self.episode: Episode | None = None
+        self.episode: NavEpisode | None = None
         self._steps = 0
         self._last: Observation | None = None
         self._distance: float | None = None
@@ -201,8 +200,8 @@ class HabitatMemoryEnv(gymnasium.Env):
 
     def step(self, action: Any) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
         if self._last is None:
-            raise RuntimeError("HabitatMemoryEnv: call reset() before step()")
-        name = ACTIONS[int(action)]
+            raise RuntimeError("HabitatNavEnv: call reset() before step()")
+        name = NAV_ACTIONS[int(action)]
         has_goal = self.episode is not None and self.episode.goal_position is not None
         reward = self.slack_reward if has_goal else 0.0
         terminated = False

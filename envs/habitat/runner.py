@@ -3,8 +3,8 @@
 - :class:`SimSettings` / :func:`make_configuration` / :func:`make_simulator`
   build a ``habitat_sim.Configuration`` with co-located colour, depth and
   semantic pinhole sensors (needs habitat-sim);
-- :class:`Episode` is one start pose + goal (+ optionally a fixed action
-  sequence); :meth:`Episode.from_habitat_lab` reads a habitat-lab
+- :class:`NavEpisode` is one start pose + goal (+ optionally a fixed action
+  sequence); :meth:`NavEpisode.from_habitat_lab` reads a habitat-lab
   ``NavigationEpisode``;
 - :func:`run_episode` / :func:`run_episodes` step an action sequence or a
   policy, translate every frame with :class:`~robomem.envs.habitat.adapter.HabitatAdapter`
@@ -16,7 +16,7 @@
   episode id, steps, success, distance to goal (geodesic where the simulator
   has a loaded navmesh, else straight-line), SPL, path length and collisions.
 
-Positions and rotations of an :class:`Episode` are in habitat's frame (y up),
+Positions and rotations of an :class:`NavEpisode` are in habitat's frame (y up),
 as in habitat-lab's episode files; only the memory sees robomem's frame.
 """
 
@@ -43,9 +43,9 @@ if TYPE_CHECKING:
     from robomem.memory import Memory
 
 __all__ = [
-    "Episode",
+    "NavEpisode",
     "EpisodeResult",
-    "Policy",
+    "StepPolicy",
     "SimSettings",
     "make_configuration",
     "make_simulator",
@@ -57,7 +57,7 @@ __all__ = [
 ]
 
 #: A policy: ``policy(observation, step) -> action name``; ``"stop"`` or None ends the episode.
-Policy = Callable[[Observation, int], "str | None"]
+StepPolicy = Callable[[Observation, int], "str | None"]
 
 STOP = "stop"
 
@@ -158,7 +158,7 @@ def make_simulator(settings: SimSettings) -> Any:
 
 
 @dataclass
-class Episode:
+class NavEpisode:
     """One episode, in habitat's frame (y up).
 
     ``start_rotation`` is ``[x, y, z, w]`` (habitat's ``quat_to_coeffs`` order,
@@ -179,7 +179,7 @@ class Episode:
     require_stop: bool = False
 
     @classmethod
-    def from_habitat_lab(cls, ep: Any, **overrides: Any) -> Episode:
+    def from_habitat_lab(cls, ep: Any, **overrides: Any) -> NavEpisode:
         """From a habitat-lab ``NavigationEpisode`` (``episode_id``, ``start_position``, ``start_rotation``, ``goals``)."""
         goals = getattr(ep, "goals", None) or []
         goal = getattr(goals[0], "position", None) if goals else None
@@ -197,7 +197,7 @@ class Episode:
         return cls(**kwargs)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Episode:
+    def from_dict(cls, d: dict[str, Any]) -> NavEpisode:
         return cls(**d)
 
 
@@ -261,10 +261,10 @@ def _choose(policy: Any, observation: Observation, step: int) -> str | None:
 
 def run_episode(
     sim: Any,
-    episode: Episode,
+    episode: NavEpisode,
     memory: Memory | None = None,
     *,
-    policy: Policy | Any = None,
+    policy: StepPolicy | Any = None,
     adapter: HabitatAdapter | None = None,
     record_events: bool = True,
 ) -> EpisodeResult:
@@ -364,10 +364,10 @@ def run_episode(
 
 def run_episodes(
     sim: Any,
-    episodes: Iterable[Episode],
+    episodes: Iterable[NavEpisode],
     memory: Memory | None = None,
     *,
-    policy: Policy | Any = None,
+    policy: StepPolicy | Any = None,
     adapter: HabitatAdapter | None = None,
     record_events: bool = True,
 ) -> list[EpisodeResult]:
@@ -452,7 +452,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m robomem.envs.habitat.runner", description=__doc__.split("\n\n")[0])
     ap.add_argument("--scene", required=True, help="scene file or scene id (habitat SimulatorConfiguration.scene_id)")
     ap.add_argument("--scene-dataset-config", default=None)
-    ap.add_argument("--episodes", required=True, help="JSON list of Episode fields (habitat frame, actions required)")
+    ap.add_argument("--episodes", required=True, help="JSON list of NavEpisode fields (habitat frame, actions required)")
     ap.add_argument("--store", default=None, help="robomem store directory to feed (default: no memory)")
     ap.add_argument("--out", default=None, help="write the results JSON here")
     ap.add_argument("--width", type=int, default=320)
@@ -460,7 +460,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--hfov", type=float, default=90.0, help="degrees")
     args = ap.parse_args(argv)
 
-    episodes = [Episode.from_dict(d) for d in json.loads(Path(args.episodes).read_text())]
+    episodes = [NavEpisode.from_dict(d) for d in json.loads(Path(args.episodes).read_text())]
     settings = SimSettings(
         scene=args.scene,
         scene_dataset_config=args.scene_dataset_config,

@@ -12,11 +12,11 @@ from typing import Any
 from .layout import ROOMS, room_at, rooms_as_places
 
 __all__ = [
-    "ACTIONS",
+    "NAV_ACTIONS",
     "ROOMS",
     "AgentState",
     "Change",
-    "Frame",
+    "HouseholdFrame",
     "HouseholdEnv",
     "HouseholdSim",
     "ObjectState",
@@ -28,12 +28,12 @@ __all__ = [
 ]
 
 _LAZY = {
-    "ACTIONS": "sim",
-    "AgentState": "sim",
-    "Change": "sim",
-    "Frame": "sim",
+    "NAV_ACTIONS": "state",
+    "AgentState": "state",
+    "Change": "state",
+    "HouseholdFrame": "state",
     "HouseholdSim": "sim",
-    "ObjectState": "sim",
+    "ObjectState": "state",
     "HouseholdEnv": "gym_env",
     "to_observation": "adapter",
     "scripted_tour": "tour",

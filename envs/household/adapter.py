@@ -1,16 +1,16 @@
-"""Translate a household :class:`~robomem.envs.household.sim.Frame` into a robomem Observation."""
+"""Translate a household :class:`~robomem.envs.household.sim.HouseholdFrame` into a robomem Observation."""
 
 from __future__ import annotations
 
 from robomem.observation import InstanceInfo, Intrinsics, Observation, Pose
 
-from .sim import Frame
+from .sim import HouseholdFrame
 
 __all__ = ["to_observation"]
 
 
-def to_observation(frame: Frame, robot_id: str = "robot", frame_id: str = "camera") -> Observation:
-    """Frame -> Observation (rgb, depth in metres, instance ids with labels, pose, intrinsics).
+def to_observation(frame: HouseholdFrame, robot_id: str = "robot", frame_id: str = "camera") -> Observation:
+    """HouseholdFrame -> Observation (rgb, depth in metres, instance ids with labels, pose, intrinsics).
 
     The simulator already uses robomem's conventions (world z up, optical-frame
     T_world_camera, float32 metric depth with 0 = invalid), so this only repackages."""

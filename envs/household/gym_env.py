@@ -17,7 +17,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from .sim import ACTIONS, Frame, HouseholdSim
+from .sim import NAV_ACTIONS, HouseholdFrame, HouseholdSim
 
 __all__ = ["ENV_ID", "MAX_INSTANCES", "HouseholdEnv", "register_envs"]
 
@@ -45,7 +45,7 @@ class HouseholdEnv(gym.Env[dict[str, np.ndarray], np.int64]):
             raise ValueError("HouseholdEnv: more instances than MAX_INSTANCES")
         self.label_names: list[str] = sorted(set(ids.values()))
         self._label_index = {n: i + 1 for i, n in enumerate(self.label_names)}
-        self.action_space = spaces.Discrete(len(ACTIONS))
+        self.action_space = spaces.Discrete(len(NAV_ACTIONS))
         self.observation_space = spaces.Dict(
             {
                 "rgb": spaces.Box(0, 255, (height, width, 3), np.uint8),
@@ -57,9 +57,9 @@ class HouseholdEnv(gym.Env[dict[str, np.ndarray], np.int64]):
             }
         )
         self._steps = 0
-        self._last: Frame | None = None
+        self._last: HouseholdFrame | None = None
 
-    def _obs(self, frame: Frame) -> dict[str, np.ndarray]:
+    def _obs(self, frame: HouseholdFrame) -> dict[str, np.ndarray]:
         labels = np.zeros(MAX_INSTANCES + 1, dtype=np.int32)
         for i, name in frame.labels.items():
             labels[i] = self._label_index[name]
@@ -72,7 +72,7 @@ class HouseholdEnv(gym.Env[dict[str, np.ndarray], np.int64]):
             "labels": labels,
         }
 
-    def _info(self, frame: Frame, collided: bool = False) -> dict[str, Any]:
+    def _info(self, frame: HouseholdFrame, collided: bool = False) -> dict[str, Any]:
         return {
             "stamp": frame.stamp,
             "room": frame.room,
@@ -104,7 +104,7 @@ class HouseholdEnv(gym.Env[dict[str, np.ndarray], np.int64]):
         return self._obs(self._last), 0.0, terminated, truncated, self._info(self._last, res.collided)
 
     @property
-    def last_frame(self) -> Frame | None:
+    def last_frame(self) -> HouseholdFrame | None:
         """The simulator frame behind the last observation (use with ``adapter.to_observation``)."""
         return self._last
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from types import MappingProxyType
 
 os.environ.setdefault("MUJOCO_GL", "egl")
@@ -40,102 +40,29 @@ from .layout import (  # noqa: E402
 from .model import HIDDEN_Z, HouseModel, build_model, door_mocap_pose, door_panel_rect  # noqa: E402
 from .nav import OccupancyGrid, Rect  # noqa: E402
 from .render import FrameRenderer, intrinsics_for, optical_pose  # noqa: E402
+from .state import (  # noqa: E402
+    DAY,
+    MORNING,
+    NAV_ACTIONS,
+    NIGHT,
+    AgentState,
+    Change,
+    HouseholdFrame,
+    ObjectState,
+    StepResult,
+)
 
 __all__ = [
-    "ACTIONS",
+    "DAY",
+    "MORNING",
+    "NAV_ACTIONS",
     "AgentState",
     "Change",
-    "Frame",
+    "HouseholdFrame",
     "HouseholdSim",
     "ObjectState",
     "StepResult",
 ]
-
-# Habitat's discrete action order.
-ACTIONS: tuple[str, ...] = ("stop", "move_forward", "turn_left", "turn_right", "look_up", "look_down")
-DAY = 86400.0
-MORNING = 8 * 3600.0
-NIGHT = 3 * 3600.0
-
-
-@dataclass(frozen=True)
-class AgentState:
-    """Agent pose: position on the floor (m), heading ``yaw`` (rad, 0 = +x, counter-clockwise)
-    and camera ``pitch`` (rad, positive looks up)."""
-
-    x: float
-    y: float
-    yaw: float
-    pitch: float = 0.0
-
-
-@dataclass(frozen=True)
-class ObjectState:
-    """Ground truth for one movable object.  ``position`` is the object's base centre."""
-
-    instance_id: int
-    key: str
-    label: str
-    category: str
-    present: bool
-    position: tuple[float, float, float] | None
-    yaw: float
-    room: str | None
-    support: str | None
-
-
-@dataclass(frozen=True)
-class Change:
-    """One change the simulator made to the world (ground truth).
-
-    ``kind`` is ``move``, ``remove``, ``add``, ``door_open`` or ``door_close``; ``subject`` is
-    the object key or the door name; ``instance_id`` is 0 for doors."""
-
-    time: float
-    kind: str
-    subject: str
-    instance_id: int
-    label: str
-    from_room: str | None = None
-    to_room: str | None = None
-    from_support: str | None = None
-    to_support: str | None = None
-    from_position: tuple[float, float, float] | None = None
-    to_position: tuple[float, float, float] | None = None
-
-
-@dataclass(frozen=True)
-class StepResult:
-    action: str
-    collided: bool
-    stamp: float
-
-
-@dataclass(frozen=True)
-class Frame:
-    """One rendered frame.  ``depth`` is float32 metres along the optical axis (0 = invalid);
-    ``instances`` is int32, 0 = none; ``labels`` maps each id present to its label;
-    ``pose`` is T_world_camera (4x4, optical frame: x right, y down, z forward; world z up);
-    ``intrinsics`` is (fx, fy, cx, cy) in pixels."""
-
-    rgb: np.ndarray
-    depth: np.ndarray
-    instances: np.ndarray
-    labels: Mapping[int, str]
-    pose: np.ndarray
-    intrinsics: tuple[float, float, float, float]
-    stamp: float
-    agent: AgentState
-    room: str | None
-    width: int = field(init=False)
-    height: int = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "height", int(self.depth.shape[0]))
-        object.__setattr__(self, "width", int(self.depth.shape[1]))
-        for a in (self.rgb, self.depth, self.instances, self.pose):
-            a.flags.writeable = False
-        object.__setattr__(self, "labels", MappingProxyType(dict(self.labels)))
 
 
 def _yaw_quat(yaw: float) -> np.ndarray:
@@ -297,7 +224,7 @@ class HouseholdSim:
     # ------------------------------------------------------------------ agent
     def step(self, action: str | int) -> StepResult:
         """Apply one discrete action (name or Habitat index) and advance the clock."""
-        name = ACTIONS[action] if isinstance(action, (int, np.integer)) else str(action)
+        name = NAV_ACTIONS[action] if isinstance(action, (int, np.integer)) else str(action)
         collided = False
         a = self.agent
         if name == "move_forward":
@@ -316,7 +243,7 @@ class HouseholdSim:
         elif name == "look_down":
             self.agent = replace(a, pitch=max(-self.max_pitch, a.pitch - self.tilt))
         elif name != "stop":
-            raise ValueError(f"unknown action {action!r}; expected one of {ACTIONS}")
+            raise ValueError(f"unknown action {action!r}; expected one of {NAV_ACTIONS}")
         self.time += self.step_seconds
         self._sync_agent()
         return StepResult(name, collided, self.time)
@@ -398,12 +325,12 @@ class HouseholdSim:
         """T_world_camera (4x4, optical frame) of the agent's camera, read back from MuJoCo."""
         return optical_pose(self.data, self.house.agent_camera)
 
-    def observe(self) -> Frame:
+    def observe(self) -> HouseholdFrame:
         """Render the agent's view: RGB, metric depth, instance ids and labels, pose, intrinsics."""
         rgb, depth, inst = self._renderer.render(self.data, self.house.agent_camera, self.house.geom_instance)
         assert inst is not None
         labels = {int(i): self.house.instance_labels[int(i)] for i in np.unique(inst) if i != 0}
-        return Frame(
+        return HouseholdFrame(
             rgb,
             depth,
             inst,

@@ -7,7 +7,7 @@ import math
 from robomem.observation import Observation
 
 from .adapter import to_observation
-from .sim import Frame, HouseholdSim
+from .sim import HouseholdFrame, HouseholdSim
 
 __all__ = ["VIEWPOINTS", "scripted_tour", "tour_observations", "walk_to"]
 
@@ -23,13 +23,13 @@ VIEWPOINTS: dict[str, tuple[float, float]] = {
 
 def walk_to(
     sim: HouseholdSim, x: float, y: float, capture: bool = False, max_steps: int = 400, tolerance: float = 0.2
-) -> list[Frame]:
+) -> list[HouseholdFrame]:
     """Walk with discrete actions (turn 30 degrees / move 0.25 m) along the shortest path to (x, y).
 
     Plans once and follows the waypoints, re-planning after a collision; after 8 collisions
     in a row it teleports to the next waypoint.  Returns the frames rendered after each
     successful move when ``capture``."""
-    frames: list[Frame] = []
+    frames: list[HouseholdFrame] = []
     path = sim.path_to(x, y)
     if path is None:
         raise RuntimeError(f"walk_to: ({x:.2f}, {y:.2f}) is unreachable from {sim.agent}")
@@ -72,11 +72,11 @@ def scripted_tour(
     turns: int = 12,
     pitch_deg: float = -15.0,
     capture_walk: bool = False,
-) -> list[Frame]:
+) -> list[HouseholdFrame]:
     """Visit every room (default order: hallway, kitchen, living room, study, bedroom), and at
     each viewpoint turn a full circle in ``turns`` steps with the camera pitched ``pitch_deg``,
     rendering a frame after every turn.  Returns the frames in order."""
-    frames: list[Frame] = []
+    frames: list[HouseholdFrame] = []
     for room in rooms or list(VIEWPOINTS):
         x, y = VIEWPOINTS[room]
         frames += walk_to(sim, x, y, capture=capture_walk)

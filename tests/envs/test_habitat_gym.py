@@ -10,10 +10,10 @@ import pytest
 
 gymnasium = pytest.importorskip("gymnasium", reason="gymnasium is in the [habitat] extra")
 
-from robomem.envs.habitat import Episode, SimSettings, habitat_sim_available  # noqa: E402
+from robomem.envs.habitat import NavEpisode, SimSettings, habitat_sim_available  # noqa: E402
 from robomem.envs.habitat.gym_env import (  # noqa: E402
-    ACTIONS,
-    HabitatMemoryEnv,
+    NAV_ACTIONS,
+    HabitatNavEnv,
     OldGymToGymnasium,
     convert_space,
 )
@@ -25,9 +25,9 @@ except ImportError:  # tests/ laid out as packages
     from tests.envs.habitat_standin import StandinSimulator
 
 
-def _env(**kw: Any) -> HabitatMemoryEnv:
-    ep = Episode("e", (0.0, 0.0, 0.0), goal_position=(0.0, 0.0, -0.5), max_steps=6)
-    return HabitatMemoryEnv(sim=StandinSimulator(width=40, height=30), episodes=[ep], **kw)
+def _env(**kw: Any) -> HabitatNavEnv:
+    ep = NavEpisode("e", (0.0, 0.0, 0.0), goal_position=(0.0, 0.0, -0.5), max_steps=6)
+    return HabitatNavEnv(sim=StandinSimulator(width=40, height=30), episodes=[ep], **kw)
 
 
 def test_spaces_and_layout() -> None:
@@ -43,7 +43,7 @@ def test_spaces_and_layout() -> None:
     assert info["labels"][5] == "table" and info["episode_id"] == "e"
     assert info["distance_to_goal"] == pytest.approx(0.5)
     np.testing.assert_array_equal(obs["pose"], info["observation"].pose.matrix)
-    assert env.action_space.n == 6 and ACTIONS[:4] == ("stop", "move_forward", "turn_left", "turn_right")
+    assert env.action_space.n == 6 and NAV_ACTIONS[:4] == ("stop", "move_forward", "turn_left", "turn_right")
     # labels[i]: 1-based index into env.label_names of visible instance i
     assert env.label_names == ["chair", "floor", "table", "unknown"]
     assert obs["labels"].shape == (10,)  # the stand-in's largest semantic id is 9
@@ -65,7 +65,7 @@ def test_reward_success_and_truncation() -> None:
     _, _, term, trunc, info = env.step(3)  # sixth step: the episode's max_steps
     assert trunc and not term and info["success"] is False
     with pytest.raises(RuntimeError):
-        HabitatMemoryEnv(sim=StandinSimulator(width=8, height=6)).step(1)
+        HabitatNavEnv(sim=StandinSimulator(width=8, height=6)).step(1)
 
 
 class _NoStampedInfo(gymnasium.Wrapper):
@@ -90,7 +90,7 @@ def test_env_checker_passes() -> None:
 def test_reset_options_and_render() -> None:
     env = _env()
     s = np.sqrt(0.5)
-    _, info = env.reset(options={"episode": Episode("x", (1.0, 0.0, 0.0), start_rotation=(0.0, s, 0.0, s))})
+    _, info = env.reset(options={"episode": NavEpisode("x", (1.0, 0.0, 0.0), start_rotation=(0.0, s, 0.0, s))})
     assert info["episode_id"] == "x" and info["distance_to_goal"] is None
     np.testing.assert_allclose(info["observation"].pose.forward, [0, 1, 0], atol=1e-6)
     frame = env.render()
@@ -101,9 +101,9 @@ def test_reset_options_and_render() -> None:
 @pytest.mark.skipif(habitat_sim_available(), reason="habitat-sim is installed here")
 def test_needs_habitat_sim_or_a_sim() -> None:
     with pytest.raises(ImportError, match="conda install habitat-sim"):
-        HabitatMemoryEnv(SimSettings(scene="NONE"))
+        HabitatNavEnv(SimSettings(scene="NONE"))
     with pytest.raises(ValueError):
-        HabitatMemoryEnv()
+        HabitatNavEnv()
 
 
 # -- old gym API converter -----------------------------------------------------------

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from robomem.envs.habitat import (
-    Episode,
+    NavEpisode,
     SimSettings,
     habitat_sim_available,
     make_configuration,
@@ -46,7 +46,7 @@ def frames(mem: Any) -> list[Pose]:
 
 def test_action_sequence_reaches_goal(mem: Any) -> None:
     sim = StandinSimulator(width=48, height=36)
-    ep = Episode("walk", start_position=(0.0, 0.0, 0.0), goal_position=(0.0, 0.0, -1.0), actions=["move_forward"] * 4)
+    ep = NavEpisode("walk", start_position=(0.0, 0.0, 0.0), goal_position=(0.0, 0.0, -1.0), actions=["move_forward"] * 4)
     r = run_episode(sim, ep, mem, record_events=True)
     assert (r.steps, r.success, r.collisions, r.memory_updates) == (4, True, 0, 5)
     assert r.distance_to_goal == pytest.approx(0.0, abs=1e-5)
@@ -86,7 +86,7 @@ def test_policy_uses_robomem_pose_and_stops(mem: Any) -> None:
         return "move_forward"
 
     sim = StandinSimulator(width=32, height=24)
-    ep = Episode("pointnav", (0.0, 0.0, 0.0), goal_position=goal_h, instruction="go to the corner", require_stop=True)
+    ep = NavEpisode("pointnav", (0.0, 0.0, 0.0), goal_position=goal_h, instruction="go to the corner", require_stop=True)
     r = run_episode(sim, ep, mem, policy=policy)
     assert r.stopped and r.success and r.distance_to_goal is not None and r.distance_to_goal < 0.2
     assert 0 < r.steps < 40
@@ -101,7 +101,7 @@ def test_policy_uses_robomem_pose_and_stops(mem: Any) -> None:
 
 def test_collisions_and_max_steps() -> None:
     sim = StandinSimulator(width=32, height=24)
-    ep = Episode("bump", (0.0, 0.0, -2.0), goal_position=(0.0, 0.0, -3.0), actions=["move_forward"] * 6, max_steps=5)
+    ep = NavEpisode("bump", (0.0, 0.0, -2.0), goal_position=(0.0, 0.0, -3.0), actions=["move_forward"] * 6, max_steps=5)
     r = run_episode(sim, ep)  # no memory at all
     assert r.steps == 5 and r.collisions == 3  # the table's front face (+ radius) stops the agent at z = -2.5
     assert not r.success and r.distance_to_goal == pytest.approx(0.5, abs=1e-5)
@@ -111,7 +111,7 @@ def test_collisions_and_max_steps() -> None:
 def test_start_rotation_is_habitat_xyzw(mem: Any) -> None:
     sim = StandinSimulator(width=32, height=24)
     s = np.sqrt(0.5)
-    ep = Episode("turned", (0.0, 0.0, 0.0), start_rotation=(0.0, s, 0.0, s), actions=["move_forward"])  # left 90
+    ep = NavEpisode("turned", (0.0, 0.0, 0.0), start_rotation=(0.0, s, 0.0, s), actions=["move_forward"])  # left 90
     run_episode(sim, ep, mem)
     got = frames(mem)
     np.testing.assert_allclose(got[0][0].forward, [0, 1, 0], atol=1e-6)
@@ -121,9 +121,9 @@ def test_start_rotation_is_habitat_xyzw(mem: Any) -> None:
 def test_results_table_and_json(tmp_path: Path, mem: Any) -> None:
     sim = StandinSimulator(width=32, height=24)
     eps = [
-        Episode("a", (0.0, 0.0, 0.0), goal_position=(0.0, 0.0, -0.5), actions=["move_forward"] * 2),
-        Episode("b", (0.0, 0.0, 0.0), goal_position=(0.0, 0.0, -2.0), actions=["turn_left"]),
-        Episode("c", (0.0, 0.0, 0.0), actions=["turn_right", "stop", "move_forward"]),
+        NavEpisode("a", (0.0, 0.0, 0.0), goal_position=(0.0, 0.0, -0.5), actions=["move_forward"] * 2),
+        NavEpisode("b", (0.0, 0.0, 0.0), goal_position=(0.0, 0.0, -2.0), actions=["turn_left"]),
+        NavEpisode("c", (0.0, 0.0, 0.0), actions=["turn_right", "stop", "move_forward"]),
     ]
     results = run_episodes(sim, eps, mem)
     assert [r.success for r in results] == [True, False, False]
@@ -144,14 +144,14 @@ def test_episode_from_habitat_lab() -> None:
         start_rotation=[0.0, 0.0, 0.0, 1.0],
         goals=[SimpleNamespace(position=[3.0, 0.1, 4.0], radius=0.36)],
     )
-    e = Episode.from_habitat_lab(ep, max_steps=50)
+    e = NavEpisode.from_habitat_lab(ep, max_steps=50)
     assert e.episode_id == "17" and e.goal_position == [3.0, 0.1, 4.0]
     assert e.success_distance == 0.36 and e.require_stop and e.max_steps == 50
 
 
 def test_episode_needs_actions_or_policy() -> None:
     with pytest.raises(ValueError, match="policy"):
-        run_episode(StandinSimulator(width=8, height=6), Episode("x", (0.0, 0.0, 0.0)))
+        run_episode(StandinSimulator(width=8, height=6), NavEpisode("x", (0.0, 0.0, 0.0)))
 
 
 @pytest.mark.slow
@@ -159,7 +159,7 @@ def test_real_memory_if_available(tmp_path: Path) -> None:
     from robomem import Memory
 
     sim = StandinSimulator(width=64, height=48)
-    ep = Episode("mem", (0.0, 0.0, 0.0), goal_position=(0.0, 0.0, -1.0), actions=["move_forward"] * 4)
+    ep = NavEpisode("mem", (0.0, 0.0, 0.0), goal_position=(0.0, 0.0, -1.0), actions=["move_forward"] * 4)
     with Memory.open(tmp_path / "store") as mem:
         r = run_episode(sim, ep, mem)
         assert r.success and r.memory_updates == 5

@@ -12,7 +12,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 pytest.importorskip("mujoco")
 
 from robomem.envs.household import layout  # noqa: E402
-from robomem.envs.household.sim import ACTIONS, HouseholdSim  # noqa: E402
+from robomem.envs.household.sim import NAV_ACTIONS, HouseholdSim  # noqa: E402
 
 W, H = 320, 240
 
@@ -164,7 +164,7 @@ def test_cannot_walk_through_walls_or_furniture(sim: HouseholdSim) -> None:
         sim.teleport(2.1, 5.9)  # on the kitchen table
     with pytest.raises(ValueError):
         sim.step("fly")
-    assert len(ACTIONS) == 6
+    assert len(NAV_ACTIONS) == 6
 
 
 def test_path_planning_and_closed_doors(sim: HouseholdSim) -> None:
