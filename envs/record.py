@@ -36,7 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from robomem.io.bag import INSTANCE_LABELS_TYPE, BagWriter
+from robomem.io.bag import INSTANCE_LABELS_TYPE
+from robomem.io.bag_writer import BagWriter
 from robomem.io.ros_io import TopicMap
 from robomem.observation import InstanceInfo, Intrinsics, Observation, Pose
 from robomem.testing.synthetic import Box, BoxScene, demo_boxes

@@ -13,7 +13,8 @@ from robomem import Memory, MemoryConfig
 from robomem.cli.main import main as cli
 from robomem.envs.record import Recording, synthetic_recording, truth_path, write_bag
 from robomem.errors import ConfigError
-from robomem.io.bag import BagError, BagReader, BagWriter, suggest_mapping, summarize
+from robomem.io.bag import BagError, BagReader, suggest_mapping, summarize
+from robomem.io.bag_writer import BagWriter
 from robomem.io.replay import ReplayConfig, ReplayError, TopicMap, replay
 
 DATA = Path(__file__).parents[1] / "data"
