@@ -15,7 +15,8 @@ Callers tell errors apart by type, never by message text::
 
 ``ConfigError``, ``ObservationError`` and ``QueryError`` also subclass :class:`ValueError`, and the
 others :class:`RuntimeError`, so code written against the built-in types keeps working.  TF lookups
-have their own family in :mod:`robomem.io.tf_buffer` (``TfError`` and subclasses, also ``LookupError``).
+have their own family in :mod:`robomem.io.tf_buffer` (``TfError`` and subclasses: RobomemError and
+``LookupError``); a ROS message that cannot be decoded (:mod:`robomem.io.rosmsg`) is an ObservationError.
 This module imports nothing from robomem, so every layer may import it.
 """
 

@@ -529,6 +529,7 @@ def all_surfaces() -> dict[str, tuple[Surface, str]]:
             out[s.name] = (s, f.room)
     for s in FLOOR_SPOTS:
         room = room_at((s.lo[0] + s.hi[0]) / 2, (s.lo[1] + s.hi[1]) / 2)
-        assert room is not None
+        if room is None:
+            raise ValueError(f"layout: floor spot {s.name!r} lies in no room")
         out[s.name] = (s, room)
     return out

@@ -328,7 +328,8 @@ class HouseholdSim:
     def observe(self) -> HouseholdFrame:
         """Render the agent's view: RGB, metric depth, instance ids and labels, pose, intrinsics."""
         rgb, depth, inst = self._renderer.render(self.data, self.house.agent_camera, self.house.geom_instance)
-        assert inst is not None
+        if inst is None:  # the renderer was given geom_instance, so this is a broken renderer
+            raise RuntimeError("HouseholdSim.observe: the renderer returned no instance image")
         labels = {int(i): self.house.instance_labels[int(i)] for i in np.unique(inst) if i != 0}
         return HouseholdFrame(
             rgb,

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from robomem.errors import ObservationError
 from robomem.io.tf_buffer import Transform
 from robomem.observation import InstanceInfo, Intrinsics, Pose, quat_to_matrix
 
@@ -67,7 +68,7 @@ def _field(msg: Any, name: str, what: str) -> Any:
     try:
         return getattr(msg, name)
     except AttributeError:
-        raise ValueError(f"{what}: message of type {type(msg).__name__} has no field {name!r}") from None
+        raise ObservationError(f"{what}: message of type {type(msg).__name__} has no field {name!r}") from None
 
 
 # -- time -------------------------------------------------------------------------------
@@ -82,14 +83,14 @@ def stamp_to_seconds(stamp: Any) -> float:
         return stamp_to_seconds(stamp.stamp)
     if hasattr(stamp, "nanoseconds"):
         return int(stamp.nanoseconds) * 1e-9
-    raise ValueError(f"stamp_to_seconds: cannot read a time from {type(stamp).__name__} (need sec and nanosec)")
+    raise ObservationError(f"stamp_to_seconds: cannot read a time from {type(stamp).__name__} (need sec and nanosec)")
 
 
 def seconds_to_stamp(t: float) -> tuple[int, int]:
     """(sec, nanosec) for float seconds, nanosec in [0, 1e9)."""
     t = float(t)
     if not math.isfinite(t):
-        raise ValueError(f"seconds_to_stamp: time must be finite, got {t}")
+        raise ObservationError(f"seconds_to_stamp: time must be finite, got {t}")
     ns = round(t * 1e9)
     return ns // 1_000_000_000, ns % 1_000_000_000
 
@@ -118,23 +119,23 @@ def image_to_numpy(msg: Any) -> np.ndarray:
     """
     enc = str(_field(msg, "encoding", "image_to_numpy"))
     if enc not in IMAGE_ENCODINGS:
-        raise ValueError(f"image_to_numpy: unsupported encoding {enc!r}; supported: {', '.join(IMAGE_ENCODINGS)}")
+        raise ObservationError(f"image_to_numpy: unsupported encoding {enc!r}; supported: {', '.join(IMAGE_ENCODINGS)}")
     kind, ch = IMAGE_ENCODINGS[enc]
     h, w = int(_field(msg, "height", "image_to_numpy")), int(_field(msg, "width", "image_to_numpy"))
     step = int(_field(msg, "step", "image_to_numpy"))
     if h <= 0 or w <= 0:
-        raise ValueError(f"image_to_numpy: empty image ({h}x{w}, encoding {enc})")
+        raise ObservationError(f"image_to_numpy: empty image ({h}x{w}, encoding {enc})")
     dt = np.dtype(kind).newbyteorder(">" if bool(_field(msg, "is_bigendian", "image_to_numpy")) else "<")
     row = w * ch * dt.itemsize
     if step < row:
-        raise ValueError(
+        raise ObservationError(
             f"image_to_numpy: step {step} is smaller than width*channels*bytes = {w}*{ch}*{dt.itemsize} = {row} "
             f"(encoding {enc}, {h}x{w})"
         )
     buf = _buffer(_field(msg, "data", "image_to_numpy"))
     need = step * (h - 1) + row  # the last row's padding may be missing
     if buf.size < need:
-        raise ValueError(
+        raise ObservationError(
             f"image_to_numpy: data has {buf.size} bytes, expected step*height = {step}*{h} = {step * h} "
             f"(encoding {enc}, {h}x{w})"
         )
@@ -159,7 +160,9 @@ def image_to_rgb(msg: Any) -> np.ndarray:
         return np.ascontiguousarray(a[..., 2::-1])
     if enc in ("mono8", "8UC1"):
         return np.repeat(a[..., None], 3, axis=2)
-    raise ValueError(f"image_to_rgb: encoding {enc!r} is not a colour image (use rgb8, bgr8, rgba8, bgra8 or mono8)")
+    raise ObservationError(
+        f"image_to_rgb: encoding {enc!r} is not a colour image (use rgb8, bgr8, rgba8, bgra8 or mono8)"
+    )
 
 
 def depth_to_metres(msg: Any) -> np.ndarray:
@@ -172,7 +175,7 @@ def depth_to_metres(msg: Any) -> np.ndarray:
         d = image_to_numpy(msg).astype(np.float32, copy=False)
         d[~np.isfinite(d)] = np.nan
         return d
-    raise ValueError(
+    raise ObservationError(
         f"depth_to_metres: encoding {enc!r} is not a depth image (expected 16UC1 millimetres or 32FC1 metres)"
     )
 
@@ -181,12 +184,12 @@ def instance_image_to_ids(msg: Any) -> np.ndarray:
     """An instance-id image (32SC1, 16UC1, mono16, 8UC1, mono8) as int32 (H, W); 0 = no instance."""
     enc = str(_field(msg, "encoding", "instance_image_to_ids"))
     if enc not in ("32SC1", "16UC1", "mono16", "8UC1", "mono8"):
-        raise ValueError(
+        raise ObservationError(
             f"instance_image_to_ids: encoding {enc!r} is not an integer id image (use 32SC1, 16UC1 or 8UC1)"
         )
     ids = image_to_numpy(msg).astype(np.int32, copy=False)
     if ids.size and int(ids.min()) < 0:
-        raise ValueError(f"instance_image_to_ids: negative instance id {int(ids.min())}")
+        raise ObservationError(f"instance_image_to_ids: negative instance id {int(ids.min())}")
     return ids
 
 
@@ -201,15 +204,17 @@ def camera_info_to_intrinsics(msg: Any, use_projection: bool = False) -> Intrins
     if use_projection:
         p = np.asarray(_field(msg, "p", what), dtype=np.float64).reshape(-1)
         if p.size != 12:
-            raise ValueError(f"{what}: P must have 12 values, got {p.size}")
+            raise ObservationError(f"{what}: P must have 12 values, got {p.size}")
         fx, fy, cx, cy = p[0], p[5], p[2], p[6]
     else:
         k = np.asarray(_field(msg, "k", what), dtype=np.float64).reshape(-1)
         if k.size != 9:
-            raise ValueError(f"{what}: K must have 9 values, got {k.size}")
+            raise ObservationError(f"{what}: K must have 9 values, got {k.size}")
         fx, fy, cx, cy = k[0], k[4], k[2], k[5]
     if fx <= 0 or fy <= 0:
-        raise ValueError(f"{what}: focal length fx={fx}, fy={fy} is not positive (uncalibrated camera? K is all zero)")
+        raise ObservationError(
+            f"{what}: focal length fx={fx}, fy={fy} is not positive (uncalibrated camera? K is all zero)"
+        )
     width, height = int(_field(msg, "width", what)), int(_field(msg, "height", what))
     roi = getattr(msg, "roi", None)
     if roi is not None and int(getattr(roi, "width", 0)) > 0 and int(getattr(roi, "height", 0)) > 0:
@@ -239,7 +244,7 @@ def _unwrap_pose(msg: Any) -> tuple[Any, Any]:
             m = m.pose
         else:
             break
-    raise ValueError(
+    raise ObservationError(
         f"to_matrix: {type(msg).__name__} is not a Pose, PoseStamped, PoseWithCovariance(Stamped), Odometry, "
         "Transform or TransformStamped (no position/orientation or translation/rotation fields)"
     )
@@ -253,7 +258,7 @@ def _quat(q: Any, what: str) -> np.ndarray:
     a = np.array([float(q.x), float(q.y), float(q.z), float(q.w)])
     n2 = float(a @ a)
     if not np.all(np.isfinite(a)) or abs(n2 - 1.0) > 0.01:
-        raise ValueError(f"{what}: quaternion (x, y, z, w) = {a.tolist()} is not a unit quaternion")
+        raise ObservationError(f"{what}: quaternion (x, y, z, w) = {a.tolist()} is not a unit quaternion")
     return a / math.sqrt(n2)
 
 
@@ -264,7 +269,7 @@ def to_matrix(msg: Any) -> np.ndarray:
     m[:3, :3] = quat_to_matrix(_quat(q, "to_matrix"))
     m[:3, 3] = _xyz(t)
     if not np.all(np.isfinite(m)):
-        raise ValueError(f"to_matrix: position contains NaN or inf: {m[:3, 3].tolist()}")
+        raise ObservationError(f"to_matrix: position contains NaN or inf: {m[:3, 3].tolist()}")
     return m
 
 
@@ -283,7 +288,7 @@ def fill_pose_msg(pose_msg: Any, pose: Pose | np.ndarray) -> Any:
     elif hasattr(pose_msg, "translation"):
         t, r = pose_msg.translation, pose_msg.rotation
     else:
-        raise ValueError(f"fill_pose_msg: {type(pose_msg).__name__} has neither position nor translation")
+        raise ObservationError(f"fill_pose_msg: {type(pose_msg).__name__} has neither position nor translation")
     t.x, t.y, t.z = (float(v) for v in xyz)
     r.x, r.y, r.z, r.w = (float(v) for v in q)
     return pose_msg
@@ -319,17 +324,17 @@ def instance_labels_to_infos(msg: Any) -> dict[int, InstanceInfo]:
     labels = [str(s) for s in _field(msg, "labels", what)]
     scores = [float(s) for s in getattr(msg, "scores", [])]
     if len(labels) != len(ids) or (scores and len(scores) != len(ids)):
-        raise ValueError(
+        raise ObservationError(
             f"{what}: ids ({len(ids)}), labels ({len(labels)}) and scores ({len(scores)}) differ in length"
         )
     out: dict[int, InstanceInfo] = {}
     for n, (i, lab) in enumerate(zip(ids, labels, strict=True)):
         if i <= 0:
-            raise ValueError(f"{what}: ids[{n}] = {i}; instance ids must be > 0 (0 means no instance)")
+            raise ObservationError(f"{what}: ids[{n}] = {i}; instance ids must be > 0 (0 means no instance)")
         if i in out:
-            raise ValueError(f"{what}: instance id {i} appears twice")
+            raise ObservationError(f"{what}: instance id {i} appears twice")
         try:
             out[i] = InstanceInfo(lab, scores[n] if scores else 1.0)
         except ValueError as e:
-            raise ValueError(f"{what}: id {i}: {e}") from None
+            raise ObservationError(f"{what}: id {i}: {e}") from None
     return out

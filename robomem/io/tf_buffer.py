@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from robomem.errors import RobomemError
 from robomem.observation import Pose, quat_to_matrix
 
 __all__ = [
@@ -44,8 +45,8 @@ __all__ = [
 ]
 
 
-class TfError(LookupError):
-    """Base of the lookup errors (a ``LookupError``)."""
+class TfError(RobomemError, LookupError):
+    """Base of the lookup errors (a :class:`~robomem.errors.RobomemError` and a ``LookupError``)."""
 
 
 class FrameNotFoundError(TfError):
