@@ -18,9 +18,12 @@ log() { printf '[bootstrap] %s\n' "$*"; }
 
 # --- system packages -------------------------------------------------------------
 # EGL + Mesa for headless MuJoCo rendering, libusb for open3d, cmake/g++ for the ROS
-# interface packages.
+# interface packages; Debian's colcon (with the ROS and setup.py plugins) for the colcon build test.
 need=()
-for p in libegl1 libegl-mesa0 libgl1-mesa-dri libgles2 libusb-1.0-0 libgomp1 cmake g++ make; do
+for p in libegl1 libegl-mesa0 libgl1-mesa-dri libgles2 libusb-1.0-0 libgomp1 cmake g++ make \
+  colcon python3-colcon-ros python3-colcon-python-setup-py python3-colcon-package-selection \
+  python3-colcon-parallel-executor python3-colcon-output python3-colcon-recursive-crawl \
+  python3-colcon-library-path python3-colcon-metadata python3-colcon-test-result python3-colcon-bash; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -43,6 +46,13 @@ log "installing torch==2.13.0 (CPU build)"
 "${PIP[@]}" install "torch==2.13.0"
 log "installing robomem and its extras"
 "${PIP[@]}" install -e ".[torch,embed,spatial,sim,replay,ros,interop,dev]"
+
+# --- current colcon from PyPI, in its own venv (colcon is a build tool, not a robomem dependency) ---
+if [ ! -x "$ROOT/.colcon-venv/bin/colcon" ]; then
+  log "installing colcon from PyPI into .colcon-venv"
+  "$PY" -m venv "$ROOT/.colcon-venv"
+  "$ROOT/.colcon-venv/bin/python" -m pip --disable-pip-version-check -q install colcon-common-extensions
+fi
 
 # --- ROS 2 interface packages ------------------------------------------------------
 if [ -f scripts/build_ros_interfaces.sh ]; then
