@@ -306,14 +306,19 @@ class MemoryConfig(Checked):
 # -- the ros: and replay: sections (read by robomem.io and robomem.nodes) ---------------------------
 @dataclass(frozen=True)
 class TopicMap:
-    """``ros.topics``: which topic plays which role ("" = not used)."""
+    """``ros.topics``: which topic plays which role ("" = not used).
 
-    color: str = "/camera/color/image_raw"
-    depth: str = "/camera/depth/image_raw"
-    camera_info: str = "/camera/color/camera_info"
-    instances: str = "/camera/instances"
-    labels: str = "/camera/instance_labels"
-    events: str = "/robomem/events"
+    Names without a leading ``/`` are relative, as ROS resolves them: a node in namespace ``/robot1``
+    subscribes to ``/robot1/camera/color/image_raw``; in a bag (recorded from the root namespace) they
+    are ``/camera/...`` (:meth:`absolute`).  /tf and /tf_static are global, as in ROS.
+    """
+
+    color: str = "camera/color/image_raw"
+    depth: str = "camera/depth/image_raw"
+    camera_info: str = "camera/color/camera_info"
+    instances: str = "camera/instances"
+    labels: str = "camera/instance_labels"
+    events: str = "robomem/events"
     detections: str = ""  # vision_msgs/msg/Detection2DArray, instead of instances + labels
     tf: str = "/tf"
     tf_static: str = "/tf_static"
@@ -321,6 +326,12 @@ class TopicMap:
 
     def used(self) -> dict[str, str]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if getattr(self, f.name)}
+
+    def absolute(self, namespace: str = "/") -> TopicMap:
+        """Relative names resolved in ``namespace`` (default the root, as bags record them)."""
+        ns = "/" + namespace.strip("/") + "/" if namespace.strip("/") else "/"
+        names = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return TopicMap(**{k: v if not v or v.startswith("/") else ns + v.lstrip("~/") for k, v in names.items()})
 
 
 @dataclass(frozen=True)
@@ -355,12 +366,12 @@ class RosSync(Checked):
 class NodeOptions(Checked):
     """``ros.node``: what only the live nodes need (not replay)."""
 
-    markers_topic: str = "/robomem/scene_graph"
-    diagnostics_topic: str = "/diagnostics"
-    goal_topic: str = "/robomem/goal"
-    goal_pose_topic: str = "/goal_pose"
-    context_topic: str = "/robomem/context"
-    query_service: str = "/robomem/query"
+    markers_topic: str = "robomem/scene_graph"  # relative: follows the node's namespace
+    diagnostics_topic: str = "/diagnostics"  # global, as in ROS (one aggregator for the robot)
+    goal_topic: str = "robomem/goal"
+    goal_pose_topic: str = "goal_pose"
+    context_topic: str = "robomem/context"
+    query_service: str = "robomem/query"
     max_stamp_age: float = 30.0  # s; older frames (vs. the node clock) are rejected as stale
     update_queue: int = 4  # frames waiting for Memory.update; the oldest is dropped past this
     sensor_qos: str = "sensor_data"  # "sensor_data" (best effort, like camera drivers) or "reliable"
@@ -443,8 +454,8 @@ def config_from_dict(data: Mapping[str, Any], source: str = "") -> ConfigFile:
     """A :class:`ConfigFile` from the parsed file; errors name the file (if any) and the dotted key."""
     try:
         return _config_from_dict(data, source)
-    except ConfigError as exc:
-        if source and not str(exc).startswith(source):
+    except ConfigError as exc:  # the checks below never name the file: add it once here
+        if source:
             raise ConfigError(f"{source}: {exc}") from None
         raise
 
