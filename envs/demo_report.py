@@ -25,13 +25,20 @@ def losses(rows: list[dict[str, Any]]) -> list[str]:
         m, n = r["memory"], r["no_memory"]
         if r["kind"] != "fetch" or (m["success"] and (not n["success"] or m["steps"] <= n["steps"])):
             continue
-        why = []
+        tried = m["search"]["tried"] if m["search"] else []
         log = m["search"]["log"] if m["search"] else []
-        stale = [line for line in log if line.startswith("abandon")]
+        why = []
+        stale = [place for kind, place in tried if kind == "object" and place != r["truth"]]
         if stale:
-            why.append(f"{len(stale)} candidate(s) memory sent it to did not show the {r['label']} ({stale[0]})")
-        if n["success"] and n["search"] and n["search"]["log"]:
-            why.append(f"exploration's nearest room first happened to hold it ({n['answer']})")
+            why.append(f"memory's remembered place ({', '.join(dict.fromkeys(stale))}) no longer held the {r['label']}")
+        looked = [place for kind, place in tried if kind != "object" and place != r["truth"]]
+        if looked:
+            why.append(
+                f"memory had no evidence of where it went; it then looked in {', '.join(dict.fromkeys(looked))} first"
+            )
+        if n["success"] and n["search"] and n["search"]["tried"]:
+            first = n["search"]["tried"][0][1]
+            why.append(f"exploration's nearest room ({first}) {'held it' if first == r['truth'] else 'was on the way'}")
         if not m["success"]:
             why.append(f"memory did not find it within the step limit ({m['detail']})")
         out.append(

@@ -72,6 +72,7 @@ class SearchResult:
     remembered: int = 0  # of which came from memory
     replans: int = 0  # contexts rebuilt during the search
     episode_id: int | None = None  # the episode it was recorded as
+    tried: list[tuple[str, str | None]] = field(default_factory=list)  # (kind, place) of each candidate, in order
     path: list[tuple[float, float]] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
 
@@ -88,6 +89,7 @@ class SearchResult:
             "remembered": self.remembered,
             "replans": self.replans,
             "episode_id": self.episode_id,
+            "tried": [list(t) for t in self.tried],
             "path": [[round(x, 3), round(y, 3)] for x, y in self.path],
             "log": self.log,
         }
@@ -204,6 +206,7 @@ def run_search(
         remembered=remembered,
         replans=replans,
         episode_id=episode,
+        tried=[(p.kind, p.place) for p in tried],
         path=list(nav.path[path_start:]),
         log=list(policy.log),
     )

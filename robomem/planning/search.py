@@ -295,9 +295,11 @@ def usually_place(e: Entry, subject: str) -> str | None:
     return None
 
 
-def _same_thing(a: str, b: str) -> bool:
-    wa, wb = words(a), words(b)
-    if not wa or not wb:
+def _same_thing(subject: str, name: str) -> bool:
+    """Whether a fact's subject names the searched thing: the same words (plurals folded), or one class noun
+    that is the name's head noun ("mugs" covers "red mug"); "white mug" does not cover "floral mug"."""
+    ws = [w[:-1] if w.endswith("s") and len(w) > 3 else w for w in words(subject)]
+    wn = [w[:-1] if w.endswith("s") and len(w) > 3 else w for w in words(name)]
+    if not ws or not wn:
         return False
-    sing = [w[:-1] if w.endswith("s") else w for w in wa]
-    return wa[-1] == wb[-1] or sing[-1] == wb[-1] or set(wb) <= set(wa) | set(sing)
+    return ws == wn or (len(ws) == 1 and ws[0] == wn[-1])

@@ -95,3 +95,20 @@ def test_memory_helps(demo_run: tuple[Path, dict]) -> None:
     assert mem["success"] >= nomem["success"] or mem["steps"] < nomem["steps"]
     # memory answers questions from what it saw: at least as many right as looking without memory
     assert mem["right"] >= 1
+
+
+def test_every_loss_is_explained_and_every_search_is_an_episode(demo_run: tuple[Path, dict]) -> None:
+    root, res = demo_run
+    lost = {line.split(" ", 1)[0] for line in res["losses"]}
+    for k, r in enumerate(res["rows"], 1):
+        m, n = r["memory"], r["no_memory"]
+        is_loss = r["kind"] == "fetch" and (not m["success"] or (n["success"] and m["steps"] > n["steps"]))
+        assert (f"T{k}" in lost) == is_loss, (k, m["steps"], n["steps"])
+        if m["search"] is not None:  # memory's searches are recorded in episodic memory; exploration has none
+            assert m["search"]["episode_id"] is not None
+        if n["search"] is not None:
+            assert n["search"]["episode_id"] is None
+    for line in res["losses"]:
+        assert "why:" in line and "Decisions: go:" in line
+    summary = (root / "report" / "summary.md").read_text()
+    assert "## Where memory lost" in summary

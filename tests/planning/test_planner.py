@@ -286,6 +286,9 @@ def test_usually_place_parsing_and_location_words():
         data={"subject": "books", "predicate": "usually in", "object": "study"},
     )
     assert _usually_place(e2, "book") == "study"
+    # another kind of the same noun is not the searched thing: "white mug" habits do not send a "floral mug" search
+    e3 = Entry(key="fact:4", kind="fact", source="semantic", text="white mug | usually_in | kitchen")
+    assert _usually_place(e3, "floral mug") is None and _usually_place(e3, "white mug") == "kitchen"
     assert {"table"} <= _location_words("bring me the red mug from the table")
     assert "mug" not in _location_words("go to the red mug")
 
