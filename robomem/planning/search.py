@@ -284,6 +284,8 @@ def usually_place(e: Entry, subject: str) -> str | None:
     if pred == "usually_in":
         if d.get("valid_to") is not None:
             return None  # a retired fact
+        if d.get("subject_label") and d.get("object_label"):  # semantic memory's typed labels: nothing to parse
+            return str(d["object_label"]) if _same_thing(str(d["subject_label"]), subject) else None
         subj = _strip_entity(str(d.get("subject_name") or d.get("subject") or subject))
         obj = d.get("object_name") or d.get("object") or d.get("value")
         if obj is not None and _same_thing(subj, subject):
