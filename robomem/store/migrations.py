@@ -38,8 +38,10 @@ def migrate_2_to_3(conn: sqlite3.Connection) -> None:
     steps = _columns(conn, "steps")
     if steps and "seen" not in steps:
         conn.execute("ALTER TABLE steps ADD COLUMN seen TEXT NOT NULL DEFAULT '[]'")
-        rows = conn.execute("SELECT id, observation FROM steps WHERE kind='observe' AND observation LIKE '%: saw %'")
-        for sid, text in rows.fetchall():
+        observed = conn.execute(
+            "SELECT id, observation FROM steps WHERE kind='observe' AND observation LIKE '%: saw %'"
+        ).fetchall()
+        for sid, text in observed:
             saw = text.split(": saw ", 1)[1].split(";")[0]
             ids = list(dict.fromkeys(int(i) for i in _OBJECT_REF.findall(saw)))
             if ids:
