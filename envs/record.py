@@ -371,7 +371,7 @@ def write_bag(
     directory) and its ground truth to ``<out>.truth.json``.  Returns the bag path."""
     if depth_encoding not in ("32FC1", "16UC1"):
         raise ValueError(f"depth_encoding: expected '32FC1' or '16UC1', got {depth_encoding!r}")
-    topics = topics or TopicMap()
+    topics = (topics or TopicMap()).absolute()  # a bag records absolute names (the root namespace)
     out = Path(out)
     with BagWriter(out, storage=storage) as bag:
         for t, topic, msgtype, msg in iter_messages(rec, topics, depth_encoding, bag, frames):

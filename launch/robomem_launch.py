@@ -1,50 +1,61 @@
 """Launch the robomem memory and planner nodes (ros2 launch robomem robomem_launch.py).
 
-Arguments: params_file (default: the installed config/robomem.yaml), store_path,
-use_sim_time, and remappings through the usual ros2 launch mechanisms.
-Where launch_ros is not installed (PyPI-only machines), `robomem ros` starts the
-same two nodes with the same params file.
+Arguments:
+  params_file   ros__parameters file for both nodes (default: the installed
+                share/robomem/config/robomem_ros.yaml, generated from config/robomem.yaml)
+  namespace     namespace of both nodes, e.g. robot1; their topics and services follow it
+                (/tf, /tf_static and /diagnostics stay global)
+  store_path    the memory store directory (default robomem_store)
+  use_sim_time  take time from /clock (default false)
+
+Where launch_ros is not installed (PyPI-only machines), `robomem ros` starts the same
+two nodes with the same parameters (`--namespace`, `--store`, `--use-sim-time`).
 """
 
 import os
 
 from ament_index_python.packages import get_package_share_directory
-from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
+
+from launch import LaunchDescription
+
+ARGUMENTS = ("params_file", "namespace", "store_path", "use_sim_time")
 
 
 def generate_launch_description():
     share = get_package_share_directory("robomem")
-    config = LaunchConfiguration("config_file")
-    use_sim_time = LaunchConfiguration("use_sim_time")
+    params_file = LaunchConfiguration("params_file")
+    namespace = LaunchConfiguration("namespace")
+    use_sim_time = ParameterValue(LaunchConfiguration("use_sim_time"), value_type=bool)
     store = LaunchConfiguration("store_path")
-    common = {"config_file": config, "use_sim_time": use_sim_time}
     return LaunchDescription(
         [
-            DeclareLaunchArgument("config_file", default_value=os.path.join(share, "config", "robomem.yaml")),
-            DeclareLaunchArgument("use_sim_time", default_value="false"),
-            DeclareLaunchArgument("store_path", default_value="robomem_store"),
-            DeclareLaunchArgument("color_topic", default_value="/camera/color/image_raw"),
-            DeclareLaunchArgument("depth_topic", default_value="/camera/depth/image_raw"),
+            DeclareLaunchArgument(
+                "params_file",
+                default_value=os.path.join(share, "config", "robomem_ros.yaml"),
+                description="ros__parameters file for both nodes",
+            ),
+            DeclareLaunchArgument("namespace", default_value="", description="namespace of both nodes"),
+            DeclareLaunchArgument("store_path", default_value="robomem_store", description="memory store directory"),
+            DeclareLaunchArgument("use_sim_time", default_value="false", description="take time from /clock"),
             Node(
                 package="robomem",
                 executable="robomem_memory_node",
                 name="robomem_memory",
+                namespace=namespace,
                 output="screen",
-                parameters=[{**common, "store_path": store}],
-                remappings=[
-                    ("/camera/color/image_raw", LaunchConfiguration("color_topic")),
-                    ("/camera/depth/image_raw", LaunchConfiguration("depth_topic")),
-                ],
+                parameters=[params_file, {"store_path": store, "use_sim_time": use_sim_time}],
             ),
             Node(
                 package="robomem",
                 executable="robomem_planner_node",
                 name="robomem_planner",
+                namespace=namespace,
                 output="screen",
-                parameters=[common],
+                parameters=[params_file, {"use_sim_time": use_sim_time}],
             ),
         ]
     )

@@ -9,6 +9,7 @@ process (the same console entry points ``ros2 run`` uses); Ctrl-C stops both.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -17,6 +18,44 @@ import time
 from pathlib import Path
 
 NODES = {"memory": "robomem.nodes.memory_node", "planner": "robomem.nodes.planner_node"}
+NODE_NAMES = {"memory": "robomem_memory", "planner": "robomem_planner"}
+PLANNER_PARAMS = ("node.goal_topic", "node.goal_pose_topic", "node.context_topic", "node.query_service", "node.k")
+PARAMS_HEADER = """\
+# ROS 2 parameters of the robomem nodes (ros2 run ... --ros-args --params-file, or the launch file's
+# params_file).  Generated from config/robomem.yaml, the one source of truth shared with the core and
+# replay: regenerate with `robomem ros --print-params > config/robomem_ros.yaml`
+# (tests/nodes/test_parameters.py fails when the two differ).  /**/ matches any namespace.
+"""
+
+
+def ros_parameters(config: str | Path | None) -> dict[str, dict[str, object]]:
+    """The ``ros__parameters`` document for both nodes: every parameter each declares, valued from ``config``."""
+    from robomem.nodes.settings import NodeSettings, flatten
+
+    flat = flatten(NodeSettings.load(config))
+    flat.pop("config_file")
+
+    def nested(items: dict[str, object]) -> dict[str, object]:
+        out: dict[str, object] = {}
+        for name, value in items.items():
+            *parents, leaf = name.split(".")
+            d = out
+            for part in parents:
+                d = d.setdefault(part, {})  # type: ignore[assignment]
+            d[leaf] = list(value) if isinstance(value, tuple) else value  # type: ignore[index]
+        return out
+
+    planner = {k: flat[k] for k in PLANNER_PARAMS}
+    return {
+        f"/**/{NODE_NAMES['memory']}": {"ros__parameters": nested(flat)},
+        f"/**/{NODE_NAMES['planner']}": {"ros__parameters": nested(planner)},
+    }
+
+
+def ros_parameters_yaml(config: str | Path | None) -> str:
+    import yaml
+
+    return PARAMS_HEADER + yaml.safe_dump(ros_parameters(config), sort_keys=False, default_flow_style=False)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -24,6 +63,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", default=None, help="store directory (overrides store_path in the config)")
     p.add_argument("--only", choices=sorted(NODES), default=None, help="start just one node")
     p.add_argument("--use-sim-time", action="store_true", help="take time from /clock")
+    p.add_argument("--namespace", default="", help="ROS namespace of both nodes (e.g. robot1); topics follow it")
+    p.add_argument("--print-params", action="store_true", help="print the ros__parameters file for --config and exit")
     p.add_argument("--ros-args", nargs=argparse.REMAINDER, default=[], help="passed to both nodes after --ros-args")
 
 
@@ -35,13 +76,41 @@ def node_command(name: str, args: argparse.Namespace) -> list[str]:
         cmd += ["-p", f"store_path:={args.store}"]
     if args.use_sim_time:
         cmd += ["-p", "use_sim_time:=true"]
+    if args.namespace:
+        cmd += ["-r", f"__ns:=/{args.namespace.strip('/')}"]
     return cmd + list(args.ros_args or [])
 
 
+def find_config(name: str) -> Path | None:
+    """``name`` as given; else, for a bare file name, the installed share/robomem/config (ament index)
+    or the source tree's config/ next to the package."""
+    p = Path(name)
+    if p.exists():
+        return p
+    if p.is_absolute() or len(p.parts) > 2:
+        return None
+    dirs = []
+    try:
+        from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+
+        with contextlib.suppress(PackageNotFoundError, OSError):  # OSError: no AMENT_PREFIX_PATH
+            dirs.append(Path(get_package_share_directory("robomem")) / "config")
+    except ImportError:
+        pass
+    dirs.append(Path(__file__).resolve().parents[1] / "config")  # source tree / editable install
+    return next((d / p.name for d in dirs if (d / p.name).exists()), None)
+
+
 def run(args: argparse.Namespace) -> int:
-    if args.config and not Path(args.config).exists():
-        print(f"robomem ros: config file {args.config} not found", file=sys.stderr)
-        return 2
+    if args.config:
+        found = find_config(args.config)
+        if found is None:
+            print(f"robomem ros: config file {args.config} not found (nor in share/robomem/config)", file=sys.stderr)
+            return 2
+        args.config = str(found)
+    if args.print_params:
+        sys.stdout.write(ros_parameters_yaml(args.config))
+        return 0
     names = [args.only] if args.only else ["memory", "planner"]
     # Own sessions: a terminal's Ctrl-C reaches only this launcher, which asks each node once to stop.
     procs = {n: subprocess.Popen(node_command(n, args), env=dict(os.environ), start_new_session=True) for n in names}

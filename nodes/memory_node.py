@@ -36,7 +36,8 @@ from robomem.io.ros_io import parse_event
 from robomem.io.rosmsg import stamp_to_seconds
 from robomem.memory import Memory
 from robomem.nodes.markers import scene_graph_markers
-from robomem.nodes.settings import NodeSettings, description, flatten, unflatten
+from robomem.nodes.parameters import descriptor, set_parameters_callback
+from robomem.nodes.settings import NodeSettings, flatten, unflatten
 from robomem.observation import Observation, Pose
 from robomem.planning.context import Goal, RobotState
 from robomem.planning.planner import Planner
@@ -296,7 +297,6 @@ def _run_node(argv: list[str] | None = None) -> int:  # noqa: C901 - wiring only
     import rclpy
     from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
     from geometry_msgs.msg import Point
-    from rcl_interfaces.msg import ParameterDescriptor
     from rclpy.executors import ExternalShutdownException
     from rclpy.node import Node
     from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
@@ -309,13 +309,13 @@ def _run_node(argv: list[str] | None = None) -> int:  # noqa: C901 - wiring only
 
     rclpy.init(args=argv)
     node = Node("robomem_memory")
-    node.declare_parameter("config_file", "", ParameterDescriptor(description=description("config_file")))
+    node.declare_parameter("config_file", "", descriptor("config_file", ""))
     base = NodeSettings.load(node.get_parameter("config_file").value or None)
     values = {}
     for name, default in flatten(base).items():
         if name == "config_file":
             continue
-        node.declare_parameter(name, default, ParameterDescriptor(description=description(name)))
+        node.declare_parameter(name, default, descriptor(name, default))  # read-only / range / how it changes
         values[name] = node.get_parameter(name).value
     values["config_file"] = base.config_file
     settings = unflatten(values, base)
@@ -323,6 +323,12 @@ def _run_node(argv: list[str] | None = None) -> int:  # noqa: C901 - wiring only
     memory = Memory.open(settings.store_path, settings.memory)
     log.info(f"robomem memory node: store {settings.store_path} ({len(memory.objects())} objects)")
     core = MemoryNodeCore(settings, memory, log, lambda: node.get_clock().now().nanoseconds * 1e-9)
+
+    def put_settings(new: NodeSettings) -> None:
+        core.s = new
+
+    # ros2 param set: live where the core reads the value per message, refused with the reason otherwise
+    node.add_on_set_parameters_callback(set_parameters_callback(lambda: core.s, put_settings, log))
 
     t = settings.io.topics
 

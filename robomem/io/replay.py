@@ -221,7 +221,9 @@ class _Replayer:
 def check_topics(reader: BagReader, cfg: ReplayConfig) -> tuple[ReplayConfig, list[str]]:
     """Verify the configured topics against the bag: a topic the user named that is missing,
     or one with the wrong message type, is an error naming it; a default that is missing is
-    dropped with a warning."""
+    dropped with a warning.  Relative names are the root namespace's (``camera/...`` is
+    ``/camera/...`` in a bag)."""
+    cfg = replace(cfg, topics=cfg.topics.absolute())
     warnings: list[str] = []
     drop: dict[str, str] = {}
     in_bag = reader.topics

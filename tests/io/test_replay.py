@@ -249,7 +249,8 @@ def test_config_yaml_sections(tmp_path: Path) -> None:
     assert c.topics.depth == "/d" and c.topics.events == "" and c.camera_frame == "cam" and c.rate == 2.0
     repo_cfg = Path(__file__).parents[2] / "config" / "robomem.yaml"
     if repo_cfg.exists():
-        assert ReplayConfig.from_yaml(repo_cfg).topics.labels == "/camera/instance_labels"
+        topics = ReplayConfig.from_yaml(repo_cfg).topics  # relative names: the root namespace's in a bag
+        assert topics.labels == "camera/instance_labels" and topics.absolute().labels == "/camera/instance_labels"
 
 
 def test_recorded_rate_paces_replay(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_settings_from_repo_config_and_parameter_overrides():
     s = NodeSettings.load(ROOT / "config" / "robomem.yaml")
     flat = flatten(s)
-    assert flat["topics.color"] == "/camera/color/image_raw" and flat["memory.spatial.voxel_size"] == 0.03
+    assert flat["topics.color"] == "camera/color/image_raw" and flat["memory.spatial.voxel_size"] == 0.03
     s2 = unflatten({"topics.color": "/cam/rgb", "memory.spatial.voxel_size": 0.05, "node.tf_wait": 3.0}, s)
     assert s2.io.topics.color == "/cam/rgb" and s2.memory.spatial.voxel_size == 0.05 and s2.node.tf_wait == 3.0
     with pytest.raises(ValueError, match="unknown parameter 'topics.colour'"):

@@ -1,0 +1,136 @@
+"""The memory node's ROS parameters: which are read-only, which apply live, which need a restart.
+
+Plain data and functions (rclpy only inside :func:`descriptor` and :func:`set_parameters_callback`),
+so the policy is unit-tested without spinning and then exercised over DDS in
+tests/nodes/test_parameters.py.
+
+* read-only (``ros2 param set`` is refused by rclpy itself): what the node wired at start-up —
+  the store, the config file, every topic and service name, frames, pose source, sync, QoS.
+* live: read on every message, applied at once: ``node.max_stamp_age``, ``node.update_queue``.
+* restart: everything else (memory's thresholds live in the Memory of an open store, the timers'
+  periods, the default ``k``): a set is refused with that reason, and an out-of-range value is
+  refused with the range, before anything is applied.
+
+Ranges come from the same :class:`robomem.config.Rule` tables that check the config file, and go into
+the descriptors, so ``ros2 param describe`` shows them.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import fields, is_dataclass
+from typing import Any
+
+from robomem.config import MemoryConfig, RosSection, Rule
+from robomem.errors import ConfigError
+from robomem.nodes.settings import NodeSettings, description, unflatten
+
+__all__ = ["LIVE", "descriptor", "is_read_only", "refusal", "rule_for", "set_parameters_callback"]
+
+LIVE = frozenset({"node.max_stamp_age", "node.update_queue"})
+_READ_ONLY_PREFIXES = ("topics.", "frames.", "pose.", "sync.")
+_READ_ONLY = frozenset(
+    {
+        "store_path",
+        "config_file",
+        "robot_id",
+        "node.sensor_qos",
+        "node.pose_type",
+        "node.markers_topic",
+        "node.diagnostics_topic",
+        "node.goal_topic",
+        "node.goal_pose_topic",
+        "node.context_topic",
+        "node.query_service",
+        "memory.embedder",
+        "memory.workers",
+    }
+)
+_INT_MAX = 2**63 - 1
+
+
+def is_read_only(name: str) -> bool:
+    return name in _READ_ONLY or name.startswith(_READ_ONLY_PREFIXES)
+
+
+def rule_for(name: str) -> Rule | None:
+    """The config rule of a flat parameter name (``memory.spatial.voxel_size`` -> SpatialConfig's), if any."""
+    parts = name.split(".")
+    root: Any = MemoryConfig() if parts[0] == "memory" else RosSection() if len(parts) == 2 else None
+    if root is None or (parts[0] != "memory" and parts[0] not in {f.name for f in fields(RosSection)}):
+        return None
+    obj = root
+    for part in parts[1:-1] if parts[0] == "memory" else parts[:-1]:
+        obj = getattr(obj, part, None)
+        if obj is None or not is_dataclass(obj):
+            return None
+    ranges = getattr(type(obj), "RANGES", {})
+    return ranges.get(parts[-1])
+
+
+def refusal(name: str, value: Any, current: NodeSettings) -> tuple[str | None, NodeSettings]:
+    """Why setting ``name := value`` at run time is refused (None: accepted), and the settings after it."""
+    rule = rule_for(name)
+    if rule is not None:
+        why = rule.violation(value)
+        if why is not None:
+            return f"{name} {why}", current
+    if is_read_only(name):
+        return f"{name} is read-only: the node wired it at start-up; restart with the new value", current
+    if name not in LIVE:
+        return (
+            f"{name} cannot change while the node runs (it is fixed when the store is opened or the node "
+            f"starts); set it in the params file and restart",
+            current,
+        )
+    try:
+        return None, unflatten({name: value}, current)
+    except (ConfigError, ValueError, TypeError) as exc:
+        return f"{name}: {exc}", current
+
+
+def descriptor(name: str, value: Any) -> Any:
+    """rcl_interfaces ParameterDescriptor: description (+ how it changes), read-only flag, range."""
+    from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+
+    how = "read-only" if is_read_only(name) else "applied live" if name in LIVE else "restart to change"
+    d = ParameterDescriptor(description=f"{description(name)} [{how}]", read_only=is_read_only(name))
+    rule = rule_for(name)
+    if rule is not None and not rule.choices and not isinstance(value, bool):
+        if isinstance(value, int):
+            lo = int(rule.lo) + (1 if rule.lo_open else 0) if rule.lo is not None else -_INT_MAX - 1
+            hi = int(rule.hi) if rule.hi is not None else _INT_MAX
+            d.integer_range = [IntegerRange(from_value=lo, to_value=hi, step=1)]
+        elif isinstance(value, float):
+            lo_f = float(rule.lo) if rule.lo is not None else -sys.float_info.max
+            hi_f = float(rule.hi) if rule.hi is not None else sys.float_info.max
+            d.floating_point_range = [FloatingPointRange(from_value=lo_f, to_value=hi_f, step=0.0)]
+            if rule.lo_open:
+                d.additional_constraints = f"must be > {rule.lo:g}"
+    elif rule is not None and rule.choices:
+        d.additional_constraints = f"one of: {', '.join(rule.choices)}"
+    return d
+
+
+def set_parameters_callback(get: Any, put: Any, log: Any) -> Any:
+    """An ``add_on_set_parameters_callback`` callback: all of a set is applied, or none with the reason.
+
+    ``get()`` returns the node's current NodeSettings, ``put(settings)`` installs new ones.
+    """
+    from rcl_interfaces.msg import SetParametersResult
+
+    def callback(params: list[Any]) -> Any:
+        settings = get()
+        for p in params:
+            if p.name == "use_sim_time":  # rclpy's own parameter
+                continue
+            why, settings = refusal(p.name, p.value, settings)
+            if why is not None:
+                log.warning(f"parameter refused: {why}")
+                return SetParametersResult(successful=False, reason=why)
+        put(settings)
+        for p in params:
+            log.info(f"parameter {p.name} := {p.value!r} applied")
+        return SetParametersResult(successful=True)
+
+    return callback
