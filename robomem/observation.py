@@ -342,7 +342,9 @@ class Observation:
             if not np.issubdtype(ids.dtype, np.integer):
                 raise ObservationError(f"Observation.instance_ids: expected an integer dtype, got {ids.dtype}")
             if ids.shape != (h, w):
-                raise ObservationError(f"Observation.instance_ids: expected shape {(h, w)} to match depth, got {ids.shape}")
+                raise ObservationError(
+                    f"Observation.instance_ids: expected shape {(h, w)} to match depth, got {ids.shape}"
+                )
             lo, hi = int(ids.min()), int(ids.max())
             if lo < 0:
                 raise ObservationError(f"Observation.instance_ids: negative id {lo}")
@@ -350,7 +352,9 @@ class Observation:
             present = np.flatnonzero(np.bincount(ids.ravel(), minlength=1)) if hi < 1 << 16 else np.unique(ids)
             missing = [int(i) for i in present if i != 0 and int(i) not in infos]
             if missing:
-                raise ObservationError(f"Observation.instance_ids: ids {missing[:10]} have no label in Observation.instances")
+                raise ObservationError(
+                    f"Observation.instance_ids: ids {missing[:10]} have no label in Observation.instances"
+                )
             object.__setattr__(self, "instance_ids", _readonly(ids))
         elif infos:
             raise ObservationError("Observation.instances: labels given but instance_ids is None")
