@@ -35,6 +35,7 @@ from robomem.io.assembler import AssemblerSettings, ObservationAssembler, Reject
 from robomem.io.ros_io import parse_event
 from robomem.io.rosmsg import stamp_to_seconds
 from robomem.memory import Memory
+from robomem.nodes.diagnostics import Counts, DiagnosticsWindow
 from robomem.nodes.markers import scene_graph_markers
 from robomem.nodes.parameters import descriptor, set_parameters_callback
 from robomem.nodes.settings import NodeSettings, flatten, unflatten
@@ -387,16 +388,20 @@ def _run_node(argv: list[str] | None = None) -> int:  # noqa: C901 - wiring only
         except Exception as exc:
             core.reject("markers_failed", f"{type(exc).__name__}: {exc}")
 
+    diag_window = DiagnosticsWindow(window=max(10.0, 5 * settings.node.diagnostics_period))
+
     def publish_diagnostics() -> None:
         core.resolve_pending()
         arr = DiagnosticArray()
         arr.header.stamp = node.get_clock().now().to_msg()
         st = DiagnosticStatus()
-        st.name = "robomem/memory"
-        st.hardware_id = settings.store_path
-        recent = sum(core.rejected.values())
-        st.level = DiagnosticStatus.WARN if recent else DiagnosticStatus.OK
-        st.message = f"{core.updates} updates, {core.update_rate():.1f} Hz, {recent} rejected, {core.dropped} dropped"
+        st.name = f"{node.get_fully_qualified_name().lstrip('/')}: memory"  # robot1/robomem_memory: memory
+        st.hardware_id = settings.io.robot_id  # the robot this memory is of (the store is in the values)
+        received = sum(core.received[s] for s in core.streams)
+        counts = Counts(time.monotonic(), received, sum(core.rejected.values()), core.dropped, core.updates)
+        topics = [getattr(t, s) for s in core.streams]
+        level, st.message = diag_window.status(counts, {n: node.count_publishers(n) for n in topics})
+        st.level = bytes([level])
         st.values = [KeyValue(key=k, value=v) for k, v in core.diagnostics().items()]
         arr.status = [st]
         diag_pub.publish(arr)

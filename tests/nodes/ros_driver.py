@@ -201,7 +201,7 @@ def probe(goal: str) -> int:
 
     def on_diag(m: DiagnosticArray) -> None:
         for st in m.status:
-            if st.name == "robomem/memory":
+            if st.name == "robomem_memory: memory":  # the node's name (with its namespace, if any)
                 got["diag"] = {kv.key: kv.value for kv in st.values}
 
     def on_pose(m: PoseStamped) -> None:
