@@ -167,6 +167,7 @@ def run_search(
     start_steps, path_start = nav.steps, len(nav.path) - 1
     replans, abandoned, critic_replans = 0, 0, 0
     news, news_step = _news(record, label), 0
+    went: list[GoalProposal] = []  # every candidate the robot set off to, in order (re-plans do not erase it)
     status, reason = "step_limit", f"no sight of {label!r} within {max_steps} steps"
     while nav.steps - start_steps < max_steps:
         action = policy.act(nav.frame, ctx)
@@ -188,12 +189,15 @@ def run_search(
             policy.replan(ctx)
             replans += 1
         critic_replans, abandoned = policy.critic.replans, gave_up
+        cur = policy.current  # None right after a re-plan: a candidate dropped by it was never set off to
+        if cur is not None and (not went or _key(went[-1]) != _key(cur)):
+            went.append(cur)
     else:
         if nav.target_visible(label):
             status, reason = "found", f"{label!r} is in view"
     hit = nav.found(label) if status == "found" else None
     found, room = (hit[0], hit[1]) if hit is not None else (None, None)
-    tried = list(policy.tried)
+    tried = went
     res = SearchResult(
         label=label,
         success=found is not None,
@@ -213,6 +217,10 @@ def run_search(
     if record is not None:
         _record(record, nav, res, tried)
     return res
+
+
+def _key(p: GoalProposal) -> tuple[str, str | None, int | None]:
+    return (p.kind, p.place, p.object_id)
 
 
 def _news(memory: Memory | None, label: str) -> float:
