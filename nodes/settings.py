@@ -14,11 +14,13 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from robomem.config import MemoryConfig, NodeOptions, TopicMap, from_dict, load_config
+from robomem.config import MemoryConfig, NodeOptions, RosFrames, RosPose, RosSync, TopicMap, from_dict, load_config
 from robomem.errors import ConfigError
 from robomem.io.ros_io import RosIoConfig
+
+T = TypeVar("T")
 
 __all__ = ["DESCRIPTIONS", "NodeOptions", "NodeSettings", "description", "flatten", "unflatten"]
 
@@ -100,25 +102,31 @@ def description(name: str) -> str:
 
 
 def unflatten(values: dict[str, Any], base: NodeSettings) -> NodeSettings:
-    """Apply flat parameter values over ``base``; type errors raise ValueError naming the parameter."""
+    """Apply flat parameter values over ``base``; unknown names, wrong types and out-of-range values are a
+    ConfigError naming the parameter (checked by the same rules as the config file)."""
     flat = flatten(base)
     unknown = sorted(set(values) - set(flat))
     if unknown:
         raise ConfigError(f"unknown parameter {unknown[0]!r}")
     merged = {**flat, **values}
-    topics = replace(
-        base.io.topics, **{k.split(".", 1)[1]: str(v) for k, v in merged.items() if k.startswith("topics.")}
-    )
+
+    def section(cls: type[T], prefix: str) -> T:  # checked like the file's ros.<prefix> section
+        return from_dict(cls, {k.split(".", 1)[1]: v for k, v in merged.items() if k.startswith(prefix + ".")}, prefix)
+
+    frames, pose, sync = section(RosFrames, "frames"), section(RosPose, "pose"), section(RosSync, "sync")
+    robot_id = merged["robot_id"]
+    if not isinstance(robot_id, str):
+        raise ConfigError(f"robot_id: expected a string, got {robot_id!r}")
     io = replace(
         base.io,
-        topics=topics,
-        map_frame=str(merged["frames.map_frame"]),
-        camera_frame=str(merged["frames.camera_frame"]),
-        pose_source=str(merged["pose.source"]),
-        pose_child_frame=str(merged["pose.child_frame"]),
-        slop=float(merged["sync.slop"]),
-        queue_size=int(merged["sync.queue_size"]),
-        robot_id=str(merged["robot_id"]),
+        topics=section(TopicMap, "topics"),
+        map_frame=frames.map_frame,
+        camera_frame=frames.camera_frame,
+        pose_source=pose.source,
+        pose_child_frame=pose.child_frame,
+        slop=sync.slop,
+        queue_size=sync.queue_size,
+        robot_id=robot_id,
     )
     node_values = {k.split(".", 1)[1]: v for k, v in merged.items() if k.startswith("node.")}
     node = from_dict(NodeOptions, node_values, "node")

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from robomem import Memory
+from robomem.errors import ConfigError
 from robomem.nodes.markers import CUBE, LINE_LIST, TEXT, scene_graph_markers
 from robomem.nodes.memory_node import MemoryNodeCore, answer_query
 from robomem.nodes.settings import NodeSettings, flatten, unflatten
@@ -30,6 +31,18 @@ def test_settings_from_repo_config_and_parameter_overrides():
         unflatten({"topics.colour": "/x"}, s)
     with pytest.raises(ValueError, match="voxel_size"):
         unflatten({"memory.spatial.voxel_size": "big"}, s)
+    # ROS parameters are checked by the same rules as the file, named by the parameter
+    for values, message in (
+        ({"sync.slop": "wide"}, "sync.slop: expected a number, got 'wide'"),
+        ({"sync.queue_size": 0}, "sync.queue_size: must be >= 1, got 0"),
+        ({"pose.source": "gps"}, "pose.source: must be one of tf, topic"),
+        ({"topics.depth": 5}, "topics.depth: expected a string"),
+        ({"node.k": 0}, "node.k: must be >= 1"),
+        ({"memory.episodic.write_every": 0}, "memory.episodic.write_every: must be >= 1"),
+    ):
+        with pytest.raises(ConfigError) as info:
+            unflatten(values, s)
+        assert str(info.value).startswith(message), str(info.value)
 
 
 def test_settings_reject_unknown_keys(tmp_path):
