@@ -459,7 +459,18 @@ def _run_node(argv: list[str] | None = None) -> int:  # noqa: C901 - wiring only
 
 
 def main(argv: list[str] | None = None) -> int:
-    return _run_node(argv)
+    """Run the node; a bad parameter or config ends it with one fatal line (exit 2), before the store is opened."""
+    import sys
+
+    from rclpy.exceptions import ParameterException
+
+    from robomem.errors import ConfigError
+
+    try:
+        return _run_node(argv)
+    except (ConfigError, ParameterException) as exc:
+        print(f"[FATAL] [robomem_memory]: {exc}", file=sys.stderr, flush=True)
+        return 2
 
 
 if __name__ == "__main__":

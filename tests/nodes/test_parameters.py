@@ -126,6 +126,24 @@ def test_set_get_describe_over_dds(tmp_path):
     assert "parameter refused: memory.spatial.voxel_size must be > 0, got 0.0" in log.read_text()
 
 
+@pytest.mark.ros
+@pytest.mark.parametrize("value", ["-1.0", "0.0"], ids=["outside-descriptor-range", "outside-open-rule"])
+def test_bad_start_parameter_is_one_fatal_line_before_the_store(tmp_path, value):
+    ok, why = _rclpy_ok()
+    if not ok:
+        pytest.skip(f"rclpy/robomem_interfaces not importable ({why}); run scripts/bootstrap.sh")
+    env = dict(os.environ, ROS_DOMAIN_ID=str(random.randint(209, 214)), ROS_LOG_DIR=str(tmp_path / "ros_log"))
+    store = tmp_path / "store"
+    cmd = [sys.executable, "-m", "robomem.nodes.memory_node", "--ros-args", "-p", f"store_path:={store}"]
+    r = subprocess.run(
+        [*cmd, "-p", f"memory.spatial.voxel_size:={value}"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert r.returncode == 2, r.stderr[-3000:]
+    fatal = [line for line in r.stderr.splitlines() if "[FATAL]" in line]
+    assert len(fatal) == 1 and "memory.spatial.voxel_size" in fatal[0], r.stderr[-3000:]
+    assert "Traceback" not in r.stderr and not store.exists()
+
+
 # -- the `ros2 param` side (run as a script) --------------------------------------------------------------
 
 
