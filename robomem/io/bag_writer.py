@@ -14,7 +14,26 @@ import numpy as np
 from robomem.io.bag import INSTANCE_LABELS_TYPE, make_typestore
 from robomem.observation import InstanceInfo, Intrinsics, Pose
 
-__all__ = ["BagWriter"]
+__all__ = ["BagWriter", "offered_qos"]
+
+_SENSOR_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CameraInfo", INSTANCE_LABELS_TYPE)
+
+
+def offered_qos(topic: str, msgtype: str) -> Any:
+    """The QoS a ROS 2 publisher of ``topic`` offers, as rosbag2 records it (``offered_qos_profiles``):
+    /tf_static is reliable + transient local (depth 1, like tf2's static broadcaster), camera streams are
+    sensor data (best effort, depth 5), the rest reliable + volatile.  ``ros2 bag play`` replays with
+    these, so a late subscriber (RViz) still gets /tf_static."""
+    from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
+
+    zero = QosTime(sec=0, nsec=0)  # the RMW default (no deadline, no lifespan)
+    if msgtype == "tf2_msgs/msg/TFMessage" and topic.rstrip("/").endswith("tf_static"):
+        rel, dur, depth = QosReliability.RELIABLE, QosDurability.TRANSIENT_LOCAL, 1
+    elif msgtype in _SENSOR_TYPES:
+        rel, dur, depth = QosReliability.BEST_EFFORT, QosDurability.VOLATILE, 5
+    else:
+        rel, dur, depth = QosReliability.RELIABLE, QosDurability.VOLATILE, 100 if "TFMessage" in msgtype else 10
+    return Qos(QosHistory.KEEP_LAST, depth, rel, dur, zero, zero, QosLiveliness.AUTOMATIC, zero, False)
 
 
 # -- writing ------------------------------------------------------------------------------
@@ -37,6 +56,7 @@ class BagWriter:
     compress: bool = True
     _ts: Any = field(init=False, repr=False)
     _channels: dict[str, Any] = field(init=False, default_factory=dict, repr=False)
+    _schemas: dict[str, int] = field(init=False, default_factory=dict, repr=False)  # one per message type
     _writer: Any = field(init=False, default=None, repr=False)
     _file: Any = field(init=False, default=None, repr=False)
 
@@ -89,13 +109,22 @@ class BagWriter:
         ch = self._channels.get(topic)
         if self.storage == "mcap":
             if ch is None:
-                text, _ = self._ts.generate_msgdef(msgtype, ros_version=2)
-                sid = self._writer.register_schema(msgtype, "ros2msg", text.encode())
-                ch = self._channels[topic] = self._writer.register_channel(topic, "cdr", sid)
+                import yaml
+                from rosbags.rosbag2.metadata import dump_qos_v9
+
+                sid = self._schemas.get(msgtype)
+                if sid is None:
+                    text, _ = self._ts.generate_msgdef(msgtype, ros_version=2)
+                    sid = self._schemas[msgtype] = self._writer.register_schema(msgtype, "ros2msg", text.encode())
+                qos = yaml.safe_dump(dump_qos_v9([offered_qos(topic, msgtype)]), sort_keys=False)
+                meta = {"offered_qos_profiles": qos}  # as rosbag2_storage_mcap writes it
+                ch = self._channels[topic] = self._writer.register_channel(topic, "cdr", sid, metadata=meta)
             self._writer.add_message(ch, log_time=ns, publish_time=ns, data=bytes(data))
         else:
             if ch is None:
-                ch = self._channels[topic] = self._writer.add_connection(topic, msgtype, typestore=self._ts)
+                ch = self._channels[topic] = self._writer.add_connection(
+                    topic, msgtype, typestore=self._ts, offered_qos_profiles=[offered_qos(topic, msgtype)]
+                )
             self._writer.write(ch, ns, bytes(data))
 
     # -- message builders -------------------------------------------------------------
