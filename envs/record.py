@@ -8,8 +8,9 @@ Topics and types (the defaults of the ``ros:`` section of config/robomem.yaml):
 /camera/color/camera_info       sensor_msgs/msg/CameraInfo                   every frame
 /camera/instances               sensor_msgs/msg/Image 16UC1 instance ids     every frame
 /camera/instance_labels         robomem_interfaces/msg/InstanceLabels        every frame
-/tf                             tf2_msgs/msg/TFMessage map->base_link (and   ``tf_rate`` Hz
-                                base_link->camera_link when the head tilts)
+/tf                             tf2_msgs/msg/TFMessage map->odom->base_link  ``tf_rate`` Hz
+                                (REP 105; and base_link->camera_link when
+                                the head tilts)
 /tf_static                      tf2_msgs/msg/TFMessage camera_link->optical  once
 /robomem/events                 std_msgs/msg/String "kind: text"             a few
 =============================== ============================================ ==========================
@@ -60,6 +61,7 @@ class RobotFrames:
     """The TF frames a recording publishes (topics come from robomem.io.ros_io.TopicMap, as replay reads them)."""
 
     map_frame: str = "map"
+    odom_frame: str = "odom"  # REP 105: map -> odom (localisation; identity, the simulator does not drift) -> base
     base_frame: str = "base_link"
     camera_link: str = "camera_link"
     camera_frame: str = "camera_color_optical_frame"
@@ -331,7 +333,10 @@ def iter_messages(
         static.append((frames_.base_frame, frames_.camera_link, rec.head_pose_at(t0)))
     put(t0, topics.tf_static, "tf2_msgs/msg/TFMessage", bag.tf(static, t0))
     for t in rec.tf_stamps:
-        tfs = [(frames_.map_frame, frames_.base_frame, rec.base_pose_at(t))]
+        tfs = [
+            (frames_.map_frame, frames_.odom_frame, Pose(np.eye(4))),
+            (frames_.odom_frame, frames_.base_frame, rec.base_pose_at(t)),
+        ]
         if not rec.head_static:
             tfs.append((frames_.base_frame, frames_.camera_link, rec.head_pose_at(t)))
         put(t, topics.tf, "tf2_msgs/msg/TFMessage", bag.tf(tfs, t))

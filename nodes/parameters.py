@@ -21,7 +21,7 @@ import sys
 from dataclasses import fields, is_dataclass
 from typing import Any
 
-from robomem.config import MemoryConfig, RosSection, Rule
+from robomem.config import GE0, MemoryConfig, RosSection, Rule
 from robomem.errors import ConfigError
 from robomem.nodes.settings import NodeSettings, description, unflatten
 
@@ -34,6 +34,7 @@ _READ_ONLY = frozenset(
         "store_path",
         "config_file",
         "robot_id",
+        "tf_tolerance",
         "node.sensor_qos",
         "node.pose_type",
         "node.markers_topic",
@@ -55,6 +56,8 @@ def is_read_only(name: str) -> bool:
 
 def rule_for(name: str) -> Rule | None:
     """The config rule of a flat parameter name (``memory.spatial.voxel_size`` -> SpatialConfig's), if any."""
+    if name == "tf_tolerance":
+        return GE0
     parts = name.split(".")
     root: Any = MemoryConfig() if parts[0] == "memory" else RosSection() if len(parts) == 2 else None
     if root is None or (parts[0] != "memory" and parts[0] not in {f.name for f in fields(RosSection)}):

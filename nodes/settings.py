@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from robomem.config import MemoryConfig, NodeOptions, RosFrames, RosPose, RosSync, TopicMap, from_dict, load_config
+from robomem.config import GE0, MemoryConfig, NodeOptions, RosFrames, RosPose, RosSync, TopicMap, from_dict, load_config
 from robomem.errors import ConfigError
 from robomem.io.ros_io import RosIoConfig
 
@@ -34,6 +34,7 @@ DESCRIPTIONS: dict[str, str] = {
     "pose.child_frame": "Frame a pose topic gives; empty = Odometry child_frame_id, else frames.camera_frame.",
     "sync.slop": "Seconds within which colour, depth, instances and labels count as one frame.",
     "sync.queue_size": "Messages kept per stream by the approximate-time synchroniser.",
+    "tf_tolerance": "Seconds outside /tf's stamped range within which the nearest transform is held for a frame.",
     "node.max_stamp_age": "Frames older than this (seconds, node clock; honours use_sim_time) are rejected as stale.",
     "node.update_queue": "Synchronised frames waiting for memory; the oldest is dropped (and counted) past this.",
     "memory.spatial.voxel_size": "Voxel size (m) of object point clouds.",
@@ -73,6 +74,7 @@ def flatten(s: NodeSettings) -> dict[str, Any]:
     out["pose.child_frame"] = s.io.pose_child_frame
     out["sync.slop"] = float(s.io.slop)
     out["sync.queue_size"] = int(s.io.queue_size)
+    out["tf_tolerance"] = float(s.io.tf_tolerance)
     out["robot_id"] = s.io.robot_id
     for f in fields(NodeOptions):
         out[f"node.{f.name}"] = getattr(s.node, f.name)
@@ -117,6 +119,9 @@ def unflatten(values: dict[str, Any], base: NodeSettings) -> NodeSettings:
     robot_id = merged["robot_id"]
     if not isinstance(robot_id, str):
         raise ConfigError(f"robot_id: expected a string, got {robot_id!r}")
+    tf_tolerance = merged["tf_tolerance"]
+    if GE0.violation(tf_tolerance) is not None:
+        raise ConfigError(f"tf_tolerance: {GE0.violation(tf_tolerance)}")
     io = replace(
         base.io,
         topics=section(TopicMap, "topics"),
@@ -127,6 +132,7 @@ def unflatten(values: dict[str, Any], base: NodeSettings) -> NodeSettings:
         slop=sync.slop,
         queue_size=sync.queue_size,
         robot_id=robot_id,
+        tf_tolerance=float(tf_tolerance),
     )
     node_values = {k.split(".", 1)[1]: v for k, v in merged.items() if k.startswith("node.")}
     node = from_dict(NodeOptions, node_values, "node")

@@ -100,3 +100,23 @@ def test_robomem_reads_back_what_it_wrote(tmp_path, storage):
     with BagReader(path) as reader:
         assert reader.topics == TOPICS
         assert sum(1 for _ in reader.messages(set(TOPICS))) == 13
+
+
+def test_recording_publishes_map_odom_base_link_and_replays(tmp_path):
+    """REP 105: robomem record publishes map -> odom -> base_link, and replay resolves the chain."""
+    from robomem.envs.record import synthetic_recording, write_bag
+    from robomem.io.bag import BagReader
+    from robomem.io.replay import replay
+    from robomem.memory import Memory
+
+    rec = synthetic_recording(n_frames=6, width=96, height=72, rate_hz=10.0)
+    path = write_bag(rec, tmp_path / "r.mcap", truth_file=False)
+    with BagReader(path) as reader:
+        tf = next(m for m in reader.messages({"/tf"}))
+        msg = reader.deserialize(tf)
+    pairs = {(t.header.frame_id, t.child_frame_id) for t in msg.transforms}
+    assert {("map", "odom"), ("odom", "base_link")} <= pairs and ("map", "base_link") not in pairs
+    with Memory.open(tmp_path / "store") as mem:
+        stats = replay(path, mem)
+        assert stats.frames == 6 and not stats.skipped, stats
+        assert mem.objects()
