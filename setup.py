@@ -34,8 +34,8 @@ class ColconSafeDistribution(Distribution):
 
     def parse_config_files(self, *args: Any, **kwargs: Any) -> None:
         super().parse_config_files(*args, **kwargs)
-        if self.python_requires is not None:
-            self.python_requires = str(self.python_requires)
+        if getattr(self, "python_requires", None) is not None:
+            setattr(self, "python_requires", str(getattr(self, "python_requires")))  # noqa: B009, B010
         if getattr(self.metadata, "python_requires", None) is not None:
             self.metadata.python_requires = str(self.metadata.python_requires)
 
