@@ -42,6 +42,9 @@ from robomem.store.database import Store, StoreError
 from robomem.store.frames import SCHEMA as FRAME_SCHEMA
 from robomem.store.frames import TABLES as FRAME_TABLES
 from robomem.store.frames import FrameLog
+from robomem.store.places import SCHEMA as PLACE_SCHEMA
+from robomem.store.places import TABLES as PLACE_TABLES
+from robomem.store.places import PlaceTable
 from robomem.submodules.base import Changes, Submodule, SubmoduleContext
 from robomem.submodules.episodic.memory import EpisodicMemory
 from robomem.submodules.semantic.memory import SemanticMemory
@@ -50,13 +53,8 @@ from robomem.submodules.temporal.memory import TemporalMemory
 
 log = logging.getLogger(__name__)
 
-CORE_SCHEMA = (
-    *FRAME_SCHEMA,
-    """CREATE TABLE IF NOT EXISTS places(
-        name TEXT PRIMARY KEY, minx REAL NOT NULL, miny REAL NOT NULL, maxx REAL NOT NULL, maxy REAL NOT NULL)""",
-    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-)
-CORE_TABLES = (*FRAME_TABLES, "places", "meta")  # the facade's own tables
+CORE_SCHEMA = (*FRAME_SCHEMA, *PLACE_SCHEMA)
+CORE_TABLES = (*FRAME_TABLES, *PLACE_TABLES)  # the facade's own tables
 
 # Observations may arrive this much older than the newest one from the same robot
 # (sensor jitter, approximate sync); older ones are refused: memory is built in time order.
@@ -170,8 +168,7 @@ class Memory:
 
     # -- places ----------------------------------------------------------------------
     def _load_places(self) -> Places:
-        rows = self.store.read().execute("SELECT name, minx, miny, maxx, maxy FROM places ORDER BY rowid").fetchall()
-        return Places(Place(r[0], (r[1], r[2]), (r[3], r[4])) for r in rows)
+        return PlaceTable(self.store).load()
 
     @property
     def places(self) -> Places:
@@ -182,12 +179,7 @@ class Memory:
         new = Places(places)
         self._check_writable()
         with self._lock, self.store.transaction() as conn:
-            conn.execute("DELETE FROM places")
-            for p in new:
-                conn.execute(
-                    "INSERT INTO places(name, minx, miny, maxx, maxy) VALUES (?,?,?,?,?)",
-                    (p.name, p.min_xy[0], p.min_xy[1], p.max_xy[0], p.max_xy[1]),
-                )
+            PlaceTable.replace(conn, new)
         self._places = new
         ctx = SubmoduleContext(self.store, self.config, self.embedder, new)
         for sm in self.submodules:
@@ -362,7 +354,7 @@ class Memory:
         """Forget everything (objects, sightings, episodes, facts, frames); keep the store, its places and meta."""
         with self._lock:
             self._check_writable()
-            self.store.clear_tables(keep=("places", "meta"))
+            self.store.clear_tables(keep=PLACE_TABLES)
             self._open_submodules()  # fresh submodules over the emptied store
             self.store.collect_garbage(self.spatial.referenced_blobs())
 

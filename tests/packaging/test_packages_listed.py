@@ -4,8 +4,9 @@ The list is explicit because nodes/ and envs/ are mapped to robomem.nodes / robo
 (package-dir); a package left out works in the editable checkout and is missing from a wheel.
 """
 
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,6 +23,8 @@ def test_every_package_with_an_init_is_listed() -> None:
         for init in (ROOT / top).rglob("__init__.py"):
             rel = init.parent.relative_to(ROOT / top).parts
             found.add(".".join((name, *rel)))
-    assert found - listed == set(), f"packages missing from pyproject [tool.setuptools] packages: {sorted(found - listed)}"
+    assert found - listed == set(), (
+        f"packages missing from pyproject [tool.setuptools] packages: {sorted(found - listed)}"
+    )
     assert listed - found == set(), f"listed packages that do not exist: {sorted(listed - found)}"
     assert dirs["robomem.nodes"] == "nodes" and dirs["robomem.envs"] == "envs"
