@@ -201,14 +201,16 @@ class ObjectSearchPolicy:
     def _plan_action(self) -> Action | None:
         """The next action for the current candidate, or None when it is done (not found there)."""
         p = self.current
-        assert p is not None
+        if p is None:
+            raise RuntimeError("_plan_action: no current candidate (call it only while a search is under way)")
         x, y, yaw = self.nav.current_pose()
         self._steps_on_candidate += 1
         if self._steps_on_candidate > self.max_waypoint_steps:
             self._abandon("too many steps")
             return None
         if self._phase == "go":
-            assert self._path is not None
+            if self._path is None:
+                raise RuntimeError("_plan_action: in the 'go' phase without a path")
             while self._path and math.dist(self._path[0], (x, y)) <= self.reach:
                 self._path.pop(0)
             if self._path:

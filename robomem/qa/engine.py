@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from robomem.errors import QueryError
 from robomem.qa.answer import Answer, Evidence, Item
 from robomem.qa.labels import LabelMatch, match_label
 
@@ -60,7 +61,7 @@ class QuestionEngine:
             return None
         t = float(t)
         if not math.isfinite(t):
-            raise ValueError(f"time: must be a finite number of seconds, got {t!r}")
+            raise QueryError(f"time: must be a finite number of seconds, got {t!r}")
         return self.memory.newest_stamp + t if t < 0 else t
 
     def place_name(self, place: str | None) -> str | None:
@@ -73,7 +74,7 @@ class QuestionEngine:
             if n.lower().replace("_", " ") == want:
                 return n
         known = ", ".join(names) or "none (memory has no places)"
-        raise ValueError(f"place {place!r} is not a place memory knows; known places: {known}")
+        raise QueryError(f"place {place!r} is not a place memory knows; known places: {known}")
 
     def _frame_at(self, stamp: float | None) -> int | None:
         if stamp is None:
@@ -203,7 +204,8 @@ class QuestionEngine:
     def where_at(self, target: str, t: float) -> Answer:
         """Where it was at time t (negative: seconds before the newest stamp)."""
         tt = self.resolve_time(t)
-        assert tt is not None
+        if tt is None:
+            raise QueryError("where-at: give a time --at T (seconds; negative counts back from the newest stamp)")
         matches = self.match(target)
         if not matches:
             return self._not_seen("where-at", target, time=tt)
@@ -285,10 +287,11 @@ class QuestionEngine:
     def changes(self, since: float, until: float | None = None, place: str | None = None) -> Answer:
         """What moved, appeared or disappeared between the two times, optionally only in one place."""
         if since is None:
-            raise ValueError("changes: give --since T (seconds; negative counts back from the newest stamp)")
+            raise QueryError("changes: give --since T (seconds; negative counts back from the newest stamp)")
         t1 = self.resolve_time(since)
         t2 = self.resolve_time(until) if until is not None else self.memory.newest_stamp
-        assert t1 is not None and t2 is not None
+        if t1 is None or t2 is None:
+            raise QueryError("changes: memory holds no frames yet, so no time range can be resolved")
         want = self.place_name(place)
         items, ev = [], []
         for c in self.memory.temporal.changes(t1, t2):
@@ -366,7 +369,8 @@ class QuestionEngine:
         if now.status == "not_seen":
             return self._not_seen("why", target)
         it = now.items[0]
-        assert it.object_id is not None
+        if it.object_id is None:
+            return self._not_seen("why", target)
         lines = list(now.text)
         ev = list(now.evidence)
         fact = self.memory.semantic.where_is(it.object_id)

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from robomem.errors import QueryError
 from robomem.retrieval.embedding import Embedder
 from robomem.submodules.spatial.memory import ObjectRecord
 
@@ -107,7 +108,7 @@ def singular(word: str) -> str:
 def normalize_label(name: str) -> str:
     """Lower case, articles/possessives dropped, words joined by one space ("The Red  Mug's" -> "red mug")."""
     if not isinstance(name, str):
-        raise ValueError(f"label: expected a string, got {type(name).__name__}")
+        raise QueryError(f"label: expected a string, got {type(name).__name__}")
     t = name.strip().lower()
     while True:
         t2 = _ARTICLES.sub("", t)
@@ -154,7 +155,7 @@ def match_label(
     """
     forms = name_forms(name)
     if not forms:
-        raise ValueError(f"label: empty name {name!r}; say which object, e.g. 'red mug'")
+        raise QueryError(f"label: empty name {name!r}; say which object, e.g. 'red mug'")
     objs = list(objects)
     found: list[tuple[LabelMatch, float]] = []
     norm: dict[str, str] = {}  # label -> normalised, once per distinct label (a store holds few)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from robomem.errors import QueryError
 from robomem.qa.answer import Answer
 from robomem.qa.engine import SECONDS_PER_DAY, QuestionEngine
 
@@ -133,7 +134,7 @@ def _since(phrase: str | None) -> float:
         m = re.fullmatch(r"since " + _N + r"\s*s?", p)
         if m:
             return float(m.group(1))
-    raise ValueError(
+    raise QueryError(
         f"cannot read the time in {phrase!r}; say e.g. 'since yesterday', 'since t=100', 'in the last 2 hours'"
     )
 
@@ -195,14 +196,14 @@ class Conversation:
 
     def ask(self, text: str, k: int = 10) -> Answer:
         if not isinstance(text, str) or not text.strip():
-            raise ValueError('give a question, e.g. "where is the red mug?"')
+            raise QueryError('give a question, e.g. "where is the red mug?"')
         r = route(text)
         if r is None:
             return self.engine.retrieve(text.strip(), k)
         args = dict(r.args)
         if r.verb == "why" and "target" not in args:
             if self.last_target is None:
-                raise ValueError("why: ask about an object first (e.g. 'where is the red mug?'), then 'why?'")
+                raise QueryError("why: ask about an object first (e.g. 'where is the red mug?'), then 'why?'")
             args["target"] = self.last_target
         if "target" in args:
             self.last_target = args["target"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from robomem.errors import QueryError
 from robomem.qa.labels import SYNONYM_THRESHOLD, match_label, name_forms, normalize_label
 from robomem.retrieval.embedding import HashEmbedder, MiniLMEmbedder
 from robomem.submodules.spatial.memory import ObjectRecord
@@ -46,7 +47,7 @@ def test_unknown_names_match_nothing() -> None:
     emb = HashEmbedder()  # not semantic: the synonym tier is skipped
     assert match_label("unicorn", OBJS, emb) == ()
     assert match_label("couch", OBJS, emb) == ()
-    with pytest.raises(ValueError, match="empty name"):
+    with pytest.raises(QueryError, match="empty name"):
         match_label("  the ", OBJS)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from robomem.errors import QueryError
 from robomem.qa.router import goal_target, route
 
 DAY = 86_400.0
@@ -41,7 +42,7 @@ def test_other_text_is_not_routed(text: str) -> None:
 
 
 def test_bad_time_is_a_clear_error() -> None:
-    with pytest.raises(ValueError, match="cannot read the time"):
+    with pytest.raises(QueryError, match="cannot read the time"):
         route("what changed since the dawn of time?")
 
 
