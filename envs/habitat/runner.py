@@ -452,7 +452,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m robomem.envs.habitat.runner", description=__doc__.split("\n\n")[0])
     ap.add_argument("--scene", required=True, help="scene file or scene id (habitat SimulatorConfiguration.scene_id)")
     ap.add_argument("--scene-dataset-config", default=None)
-    ap.add_argument("--episodes", required=True, help="JSON list of NavEpisode fields (habitat frame, actions required)")
+    ap.add_argument(
+        "--episodes", required=True, help="JSON list of NavEpisode fields (habitat frame, actions required)"
+    )
     ap.add_argument("--store", default=None, help="robomem store directory to feed (default: no memory)")
     ap.add_argument("--out", default=None, help="write the results JSON here")
     ap.add_argument("--width", type=int, default=320)

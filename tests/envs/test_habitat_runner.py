@@ -46,7 +46,9 @@ def frames(mem: Any) -> list[Pose]:
 
 def test_action_sequence_reaches_goal(mem: Any) -> None:
     sim = StandinSimulator(width=48, height=36)
-    ep = NavEpisode("walk", start_position=(0.0, 0.0, 0.0), goal_position=(0.0, 0.0, -1.0), actions=["move_forward"] * 4)
+    ep = NavEpisode(
+        "walk", start_position=(0.0, 0.0, 0.0), goal_position=(0.0, 0.0, -1.0), actions=["move_forward"] * 4
+    )
     r = run_episode(sim, ep, mem, record_events=True)
     assert (r.steps, r.success, r.collisions, r.memory_updates) == (4, True, 0, 5)
     assert r.distance_to_goal == pytest.approx(0.0, abs=1e-5)
@@ -86,7 +88,9 @@ def test_policy_uses_robomem_pose_and_stops(mem: Any) -> None:
         return "move_forward"
 
     sim = StandinSimulator(width=32, height=24)
-    ep = NavEpisode("pointnav", (0.0, 0.0, 0.0), goal_position=goal_h, instruction="go to the corner", require_stop=True)
+    ep = NavEpisode(
+        "pointnav", (0.0, 0.0, 0.0), goal_position=goal_h, instruction="go to the corner", require_stop=True
+    )
     r = run_episode(sim, ep, mem, policy=policy)
     assert r.stopped and r.success and r.distance_to_goal is not None and r.distance_to_goal < 0.2
     assert 0 < r.steps < 40
