@@ -42,9 +42,11 @@ from robomem.store.database import Store, StoreError
 from robomem.store.frames import SCHEMA as FRAME_SCHEMA
 from robomem.store.frames import TABLES as FRAME_TABLES
 from robomem.store.frames import FrameLog
+from robomem.store.ids import record_high_water
 from robomem.store.places import SCHEMA as PLACE_SCHEMA
 from robomem.store.places import TABLES as PLACE_TABLES
 from robomem.store.places import PlaceTable
+from robomem.store.rwlock import ReadWriteLock
 from robomem.submodules.base import Changes, Submodule, SubmoduleContext
 from robomem.submodules.episodic.memory import EpisodicMemory
 from robomem.submodules.semantic.memory import SemanticMemory
@@ -96,6 +98,8 @@ class Memory:
         schema = list(CORE_SCHEMA)
         for cls in classes:
             schema.extend(cls.schema)
+        # readers (retrieve, a planner's context) hold the read side; a commit and its in-memory apply the write side
+        self._state = ReadWriteLock()
         self.store = Store(self.path, readonly=True) if readonly else Store(self.path, schema)
         self.frames = FrameLog(self.store)
         try:
@@ -212,18 +216,35 @@ class Memory:
 
     def _commit(self, changes: list[Changes], extra: Changes | None = None) -> None:
         changes = changes + self._retrieval_changes()
-        try:
-            with self.store.transaction() as conn:
-                if extra is not None:
-                    extra.execute(conn)
-                for c in changes:
-                    c.execute(conn)
-        except sqlite3.Error as exc:  # disk full, I/O error, a damaged schema: rolled back, memory unchanged
-            raise StoreError(f"{self.path}: update not stored ({type(exc).__name__}: {exc})") from exc
-        if extra is not None:
-            extra.commit_memory()
-        for c in changes:
-            c.commit_memory()
+        with self._state.writing():  # no reader sees the indexes between this commit and its in-memory apply
+            try:
+                with self.store.transaction() as conn:
+                    record_high_water(conn)  # ids this transaction deletes stay taken
+                    if extra is not None:
+                        extra.execute(conn)
+                    for c in changes:
+                        c.execute(conn)
+                    record_high_water(conn)
+            except sqlite3.Error as exc:  # disk full, I/O error, a damaged schema: rolled back, memory unchanged
+                raise StoreError(f"{self.path}: update not stored ({type(exc).__name__}: {exc})") from exc
+            if extra is not None:
+                extra.commit_memory()
+            for c in changes:
+                c.commit_memory()
+
+    def reading(self) -> Any:
+        """A context manager: inside it, no update, merge or forgetting pass changes what this thread reads
+        (retrieve holds it; hold it around several reads that must agree, e.g. a planner's context)."""
+        self._refresh_if_changed()
+        return self._state.reading()
+
+    def _refresh_if_changed(self) -> None:
+        """A read-only view reloads when another process has committed to the store since it last looked."""
+        if not self.readonly or self._closed or self._state.reading_here() or not self.store.changed():
+            return
+        with self._state.writing():
+            self._places = self._load_places()
+            self._open_submodules()
 
     def update(
         self, observation: Observation, segments: Sequence[Segment] | None = None, absent: Sequence[int] = ()
@@ -278,11 +299,19 @@ class Memory:
             t4 = time.perf_counter()
             self._frame_index = index
             self._last_stamp[observation.robot_id] = max(last or observation.stamp, observation.stamp)
+            # The frame is stored: from here on nothing may raise, or a caller retrying would store it twice.
             merges = find_merges(self.spatial, self.frames, frame, self.config.spatial.reid_colour_threshold)
             if merges:
-                self._merge(merges)
+                try:
+                    self._merge(merges)
+                except (StoreError, OSError) as exc:
+                    log.warning("frame %d stored, its duplicates not merged: %s", index, exc)
+                    merges = []
             remap = {m.drop: m.keep for m in merges}
-            self._after_update()
+            try:
+                self._after_update()
+            except (StoreError, OSError) as exc:
+                log.warning("frame %d stored, the budget pass failed (retried later): %s", index, exc)
             return UpdateResult(
                 stamp=observation.stamp,
                 frame_index=index,
@@ -352,7 +381,7 @@ class Memory:
 
     def clear(self) -> None:
         """Forget everything (objects, sightings, episodes, facts, frames); keep the store, its places and meta."""
-        with self._lock:
+        with self._lock, self._state.writing():
             self._check_writable()
             self.store.clear_tables(keep=PLACE_TABLES)
             self._open_submodules()  # fresh submodules over the emptied store
@@ -381,8 +410,11 @@ class Memory:
             if ch:
                 self._commit([ch])
             report: dict[str, Any] = dict(plan)
-            report["blobs_removed"] = self.store.collect_garbage(self.spatial.referenced_blobs())
-            report["vacuumed"] = self.store.compact(b.vacuum_free_fraction)
+            try:
+                report["blobs_removed"] = self.store.collect_garbage(self.spatial.referenced_blobs())
+                report["vacuumed"] = self.store.compact(b.vacuum_free_fraction)
+            except (sqlite3.Error, OSError) as exc:  # e.g. VACUUM needs free disk space it does not have
+                raise StoreError(f"{self.path}: compaction failed ({type(exc).__name__}: {exc})") from exc
             report["rows_before"] = rows_before
             report["rows_after"] = self.stats()["rows"]
             report["bytes_before"] = bytes_before
@@ -416,13 +448,14 @@ class Memory:
         if not isinstance(query, Query):
             raise ValueError(f"retrieve: expected a Query or a string, got {type(query).__name__}")
         self._check_open()
-        now = query.time if query.time is not None else self.newest_stamp
-        if self.parallel:
-            futures = [self._pool.submit(sm.search, query, now) for sm in self.submodules]
-            candidates = [e for f in futures for e in f.result()]
-        else:
-            candidates = [e for sm in self.submodules for e in sm.search(query, now)]
-        entries = merge(candidates, self.config.retrieval, query.k)
+        with self.reading():  # one consistent state across the four submodules
+            now = query.time if query.time is not None else self.newest_stamp
+            if self.parallel:
+                futures = [self._pool.submit(sm.search, query, now) for sm in self.submodules]
+                candidates = [e for f in futures for e in f.result()]
+            else:
+                candidates = [e for sm in self.submodules for e in sm.search(query, now)]
+            entries = merge(candidates, self.config.retrieval, query.k)
         if not self.readonly:  # counted for forgetting; written with the next update
             with self._retrieved_lock:
                 self._retrieved.extend(entries)
@@ -430,7 +463,8 @@ class Memory:
 
     # -- conveniences ---------------------------------------------------------------
     def objects(self, label: str | None = None) -> list[ObjectRecord]:
-        return self.spatial.objects(label)
+        with self.reading():
+            return self.spatial.objects(label)
 
     def trajectory(self, robot_id: str | None = None) -> list[tuple[float, float, float, float]]:
         """The camera path as (stamp, x, y, z) rows in time order."""

@@ -85,7 +85,8 @@ class Store:
             if not readonly:
                 self._init_schema(schema)
             else:
-                self._check_version(self._conn, allow_older=True)
+                self._check_version(self._conn, allow_older=False)
+                self._data_version = self._read_data_version()
         except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:  # a damaged schema can fail to decode as UTF-8
             self._release_lock()
             raise StoreError(f"{self._db_path}: not a readable SQLite database ({exc})") from exc
@@ -143,7 +144,28 @@ class Store:
                 f"{self.path}: store schema version {version} is newer than this robomem supports "
                 f"({SCHEMA_VERSION}); upgrade robomem to open it"
             )
+        if not allow_older and version < SCHEMA_VERSION:
+            # a read-only open cannot migrate, and this robomem's queries need the current schema
+            what = "has no robomem schema version" if version == 0 else f"has schema version {version}"
+            raise StoreVersionError(
+                f"{self.path}: store {what}, older than this robomem's ({SCHEMA_VERSION}); a read-only open "
+                "cannot migrate it — open it once writable (Memory.open(path) without readonly=True, while no other "
+                "process holds it) to upgrade it in place"
+            )
         return version
+
+    def _read_data_version(self) -> int:
+        return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def changed(self) -> bool:
+        """Read-only stores: whether another connection committed since the last call (or the open)."""
+        self._check_open()
+        if not self.readonly:
+            return False
+        with self._readers_lock:
+            now = self._read_data_version()
+            changed, self._data_version = now != self._data_version, now
+        return changed
 
     def _init_schema(self, schema: Sequence[str]) -> None:
         conn = self._conn
@@ -219,15 +241,24 @@ class Store:
         p = self._blob_path(key)
         if p.exists():
             return key
-        p.parent.mkdir(mode=0o700, exist_ok=True)  # owner-only, like every store file
         tmp = p.with_name(f".{p.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, p)
+            # parents too: blobs/ itself may have been deleted under a running writer; owner-only like every file
+            p.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                view = memoryview(data)
+                while view:  # os.write may write less than asked (near-full disk, signals)
+                    n = os.write(fd, view)
+                    view = view[n:]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, p)
+        except OSError as exc:  # disk full, read-only or removed directory: no partial file is left behind
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise StoreError(f"{self.path}: cannot write blob {key[:12]}… ({exc.strerror or exc})") from exc
         return key
 
     def get_blob(self, key: str) -> bytes:
@@ -292,12 +323,24 @@ class Store:
             free = int(conn.execute("PRAGMA freelist_count").fetchone()[0])
             vacuumed = False
             if pages > 64 and free >= free_fraction * pages:
-                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self._checkpoint()
                 conn.execute("VACUUM")
                 vacuumed = True
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._checkpoint()
         return vacuumed
+
+    def _checkpoint(self) -> None:
+        """Copy the WAL into the database and truncate it, without waiting for readers: a reader holding a
+        read transaction (a sqlite3 shell, a backup tool) makes it a partial checkpoint now and the rest
+        happens on a later pass, instead of stalling the writer for ``busy_timeout``.  Caller holds the
+        write lock."""
+        conn = self._conn
+        conn.execute("PRAGMA busy_timeout=0")
+        try:
+            with contextlib.suppress(sqlite3.OperationalError):  # SQLITE_BUSY: a reader is in the way
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        finally:
+            conn.execute("PRAGMA busy_timeout=30000")
 
     def size_bytes(self) -> int:
         total = 0
@@ -319,7 +362,7 @@ class Store:
                 self._readers.clear()
             if not self.readonly:
                 with contextlib.suppress(sqlite3.Error):
-                    self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                    self._checkpoint()
             self._conn.close()
             self._release_lock()
 

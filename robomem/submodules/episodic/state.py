@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from robomem.store.ids import next_id
 from robomem.submodules.base import Changes, ObjectIndex, Submodule, SubmoduleContext
 from robomem.submodules.episodic.records import STEP_COLUMNS, CurrentEpisode, Episode, Step, step_from_row
 
@@ -100,8 +101,8 @@ class EpisodicState(Submodule):
                     (cur.episode_id,),
                 )
             ]
-        self._next_episode = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM episodes").fetchone()[0]) + 1
-        self._next_step = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM steps").fetchone()[0]) + 1
+        self._next_episode = next_id(conn, "episodes")
+        self._next_step = next_id(conn, "steps")
         self._newest = max((e.t_end for e in self._episodes.values()), default=0.0)
 
     def newest_stamp(self) -> float | None:

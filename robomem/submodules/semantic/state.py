@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from robomem.retrieval.query import words
+from robomem.store.ids import next_id
 from robomem.submodules.base import Changes, Submodule, SubmoduleContext
 from robomem.submodules.semantic.language import slug, strip_articles
 from robomem.submodules.semantic.records import FACT_COLS, Fact
@@ -101,7 +102,7 @@ class SemanticState(Submodule):
             f = self._fact(row, named=False)
             self._open[f.fact_id] = f
             self._by_sp[(f.subject, f.predicate)].add(f.fact_id)
-        self._next_fact = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM facts").fetchone()[0]) + 1
+        self._next_fact = next_id(conn, "facts")
         row = conn.execute("SELECT MAX(last_evidence), MAX(valid_to) FROM facts").fetchone()
         self._newest = max((float(v) for v in row if v is not None), default=0.0)
 

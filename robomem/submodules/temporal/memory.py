@@ -20,6 +20,7 @@ import numpy as np
 
 from robomem.ingest.frame import Frame
 from robomem.retrieval.query import Entry, Query, proximity, recency, text_relevance
+from robomem.store.ids import next_id
 from robomem.submodules.base import Changes, ForgetLimits, ObjectIndex, Submodule, SubmoduleContext
 from robomem.submodules.temporal.forgetting import plan_absences, plan_sightings
 
@@ -130,8 +131,8 @@ class TemporalMemory(Submodule):
                 " ON a.object_id = m.object_id AND a.stamp = m.t ORDER BY a.id"
             ):
                 self._last_absence[row[0]] = AbsenceRecord(row[0], row[1], (row[2], row[3], row[4]), row[5], row[6])
-            self._next_sighting = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM sightings").fetchone()[0]) + 1
-            self._next_absence = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM absences").fetchone()[0]) + 1
+            self._next_sighting = next_id(conn, "sightings")
+            self._next_absence = next_id(conn, "absences")
             self._newest = float(
                 conn.execute(
                     "SELECT MAX(t) FROM (SELECT MAX(t_end) t FROM sightings UNION ALL SELECT MAX(stamp) FROM absences)"
