@@ -120,6 +120,12 @@ class Planner:
         exclude_objects: Iterable[int] = (),
     ) -> Context:
         """Retrieve, resolve, pack and propose for ``goal`` at ``state``."""
+        with self.memory.reading():  # one memory state for the whole context: no merge lands half-way
+            return self._context(goal, state, k, max_tokens, exclude_objects)
+
+    def _context(
+        self, goal: Goal | str, state: RobotState, k: int | None, max_tokens: int | None, exclude_objects: Iterable[int]
+    ) -> Context:
         goal = Goal.of(goal)
         state = _check_state(state)
         k = self.k if k is None else k
