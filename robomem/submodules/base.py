@@ -83,7 +83,8 @@ class Changes:
 class LabelIndex:
     """Every object's label, as arrays: ``labels[lab_idx[j]]`` is the label of object ``ids[j]``.
 
-    One instance per state of the object map: a new one after every change, so ``is`` tells staleness."""
+    One instance per state of the labels: a new one whenever an object is added or removed or its label
+    changes (not when only its geometry or sightings change), so ``is`` tells staleness."""
 
     ids: np.ndarray  # int64 object ids, ascending
     uniq: tuple[str, ...]  # the distinct labels, sorted

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from robomem import Memory
+from robomem.ingest.perception import Segment
 from robomem.places import Place, Places
 from robomem.submodules.spatial.objects import ObjectRecord, ObjectState, merged_state, top_label
 from robomem.submodules.spatial.scene_graph import Relation, build_scene_graph
@@ -93,5 +94,14 @@ def test_label_index_follows_every_change_of_the_map(tmp_path, embedder):
         labels = {int(i): li.uniq[j] for i, j in zip(li.ids.tolist(), li.lab_idx.tolist(), strict=True)}
         assert labels == {o.object_id: o.label for o in mem.objects()}
         mem.update(scene.observe(look_at((0.2, -0.5, 1.5), (2.3, -0.3, 0.7)), 1.0))
-        assert mem.spatial.label_index() is not li
+        li2 = mem.spatial.label_index()
+        labels2 = {int(i): li2.uniq[j] for i, j in zip(li2.ids.tolist(), li2.lab_idx.tolist(), strict=True)}
+        assert labels2 == {o.object_id: o.label for o in mem.objects()}
+        assert (li2 is li) == (labels2 == labels)  # a new instance exactly when an id or a label changed
+        pts = (np.random.default_rng(0).uniform(-0.1, 0.1, (200, 3)) + (40.0, 40.0, 0.5)).astype(np.float32)
+        far = Segment(1, "zebra", 1.0, pts, pts.mean(0).astype(float), pts.min(0).astype(float),
+                      pts.max(0).astype(float), 400, None, None)  # a new object far from the rest: a new id, a new label
+        mem.update(scene.observe(look_at((0.2, -0.5, 1.5), (2.3, -0.3, 0.7)), 2.0), segments=[far])
+        li3 = mem.spatial.label_index()
+        assert li3 is not li2 and "zebra" in li3.uniq and len(li3.ids) == len(li2.ids) + 1
         assert mem.spatial.label_of(10_000) is None

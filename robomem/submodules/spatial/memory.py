@@ -11,7 +11,6 @@ no longer the best view of any object is dropped.
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Sequence
 
@@ -19,12 +18,14 @@ import numpy as np
 
 from robomem.ingest.association import Match, associate, coarse_keys, overlap_fraction
 from robomem.ingest.frame import Absence, Detection, Frame
-from robomem.ingest.geometry import bbox_overlap_mask, subsample, voxel_downsample
+from robomem.ingest.geometry import subsample, voxel_downsample
 from robomem.ingest.perception import Segment
 from robomem.ingest.visibility import frustum_candidates, projected_size_px, visible_fraction
 from robomem.observation import Observation
-from robomem.retrieval.query import Entry, Query, proximity, recency, text_relevance
+from robomem.retrieval.query import Entry, Query
+from robomem.store.ids import next_id
 from robomem.submodules.base import Changes, ForgetLimits, LabelIndex, Submodule, SubmoduleContext
+from robomem.submodules.spatial.index import IndexedObject, ObjectIndex
 from robomem.submodules.spatial.objects import (
     OBJECT_COLUMNS,
     SAMPLE_POINTS,
@@ -33,11 +34,21 @@ from robomem.submodules.spatial.objects import (
     merged_state,
 )
 from robomem.submodules.spatial.scene_graph import SceneGraph, build_scene_graph
+from robomem.submodules.spatial.search import RelevanceCache, search_objects
 from robomem.submodules.spatial.snapshots import SCHEMA as SNAPSHOT_SCHEMA
 from robomem.submodules.spatial.snapshots import TABLES as SNAPSHOT_TABLES
 from robomem.submodules.spatial.snapshots import Snapshot, Snapshots
 
 __all__ = ["ObjectRecord", "Snapshot", "SpatialMemory"]
+
+INDEX_CELL_M = 1.0  # floor-plane cell of the object grid (objects are mostly smaller)
+
+
+def _indexed(o: ObjectState) -> IndexedObject:
+    absent = o.status == "absent"
+    return IndexedObject(
+        o.id, o.bbox_min, o.bbox_max, o.centroid, o.first_seen, o.last_seen, o.n_obs, o.label, tuple(o.labels), absent
+    )
 
 
 class SpatialMemory(Submodule):
@@ -59,11 +70,12 @@ class SpatialMemory(Submodule):
         self._lock = threading.RLock()
         self._objs: dict[int, ObjectState] = {}
         self._snaps = Snapshots(self.store, self.config.spatial)
-        self._arrays: tuple[np.ndarray, np.ndarray, np.ndarray, list[int]] | None = None
-        self._search_cache: tuple | None = None  # type: ignore[type-arg]
-        self._label_index: LabelIndex | None = None
+        self._index = ObjectIndex(cell=INDEX_CELL_M)  # kept row by row: never rebuilt per frame
+        self._relevance = RelevanceCache(ctx.embedder)
+        self._label_index: tuple[int, LabelIndex] | None = None  # (index.label_version, index)
         self._label_sim_cache: dict[tuple[str, str], float] = {}
         self._next_id = 1  # advanced only after a commit that stored the new objects
+        self._aliases: dict[int, int] = {}  # merged-away id -> the id it was merged into (this session)
         self._newest: float | None = None
 
     def load(self) -> None:
@@ -72,15 +84,10 @@ class SpatialMemory(Submodule):
             for row in conn.execute(f"SELECT {OBJECT_COLUMNS} FROM objects"):
                 o = ObjectState.from_row(row, self.config.spatial)
                 self._objs[o.id] = o
-            self._next_id = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM objects").fetchone()[0]) + 1
+                self._index.upsert(_indexed(o))
+            self._next_id = next_id(conn, "objects")
             self._newest = max((o.last_seen for o in self._objs.values()), default=None)
             self._snaps.load()
-            self._changed()
-
-    def _changed(self) -> None:
-        """The object map changed (caller holds the lock): array views are rebuilt on next use."""
-        self._arrays = None
-        self._label_index = None
 
     # -- association (called by the facade before the parallel update) --------------
     def label_similarity(self, a: str, b: str) -> float:
@@ -94,20 +101,27 @@ class SpatialMemory(Submodule):
             self._label_sim_cache[key] = sim
         return sim
 
-    def _object_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
-        if self._arrays is None:
-            ids = list(self._objs)
-            mins = np.array([self._objs[i].bbox_min for i in ids], dtype=np.float64).reshape(-1, 3)
-            maxs = np.array([self._objs[i].bbox_max for i in ids], dtype=np.float64).reshape(-1, 3)
-            cents = np.array([self._objs[i].centroid for i in ids], dtype=np.float64).reshape(-1, 3)
-            self._arrays = (mins, maxs, cents, ids)
-        return self._arrays
+    def _ids(self, slots: np.ndarray) -> list[int]:
+        return sorted(self._index.ids[slots].tolist())
+
+    def _association_candidates(self, segments: list[Segment]) -> list[int]:
+        """Objects whose box meets a segment's (grown by the overlap voxel), and the absent objects
+        of a segment's label (re-identification): from the index, in id order."""
+        index, pad = self._index, self.config.spatial.overlap_voxel
+        found: set[int] = set()
+        for seg in segments:
+            found.update(index.ids[index.box(seg.bbox_min, seg.bbox_max, pad)].tolist())
+            absent = index.absent_by_label.get(seg.label)
+            if absent:
+                found.update(index.ids[list(absent)].tolist())
+        return sorted(found)
 
     def associate(self, segments: list[Segment]) -> list[Detection]:
         """Give every segment a persistent object id (new ids are taken by the commit of this frame's update)."""
         with self._lock:
-            mins, maxs, _cents, ids = self._object_arrays()
-            views = [self._objs[i].view() for i in ids]
+            views = [self._objs[i].view() for i in self._association_candidates(segments)]
+            mins = np.array([v.bbox_min for v in views], dtype=np.float64).reshape(-1, 3)
+            maxs = np.array([v.bbox_max for v in views], dtype=np.float64).reshape(-1, 3)
             matches: list[Match] = associate(segments, views, mins, maxs, self.label_similarity, self.config.spatial)
             out = []
             next_id = self._next_id  # reserved for this frame only: taken when its update commits
@@ -124,10 +138,13 @@ class SpatialMemory(Submodule):
     def observed_absences(self, obs: Observation, seen: set[int]) -> list[Absence]:
         cfg = self.config.temporal
         with self._lock:
-            _mins, _maxs, cents, ids = self._object_arrays()
+            index, max_depth = self._index, self.config.spatial.max_depth
+            near = index.near_centroids(np.asarray(obs.pose.position, dtype=np.float64), max_depth + 1.0)
+            near = near[~index.absent[near]]
+            slots = near[frustum_candidates(index.cents[near], obs, max_depth)]
             out = []
-            for idx in frustum_candidates(cents, obs, self.config.spatial.max_depth).tolist():
-                o = self._objs[ids[idx]]
+            for oid in self._ids(slots):
+                o = self._objs[oid]
                 if o.id in seen or o.status == "absent":
                     continue
                 extent = float(np.linalg.norm(o.bbox_max - o.bbox_min))
@@ -214,13 +231,14 @@ class SpatialMemory(Submodule):
             with self._lock:
                 for st in new_states:
                     self._objs[st.id] = st
+                    self._index.upsert(_indexed(st))
                     self._next_id = max(self._next_id, st.id + 1)
                 for oid in absent_ids:
                     if oid in self._objs:
                         self._objs[oid].status = "absent"
+                        self._index.set_absent(oid)
                 if new_states:
                     self._newest = max(self._newest or stamp, stamp)
-                self._changed()
                 if snap is not None:
                     snap()
 
@@ -238,26 +256,32 @@ class SpatialMemory(Submodule):
         ]
         return sorted(out, key=lambda r: r.object_id)
 
+    def resolve(self, object_id: int) -> int:
+        """The id an object now has: a duplicate merged away (a moment ago, by another thread) answers as the
+        object it was merged into."""
+        oid = int(object_id)
+        with self._lock:
+            return self._aliases.get(oid, oid)
+
     def get(self, object_id: int) -> ObjectRecord | None:
         with self._lock:
-            o = self._objs.get(int(object_id))
+            o = self._objs.get(self.resolve(object_id))
             return o.record() if o else None
 
     def points(self, object_id: int) -> np.ndarray:
         with self._lock:
-            o = self._objs.get(int(object_id))
+            o = self._objs.get(self.resolve(object_id))
             if o is None:
                 raise KeyError(f"no object {object_id}")
             return o.points.copy()
 
     def within(self, point: tuple[float, float, float], radius: float) -> list[ObjectRecord]:
         with self._lock:
-            _m, _x, cents, ids = self._object_arrays()
-            if not ids:
-                return []
-            d = np.linalg.norm(cents - np.asarray(point, dtype=np.float64), axis=1)
-            idx = np.flatnonzero(d <= radius)
-            return [self._objs[ids[i]].record() for i in idx[np.argsort(d[idx])]]
+            p = np.asarray(point, dtype=np.float64)
+            slots = self._index.around(p, radius)
+            d = np.linalg.norm(self._index.cents[slots] - p, axis=1)
+            ids = self._index.ids[slots]
+            return [self._objs[int(ids[i])].record() for i in np.lexsort((ids, d))]
 
     def snapshots(self) -> list[Snapshot]:
         with self._lock:
@@ -279,159 +303,20 @@ class SpatialMemory(Submodule):
             return self._snaps.referenced_blobs()
 
     # -- search ---------------------------------------------------------------------
-    def _search_index(
-        self,
-    ) -> tuple[
-        object,
-        list[ObjectState],
-        np.ndarray,
-        list[str],
-        np.ndarray,
-        np.ndarray,
-        np.ndarray,
-        np.ndarray,
-        dict[str, np.ndarray],
-        dict[str, np.ndarray],
-    ]:
-        """Per-object arrays for search, rebuilt only when the object arrays are (after an update)."""
-        with self._lock:
-            arrays = self._object_arrays()
-            cached = self._search_cache
-            if cached is not None and cached[0] is arrays:
-                return cached
-            _m, _x, cents, ids = arrays
-            objs = [self._objs[i] for i in ids]
-            labels = [o.label for o in objs]
-            uniq = sorted(set(labels))
-            pos = {lab: j for j, lab in enumerate(uniq)}
-            lab_idx = np.fromiter((pos[lab] for lab in labels), dtype=np.int64, count=len(labels))
-            last_seen = np.fromiter((o.last_seen for o in objs), dtype=np.float64, count=len(objs))
-            first_seen = np.fromiter((o.first_seen for o in objs), dtype=np.float64, count=len(objs))
-            n_obs = np.fromiter((o.n_obs for o in objs), dtype=np.float64, count=len(objs))
-            members: dict[str, list[int]] = {}
-            for j, o in enumerate(objs):
-                for lab in o.labels:
-                    members.setdefault(lab, []).append(j)
-            cached = (
-                arrays,
-                objs,
-                cents,
-                uniq,
-                lab_idx,
-                last_seen,
-                first_seen,
-                n_obs,
-                {lab: np.asarray(v, dtype=np.int64) for lab, v in members.items()},
-                {},
-            )
-            self._search_cache = cached
-            return cached
-
     def search(self, query: Query, now: float) -> list[Entry]:
         if not (query.wants("object") or query.wants("snapshot")):
             return []
-        rcfg = self.config.retrieval
-        _arr, objs, cents, uniq, lab_idx, last_seen, first_seen, n_obs, members, rel_cache = self._search_index()
-        if not objs:
-            return []
-        n = len(objs)
-        mask = np.ones(n, dtype=bool)
-        if query.object_ids:
-            mask &= np.isin(np.fromiter((o.id for o in objs), dtype=np.int64, count=n), list(query.object_ids))
-        if query.label is not None:
-            sel = np.zeros(n, dtype=bool)
-            sel[members.get(query.label, np.zeros(0, dtype=np.int64))] = True
-            mask &= sel
-        if query.position is not None and query.radius is not None:
-            mask &= np.linalg.norm(cents - np.asarray(query.position), axis=1) <= query.radius
-        if query.since is not None:
-            mask &= last_seen >= query.since
-        if query.until is not None:
-            mask &= first_seen <= query.until
-        text = query.search_text
-        if text:
-            r_lab = rel_cache.get(text)  # relevance of every known label, per text, until the labels change
-            if r_lab is None:
-                r_lab = text_relevance(self.ctx.embedder, text, uniq)
-                if len(rel_cache) > 256:
-                    rel_cache.clear()
-                rel_cache[text] = r_lab
-            relevance = r_lab[lab_idx]
-            if query.label is None and not query.object_ids:
-                mask &= relevance >= rcfg.min_relevance
-        else:
-            relevance = np.ones(n)
-        idx = np.flatnonzero(mask)
-        if len(idx) == 0:
-            return []
-        rec = np.exp(-np.maximum(0.0, now - last_seen[idx]) / rcfg.recency_tau)
-        imp = np.minimum(1.0, np.log1p(n_obs[idx]) / math.log(50.0))
-        pre = rcfg.w_relevance * relevance[idx] + rcfg.w_recency * rec + rcfg.w_importance * imp
-        if query.position is not None:  # the near one before the far one when there are many alike
-            d = np.linalg.norm(cents[idx] - np.asarray(query.position), axis=1)
-            pre = pre + rcfg.w_distance * np.exp(-d / max(rcfg.distance_scale, 1e-9))
-        m = max(query.k * 3, 10)
-        if len(pre) > 4 * m:  # only the best m are needed: partition first, then sort those
-            keep = np.argpartition(-pre, m - 1)[:m]
-            keep = keep[np.lexsort((keep, -pre[keep]))]
-            top = idx[keep]
-        else:
-            top = idx[np.argsort(-pre, kind="stable")[:m]]
-        out: list[Entry] = []
-        for i in top.tolist():
-            o = objs[i]
-            total = sum(o.labels.values()) or 1.0
-            conf = o.labels[o.label] / total * (0.5 if o.status == "absent" else 1.0)
-            pos = (float(o.centroid[0]), float(o.centroid[1]), float(o.centroid[2]))
-            where = f" in the {o.place}" if o.place else ""
-            status = "; observed ABSENT since" if o.status == "absent" else ""
-            text_line = (
-                f"{o.label} #{o.id} at ({pos[0]:.2f}, {pos[1]:.2f}, {pos[2]:.2f}){where}, "
-                f"last seen t={o.last_seen:.1f}s{status} ({o.n_obs} sightings)"
+        with self._lock:
+            return search_objects(
+                self._index,
+                self._objs,
+                self._relevance,
+                self.config.retrieval,
+                query,
+                now,
+                self.name,
+                self._snaps.best,
             )
-            parts = {
-                "relevance": float(relevance[i]),
-                "recency": recency(o.last_seen, now, rcfg.recency_tau),
-                "importance": float(min(1.0, math.log1p(o.n_obs) / math.log(50.0))),
-                "confidence": float(conf),
-                "distance": proximity(pos, query.position, rcfg.distance_scale),
-            }
-            if query.wants("object"):
-                out.append(
-                    Entry(
-                        key=f"object:{o.id}",
-                        kind="object",
-                        source=self.name,
-                        text=text_line,
-                        stamp=o.last_seen,
-                        position=pos,
-                        place=o.place,
-                        object_ids=(o.id,),
-                        provenance=(f"object:{o.id}",),
-                        parts=parts,
-                        data={"label": o.label, "status": o.status, "n_obs": o.n_obs},
-                    )
-                )
-            if query.wants("snapshot") and len(out) < 3 * query.k:
-                for s in self.best_snapshots(o.id, 1):
-                    p = s.pose.position
-                    out.append(
-                        Entry(
-                            key=f"snapshot:{s.snapshot_id}",
-                            kind="snapshot",
-                            source=self.name,
-                            text=f"keyframe #{s.snapshot_id} at t={s.stamp:.1f}s shows {o.label} #{o.id}"
-                            + (f" from the {s.place}" if s.place else ""),
-                            stamp=s.stamp,
-                            position=(float(p[0]), float(p[1]), float(p[2])),
-                            place=s.place,
-                            object_ids=tuple(sorted(s.objects)),
-                            provenance=(f"object:{o.id}",),
-                            parts={**parts, "relevance": parts["relevance"] * 0.9},
-                            data={"pose": s.pose.matrix.tolist(), "image": s.image_key, "target": o.id},
-                        )
-                    )
-        return out
 
     # -- the one label rule -----------------------------------------------------------
     def label_of(self, object_id: int) -> str | None:
@@ -443,17 +328,22 @@ class SpatialMemory(Submodule):
     def label_index(self) -> LabelIndex:
         """Every object's label as arrays; a new instance after every change of the object map."""
         with self._lock:
-            if self._label_index is None:
+            cached = self._label_index
+            if cached is None or cached[0] != self._index.label_version:
                 ids = sorted(self._objs)
                 labels = [self._objs[i].label for i in ids]
                 uniq = sorted(set(labels))
                 pos = {lab: j for j, lab in enumerate(uniq)}
-                self._label_index = LabelIndex(
-                    ids=np.asarray(ids, dtype=np.int64),
-                    uniq=tuple(uniq),
-                    lab_idx=np.fromiter((pos[lab] for lab in labels), dtype=np.int64, count=len(labels)),
+                cached = (
+                    self._index.label_version,
+                    LabelIndex(
+                        ids=np.asarray(ids, dtype=np.int64),
+                        uniq=tuple(uniq),
+                        lab_idx=np.fromiter((pos[lab] for lab in labels), dtype=np.int64, count=len(labels)),
+                    ),
                 )
-            return self._label_index
+                self._label_index = cached
+            return cached[1]
 
     def usage(self) -> dict[int, tuple[int, int]]:
         """Object id -> (times observed, times retrieved): how much each object matters, for forgetting."""
@@ -468,9 +358,10 @@ class SpatialMemory(Submodule):
             if a is None:
                 return []
             label = a.label
+            same = self._index.by_label.get(label, set())
             return [
                 b.record()
-                for b in self._objs.values()
+                for b in (self._objs[i] for i in self._ids(np.fromiter(same, dtype=np.int64, count=len(same))))
                 if b.id != a.id
                 and b.id not in exclude
                 and b.status != "absent"
@@ -485,10 +376,9 @@ class SpatialMemory(Submodule):
             x = self._objs.get(int(object_id))
             if x is None:
                 return []
-            mins, maxs, _cents, ids = self._object_arrays()
             out = []
-            for j in np.flatnonzero(bbox_overlap_mask(mins, maxs, x.bbox_min, x.bbox_max, 0.0)).tolist():
-                y = self._objs.get(ids[j])
+            for oid in self._ids(self._index.box(x.bbox_min, x.bbox_max, 0.0)):
+                y = self._objs.get(oid)
                 if y is None or y.id == x.id or y.id in exclude or y.status == "absent" or y.label != x.label:
                     continue
                 small, big = (x, y) if len(x.keys) <= len(y.keys) else (y, x)
@@ -513,7 +403,12 @@ class SpatialMemory(Submodule):
             with self._lock:
                 self._objs[keep] = st
                 self._objs.pop(drop, None)
-                self._changed()
+                self._index.upsert(_indexed(st))
+                self._index.remove(drop)
+                self._aliases[drop] = keep
+                for old, new in list(self._aliases.items()):  # earlier duplicates of ``drop`` follow it
+                    if new == drop:
+                        self._aliases[old] = keep
 
         ch.then(apply)
         return ch

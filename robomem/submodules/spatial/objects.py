@@ -87,10 +87,16 @@ class ObjectState:
     status: str = "present"
     retrieved: int = 0
     sample: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.float32))
+    _label_of: tuple[dict[str, float], str] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def label(self) -> str:
-        return top_label(self.labels)
+        """The top label, computed once per label distribution (a new dict on every change)."""
+        c = self._label_of
+        if c is None or c[0] is not self.labels:
+            c = (self.labels, top_label(self.labels))
+            self._label_of = c
+        return c[1]
 
     @classmethod
     def from_row(cls, row: Any, cfg: SpatialConfig) -> ObjectState:

@@ -1,0 +1,184 @@
+"""Scale benchmark: update and query cost against how much memory holds (10^3 .. 10^6 objects).
+
+Bulk-load path (documented, not ``Memory.update``): ``retrieve.populate`` writes ``N`` object rows
+(household labels, random places in a 60 m x 60 m map, 8 points each) and ``--sightings`` sighting
+rows per object straight into a fresh store in one transaction; the store is then opened with
+``Memory.open`` (timed: *open*).  A live robot then runs on top of it, as on a robot: 320x240
+synthetic frames of a table with a few boxes at the map's corner (the origin, inside the populated
+area), one ``Memory.update`` every 0.1 s of sensor time, and one ``Memory.retrieve(text)`` every
+10 updates (once a second).  Every such query is the *first query after an update*; a second,
+identical query right after it is reported as *repeat* to show whether the first one pays for an
+index rebuild.  Each size runs in its own process, so RSS is that size's alone.
+
+Reported per size: update median/p99/max, query (first after an update) median/p99, repeat query
+median/p99, open time, RSS after open and at the end, store bytes per object.  Prints a table;
+``--json-out`` writes JSON.  It measures, it does not assert.
+
+    .venv/bin/python benchmarks/scale.py --sizes 1000 10000 100000 --json-out benchmarks/results/scale.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import print_table, summary_ms, write_json  # noqa: E402
+from retrieve import GOALS, populate  # noqa: E402
+
+from robomem import Memory, Query  # noqa: E402
+from robomem.retrieval.embedding import make_embedder  # noqa: E402
+from robomem.testing.synthetic import Box, BoxScene, look_at  # noqa: E402
+
+
+def rss_mb() -> float:
+    """Resident set size of this process now, MiB (Linux /proc)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def dir_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def live_scene() -> BoxScene:
+    rng = np.random.default_rng(0)
+    labels = ["mug", "book", "bowl", "bottle", "plant"]
+    boxes = [Box(1, "table", (0.0, 0.0, 0.375), (2.0, 1.2, 0.75), (140, 90, 40))]
+    for i, lab in enumerate(labels, start=2):
+        x, y = rng.uniform(-0.8, 0.8), rng.uniform(-0.45, 0.45)
+        s = rng.uniform(0.1, 0.2)
+        colour = tuple(int(c) for c in rng.integers(30, 230, 3))
+        boxes.append(Box(i, lab, (x, y, 0.75 + s / 2), (s, s, s), colour))
+    return BoxScene(boxes, 320, 240, hfov_deg=70)
+
+
+def run_one(n: int, args: argparse.Namespace) -> dict[str, Any]:
+    embedder = make_embedder(args.embedder)
+    scene = live_scene()
+    n_views = 40
+    poses = []
+    for j in range(n_views):  # an arc around the table, on the side facing the populated map
+        a = -math.pi / 2 + 0.6 * math.sin(2 * math.pi * j / n_views)
+        poses.append(look_at((2.4 * math.cos(a), 2.4 * math.sin(a), 1.4), (0.0, 0.0, 0.8)))
+    with tempfile.TemporaryDirectory(dir=args.tmp) as d:
+        path = Path(d) / "store"
+        t0 = time.perf_counter()
+        counts = populate(path, n, args.sightings, embedder)
+        t_pop = time.perf_counter() - t0
+        store_bytes = dir_bytes(path)
+        rss_before = rss_mb()
+        t0 = time.perf_counter()
+        mem = Memory.open(path, embedder=embedder)
+        t_open = time.perf_counter() - t0
+        rss_open = rss_mb()
+        try:
+            t_start = mem.newest_stamp + 1.0
+            for g in GOALS:  # a running robot repeats its goals: their embeddings are cached
+                mem.retrieve(Query(text=g, k=10))
+            upd: list[float] = []
+            first: list[float] = []
+            repeat: list[float] = []
+            for i in range(args.updates):
+                obs = scene.observe(poses[i % n_views], t_start + 0.1 * i)
+                t0 = time.perf_counter()
+                mem.update(obs)
+                upd.append(time.perf_counter() - t0)
+                if i % 10 == 9:
+                    q = Query(text=GOALS[(i // 10) % len(GOALS)], position=(0.0, -2.4, 0.0), k=10)
+                    t0 = time.perf_counter()
+                    mem.retrieve(q)
+                    first.append(time.perf_counter() - t0)
+                    t0 = time.perf_counter()
+                    mem.retrieve(q)
+                    repeat.append(time.perf_counter() - t0)
+            n_final = len(mem.spatial.label_index().ids)
+        finally:
+            mem.close()
+        store_bytes_end = dir_bytes(path)
+    warm = max(1, args.updates // 10)  # the first updates create the live scene's objects
+    return {
+        "objects": n,
+        "objects_at_end": n_final,
+        "sightings": counts["sightings"],
+        "populate_s": t_pop,
+        "open_s": t_open,
+        "update": {**summary_ms(upd[warm:]), "max_ms": float(max(upd[warm:]) * 1e3)},
+        "update_all": {**summary_ms(upd), "max_ms": float(max(upd) * 1e3)},
+        "query_first_after_update": summary_ms(first),
+        "query_repeat": summary_ms(repeat),
+        "rss_mb_before_open": rss_before,
+        "rss_mb_after_open": rss_open,
+        "rss_mb_end": rss_mb(),
+        "store_bytes": store_bytes,
+        "store_bytes_end": store_bytes_end,
+        "store_bytes_per_object": store_bytes / max(n, 1),
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
+    ap.add_argument("--updates", type=int, default=100, help="updates per size (10 Hz sensor time)")
+    ap.add_argument("--sightings", type=int, default=1, help="sighting rows per bulk-loaded object")
+    ap.add_argument("--embedder", default="auto", choices=["auto", "minilm", "hash"])
+    ap.add_argument("--tmp", default=None, help="folder for the temporary stores")
+    ap.add_argument("--label", default="", help="a note stored in the JSON (e.g. before/after)")
+    ap.add_argument("--json-out", default=None)
+    ap.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one is not None:  # child: one size, its JSON on the last stdout line
+        print(json.dumps(run_one(args.one, args)))
+        return 0
+    results = []
+    for n in args.sizes:
+        cmd = [sys.executable, __file__, "--one", str(n), "--updates", str(args.updates)]
+        cmd += ["--sightings", str(args.sightings), "--embedder", args.embedder]
+        if args.tmp:
+            cmd += ["--tmp", args.tmp]
+        out = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
+        if out.returncode != 0:
+            print(out.stderr[-3000:], file=sys.stderr)
+            results.append({"objects": n, "error": out.stderr.strip().splitlines()[-1] if out.stderr else "failed"})
+            continue
+        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    rows = []
+    for r in results:
+        if "error" in r:
+            rows.append([r["objects"], r["error"][:60], "", "", "", "", "", "", "", ""])
+            continue
+        u, q, rq = r["update"], r["query_first_after_update"], r["query_repeat"]
+        rows.append(
+            [
+                r["objects"],
+                u["median_ms"],
+                u["p99_ms"],
+                u["max_ms"],
+                q["median_ms"],
+                q["p99_ms"],
+                rq["median_ms"],
+                r["open_s"],
+                r["rss_mb_end"],
+                r["store_bytes_per_object"],
+            ]
+        )
+    header = ["objects", "upd med", "upd p99", "upd max", "q1 med", "q1 p99", "q rep med", "open s", "RSS MB", "B/obj"]
+    print_table(f"scale ({args.updates} updates at 10 Hz, a query every 10; ms unless noted)", header, rows)
+    write_json({"benchmark": "scale", "label": args.label, "updates": args.updates, "sizes": results}, args.json_out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

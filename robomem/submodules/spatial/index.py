@@ -1,0 +1,269 @@
+"""The object index: per-object arrays kept in slots, and a voxel-hash grid of boxes.
+
+Every remembered object has one *slot*: a row of the arrays (box, centroid, first/last seen,
+sightings, label, absent flag).  An update writes only the rows of the objects it changed; a
+removed object's slot is freed and reused.  Nothing is rebuilt per frame.
+
+The grid hashes the floor-plane cells (``cell`` metres square) that an object's box covers to
+the slots in them; a box that covers more than ``max_cells`` cells is kept in a short list that
+every query also checks.  Box, radius and region queries visit only the cells they touch, then
+test the exact geometry on those rows, vectorised; a query that would touch more cells than
+there are objects scans the arrays instead.  The labels are interned (``label_idx``: an
+append-only vocabulary, so a per-text relevance over it only ever grows at the end), with the
+slots of each object's top label (``by_label``), of each label of its distribution
+(``members``), and of the absent objects of each top label (``absent_by_label``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from itertools import chain
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class IndexedObject:
+    """What the index keeps of one object."""
+
+    object_id: int
+    bbox_min: np.ndarray
+    bbox_max: np.ndarray
+    centroid: np.ndarray
+    first_seen: float
+    last_seen: float
+    n_obs: int
+    label: str
+    labels: tuple[str, ...]
+    absent: bool
+
+
+class ObjectIndex:
+    def __init__(self, cell: float = 1.0, max_cells: int = 64, capacity: int = 1024) -> None:
+        if not (cell > 0 and math.isfinite(cell)):
+            raise ValueError(f"ObjectIndex.cell: expected a positive number of metres, got {cell!r}")
+        if max_cells < 1:
+            raise ValueError(f"ObjectIndex.max_cells: expected >= 1, got {max_cells!r}")
+        self.cell = float(cell)
+        self.max_cells = int(max_cells)
+        cap = max(16, int(capacity))
+        self.ids = np.full(cap, -1, dtype=np.int64)
+        self.mins = np.zeros((cap, 3))
+        self.maxs = np.zeros((cap, 3))
+        self.cents = np.zeros((cap, 3))
+        self.first_seen = np.zeros(cap)
+        self.last_seen = np.zeros(cap)
+        self.n_obs = np.zeros(cap)
+        self.lab_idx = np.zeros(cap, dtype=np.int64)
+        self.absent = np.zeros(cap, dtype=bool)
+        self.active = np.zeros(cap, dtype=bool)
+        self.vocab: list[str] = []
+        self._vocab_pos: dict[str, int] = {}
+        self.slot_of: dict[int, int] = {}
+        self._free: list[int] = []
+        self._top = 0  # slots [0, top) have been used
+        self._grid: dict[tuple[int, int], set[int]] = {}
+        self._cells_of: dict[int, tuple[tuple[int, int], ...]] = {}
+        self._big: set[int] = set()
+        self._labels_of: dict[int, tuple[str, tuple[str, ...], bool]] = {}
+        self.by_label: dict[str, set[int]] = {}
+        self.members: dict[str, set[int]] = {}
+        self.absent_by_label: dict[str, set[int]] = {}
+        self.version = 0  # bumped by every change
+        self.label_version = 0  # bumped when an object is added, removed or changes its top label
+
+    def __len__(self) -> int:
+        return len(self.slot_of)
+
+    @property
+    def top(self) -> int:
+        return self._top
+
+    # -- writing ---------------------------------------------------------------------
+    def _grow(self) -> None:
+        cap = 2 * len(self.ids)
+        for name in ("mins", "maxs", "cents"):
+            old = getattr(self, name)
+            new = np.zeros((cap, 3))
+            new[: len(old)] = old
+            setattr(self, name, new)
+        for name, fill in (("first_seen", 0.0), ("last_seen", 0.0), ("n_obs", 0.0)):
+            old = getattr(self, name)
+            new = np.full(cap, fill)
+            new[: len(old)] = old
+            setattr(self, name, new)
+        for name, dtype, fill in (("ids", np.int64, -1), ("lab_idx", np.int64, 0)):
+            old = getattr(self, name)
+            new = np.full(cap, fill, dtype=dtype)
+            new[: len(old)] = old
+            setattr(self, name, new)
+        for name in ("absent", "active"):
+            old = getattr(self, name)
+            new = np.zeros(cap, dtype=bool)
+            new[: len(old)] = old
+            setattr(self, name, new)
+
+    def label_id(self, label: str) -> int:
+        j = self._vocab_pos.get(label)
+        if j is None:
+            j = len(self.vocab)
+            self.vocab.append(label)
+            self._vocab_pos[label] = j
+        return j
+
+    def _cells(self, lo: np.ndarray, hi: np.ndarray) -> tuple[tuple[int, int], ...] | None:
+        c = self.cell
+        x0, y0 = math.floor(lo[0] / c), math.floor(lo[1] / c)
+        x1, y1 = math.floor(hi[0] / c), math.floor(hi[1] / c)
+        if (x1 - x0 + 1) * (y1 - y0 + 1) > self.max_cells:
+            return None
+        return tuple((x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1))
+
+    def _unhook(self, slot: int) -> None:
+        cells = self._cells_of.pop(slot, None)
+        if cells is None:
+            self._big.discard(slot)
+        else:
+            for key in cells:
+                s = self._grid.get(key)
+                if s is not None:
+                    s.discard(slot)
+                    if not s:
+                        del self._grid[key]
+        old = self._labels_of.pop(slot, None)
+        if old is not None:
+            top, labels, absent = old
+            _discard(self.by_label, top, slot)
+            for lab in labels:
+                _discard(self.members, lab, slot)
+            if absent:
+                _discard(self.absent_by_label, top, slot)
+
+    def upsert(self, o: IndexedObject) -> None:
+        """Insert or replace one object's row (its old cells and label sets are left first)."""
+        lo = np.asarray(o.bbox_min, dtype=np.float64)
+        hi = np.asarray(o.bbox_max, dtype=np.float64)
+        if lo.shape != (3,) or hi.shape != (3,) or not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))):
+            raise ValueError(f"ObjectIndex.upsert: object {o.object_id} needs a finite 3D box, got {lo}, {hi}")
+        slot = self.slot_of.get(o.object_id)
+        old_top = None
+        if slot is None:
+            if self._free:
+                slot = self._free.pop()
+            else:
+                if self._top == len(self.ids):
+                    self._grow()
+                slot = self._top
+                self._top += 1
+            self.slot_of[o.object_id] = slot
+            self.label_version += 1
+        else:
+            old_top = self._labels_of[slot][0]
+            self._unhook(slot)
+        if old_top is not None and old_top != o.label:
+            self.label_version += 1
+        self.ids[slot] = o.object_id
+        self.mins[slot] = lo
+        self.maxs[slot] = hi
+        self.cents[slot] = o.centroid
+        self.first_seen[slot] = o.first_seen
+        self.last_seen[slot] = o.last_seen
+        self.n_obs[slot] = o.n_obs
+        self.lab_idx[slot] = self.label_id(o.label)
+        self.absent[slot] = o.absent
+        self.active[slot] = True
+        cells = self._cells(lo, hi)
+        if cells is None:
+            self._big.add(slot)
+        else:
+            self._cells_of[slot] = cells
+            for key in cells:
+                self._grid.setdefault(key, set()).add(slot)
+        self._labels_of[slot] = (o.label, tuple(o.labels), o.absent)
+        self.by_label.setdefault(o.label, set()).add(slot)
+        for lab in o.labels:
+            self.members.setdefault(lab, set()).add(slot)
+        if o.absent:
+            self.absent_by_label.setdefault(o.label, set()).add(slot)
+        self.version += 1
+
+    def set_absent(self, object_id: int, absent: bool = True) -> None:
+        slot = self.slot_of.get(object_id)
+        if slot is None or bool(self.absent[slot]) == absent:
+            return
+        top, labels, _ = self._labels_of[slot]
+        self.absent[slot] = absent
+        self._labels_of[slot] = (top, labels, absent)
+        if absent:
+            self.absent_by_label.setdefault(top, set()).add(slot)
+        else:
+            _discard(self.absent_by_label, top, slot)
+        self.version += 1
+
+    def remove(self, object_id: int) -> None:
+        slot = self.slot_of.pop(object_id, None)
+        if slot is None:
+            return
+        self._unhook(slot)
+        self.ids[slot] = -1
+        self.active[slot] = False
+        self.absent[slot] = False
+        self._free.append(slot)
+        self.version += 1
+        self.label_version += 1
+
+    # -- reading ---------------------------------------------------------------------
+    def slots(self) -> np.ndarray:
+        """Every used slot, ascending."""
+        return np.flatnonzero(self.active[: self._top])
+
+    def _region(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Slots whose grid cells touch the floor rectangle [lo, hi] (a superset of the hits), ascending."""
+        c = self.cell
+        x0, y0 = math.floor(lo[0] / c), math.floor(lo[1] / c)
+        x1, y1 = math.floor(hi[0] / c), math.floor(hi[1] / c)
+        n_cells = (x1 - x0 + 1) * (y1 - y0 + 1)
+        grid = self._grid
+        if n_cells > len(grid):  # more cells asked than occupied: the vectorised scan is cheaper
+            return self.slots()
+        sets = [s for x in range(x0, x1 + 1) for y in range(y0, y1 + 1) if (s := grid.get((x, y)))]
+        found = set(chain.from_iterable(sets))
+        found |= self._big
+        out = np.fromiter(found, dtype=np.int64, count=len(found))
+        out.sort()
+        return out
+
+    def box(self, lo: np.ndarray, hi: np.ndarray, pad: float = 0.0) -> np.ndarray:
+        """Slots whose box intersects [lo - pad, hi + pad], ascending."""
+        lo = np.asarray(lo, dtype=np.float64) - pad
+        hi = np.asarray(hi, dtype=np.float64) + pad
+        cand = self._region(lo, hi)
+        if len(cand) == 0:
+            return cand
+        ok = np.all(self.mins[cand] <= hi, axis=1) & np.all(self.maxs[cand] >= lo, axis=1)
+        return cand[ok]
+
+    def around(self, point: np.ndarray, radius: float) -> np.ndarray:
+        """Slots whose *centroid* is within ``radius`` of ``point``, ascending."""
+        p = np.asarray(point, dtype=np.float64)
+        r = float(radius)
+        cand = self.near_centroids(p, r)
+        if len(cand) == 0:
+            return cand
+        return cand[np.linalg.norm(self.cents[cand] - p, axis=1) <= r]
+
+    def near_centroids(self, point: np.ndarray, radius: float) -> np.ndarray:
+        """Slots whose centroid may be within ``radius`` of ``point`` in the floor plane (a superset)."""
+        p = np.asarray(point, dtype=np.float64)
+        r = max(0.0, float(radius))
+        # a centroid lies inside its box, and the box is hashed to every cell it covers
+        return self._region(p - r, p + r)
+
+
+def _discard(index: dict[str, set[int]], key: str, slot: int) -> None:
+    s = index.get(key)
+    if s is not None:
+        s.discard(slot)
+        if not s:
+            del index[key]

@@ -1,0 +1,153 @@
+"""The object index against brute force: random boxes, inserts, moves, merges, deletes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from robomem import Memory
+from robomem.ingest.perception import Segment
+from robomem.submodules.spatial.index import IndexedObject, ObjectIndex
+from robomem.testing.synthetic import BoxScene, demo_boxes, look_at
+
+
+def random_object(rng: np.random.Generator, oid: int, labels: list[str], span: float = 30.0) -> IndexedObject:
+    c = rng.uniform(-span, span, 3)
+    c[2] = rng.uniform(0.0, 2.0)
+    half = rng.uniform(0.02, 0.6, 3) if rng.random() > 0.05 else rng.uniform(2.0, 12.0, 3)  # a few huge ones
+    lab = str(rng.choice(labels))
+    extra = tuple(str(x) for x in rng.choice(labels, size=int(rng.integers(0, 3))))
+    return IndexedObject(
+        oid, c - half, c + half, c, float(rng.uniform(0, 10)), float(rng.uniform(10, 20)), int(rng.integers(1, 9)),
+        lab, tuple(dict.fromkeys((lab, *extra))), bool(rng.random() < 0.2),
+    )  # fmt: skip
+
+
+def brute_box(objs: dict[int, IndexedObject], lo: np.ndarray, hi: np.ndarray, pad: float) -> set[int]:
+    return {
+        oid for oid, o in objs.items() if np.all(o.bbox_min <= hi + pad) and np.all(o.bbox_max >= lo - pad)
+    }  # fmt: skip
+
+
+def check(index: ObjectIndex, objs: dict[int, IndexedObject], rng: np.random.Generator) -> None:
+    assert len(index) == len(objs)
+    assert sorted(index.ids[index.slots()].tolist()) == sorted(objs)
+    for _ in range(25):
+        c = rng.uniform(-35, 35, 3)
+        half = rng.uniform(0.0, 8.0, 3) if rng.random() < 0.7 else rng.uniform(20.0, 60.0, 3)
+        pad = float(rng.choice([0.0, 0.08, 0.5]))
+        got = index.ids[index.box(c - half, c + half, pad)].tolist()
+        assert len(got) == len(set(got))
+        assert set(got) == brute_box(objs, c - half, c + half, pad)
+        r = float(rng.uniform(0.0, 15.0))
+        got = set(index.ids[index.around(c, r)].tolist())
+        assert got == {oid for oid, o in objs.items() if np.linalg.norm(o.centroid - c) <= r}
+    for lab in {o.label for o in objs.values()}:
+        assert set(index.ids[list(index.by_label[lab])].tolist()) == {i for i, o in objs.items() if o.label == lab}
+        absent = index.absent_by_label.get(lab, set())
+        want = {i for i, o in objs.items() if o.label == lab and o.absent}
+        assert set(index.ids[list(absent)].tolist()) == want
+    for lab in {lab for o in objs.values() for lab in o.labels}:
+        assert set(index.ids[list(index.members[lab])].tolist()) == {i for i, o in objs.items() if lab in o.labels}
+    for oid, o in objs.items():  # the per-object rows are the object's
+        s = index.slot_of[oid]
+        assert np.array_equal(index.cents[s], o.centroid) and index.last_seen[s] == o.last_seen
+        assert index.vocab[index.lab_idx[s]] == o.label and bool(index.absent[s]) == o.absent
+
+
+def test_index_matches_brute_force_through_inserts_moves_merges_deletes():
+    rng = np.random.default_rng(7)
+    labels = ["mug", "cup", "book", "chair", "plant", "red mug"]
+    index = ObjectIndex(cell=1.0, max_cells=64, capacity=16)  # small: the arrays must grow
+    objs: dict[int, IndexedObject] = {}
+    next_id = 1
+    for _ in range(400):
+        o = random_object(rng, next_id, labels)
+        index.upsert(o)
+        objs[next_id] = o
+        next_id += 1
+    check(index, objs, rng)
+    for _round in range(6):
+        ids = sorted(objs)
+        for oid in rng.choice(ids, 60, replace=False).tolist():  # moves (and relabels, absences)
+            o = random_object(rng, oid, labels)
+            index.upsert(o)
+            objs[oid] = o
+        for oid in rng.choice(sorted(objs), 15, replace=False).tolist():  # absence flips
+            o = objs[oid]
+            o2 = replace(o, absent=not o.absent)
+            index.set_absent(oid, o2.absent)
+            objs[oid] = o2
+        pairs = rng.choice(sorted(objs), (10, 2), replace=False).tolist()
+        for keep, drop in pairs:  # merges: the survivor takes the duplicate's geometry, the duplicate goes
+            d = objs[drop]
+            merged = IndexedObject(
+                keep, d.bbox_min, d.bbox_max, d.centroid, 0.0, d.last_seen, 2, d.label, d.labels, False
+            )
+            index.upsert(merged)
+            index.remove(drop)
+            objs[keep] = merged
+            del objs[drop]
+        for oid in rng.choice(sorted(objs), 20, replace=False).tolist():  # deletes
+            index.remove(oid)
+            del objs[oid]
+        for _ in range(30):  # inserts reuse the freed slots
+            o = random_object(rng, next_id, labels)
+            index.upsert(o)
+            objs[next_id] = o
+            next_id += 1
+        check(index, objs, rng)
+    index.remove(10**9)  # an unknown id is a no-op
+    check(index, objs, rng)
+
+
+def test_index_rejects_bad_boxes_and_settings():
+    index = ObjectIndex()
+    bad = IndexedObject(1, np.array([0.0, np.nan, 0.0]), np.ones(3), np.zeros(3), 0.0, 0.0, 1, "mug", ("mug",), False)
+    with pytest.raises(ValueError, match="object 1 needs a finite 3D box"):
+        index.upsert(bad)
+    with pytest.raises(ValueError, match="ObjectIndex.cell"):
+        ObjectIndex(cell=0.0)
+    with pytest.raises(ValueError, match="ObjectIndex.max_cells"):
+        ObjectIndex(max_cells=0)
+
+
+def test_spatial_memory_queries_match_brute_force_after_updates_and_merges(tmp_path, embedder):
+    """within / overlapping / label index of a live memory agree with a scan over every object."""
+    scene = BoxScene(demo_boxes())
+    rng = np.random.default_rng(3)
+    with Memory.open(tmp_path / "m", embedder=embedder) as mem:
+        for t in range(4):
+            segs = []
+            for k in range(5):  # scattered objects, some on top of each other (overlap merges)
+                c = rng.uniform(-6, 6, 3) if k < 3 else np.array([5.0, 5.0, 0.5]) + rng.normal(0, 0.01, 3)
+                pts = (rng.uniform(-0.1, 0.1, (150, 3)) + c).astype(np.float32)
+                segs.append(
+                    Segment(k + 1, "box" if k >= 3 else str(rng.choice(["mug", "book"])), 1.0, pts,
+                            pts.mean(0).astype(float), pts.min(0).astype(float), pts.max(0).astype(float),
+                            400, None, None)
+                )  # fmt: skip
+            mem.update(scene.observe(look_at((0.0, 0.0, 1.5), (2.3, -0.3, 0.7)), float(t)), segments=segs)
+        objs = mem.objects()
+        assert len(objs) > 5
+        for _ in range(20):
+            p = tuple(float(v) for v in rng.uniform(-7, 7, 3))
+            r = float(rng.uniform(0.5, 6.0))
+            got = [o.object_id for o in mem.spatial.within(p, r)]
+            d = {o.object_id: float(np.linalg.norm(np.asarray(o.centroid) - p)) for o in objs}
+            want = sorted((i for i in d if d[i] <= r), key=lambda i: (d[i], i))
+            assert got == want
+        for x in objs:
+            got = {oid for oid, _ in mem.spatial.overlapping(x.object_id, set())}
+            want = {
+                y.object_id for y in objs
+                if y.object_id != x.object_id and y.label == x.label and y.status != "absent"
+                and np.all(np.asarray(y.bbox_min) <= x.bbox_max) and np.all(np.asarray(y.bbox_max) >= x.bbox_min)
+            }  # fmt: skip
+            assert got == want
+        li = mem.spatial.label_index()
+        assert {int(i): li.uniq[j] for i, j in zip(li.ids.tolist(), li.lab_idx.tolist(), strict=True)} == {
+            o.object_id: o.label for o in objs
+        }
