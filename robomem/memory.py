@@ -38,6 +38,7 @@ from robomem.observation import Event, Observation
 from robomem.places import Place, Places
 from robomem.retrieval.embedding import Embedder, make_embedder
 from robomem.retrieval.query import Entry, Query, merge
+from robomem.store.coordinates import check_coordinates, coordinate_limit
 from robomem.store.database import Store, StoreError
 from robomem.store.frames import SCHEMA as FRAME_SCHEMA
 from robomem.store.frames import TABLES as FRAME_TABLES
@@ -266,8 +267,16 @@ class Memory:
                     f"Observation.stamp: {observation.stamp:.3f} is older than the last update ({last:.3f}) "
                     f"from robot {observation.robot_id!r}; memory is built in time order"
                 )
+            # far from the origin, float32 object points blur the map: refuse instead (store/coordinates.py)
+            limit = coordinate_limit(self.config.spatial.voxel_size)
+            check_coordinates(
+                "Observation.pose.position", observation.pose.position, limit, self.config.spatial.max_depth
+            )
             if segments is None:
                 segments = segments_from_observation(observation, self.config.spatial)
+            else:
+                for seg in segments:
+                    check_coordinates(f"segment {seg.instance_id} bounding box", (*seg.bbox_min, *seg.bbox_max), limit)
             t1 = time.perf_counter()
             detections = self.spatial.associate(list(segments))
             absences = self.spatial.observed_absences(observation, {d.object_id for d in detections})

@@ -31,9 +31,12 @@ def project(points_world: np.ndarray, pose: Pose, k: Intrinsics) -> tuple[np.nda
 
 
 def voxel_keys(points: np.ndarray, voxel: float) -> np.ndarray:
-    """Integer voxel keys packed into int64 (21 bits per axis, ±1e6 voxels)."""
-    q = np.floor(np.asarray(points, dtype=np.float64) / voxel).astype(np.int64) + (1 << 20)
-    q = np.clip(q, 0, (1 << 21) - 1)
+    """Integer voxel keys packed into int64, 21 bits per axis.
+
+    Each axis index wraps modulo 2**21 (it is not clipped): keys are exact for any point sets less than 2**21
+    voxels across (60 km at 3 cm), wherever they are, so a map far from the origin keeps its voxels apart;
+    within ±2**20 voxels of the origin the keys are the plain offset indices."""
+    q = (np.floor(np.asarray(points, dtype=np.float64) / voxel).astype(np.int64) + (1 << 20)) & ((1 << 21) - 1)
     return (q[:, 0] << 42) | (q[:, 1] << 21) | q[:, 2]
 
 

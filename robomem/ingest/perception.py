@@ -169,7 +169,7 @@ def segments_from_observation(obs: Observation, cfg: SpatialConfig) -> list[Segm
                 label=info.label,
                 score=info.score,
                 points=vox,
-                centroid=vox.mean(axis=0).astype(np.float64),
+                centroid=vox.mean(axis=0, dtype=np.float64),
                 bbox_min=vox.min(axis=0).astype(np.float64),
                 bbox_max=vox.max(axis=0).astype(np.float64),
                 pixel_count=len(smp.z) * smp.stride * smp.stride,

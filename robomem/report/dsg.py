@@ -389,7 +389,7 @@ def _segment(i: int, o: DsgObject) -> Segment:
         label=o.label,
         score=1.0,
         points=pts,
-        centroid=pts.mean(axis=0).astype(np.float64),
+        centroid=pts.mean(axis=0, dtype=np.float64),
         bbox_min=pts.min(axis=0).astype(np.float64),
         bbox_max=pts.max(axis=0).astype(np.float64),
         pixel_count=0,  # no view: a real frame replaces the seed as best view of the object

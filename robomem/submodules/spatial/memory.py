@@ -201,7 +201,7 @@ class SpatialMemory(Submodule):
                     )
                 )
             unchanged = old is not None and pts is old.points
-            centroid = old.centroid if unchanged else pts.mean(axis=0).astype(np.float64)
+            centroid = old.centroid if unchanged else pts.mean(axis=0, dtype=np.float64)
             st = ObjectState(
                 id=det.object_id,
                 labels=labels,
