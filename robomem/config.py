@@ -94,7 +94,7 @@ class SpatialConfig(Checked):
     max_pixels: int = 20_000  # auto stride keeps the sampled pixels per frame under this (same angular density)
     max_depth: float = 8.0  # m, farther depth is ignored
     min_points: int = 15  # segments with fewer 3D points are ignored (fewer if the mask's surface cannot hold them)
-    min_instance_samples: int = 200  # an instance the coarse grid samples fewer times is re-sampled densely
+    min_instance_samples: int = 100  # an instance the coarse grid samples fewer times is re-sampled densely
     min_mask_pixels: int = 20  # instance masks with fewer pixels with valid depth are ignored
     max_points_per_object: int = 3000
     overlap_voxel: float = 0.08  # m, cell size for the 3D-overlap test in association
