@@ -40,8 +40,9 @@ def record_high_water(conn: sqlite3.Connection) -> None:
     """Inside the caller's write transaction: raise each table's mark to its current ``MAX(id)``."""
     for table in ID_TABLES:
         conn.execute(
-            "INSERT INTO meta(key, value) SELECT ?, CAST(m AS TEXT) FROM (SELECT MAX(id) AS m FROM "
-            f'"{table}") WHERE m IS NOT NULL '
+            # the scalar subquery keeps SQLite's O(log n) MAX(rowid); "FROM (SELECT MAX(id) ...)" scans the table
+            "INSERT INTO meta(key, value) SELECT ?, CAST(m AS TEXT) FROM (SELECT (SELECT MAX(id) FROM "
+            f'"{table}") AS m) WHERE m IS NOT NULL '
             "ON CONFLICT(key) DO UPDATE SET value=CAST(MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER)) "
             "AS TEXT)",
             (_key(table),),

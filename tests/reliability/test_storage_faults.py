@@ -19,7 +19,7 @@ import pytest
 from robomem import Memory, MemoryConfig
 from robomem.errors import StoreError, StoreVersionError
 from robomem.store.database import Store
-from robomem.testing.synthetic import BoxScene, demo_boxes, look_at
+from robomem.testing.synthetic import Box, BoxScene, demo_boxes, look_at
 
 TARGET = (2.3, -0.3, 0.7)
 VIEWS = [(0.0, 0.0, 1.5), (0.2, -0.5, 1.5), (0.3, 0.5, 1.4), (1.0, -2.0, 1.6), (4.5, 1.0, 1.6)]
@@ -96,7 +96,7 @@ DISK_FULL_SCRIPT = textwrap.dedent(
     from robomem import Memory
     from robomem.errors import RobomemError
     from robomem.retrieval.embedding import make_embedder
-    from robomem.testing.synthetic import BoxScene, demo_boxes, look_at
+    from robomem.testing.synthetic import Box, BoxScene, demo_boxes, look_at
     VIEWS = [(0.0, 0.0, 1.5), (0.2, -0.5, 1.5), (0.3, 0.5, 1.4), (1.0, -2.0, 1.6), (4.5, 1.0, 1.6)]
     scene = BoxScene(demo_boxes())
     acked, errors, raw = 0, [], []
@@ -166,7 +166,8 @@ def test_a_long_lived_read_only_view_follows_the_writer(tmp_path, embedder):
         with Memory.open(tmp_path / "m", cfg, embedder=embedder, readonly=True) as ro:
             seen_at_open = len(ro.objects())
             assert seen_at_open == len(mem.objects())
-            _tour(mem, scene, t, n=len(VIEWS))  # more of the scene: more objects
+            scene.boxes.append(Box(9, "green bowl", (4.2, -0.6, 0.05), (0.2, 0.2, 0.1), (30, 200, 40)))
+            mem.update(scene.observe(look_at((3.0, 0.0, 1.2), (4.2, -0.6, 0.05)), t + 10))  # one more object
             assert len(mem.objects()) > seen_at_open
             assert len(ro.objects()) == len(mem.objects())
             assert ro.retrieve("red mug")  # retrieval sees the refreshed view too
