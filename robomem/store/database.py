@@ -30,6 +30,7 @@ import hashlib
 import os
 import sqlite3
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -80,13 +81,13 @@ class Store:
             finally:
                 os.umask(old_umask)
         self._db_path = self.path / DB_NAME
+        self._ro_uri = f"file:{urllib.parse.quote(str(self._db_path))}?mode=ro"
         try:
-            self._conn = self._connect(writer=not readonly)
-            if not readonly:
-                self._init_schema(schema)
+            if readonly:
+                self._open_readonly()
             else:
-                self._check_version(self._conn, allow_older=False)
-                self._data_version = self._read_data_version()
+                self._conn = self._connect(writer=True)
+                self._init_schema(schema)
         except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:  # a damaged schema can fail to decode as UTF-8
             self._release_lock()
             raise StoreError(f"{self._db_path}: not a readable SQLite database ({exc})") from exc
@@ -118,6 +119,22 @@ class Store:
                 os.close(self._lock_fd)
             self._lock_fd = None
 
+    def _open_readonly(self) -> None:
+        try:
+            self._conn = self._connect(writer=False)
+            self._check_version(self._conn, allow_older=False)
+        except sqlite3.OperationalError:
+            if os.access(self.path, os.W_OK):
+                raise
+            # Read-only media (a ro mount, a CD, a snapshot): a WAL database cannot make its -shm file there, so
+            # open it immutable; nothing can change it under us there.
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._ro_uri += "&immutable=1"
+            self._conn = self._connect(writer=False)
+            self._check_version(self._conn, allow_older=False)
+        self._data_version = self._read_data_version()
+
     def _connect(self, writer: bool) -> sqlite3.Connection:
         if writer:
             old_umask = os.umask(0o077)
@@ -126,8 +143,7 @@ class Store:
             finally:
                 os.umask(old_umask)
         else:
-            uri = f"file:{self._db_path}?mode=ro"
-            conn = sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(self._ro_uri, uri=True, timeout=30.0, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout=30000")
         if writer:
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -220,8 +236,7 @@ class Store:
         self._check_open()
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            uri = f"file:{self._db_path}?mode=ro"
-            conn = sqlite3.connect(uri, uri=True, timeout=30.0, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(self._ro_uri, uri=True, timeout=30.0, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA busy_timeout=30000")
             self._local.conn = conn
             with self._readers_lock:

@@ -171,3 +171,41 @@ def test_a_long_lived_read_only_view_follows_the_writer(tmp_path, embedder):
             assert len(mem.objects()) > seen_at_open
             assert len(ro.objects()) == len(mem.objects())
             assert ro.retrieve("red mug")  # retrieval sees the refreshed view too
+
+
+READ_ONLY_MEDIA_SCRIPT = textwrap.dedent(
+    """
+    import json, subprocess, sys
+    store = sys.argv[1]
+    subprocess.run(["mount", "--bind", store, store], check=True)
+    subprocess.run(["mount", "-o", "remount,bind,ro", store, store], check=True)
+    from robomem import Memory
+    from robomem.retrieval.embedding import make_embedder
+    with Memory.open(store, embedder=make_embedder("hash"), readonly=True) as ro:
+        labels = sorted(o.label for o in ro.objects())
+        hits = len(ro.retrieve("red mug"))
+        frames = ro.stats()["rows"]["frames"]
+    print(json.dumps({"labels": labels, "hits": hits, "frames": frames}))
+    """
+)
+
+
+def test_read_only_media_opens_read_only(tmp_path, embedder):
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        pytest.skip("unshare(1) is not installed: cannot make a private read-only mount")
+    probe = subprocess.run([unshare, "-rm", "true"], capture_output=True, timeout=30)
+    if probe.returncode != 0:
+        pytest.skip(f"mounting is not permitted here (unshare -rm: {probe.stderr.decode().strip()})")
+    with Memory.open(tmp_path / "m", embedder=embedder) as mem:
+        _tour(mem, BoxScene(demo_boxes()), 0.0, n=3)
+        labels = sorted(o.label for o in mem.objects())
+    proc = subprocess.run(
+        [unshare, "-rm", sys.executable, "-c", READ_ONLY_MEDIA_SCRIPT, str(tmp_path / "m")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["labels"] == labels and out["frames"] == 3 and out["hits"] > 0
