@@ -34,6 +34,7 @@ from robomem.submodules.base import Changes, Submodule
 if TYPE_CHECKING:
     from robomem.ingest.frame import Frame
     from robomem.submodules.spatial.memory import SpatialMemory
+    from robomem.submodules.spatial.objects import ObjectRecord
     from robomem.submodules.temporal.memory import TemporalMemory
 
 OVERLAP_DUPLICATE = 0.6  # share of the smaller object's coarse voxels inside the other one
@@ -98,15 +99,17 @@ def find_merges(spatial: SpatialMemory, frames: FrameLog, frame: Frame, reid_col
             continue
         a_colour = np.asarray(A.colour) if A.colour is not None else None
         best: tuple[float, int] | None = None
-        for B in spatial.moved_candidates(A.object_id, used):
-            if not place_seen_before(frames, np.asarray(B.centroid), B.first_seen):
-                continue  # B's spot was never looked at before: B may have been there all along
+        scored: list[tuple[float, int, ObjectRecord]] = []
+        for j, B in enumerate(spatial.moved_candidates(A.object_id, used)):
             sim = _cos(a_colour, np.asarray(B.colour) if B.colour is not None else None)
             if sim is not None and sim < reid_colour_threshold:
                 continue
-            score = 0.5 if sim is None else sim
-            if best is None or score > best[0]:
+            scored.append((0.5 if sim is None else sim, j, B))
+        # best score first (ties: the first candidate); the view-history test (a query each) only until one passes
+        for score, _j, B in sorted(scored, key=lambda t: (-t[0], t[1])):
+            if place_seen_before(frames, np.asarray(B.centroid), B.first_seen):
                 best = (score, B.object_id)
+                break  # else B's spot was never looked at before: B may have been there all along
         if best is not None:
             out.append(Merge(A.object_id, best[1], "moved"))
             used |= {A.object_id, best[1]}

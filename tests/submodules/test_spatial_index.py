@@ -151,3 +151,29 @@ def test_spatial_memory_queries_match_brute_force_after_updates_and_merges(tmp_p
         assert {int(i): li.uniq[j] for i, j in zip(li.ids.tolist(), li.lab_idx.tolist(), strict=True)} == {
             o.object_id: o.label for o in objs
         }
+
+
+def test_batched_absence_bound_never_under_the_exact_test():
+    """The batched pre-test counts the points the exact test counts and never bounds its fraction too low,
+    so skipping an object on the bound never loses an absence."""
+    from robomem.config import TemporalConfig
+    from robomem.ingest.visibility import visible_fraction
+    from robomem.submodules.spatial.absences import seen_through_bounds
+
+    cfg = TemporalConfig()
+    scene = BoxScene(demo_boxes())
+    obs = scene.observe(look_at((0.0, 0.0, 1.5), (2.3, -0.3, 0.7)), 0.0)
+    rng = np.random.default_rng(5)
+    samples, labels = [], []
+    for j in range(60):  # points on real boxes (seen, not seen through), in free space (seen through), behind
+        b = scene.boxes[j % len(scene.boxes)]
+        c = b.lo + rng.uniform(0, 1, 3) * (b.hi - b.lo) if j % 3 else rng.uniform(-1, 5, 3)
+        samples.append((c + rng.normal(0, 0.05, (int(rng.integers(0, 48)), 3))).astype(np.float32))
+        labels.append(b.label if j % 2 else "ghost")
+    n_in, bound = seen_through_bounds(samples, obs, cfg, 8.0)
+    exact = [visible_fraction(p, obs, cfg, 8.0, lab) for p, lab in zip(samples, labels, strict=True)]
+    assert n_in.tolist() == [e[0] for e in exact]
+    assert all(b >= e[1] for b, e in zip(bound.tolist(), exact, strict=True))
+    assert any(e[1] > 0.5 for e in exact) and any(e[0] > 0 and b < 0.5 for b, e in zip(bound, exact, strict=True))
+    n0, b0 = seen_through_bounds([], obs, cfg, 8.0)
+    assert len(n0) == 0 and len(b0) == 0

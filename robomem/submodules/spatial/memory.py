@@ -18,13 +18,14 @@ import numpy as np
 
 from robomem.ingest.association import Match, associate, coarse_keys, overlap_fraction
 from robomem.ingest.frame import Absence, Detection, Frame
-from robomem.ingest.geometry import subsample, voxel_downsample
+from robomem.ingest.geometry import project, subsample, voxel_downsample
 from robomem.ingest.perception import Segment
-from robomem.ingest.visibility import frustum_candidates, projected_size_px, visible_fraction
+from robomem.ingest.visibility import frustum_candidates, visible_fraction
 from robomem.observation import Observation
 from robomem.retrieval.query import Entry, Query
 from robomem.store.ids import next_id
 from robomem.submodules.base import Changes, ForgetLimits, LabelIndex, Submodule, SubmoduleContext
+from robomem.submodules.spatial.absences import seen_through_bounds
 from robomem.submodules.spatial.index import IndexedObject, ObjectIndex
 from robomem.submodules.spatial.objects import (
     OBJECT_COLUMNS,
@@ -142,16 +143,19 @@ class SpatialMemory(Submodule):
             near = index.near_centroids(np.asarray(obs.pose.position, dtype=np.float64), max_depth + 1.0)
             near = near[~index.absent[near]]
             slots = near[frustum_candidates(index.cents[near], obs, max_depth)]
+            if len(slots):  # too small on screen to tell "gone" from "missed": out, all at once
+                _u, _v, z = project(index.cents[slots], obs.pose, obs.intrinsics)
+                extent = np.linalg.norm(index.maxs[slots] - index.mins[slots], axis=1)
+                size = np.where(z > 0.1, extent * obs.intrinsics.fx / np.maximum(z, 0.1), 0.0)
+                slots = slots[size >= cfg.absence_min_size_px]
+            cand = [o for o in (self._objs[i] for i in self._ids(slots)) if o.id not in seen and o.status != "absent"]
+            n_in, bound = seen_through_bounds([o.sample for o in cand], obs, cfg, max_depth)  # all at once
             out = []
-            for oid in self._ids(slots):
-                o = self._objs[oid]
-                if o.id in seen or o.status == "absent":
-                    continue
-                extent = float(np.linalg.norm(o.bbox_max - o.bbox_min))
-                if projected_size_px(extent, o.centroid, obs) < cfg.absence_min_size_px:
-                    continue  # too small on screen to tell "gone" from "missed"
-                n_in, frac = visible_fraction(o.sample, obs, cfg, self.config.spatial.max_depth, o.label)
-                if n_in >= min(cfg.absence_min_points, len(o.sample)) and frac >= cfg.absence_visible_fraction:
+            for o, n, b in zip(cand, n_in.tolist(), bound.tolist(), strict=True):
+                if n < min(cfg.absence_min_points, len(o.sample)) or b < cfg.absence_visible_fraction:
+                    continue  # cannot pass the exact test below
+                n_exact, frac = visible_fraction(o.sample, obs, cfg, max_depth, o.label)
+                if n_exact >= min(cfg.absence_min_points, len(o.sample)) and frac >= cfg.absence_visible_fraction:
                     pos = (float(o.centroid[0]), float(o.centroid[1]), float(o.centroid[2]))
                     out.append(Absence(o.id, o.label, pos, o.place, frac))
             return out
@@ -264,11 +268,13 @@ class SpatialMemory(Submodule):
             return self._aliases.get(oid, oid)
 
     def get(self, object_id: int) -> ObjectRecord | None:
+        """The object with this id now (None once it was merged away: ``resolve`` names the survivor)."""
         with self._lock:
-            o = self._objs.get(self.resolve(object_id))
+            o = self._objs.get(int(object_id))
             return o.record() if o else None
 
     def points(self, object_id: int) -> np.ndarray:
+        """The object's points; an id merged away a moment ago gives the points of the object it became."""
         with self._lock:
             o = self._objs.get(self.resolve(object_id))
             if o is None:
@@ -357,11 +363,13 @@ class SpatialMemory(Submodule):
             a = self._objs.get(int(absent_id))
             if a is None:
                 return []
-            label = a.label
-            same = self._index.by_label.get(label, set())
+            label, index = a.label, self._index
+            same = index.by_label.get(label, set())
+            slots = np.fromiter(same, dtype=np.int64, count=len(same))
+            slots = slots[~index.absent[slots] & (index.first_seen[slots] > a.last_seen)]  # vectorised first
             return [
                 b.record()
-                for b in (self._objs[i] for i in self._ids(np.fromiter(same, dtype=np.int64, count=len(same))))
+                for b in (self._objs[i] for i in self._ids(slots))
                 if b.id != a.id
                 and b.id not in exclude
                 and b.status != "absent"

@@ -115,6 +115,7 @@ class TemporalMemory(Submodule):
         self._newest = 0.0
         self._version = 0
         self._index_cache: tuple | None = None  # type: ignore[type-arg]
+        self._touched: set[int] | None = None  # ids whose sighting changed since the search index (None: rebuild)
 
     def load(self) -> None:
         conn = self.store.read()
@@ -180,6 +181,9 @@ class TemporalMemory(Submodule):
             with self._lock:
                 self._last.update(new_last)
                 self._last_absence.update(new_abs)
+                if self._touched is not None:
+                    self._touched.update(new_last)
+                    self._touched.update(new_abs)
                 self._next_sighting = max(self._next_sighting, next_sighting)
                 self._next_absence = max(self._next_absence, next_absence)
                 self._version += 1
@@ -374,6 +378,19 @@ class TemporalMemory(Submodule):
             if cached is not None and cached[0][0] is labels and cached[0][1:] == sig:
                 return cached
             last, gone = self._last, self._last_absence
+            touched = self._touched
+            if cached is not None and cached[0][0] is labels and touched is not None:
+                # only sightings of known objects changed: patch their rows instead of rebuilding (issue 14)
+                ids = cached[1]
+                t = np.fromiter(touched, dtype=np.int64, count=len(touched))
+                pos = np.minimum(np.searchsorted(ids, t), max(len(ids) - 1, 0))
+                if len(ids) and np.all(ids[pos] == t):
+                    t_end = cached[4].copy()
+                    t_end[pos] = [last[i].t_end if i in last else 0.0 for i in t.tolist()]
+                    cached = ((labels, *sig), ids, cached[2], cached[3], t_end, cached[5])
+                    self._index_cache = cached
+                    touched.clear()
+                    return cached
             ids_all = labels.ids.tolist()
             keep = np.fromiter((i in last or i in gone for i in ids_all), dtype=bool, count=len(ids_all))
             ids = labels.ids[keep]
@@ -382,6 +399,7 @@ class TemporalMemory(Submodule):
             )
             cached = ((labels, *sig), ids, labels.uniq, labels.lab_idx[keep], t_end, {})
             self._index_cache = cached
+            self._touched = set()
             return cached
 
     def search(self, query: Query, now: float) -> list[Entry]:
@@ -530,6 +548,7 @@ class TemporalMemory(Submodule):
                     best_a = max(gone, key=lambda a: (a.stamp, a.row_id))
                     self._last_absence[keep] = replace(best_a, object_id=keep)
                 self._version += 1
+                self._touched = None
 
         ch.then(apply)
         return ch
