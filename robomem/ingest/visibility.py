@@ -6,7 +6,9 @@ observed depth there is not clearly *in front* of them (nothing occludes the
 spot) but *behind* them (the camera sees through where the object was), the
 object's place was in view and empty: an observed absence.  Depth at or near
 the remembered surface means something is still there (perhaps too small or
-missed by the detector), which is not evidence of absence.
+missed by the detector), which is not evidence of absence -- unless the
+detector labels what is there as another kind of thing: then another object
+has come to occupy the place, and the remembered one is gone.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ def visible_fraction(
 
     The see-through margin grows with distance (depth noise and pixel footprint grow with it).
     A point whose pixel carries an instance of the object's own label is not seen through: the
-    detector saw something of that kind there, even if it was too small to associate.
+    detector saw something of that kind there, even if it was too small to associate.  A point
+    whose pixel carries an instance of *another* label at about the remembered depth counts as
+    seen through: something else now occupies the place (only when ``label`` is given).
     """
     k = obs.intrinsics
     u, v, z = project(sample_points, obs.pose, k)
@@ -38,13 +42,21 @@ def visible_fraction(
     vi = v[inside].astype(np.int64)
     zi = z[inside]
     d = obs.depth[vi, ui]
+    tol = cfg.see_through_margin + cfg.see_through_per_metre * zi
     with np.errstate(invalid="ignore"):
         valid = np.isfinite(d) & (d > 0)
-        see_through = valid & (d > zi + cfg.see_through_margin + cfg.see_through_per_metre * zi)
-    if label is not None and obs.instance_ids is not None and see_through.any():
+        see_through = valid & (d > zi + tol)
+        not_in_front = valid & (d >= zi - tol)
+    if label is not None and obs.instance_ids is not None and obs.instances:
+        pix = obs.instance_ids[vi, ui]
         same = [i for i, info in obs.instances.items() if info.label == label]
-        if same:
-            see_through &= ~np.isin(obs.instance_ids[vi, ui], same)
+        if same and see_through.any():
+            see_through &= ~np.isin(pix, same)
+        # Another kind of thing detected right where the object's surface was (not in front of it,
+        # which would be an occluder): the place is now occupied by something else, so the object is gone.
+        other = [i for i, info in obs.instances.items() if info.label != label]
+        if other:
+            see_through |= not_in_front & np.isin(pix, other)
     return n_in, float(see_through.sum()) / n_in
 
 

@@ -57,3 +57,23 @@ def test_projected_size_shrinks_with_distance():
     far = projected_size_px(0.2, np.array([4.0, 0.0, -0.2]), obs)
     assert near > far > 0
     assert projected_size_px(0.2, np.array([-2.0, 0.0, 1.2]), obs) == 0.0
+
+
+def test_another_kind_of_object_now_occupying_the_place_is_evidence_of_absence():
+    bowl = Box(3, "bowl", (2.0, 0.0, 0.5), (0.24, 0.24, 0.2), (30, 30, 200))  # where the mug was
+    # What memory keeps of the mug is its surface as the camera saw it: here its front face.
+    rng = np.random.default_rng(0)
+    lo, hi = MUG.lo, MUG.hi
+    surface = np.column_stack([np.full(64, lo[0]), rng.uniform(lo[1], hi[1], 64), rng.uniform(lo[2], hi[2], 64)])
+    surface = surface.astype(np.float32)
+    _n, f_mug = frac([bowl], surface, label="mug")
+    _n, f_unlabelled = frac([bowl], surface)
+    assert f_mug >= CFG.temporal.absence_visible_fraction
+    assert f_unlabelled < 0.2  # without knowing the object's label, an occupied spot is not seen through
+    _n, f_same = frac([MUG], surface, label="mug")
+    assert f_same < 0.2  # the mug itself still there
+
+
+def test_another_kind_of_object_in_front_is_an_occluder_not_an_occupant():
+    _n, f = frac([WALL], sample(MUG), label="mug")
+    assert f == 0.0
