@@ -191,9 +191,9 @@ class FactConsolidation(FactRules):
         self._retire(plan, ch, "often_fails", keep, t, "no longer fails often", "")
 
     def _consolidate_relations(self, plan: _Plan, ch: Changes, t: float) -> None:
+        if self.spatial.count(include_absent=False) > 2000:
+            return  # too many for a cheap pass; relations stay as they were (counted first: no record per object)
         recs = self.spatial.objects(include_absent=False)
-        if len(recs) > 2000:
-            return  # too many for a cheap pass; relations stay as they were
         keep: set[str] = set()
         if recs:
             mins = np.array([r.bbox_min for r in recs])
