@@ -267,6 +267,12 @@ class SpatialMemory(Submodule):
         with self._lock:
             return self._aliases.get(oid, oid)
 
+    def count(self, include_absent: bool = True) -> int:
+        """How many objects memory holds (without building a record of each)."""
+        with self._lock:
+            n = len(self._index)
+            return n if include_absent else n - int(self._index.absent[: self._index.top].sum())
+
     def get(self, object_id: int) -> ObjectRecord | None:
         """The object with this id now (None once it was merged away: ``resolve`` names the survivor)."""
         with self._lock:
