@@ -91,11 +91,13 @@ def run_one(n: int, args: argparse.Namespace) -> dict[str, Any]:
             upd: list[float] = []
             first: list[float] = []
             repeat: list[float] = []
+            parts: list[dict[str, float]] = []
             for i in range(args.updates):
                 obs = scene.observe(poses[i % n_views], t_start + 0.1 * i)
                 t0 = time.perf_counter()
-                mem.update(obs)
+                r = mem.update(obs)
                 upd.append(time.perf_counter() - t0)
+                parts.append({k: round(v, 1) for k, v in r.timings_ms.items()})
                 if i % 10 == 9:
                     q = Query(text=GOALS[(i // 10) % len(GOALS)], position=(0.0, -2.4, 0.0), k=10)
                     t0 = time.perf_counter()
@@ -117,6 +119,10 @@ def run_one(n: int, args: argparse.Namespace) -> dict[str, Any]:
         "open_s": t_open,
         "update": {**summary_ms(upd[warm:]), "max_ms": float(max(upd[warm:]) * 1e3)},
         "update_all": {**summary_ms(upd), "max_ms": float(max(upd) * 1e3)},
+        "update_p90_ms": float(np.percentile(np.asarray(upd[warm:]) * 1e3, 90)),
+        "slowest_updates": [  # which update, and where its time went (timings_ms of UpdateResult)
+            {"update": int(i), "ms": round(upd[i] * 1e3, 1), **parts[i]} for i in np.argsort(upd)[::-1][:3].tolist()
+        ],
         "query_first_after_update": summary_ms(first),
         "query_repeat": summary_ms(repeat),
         "rss_mb_before_open": rss_before,
