@@ -33,7 +33,7 @@ from robomem.errors import OutOfOrderError
 from robomem.ingest.frame import Absence, Frame
 from robomem.ingest.perception import Segment, segments_from_observation
 from robomem.maintenance.forgetting import plan_forgetting
-from robomem.maintenance.merging import Merge, find_merges, merge_changes
+from robomem.maintenance.merging import Merge, find_merges, merge_changes, place_seen_before
 from robomem.observation import Event, Observation
 from robomem.places import Place, Places
 from robomem.retrieval.embedding import Embedder, make_embedder
@@ -278,7 +278,10 @@ class Memory:
                 for seg in segments:
                     check_coordinates(f"segment {seg.instance_id} bounding box", (*seg.bbox_min, *seg.bbox_max), limit)
             t1 = time.perf_counter()
-            detections = self.spatial.associate(list(segments))
+            stamp = observation.stamp
+            detections = self.spatial.associate(
+                list(segments), appeared=lambda seg: place_seen_before(self.frames, seg.centroid, stamp)
+            )
             absences = self.spatial.observed_absences(observation, {d.object_id for d in detections})
             for oid in absent:
                 rec = self.spatial.get(oid)

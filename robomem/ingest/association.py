@@ -70,8 +70,13 @@ def associate(
     bbox_maxs: np.ndarray,
     label_similarity: Callable[[str, str], float],
     cfg: SpatialConfig,
+    appeared: Callable[[Segment], bool] | None = None,
 ) -> list[Match]:
-    """Match segments to objects; ``bbox_mins/maxs`` are the objects' boxes stacked (N, 3)."""
+    """Match segments to objects; ``bbox_mins/maxs`` are the objects' boxes stacked (N, 3).
+
+    ``appeared(segment)``: was the segment's place looked at before (so it appeared there)?  Without
+    that, an unmatched segment is never re-identified as a moved object: it may have been there all
+    along, an identical twin of the absent one."""
     pairs: list[tuple[float, int, int]] = []
     seg_keys = [coarse_keys(s.points, cfg) for s in segments]
     for si, seg in enumerate(segments):
@@ -116,7 +121,7 @@ def associate(
                 sim = 0.5
             if best is None or sim > best[0]:
                 best = (sim, oi)
-        if best is not None:
+        if best is not None and (appeared is None or appeared(seg)):
             seg_done[si] = Match(si, objects[best[1]].object_id, best[0], True)
             obj_used.add(best[1])
         else:

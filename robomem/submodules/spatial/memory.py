@@ -12,7 +12,7 @@ no longer the best view of any object is dropped.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -117,13 +117,16 @@ class SpatialMemory(Submodule):
                 found.update(index.ids[list(absent)].tolist())
         return sorted(found)
 
-    def associate(self, segments: list[Segment]) -> list[Detection]:
-        """Give every segment a persistent object id (new ids are taken by the commit of this frame's update)."""
+    def associate(self, segments: list[Segment], appeared: Callable[[Segment], bool] | None = None) -> list[Detection]:
+        """Give every segment a persistent object id (new ids are taken by the commit of this frame's update);
+        ``appeared`` gates re-identification of moved objects (see ``ingest.association.associate``)."""
         with self._lock:
             views = [self._objs[i].view() for i in self._association_candidates(segments)]
             mins = np.array([v.bbox_min for v in views], dtype=np.float64).reshape(-1, 3)
             maxs = np.array([v.bbox_max for v in views], dtype=np.float64).reshape(-1, 3)
-            matches: list[Match] = associate(segments, views, mins, maxs, self.label_similarity, self.config.spatial)
+            matches: list[Match] = associate(
+                segments, views, mins, maxs, self.label_similarity, self.config.spatial, appeared
+            )
             out = []
             next_id = self._next_id  # reserved for this frame only: taken when its update commits
             for m in matches:
