@@ -230,7 +230,13 @@ def probe(goal: str) -> int:
             rclpy.spin_once(node, timeout_sec=0.1)
     # the service directly
     if client.wait_for_service(timeout_sec=10.0):
-        asks = [(goal, "locate"), (goal, "last_seen"), (goal, "bogus"), ("the unicorn", "locate"), ("unicorn", "last_seen")]
+        asks = [
+            (goal, "locate"),
+            (goal, "last_seen"),
+            (goal, "bogus"),
+            ("the unicorn", "locate"),
+            ("unicorn", "last_seen"),
+        ]
         for asked, mode in asks:
             req = Query.Request()
             req.goal, req.mode, req.k = asked, mode, 5

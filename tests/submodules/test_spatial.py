@@ -99,8 +99,18 @@ def test_label_index_follows_every_change_of_the_map(tmp_path, embedder):
         assert labels2 == {o.object_id: o.label for o in mem.objects()}
         assert (li2 is li) == (labels2 == labels)  # a new instance exactly when an id or a label changed
         pts = (np.random.default_rng(0).uniform(-0.1, 0.1, (200, 3)) + (40.0, 40.0, 0.5)).astype(np.float32)
-        far = Segment(1, "zebra", 1.0, pts, pts.mean(0).astype(float), pts.min(0).astype(float),
-                      pts.max(0).astype(float), 400, None, None)  # a new object far from the rest: a new id, a new label
+        far = Segment(
+            1,
+            "zebra",
+            1.0,
+            pts,
+            pts.mean(0).astype(float),
+            pts.min(0).astype(float),
+            pts.max(0).astype(float),
+            400,
+            None,
+            None,
+        )  # a new object far from the rest: a new id, a new label
         mem.update(scene.observe(look_at((0.2, -0.5, 1.5), (2.3, -0.3, 0.7)), 2.0), segments=[far])
         li3 = mem.spatial.label_index()
         assert li3 is not li2 and "zebra" in li3.uniq and len(li3.ids) == len(li2.ids) + 1
