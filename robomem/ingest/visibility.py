@@ -31,18 +31,10 @@ def visible_fraction(
     whose pixel carries an instance of *another* label at about the remembered depth counts as
     seen through: something else now occupies the place (only when ``label`` is given).
     """
-    k = obs.intrinsics
-    u, v, z = project(sample_points, obs.pose, k)
-    m = cfg.image_margin_px
-    inside = (z > 0.1) & (z < max_depth) & (u >= m) & (u < k.width - m) & (v >= m) & (v < k.height - m)
+    inside, ui, vi, zi, d, tol = depth_behind_points(sample_points, obs, cfg, max_depth)
     n_in = int(inside.sum())
     if n_in == 0:
         return 0, 0.0
-    ui = u[inside].astype(np.int64)
-    vi = v[inside].astype(np.int64)
-    zi = z[inside]
-    d = obs.depth[vi, ui]
-    tol = cfg.see_through_margin + cfg.see_through_per_metre * zi
     with np.errstate(invalid="ignore"):
         valid = np.isfinite(d) & (d > 0)
         see_through = valid & (d > zi + tol)
@@ -75,3 +67,23 @@ def frustum_candidates(centroids: np.ndarray, obs: Observation, max_depth: float
     pad = 0.5 * max(k.width, k.height)
     ok = (z > 0.1) & (z < max_depth + 1.0) & (u > -pad) & (u < k.width + pad) & (v > -pad) & (v < k.height + pad)
     return np.flatnonzero(ok)
+
+
+def depth_behind_points(
+    points: np.ndarray, obs: Observation, cfg: TemporalConfig, max_depth: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Project world points into the frame: (inside mask, pixel u, pixel v, point depth, observed depth,
+    see-through tolerance) for the points that land inside the image margin and depth range.
+
+    The one projection both the exact test (:func:`visible_fraction`) and the batched bound
+    (``spatial.absences``) use, so the two cannot drift apart."""
+    k = obs.intrinsics
+    u, v, z = project(points, obs.pose, k)
+    m = cfg.image_margin_px
+    inside = (z > 0.1) & (z < max_depth) & (u >= m) & (u < k.width - m) & (v >= m) & (v < k.height - m)
+    ui = u[inside].astype(np.int64)
+    vi = v[inside].astype(np.int64)
+    zi = z[inside]
+    d = obs.depth[vi, ui]
+    tol = cfg.see_through_margin + cfg.see_through_per_metre * zi
+    return inside, ui, vi, zi, d, tol

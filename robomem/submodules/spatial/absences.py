@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from robomem.config import TemporalConfig
-from robomem.ingest.geometry import project
+from robomem.ingest.visibility import depth_behind_points
 from robomem.observation import Observation
 
 
@@ -28,17 +28,9 @@ def seen_through_bounds(
     if n == 0 or counts.sum() == 0:
         return np.zeros(n, dtype=np.int64), np.zeros(n)
     owner = np.repeat(np.arange(n), counts)
-    k = obs.intrinsics
-    u, v, z = project(np.concatenate(samples), obs.pose, k)
-    m = cfg.image_margin_px
-    inside = (z > 0.1) & (z < max_depth) & (u >= m) & (u < k.width - m) & (v >= m) & (v < k.height - m)
+    inside, ui, vi, zi, d, tol = depth_behind_points(np.concatenate(samples), obs, cfg, max_depth)
     own = owner[inside]
     n_in = np.bincount(own, minlength=n)
-    ui = u[inside].astype(np.int64)
-    vi = v[inside].astype(np.int64)
-    zi = z[inside]
-    d = obs.depth[vi, ui]
-    tol = cfg.see_through_margin + cfg.see_through_per_metre * zi
     with np.errstate(invalid="ignore"):
         valid = np.isfinite(d) & (d > 0)
         bound = valid & (d > zi + tol)
