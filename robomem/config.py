@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-import yaml
-
+from robomem.bounded_yaml import parse_bounded, show
 from robomem.errors import ConfigError
 
 T = TypeVar("T")
@@ -40,18 +39,18 @@ class Rule:
     def violation(self, v: Any) -> str | None:
         """Why ``v`` is out of range, or None when it is fine."""
         if self.choices:
-            return None if v in self.choices else f"must be one of {', '.join(self.choices)}, got {v!r}"
+            return None if v in self.choices else f"must be one of {', '.join(self.choices)}, got {show(v)}"
         if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not math.isfinite(v)):
-            return f"expected a finite number, got {v!r}"
+            return f"expected a finite number, got {show(v)}"
         if self.lo is not None and (v <= self.lo if self.lo_open else v < self.lo):
             if self.hi is not None:
                 lb = "(" if self.lo_open else "["
-                return f"must be in {lb}{_num(self.lo)}, {_num(self.hi)}], got {v!r}"
-            return f"must be {'>' if self.lo_open else '>='} {_num(self.lo)}, got {v!r}"
+                return f"must be in {lb}{_num(self.lo)}, {_num(self.hi)}], got {show(v)}"
+            return f"must be {'>' if self.lo_open else '>='} {_num(self.lo)}, got {show(v)}"
         if self.hi is not None and v > self.hi:
             lb = "(" if self.lo_open else "["
             lo = "-inf" if self.lo is None else _num(self.lo)
-            return f"must be in {lb}{lo}, {_num(self.hi)}], got {v!r}"
+            return f"must be in {lb}{lo}, {_num(self.hi)}], got {show(v)}"
         return None
 
 
@@ -141,7 +140,7 @@ class TemporalConfig(Checked):
     RANGES: ClassVar[Mapping[str, Rule]] = {
         "moved_distance": GT0,
         "absence_min_points": GE1,
-        "absence_visible_fraction": UNIT,
+        "absence_visible_fraction": UNIT_OPEN,  # 0 would call anything out of view "gone"
         "see_through_margin": GE0,
         "see_through_per_metre": GE0,
         "absence_min_size_px": GE0,
@@ -213,7 +212,7 @@ class SemanticConfig(Checked):
         for i, p in enumerate(self.functional_predicates):
             if not isinstance(p, str) or not p.strip():
                 raise RangeError(
-                    type(self).__name__, f"functional_predicates[{i}]", f"must be a non-empty string, got {p!r}"
+                    type(self).__name__, f"functional_predicates[{i}]", f"must be a non-empty string, got {show(p)}"
                 )
 
 
@@ -282,6 +281,40 @@ class BudgetConfig(Checked):
 
 
 @dataclass(frozen=True)
+class FleetConfig(Checked):
+    """The fleet memory on PostgreSQL (docs/architecture.md "Fleet memory"): empty ``url`` = no fleet.
+
+    ``url`` is a libpq URL (``postgresql://role@host:5432/db?sslmode=verify-full``); a password may come
+    from it, from ``PGPASSWORD`` or from ``~/.pgpass`` and is never logged.  With a url set, every update
+    also writes an outbox row in the same transaction, which :class:`robomem.fleet.sync.FleetSync` sends."""
+
+    url: str = ""
+    robot_id: str = "robot"  # this robot's id in the fleet (rows it may write: row-level security)
+    batch_frames: int = 50  # outbox rows applied per PostgreSQL transaction
+    retry_s: float = 2.0  # first retry delay after a failure; doubles up to 30 s
+    connect_timeout_s: float = 3.0
+    match_radius_m: float = 0.5  # fleet identity: candidates within this distance in the shared map frame
+    keep_sent: int = 1000  # acknowledged outbox rows kept locally (older ones are pruned)
+
+    RANGES: ClassVar[Mapping[str, Rule]] = {
+        "batch_frames": GE1,
+        "retry_s": GT0,
+        "connect_timeout_s": GT0,
+        "match_radius_m": GT0,
+        "keep_sent": GE0,
+    }
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.url and not self.url.startswith(("postgresql://", "postgres://")):
+            raise RangeError(type(self).__name__, "url", "must be empty or a postgresql:// URL")
+        if not self.robot_id or len(self.robot_id) > 64 or not all(c.isalnum() or c in "_-." for c in self.robot_id):
+            raise RangeError(
+                type(self).__name__, "robot_id", f"must be 1-64 letters, digits, '_', '-' or '.', got {self.robot_id!r}"
+            )
+
+
+@dataclass(frozen=True)
 class MemoryConfig(Checked):
     spatial: SpatialConfig = field(default_factory=SpatialConfig)
     temporal: TemporalConfig = field(default_factory=TemporalConfig)
@@ -289,6 +322,7 @@ class MemoryConfig(Checked):
     semantic: SemanticConfig = field(default_factory=SemanticConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     budget: BudgetConfig = field(default_factory=BudgetConfig)
+    fleet: FleetConfig = field(default_factory=FleetConfig)
     embedder: str = "auto"  # "auto" (MiniLM if installed, else hashing fallback), "minilm", "hash"
     workers: int = 4  # threads for the parallel submodule update / retrieval fan-out
 
@@ -483,7 +517,7 @@ def _config_from_dict(data: Mapping[str, Any], source: str) -> ConfigFile:
         ros_clean["topics"] = {k: ("" if v is None else v) for k, v in topics.items()}
     store_path = data.get("store_path")
     if store_path is not None and not isinstance(store_path, str):
-        raise ConfigError(f"store_path: expected a string, got {store_path!r}")
+        raise ConfigError(f"store_path: expected a string, got {show(store_path)}")
     replay = data.get("replay")
     return ConfigFile(
         memory=from_dict(MemoryConfig, {} if data.get("memory") is None else data["memory"], "memory"),
@@ -501,10 +535,7 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config {p}: cannot read: {exc}") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config {p}: not valid YAML: {exc}") from exc
+    data = parse_bounded(text, f"config {p}")
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -546,7 +577,7 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
                 return _coerce(a, value, where)
             except ConfigError as exc:
                 errors.append(str(exc))
-        raise ConfigError(errors[0] if errors else f"{where}: invalid value {value!r}")
+        raise ConfigError(errors[0] if errors else f"{where}: invalid value {show(value)}")
     if origin in (tuple, list):
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where}: expected a list, got {type(value).__name__}")
@@ -559,24 +590,24 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
         return dict(value)
     if tp is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true/false, got {value!r}")
+            raise ConfigError(f"{where}: expected true/false, got {show(value)}")
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+            raise ConfigError(f"{where}: expected an integer, got {show(value)}")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
+            raise ConfigError(f"{where}: expected a number, got {show(value)}")
         try:
             v = float(value)
         except OverflowError:
-            raise ConfigError(f"{where}: out of range, got {value!r}") from None
+            raise ConfigError(f"{where}: out of range, got {show(value)}") from None
         if v != v or v in (float("inf"), float("-inf")):
-            raise ConfigError(f"{where}: must be finite, got {value!r}")
+            raise ConfigError(f"{where}: must be finite, got {show(value)}")
         return v
     if tp is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string, got {value!r}")
+            raise ConfigError(f"{where}: expected a string, got {show(value)}")
         return value
     return value

@@ -144,9 +144,45 @@ def test_yaml_alias_bomb_is_rejected_quickly(tmp_path: Path) -> None:
     import time
 
     t0 = time.perf_counter()
-    with pytest.raises(ValueError, match="memory.spatial: expected a mapping, got list"):
+    with pytest.raises(ValueError, match="expands to more than 100000 values"):
         MemoryConfig.from_yaml(_write(tmp_path, "\n".join(lines)))
     assert time.perf_counter() - t0 < 5
+
+
+@pytest.mark.parametrize("where", ["memory: {embedder: *a7}", "ros: {topics: {depth: *a7}}", "store_path: *a7"])
+def test_alias_bombs_anywhere_are_refused_with_a_short_message(tmp_path: Path, where: str) -> None:
+    # 10^8 strings if expanded: the old loader built them (about 60 s, GBs) and then quoted the whole
+    # value in the error; now the node graph is measured before anything is constructed.
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 8)]
+    with pytest.raises(ConfigError) as info:
+        load_config(_write(tmp_path, "\n".join([*lines, where])))
+    assert "expands to more than" in str(info.value)
+    assert len(str(info.value)) < 300
+
+
+def test_a_small_alias_is_still_allowed(tmp_path: Path) -> None:
+    text = "x: &t /cam/depth\nros: {topics: {depth: *t}}\n"
+    with pytest.raises(ConfigError, match="unknown top-level key 'x'"):  # aliases resolve; the anchor key is checked
+        load_config(_write(tmp_path, text))
+    cfg = load_config(_write(tmp_path, "memory: {spatial: &s {voxel_size: 0.04}}\n"))
+    assert cfg.memory.spatial.voxel_size == 0.04
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["memory: " + "[" * 5000 + "]" * 5000, "memory:\n" + "".join(f"{' ' * (2 * i)}k{i}:\n" for i in range(1, 90))],
+)
+def test_deep_nesting_is_a_config_error_not_a_recursion_error(tmp_path: Path, text: str) -> None:
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        load_config(_write(tmp_path, text))
+
+
+def test_oversized_values_are_quoted_short_in_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(_write(tmp_path, "memory: {embedder: [" + ", ".join(["word"] * 20000) + "]}\n"))
+    assert "memory.embedder: expected a string" in str(info.value)
+    assert len(str(info.value)) < 300
 
 
 def test_from_dict_none_and_non_mappings() -> None:
@@ -212,7 +248,8 @@ def test_random_dicts_give_a_config_or_a_value_error(data: dict[Any, Any]) -> No
         ("spatial", "min_label_similarity", 1.5, "must be in [0, 1]"),
         ("spatial", "near_distance", 0, "must be > 0"),
         ("temporal", "moved_distance", 0, "must be > 0"),
-        ("temporal", "absence_visible_fraction", -0.1, "must be in [0, 1]"),
+        ("temporal", "absence_visible_fraction", -0.1, "must be in (0, 1]"),
+        ("temporal", "absence_visible_fraction", 0, "must be in (0, 1]"),  # 0 made false absences
         ("episodic", "write_every", 0, "must be >= 1"),  # was a ZeroDivisionError inside update()
         ("episodic", "embed_batch", 0, "must be >= 1"),
         ("episodic", "max_gap_s", -5, "must be > 0"),
