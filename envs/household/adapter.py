@@ -22,8 +22,12 @@ def to_observation(frame: HouseholdFrame, robot_id: str = "robot", frame_id: str
         depth=frame.depth,
         rgb=frame.rgb,
         instance_ids=frame.instances,
-        instances={i: InstanceInfo(label) for i, label in frame.labels.items()},
+        instances={i: InstanceInfo(label, _score(frame, i)) for i, label in frame.labels.items()},
         robot_id=robot_id,
         source="household",
         frame_id=frame_id,
     )
+
+
+def _score(frame: HouseholdFrame, instance_id: int) -> float:
+    return 1.0 if frame.scores is None else float(frame.scores.get(instance_id, 1.0))

@@ -86,7 +86,8 @@ class HouseholdFrame:
     """One rendered frame.  ``depth`` is float32 metres along the optical axis (0 = invalid);
     ``instances`` is int32, 0 = none; ``labels`` maps each id present to its label;
     ``pose`` is T_world_camera (4x4, optical frame: x right, y down, z forward; world z up);
-    ``intrinsics`` is (fx, fy, cx, cy) in pixels."""
+    ``intrinsics`` is (fx, fy, cx, cy) in pixels; ``scores`` maps instance ids to detector scores
+    (None: the simulator's own segmentation, every score 1.0; see ``noise.PerceptionNoise``)."""
 
     rgb: np.ndarray
     depth: np.ndarray
@@ -97,6 +98,7 @@ class HouseholdFrame:
     stamp: float
     agent: AgentState
     room: str | None
+    scores: Mapping[int, float] | None = None
     width: int = field(init=False)
     height: int = field(init=False)
 
@@ -106,3 +108,5 @@ class HouseholdFrame:
         for a in (self.rgb, self.depth, self.instances, self.pose):
             a.flags.writeable = False
         object.__setattr__(self, "labels", MappingProxyType(dict(self.labels)))
+        if self.scores is not None:
+            object.__setattr__(self, "scores", MappingProxyType(dict(self.scores)))
