@@ -28,6 +28,7 @@ class Evidence:
     object_id: int | None = None
     frame: int | None = None  # index in the frames table, where the evidence came from one frame
     place: str | None = None
+    robot: str | None = None  # which robot saw it / looked (fleet memory); None in one robot's store
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -37,6 +38,7 @@ class Evidence:
             "object_id": self.object_id,
             "frame": self.frame,
             "place": self.place,
+            "robot": self.robot,
         }
 
 

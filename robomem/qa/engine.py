@@ -41,6 +41,14 @@ def _in(place: str | None) -> str:
     return f" in the {place}" if place else ""
 
 
+def _by(robot: str | None) -> str:
+    return f" by {robot}" if robot else ""
+
+
+def _seen_by(robot: str | None, did: str) -> str:
+    return f" ({robot} {did})" if robot else ""
+
+
 class QuestionEngine:
     """Answers questions over one open :class:`~robomem.memory.Memory` (read-only use)."""
 
@@ -49,7 +57,12 @@ class QuestionEngine:
 
     # -- the shared rules -----------------------------------------------------------
     def match(self, target: str) -> tuple[LabelMatch, ...]:
-        return match_label(target, self.memory.spatial.objects(), self.memory.embedder)
+        sp = self.memory.spatial
+        # a memory that can narrow the candidates by name in its own store (the fleet view, in SQL) does so;
+        # the label rule still decides among them
+        named = getattr(sp, "objects_named", None)
+        objs = named(target) if named is not None else sp.objects()
+        return match_label(target, objs, self.memory.embedder)
 
     def is_present(self, object_id: int) -> bool:
         """The one presence rule: not observed absent where it was last seen."""
@@ -109,22 +122,26 @@ class QuestionEngine:
         pos = s.position if s is not None else (o.centroid if o else None)
         stamp = s.t_end if s is not None else (o.last_seen if o else None)
         ev: list[Evidence] = []
+        # which robot saw it / looked (records of a fleet memory carry ``robot`` and their own ``ref``)
+        seen_by, missed_by = getattr(s, "robot", None), getattr(a, "robot", None)
         if s is not None:
-            ev.append(
-                Evidence("sighting", f"sighting:{s.row_id}", s.t_end, m.object_id, self._frame_at(s.t_end), place)
-            )
+            ref = getattr(s, "ref", None) or f"sighting:{s.row_id}"
+            ev.append(Evidence("sighting", ref, s.t_end, m.object_id, self._frame_at(s.t_end), place, seen_by))
         if a is not None and not present:
-            ev.append(
-                Evidence("absence", f"absence:{a.row_id}", a.stamp, m.object_id, self._frame_at(a.stamp), a.place)
-            )
+            ref = getattr(a, "ref", None) or f"absence:{a.row_id}"
+            ev.append(Evidence("absence", ref, a.stamp, m.object_id, self._frame_at(a.stamp), a.place, missed_by))
         view, vev = self._view_pose(m.object_id) if with_view else (None, None)
         if vev is not None:
             ev.append(vev)
         name = f"{m.label} #{m.object_id}"
-        text = f"{name} at {_xyz(pos)}{_in(place)}, last seen {fmt_time(stamp)}"
+        text = f"{name} at {_xyz(pos)}{_in(place)}, last seen {fmt_time(stamp)}{_by(seen_by)}"
         if not present and a is not None:
-            text += f"; NOT there when looked at {fmt_time(a.stamp)}"
+            text += f"; NOT there when looked at {fmt_time(a.stamp)}{_by(missed_by)}"
         extra = {"n_obs": o.n_obs if o else 0, "absent_since": a.stamp if (a is not None and not present) else None}
+        if seen_by is not None:
+            extra["seen_by"] = seen_by
+        if missed_by is not None and not present:
+            extra["missed_by"] = missed_by
         item = Item(
             text,
             m.object_id,
@@ -174,7 +191,8 @@ class QuestionEngine:
             return Answer("where-now", "unknown", (line, it.text), {"target": target}, (it,), tuple(ev), None, 0.0)
         best = max(present, key=lambda m: (self._last(m), m.score))
         it, ev = self._object_item(best)
-        line = f"{best.label} #{best.object_id}{_in(it.place)} at {_xyz(it.position)} (last seen {fmt_time(it.stamp)})"
+        seen = f"last seen {fmt_time(it.stamp)}{_by(it.extra.get('seen_by'))}"
+        line = f"{best.label} #{best.object_id}{_in(it.place)} at {_xyz(it.position)} ({seen})"
         return Answer("where-now", "answered", (line,), {"target": target}, (it,), tuple(ev), None, best.score)
 
     def still_in(self, target: str, place: str) -> Answer:
@@ -220,12 +238,14 @@ class QuestionEngine:
             if absent is not None:
                 w, m = absent
                 line = f"{m.label} #{m.object_id}: observed absent from the {w.place} by {fmt_time(w.since)}"
+                line += _seen_by(getattr(w, "robot", None), "looked")
                 it = Item(line, m.object_id, m.label, w.place, w.position, "absent", w.since, m)
                 ev = tuple(Evidence(r.split(":")[0], r, w.since, m.object_id) for r in w.evidence)
                 return Answer("where-at", "unknown", (line,), {"target": target, "time": tt}, (it,), ev)
             line = f"{target}: not yet seen at {fmt_time(tt)}"
             return Answer("where-at", "unknown", (line,), {"target": target, "time": tt})
         word = "seen" if best.status == "seen" else "believed (last seen " + fmt_time(best.since) + ")"
+        word += _by(getattr(best, "robot", None))
         line = (
             f"at {fmt_time(tt)}: {best_m.label} #{best_m.object_id}{_in(best.place)} at {_xyz(best.position)}, {word}"
         )
@@ -305,7 +325,7 @@ class QuestionEngine:
                 what = f"appeared at {c.place_after or _xyz(c.after)}"
             else:
                 what = f"disappeared from {c.place_before or _xyz(c.before)}"
-            text = f"{fmt_time(c.stamp)}  {label} #{c.object_id} {what}"
+            text = f"{fmt_time(c.stamp)}  {label} #{c.object_id} {what}{_seen_by(getattr(c, 'robot', None), 'saw it')}"
             extra = {
                 "kind": c.kind,
                 "before": c.before,
@@ -313,6 +333,8 @@ class QuestionEngine:
                 "place_before": c.place_before,
                 "place_after": c.place_after,
             }
+            if getattr(c, "robot", None):
+                extra["seen_by"] = c.robot
             items.append(
                 Item(
                     text,
