@@ -6,8 +6,9 @@ moves objects (seeded; ground truth recorded).  Day 2 the agent gets tasks deriv
 truth - fetch an object that moved, fetch one that did not, and yes/no questions ("is the blue book
 still in the study?") - and solves each twice from the same start pose: with memory (the core
 planner's search: remembered place and view pose, then places memory has evidence for, then the
-least recently seen rooms, nearest first; every frame keeps updating memory and every search is
-recorded as an episode) and without (the same runner exploring the rooms nearest first).  Answers are
+least recently seen rooms, nearest first by path length on the navigable map; every frame keeps
+updating memory and every search is recorded as an episode) and without (the same runner touring
+the rooms in the same path-length order).  Answers are
 checked against the simulator's ground truth; a fetch memory solves in more steps than exploration
 is printed with its decision log and why (:func:`robomem.envs.demo_report.losses`).
 
@@ -32,6 +33,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 
 import numpy as np  # noqa: E402
 
+from robomem.cli.args import COUNT, PIXELS, SEED
 from robomem.memory import Memory  # noqa: E402
 from robomem.places import Place  # noqa: E402
 from robomem.planning.planner import Planner  # noqa: E402
@@ -41,7 +43,7 @@ from .demo_tasks import Outcome, Task, choose_tasks, solve_with_memory, solve_wi
 from .household.adapter import to_observation  # noqa: E402
 from .household.sim import DAY, MORNING, Change, HouseholdSim  # noqa: E402
 from .household.tour import VIEWPOINTS, scripted_tour  # noqa: E402
-from .navigation import MIN_PIXELS, visible_instances  # noqa: E402
+from .navigation import MIN_PIXELS, PathDistance, visible_instances  # noqa: E402
 
 __all__ = ["Task", "add_arguments", "choose_tasks", "run", "run_demo"]
 
@@ -98,7 +100,8 @@ def _day2(
     sim: HouseholdSim, mem: Memory, tasks: list[Task], max_steps: int, say: Any
 ) -> tuple[list[dict[str, Any]], list[tuple[Outcome, Outcome]]]:
     """Every task with memory, then without, from the same start pose; scored against ground truth."""
-    planner = Planner(mem, viewpoints=VIEWPOINTS)
+    distance = PathDistance(sim)  # both agents tour rooms by path length on the navigable map
+    planner = Planner(mem, viewpoints=VIEWPOINTS, distance=distance)
     morning = sim.time
     rows: list[dict[str, Any]] = []
     outcomes: list[tuple[Outcome, Outcome]] = []
@@ -108,7 +111,7 @@ def _day2(
         sim.teleport(*START, pitch=PITCH)
         with_m = solve_with_memory(sim, mem, planner, task, max_steps, morning)
         sim.teleport(*START, pitch=PITCH)
-        without_m = solve_without_memory(sim, task, max_steps)
+        without_m = solve_without_memory(sim, task, max_steps, distance)
         for o in (with_m, without_m):
             if task.kind == "question":
                 o.correct = o.answer == truth
@@ -236,16 +239,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", default="robomem_store", help="memory store directory (default ./robomem_store)")
     parser.add_argument("--keep", action="store_true", help="keep the existing store instead of starting fresh")
     parser.add_argument("--report", default="robomem_report", help="report folder (default ./robomem_report)")
-    parser.add_argument("--seed", type=int, default=0, help="simulator seed (layout and overnight changes)")
+    parser.add_argument("--seed", type=SEED, default=0, help="simulator seed (layout and overnight changes)")
     parser.add_argument("--quick", action="store_true", help="a shorter run: no frames while walking, 3 tasks")
     parser.add_argument(
         "--max-steps",
-        type=int,
+        type=COUNT,
         default=400,
         help="actions per task and agent (a full exploration of the house takes about 180; a search that first checks a stale remembered place needs more)",
     )
-    parser.add_argument("--width", type=int, default=320)
-    parser.add_argument("--height", type=int, default=240)
+    parser.add_argument("--width", type=PIXELS, default=320)
+    parser.add_argument("--height", type=PIXELS, default=240)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -21,9 +21,11 @@ answered with memory APIs only (:class:`MemoryQA`):
 - ``never_seen``: where is X, for labels never in view at all (not one pixel: objects that stayed absent
   or hidden, and plausible distractors such as "green mug"); the right answer is to abstain.
 
-Object search (:mod:`robomem.envs.search_eval`): random targets (present objects) and random start
-poses; the core planner's proposals versus exploration only (rooms nearest first), through the one
-search runner :func:`robomem.envs.search.run_search`, ``--max-steps`` actions each.
+Object search (:mod:`robomem.envs.search_eval`): random targets (present objects that some policy could
+find from the start: reachable on the navigable map and seen from a reachable spot; the draws excluded
+are counted by reason) and random start poses; the core planner's proposals versus exploration only
+(rooms in the same path-distance tour order), through the one search runner
+:func:`robomem.envs.search.run_search`, ``--max-steps`` actions each.
 
 Prints a table and writes JSON (``--json-out``) for comparison across versions.
 """
@@ -46,6 +48,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 
 import numpy as np  # noqa: E402
 
+from robomem.cli.args import COUNT, PIXELS, integer, number
 from robomem.memory import Memory  # noqa: E402
 from robomem.places import Place  # noqa: E402
 from robomem.retrieval.query import words  # noqa: E402
@@ -388,14 +391,16 @@ def _int_list(text: str) -> list[int]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=_int_list, default=[0, 1], help="comma-separated scenario seeds (default 0,1)")
-    parser.add_argument("--days", type=int, default=3, help="days per scenario: tour, then nights and partial tours")
-    parser.add_argument("--episodes", type=int, default=6, help="object-search episodes per seed (0 = none)")
-    parser.add_argument("--max-steps", type=int, default=150, help="actions per search episode")
-    parser.add_argument("--time-tol", type=float, default=15.0, help="seconds of tolerance for 'when did you last see'")
+    parser.add_argument("--days", type=COUNT, default=3, help="days per scenario: tour, then nights and partial tours")
+    parser.add_argument("--episodes", type=integer(lo=0), default=6, help="object-search episodes per seed (0 = none)")
+    parser.add_argument("--max-steps", type=COUNT, default=150, help="actions per search episode")
+    parser.add_argument(
+        "--time-tol", type=number(lo=0.0), default=15.0, help="seconds of tolerance for 'when did you last see'"
+    )
     parser.add_argument("--json-out", default="robomem_report/eval.json", help="where to write the JSON results")
     parser.add_argument("--store-dir", default=None, help="keep the per-seed stores here (default: a temp folder)")
-    parser.add_argument("--width", type=int, default=320)
-    parser.add_argument("--height", type=int, default=240)
+    parser.add_argument("--width", type=PIXELS, default=320)
+    parser.add_argument("--height", type=PIXELS, default=240)
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
@@ -421,6 +426,7 @@ def run_eval(
     embedder = make_embedder("auto")
     questions: list[dict[str, Any]] = []
     searches: list[dict[str, Any]] = []
+    excluded: list[dict[str, Any]] = []
     per_seed: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="robomem_eval_") as tmp:
         root = Path(store_dir) if store_dir is not None else Path(tmp)
@@ -435,7 +441,10 @@ def run_eval(
                 qs = ask_all(sc, time_tol)
                 questions += qs
                 t1 = time.perf_counter()
-                rows = search_episodes(sc, episodes, max_steps, np.random.default_rng(20_000 + seed), progress)
+                n_excluded = len(excluded)
+                rows = search_episodes(
+                    sc, episodes, max_steps, np.random.default_rng(20_000 + seed), progress, excluded=excluded
+                )
                 searches += rows
                 per_seed.append(
                     {
@@ -445,6 +454,7 @@ def run_eval(
                         "changes": len([c for c in sc.sim.changes if c.instance_id]),
                         "build_s": round(sc.seconds, 1),
                         "search_s": round(time.perf_counter() - t1, 1),
+                        "search_excluded": len(excluded) - n_excluded,
                         "tours": [{"t_start": a, "t_end": b, "rooms": r} for a, b, r in sc.tours],
                         "accuracy": accuracy(qs),
                     }
@@ -466,10 +476,11 @@ def run_eval(
             "embedder": type(embedder).__name__,
         },
         "qa": accuracy(questions),
-        "search": search_summary(searches, max_steps),
+        "search": search_summary(searches, max_steps, excluded),
         "per_seed": per_seed,
         "questions": questions,
         "search_episodes": searches,
+        "search_excluded": excluded,
         "seconds": round(time.perf_counter() - t0, 1),
     }
 
@@ -499,6 +510,10 @@ def format_table(results: dict[str, Any]) -> str:
         f"object search ({s['episodes']} episodes, max {results['config']['max_steps']} steps)",
         f"{'agent':<12}{'success':>9}{'mean steps':>12}{'steps|success':>15}",
     ]
+    if "excluded" in s:
+        ex = s["excluded"]
+        why = ", ".join(f"{k} {v}" for k, v in ex["by_reason"].items()) or "none"
+        lines.insert(-1, f"draws excluded as findable by no policy: {ex['draws']} ({why})")
     for mode in ("memory", "no_memory"):
         if mode in s:
             m = s[mode]

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from robomem.cli.args import COUNT, PIXELS, RATE, SEED
 from robomem.io.bag import INSTANCE_LABELS_TYPE
 from robomem.io.bag_writer import BagWriter
 from robomem.io.ros_io import TopicMap
@@ -415,12 +416,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="synthetic",
         help="simulator to record (default: synthetic boxes, no extra dependencies)",
     )
-    parser.add_argument("--frames", type=int, default=40, help="camera frames (per day for household)")
-    parser.add_argument("--width", type=int, default=320)
-    parser.add_argument("--height", type=int, default=240)
-    parser.add_argument("--rate", type=float, default=10.0, help="camera rate in Hz (synthetic)")
-    parser.add_argument("--days", type=int, default=1, help="household: days to record (objects move overnight)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--frames", type=COUNT, default=40, help="camera frames (per day for household)")
+    parser.add_argument("--width", type=PIXELS, default=320)
+    parser.add_argument("--height", type=PIXELS, default=240)
+    parser.add_argument("--rate", type=RATE, default=10.0, help="camera rate in Hz (synthetic)")
+    parser.add_argument("--days", type=COUNT, default=1, help="household: days to record (objects move overnight)")
+    parser.add_argument("--seed", type=SEED, default=0)
     parser.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap")
     parser.add_argument("--depth-encoding", choices=("32FC1", "16UC1"), default="32FC1")
     parser.add_argument("--force", action="store_true", help="overwrite an existing bag")

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from robomem.cli.args import PIXELS, number
 from robomem.observation import Observation
 
 from ._compat import require_habitat_sim
@@ -457,9 +458,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     ap.add_argument("--store", default=None, help="robomem store directory to feed (default: no memory)")
     ap.add_argument("--out", default=None, help="write the results JSON here")
-    ap.add_argument("--width", type=int, default=320)
-    ap.add_argument("--height", type=int, default=240)
-    ap.add_argument("--hfov", type=float, default=90.0, help="degrees")
+    ap.add_argument("--width", type=PIXELS, default=320)
+    ap.add_argument("--height", type=PIXELS, default=240)
+    ap.add_argument("--hfov", type=number(lo=1.0, hi=179.0), default=90.0, help="degrees")
     args = ap.parse_args(argv)
 
     episodes = [NavEpisode.from_dict(d) for d in json.loads(Path(args.episodes).read_text())]

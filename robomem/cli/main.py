@@ -13,6 +13,8 @@ import argparse
 import importlib
 import sys
 
+from robomem.cli.terminal import pipe_closed
+
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("robomem.envs.demo", "household story: tour, overnight changes, tasks with and without memory"),
@@ -55,8 +57,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     sub = argparse.ArgumentParser(prog=f"robomem {name}", description=help_text)
     module.add_arguments(sub)
-    args = sub.parse_args(argv[1:])
-    return int(module.run(args) or 0)
+    try:
+        args = sub.parse_args(argv[1:])
+    except SystemExit as exc:  # argparse has printed why; give the status to the caller of main()
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        return int(module.run(args) or 0)
+    except BrokenPipeError:  # the reader went away (`robomem ... | head`): quiet, as cat would be
+        return pipe_closed()
 
 
 if __name__ == "__main__":

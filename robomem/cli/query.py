@@ -28,6 +28,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from robomem.cli.args import COUNT, TIME
+from robomem.cli.terminal import PIPE_CLOSED, print_lines
 from robomem.qa.engine import fmt_time
 
 VERBS = ("locate", "where-now", "where-at", "last-seen", "count", "changes", "facts", "why", "objects")
@@ -35,18 +37,18 @@ EXIT_ABSTAINED = 1
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("store", help="memory store directory")
+    parser.add_argument("store", help="memory store directory, or a fleet memory URL postgresql://role@host:port/db")
     parser.add_argument(
         "words",
         nargs="+",
         metavar="QUESTION | VERB ARGS",
         help=f"free text, or one of: {', '.join(VERBS)} followed by its argument",
     )
-    parser.add_argument("--since", type=float, help="changes: from this time (negative: seconds before the newest)")
-    parser.add_argument("--until", type=float, help="changes: up to this time (default: newest)")
-    parser.add_argument("--at", type=float, help="where-at: the time (negative: seconds before the newest)")
+    parser.add_argument("--since", type=TIME, help="changes: from this time (negative: seconds before the newest)")
+    parser.add_argument("--until", type=TIME, help="changes: up to this time (default: newest)")
+    parser.add_argument("--at", type=TIME, help="where-at: the time (negative: seconds before the newest)")
     parser.add_argument("--place", help="count: only in this place")
-    parser.add_argument("-k", "--k", type=int, default=10, help="how many entries at most (default 10)")
+    parser.add_argument("-k", "--k", type=COUNT, default=10, help="how many entries at most (default 10)")
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -114,11 +116,17 @@ def _object_line(o: Any) -> str:
 
 
 def open_store(path: str) -> Any:
-    """Open an existing store (never create one) for reading; the text model loads only if a question needs it."""
+    """Open an existing store (never create one) for reading; the text model loads only if a question needs it.
+
+    A ``postgresql://`` (or ``postgres://``) URL opens the fleet memory instead: the same verbs, fleet-wide."""
     from robomem.memory import Memory
     from robomem.qa.lazy import LazyEmbedder
     from robomem.store.database import DB_NAME
 
+    if path.startswith(("postgresql://", "postgres://")):
+        from robomem.fleet.view import FleetMemory
+
+        return FleetMemory.open(path, embedder=LazyEmbedder("auto"))
     p = Path(path)
     if not (p / DB_NAME).exists():
         raise FileNotFoundError(f"{p}: no robomem store here (missing {DB_NAME})")
@@ -139,8 +147,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     finally:
         mem.close()
-    if args.json:
-        print(json.dumps(result, indent=2))
-    else:
-        print("\n".join(result["text"]))
+    lines = json.dumps(result, indent=2).splitlines() if args.json else list(result["text"])
+    if print_lines(lines) == PIPE_CLOSED:
+        return PIPE_CLOSED
     return EXIT_ABSTAINED if result.get("abstained") else 0

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from robomem.cli.args import number
 from robomem.config import MemoryConfig, load_yaml
 from robomem.errors import ReplayError
 from robomem.io import rosmsg
@@ -316,7 +317,8 @@ def replay(
             why = rp.last_tf_error or "; ".join(f"{k} ({v})" for k, v in stats.skipped.items()) or "no synced frames"
             raise ReplayError(
                 f"no frame entered memory from {bag}: {why}. Streams synchronised: {', '.join(rp.streams)} "
-                f"({counts}); pose: {cfg.map_frame} <- {cfg.camera_frame} via {cfg.pose_source}"
+                f"({counts}); pose: {cfg.map_frame} <- {cfg.camera_frame or 'the depth header frame'} "
+                f"via {cfg.pose_source}"
             )
     return stats
 
@@ -355,13 +357,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--config", help="YAML config (config/robomem.yaml): memory:, ros: topics/frames, replay:")
     parser.add_argument(
-        "--rate", type=float, default=None, help="playback rate (1.0 = recorded rate; default: as fast as possible)"
+        "--rate",
+        type=number(lo=0.0),
+        default=None,
+        help="playback rate (1.0 = recorded rate; 0 or default: as fast as possible)",
     )
     parser.add_argument(
         "--max-frame-rate",
-        type=float,
+        type=number(lo=0.0),
         default=None,
-        help="ingest at most this many frames per second of sensor time (default: all)",
+        help="ingest at most this many frames per second of sensor time (0 or default: all)",
     )
     for role in ("color", "depth", "camera_info", "instances", "labels", "events", "detections"):
         parser.add_argument(
@@ -371,8 +376,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--pose-topic", help="read camera/robot poses from this PoseStamped/Odometry topic instead of /tf"
     )
     parser.add_argument("--map-frame", help="world frame (default: map)")
-    parser.add_argument("--camera-frame", help="camera optical frame (default: camera_color_optical_frame)")
-    parser.add_argument("--slop", type=float, help="sync tolerance in seconds (default 0.05)")
+    parser.add_argument("--camera-frame", help="camera optical frame (default: the depth image's header.frame_id)")
+    parser.add_argument("--slop", type=number(lo=0.0, lo_open=True), help="sync tolerance in seconds (default 0.05)")
     parser.add_argument("--places", help="places (rooms) from a .truth.json or YAML with places: [{name, min, max}]")
     parser.add_argument("--robot-id", help="robot id for the observations (default: robot)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
