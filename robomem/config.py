@@ -13,7 +13,6 @@ disables memory is refused at load time.
 from __future__ import annotations
 
 import dataclasses
-import math
 import types
 import typing
 from collections.abc import Mapping
@@ -22,68 +21,11 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from robomem.bounded_yaml import parse_bounded, show
+from robomem.config_rules import GE0, GE1, GT0, UNIT, UNIT_OPEN, Checked, RangeError, Rule, _num  # noqa: F401
 from robomem.errors import ConfigError
+from robomem.fleet.config import FleetConfig
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Rule:
-    """The allowed range (or choices) of one setting."""
-
-    lo: float | None = None
-    hi: float | None = None
-    lo_open: bool = False  # lo itself is not allowed
-    choices: tuple[str, ...] = ()
-
-    def violation(self, v: Any) -> str | None:
-        """Why ``v`` is out of range, or None when it is fine."""
-        if self.choices:
-            return None if v in self.choices else f"must be one of {', '.join(self.choices)}, got {show(v)}"
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or (isinstance(v, float) and not math.isfinite(v)):
-            return f"expected a finite number, got {show(v)}"
-        if self.lo is not None and (v <= self.lo if self.lo_open else v < self.lo):
-            if self.hi is not None:
-                lb = "(" if self.lo_open else "["
-                return f"must be in {lb}{_num(self.lo)}, {_num(self.hi)}], got {show(v)}"
-            return f"must be {'>' if self.lo_open else '>='} {_num(self.lo)}, got {show(v)}"
-        if self.hi is not None and v > self.hi:
-            lb = "(" if self.lo_open else "["
-            lo = "-inf" if self.lo is None else _num(self.lo)
-            return f"must be in {lb}{lo}, {_num(self.hi)}], got {show(v)}"
-        return None
-
-
-def _num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else str(x)
-
-
-GT0 = Rule(0, lo_open=True)
-GE0 = Rule(0)
-GE1 = Rule(1)
-UNIT = Rule(0, 1)  # a share, probability or similarity in [0, 1]
-UNIT_OPEN = Rule(0, 1, lo_open=True)  # (0, 1]
-
-
-class RangeError(ConfigError):
-    """A setting out of its :class:`Rule`; ``key`` is the field, ``reason`` the rule broken."""
-
-    def __init__(self, owner: str, key: str, reason: str) -> None:
-        super().__init__(f"{owner}.{key}: {reason}")
-        self.key = key
-        self.reason = reason
-
-
-class Checked:
-    """Mixin for config dataclasses: ``__post_init__`` checks every field named in ``RANGES``."""
-
-    RANGES: ClassVar[Mapping[str, Rule]] = {}
-
-    def __post_init__(self) -> None:
-        for key, rule in self.RANGES.items():
-            why = rule.violation(getattr(self, key))
-            if why is not None:
-                raise RangeError(type(self).__name__, key, why)
 
 
 @dataclass(frozen=True)
@@ -278,40 +220,6 @@ class BudgetConfig(Checked):
         "vacuum_free_fraction": UNIT,
         "check_every": GE1,
     }
-
-
-@dataclass(frozen=True)
-class FleetConfig(Checked):
-    """The fleet memory on PostgreSQL (docs/architecture.md "Fleet memory"): empty ``url`` = no fleet.
-
-    ``url`` is a libpq URL (``postgresql://role@host:5432/db?sslmode=verify-full``); a password may come
-    from it, from ``PGPASSWORD`` or from ``~/.pgpass`` and is never logged.  With a url set, every update
-    also writes an outbox row in the same transaction, which :class:`robomem.fleet.sync.FleetSync` sends."""
-
-    url: str = ""
-    robot_id: str = "robot"  # this robot's id in the fleet (rows it may write: row-level security)
-    batch_frames: int = 50  # outbox rows applied per PostgreSQL transaction
-    retry_s: float = 2.0  # first retry delay after a failure; doubles up to 30 s
-    connect_timeout_s: float = 3.0
-    match_radius_m: float = 0.5  # fleet identity: candidates within this distance in the shared map frame
-    keep_sent: int = 1000  # acknowledged outbox rows kept locally (older ones are pruned)
-
-    RANGES: ClassVar[Mapping[str, Rule]] = {
-        "batch_frames": GE1,
-        "retry_s": GT0,
-        "connect_timeout_s": GT0,
-        "match_radius_m": GT0,
-        "keep_sent": GE0,
-    }
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.url and not self.url.startswith(("postgresql://", "postgres://")):
-            raise RangeError(type(self).__name__, "url", "must be empty or a postgresql:// URL")
-        if not self.robot_id or len(self.robot_id) > 64 or not all(c.isalnum() or c in "_-." for c in self.robot_id):
-            raise RangeError(
-                type(self).__name__, "robot_id", f"must be 1-64 letters, digits, '_', '-' or '.', got {self.robot_id!r}"
-            )
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,9 @@ Callers tell errors apart by type, never by message text::
     │   ├── StoreLockedError                      another process holds the store open
     │   └── StoreVersionError                     written by a newer robomem, or not a robomem store
     ├── ReplayError           (also RuntimeError) replay stopped; frames before it are kept
-    └── BagError              (also RuntimeError) a bag cannot be read (missing, damaged, unknown type)
+    ├── BagError              (also RuntimeError) a bag cannot be read (missing, damaged, unknown type)
+    └── FleetError            (also RuntimeError) the fleet server cannot be reached or refused us (names host
+                                                  and database, never the password)
 
 ``ConfigError``, ``ObservationError`` and ``QueryError`` also subclass :class:`ValueError`, and the
 others :class:`RuntimeError`, so code written against the built-in types keeps working.  TF lookups
@@ -25,6 +27,7 @@ from __future__ import annotations
 __all__ = [
     "BagError",
     "ConfigError",
+    "FleetError",
     "ObservationError",
     "OutOfOrderError",
     "QueryError",
@@ -74,3 +77,8 @@ class ReplayError(RobomemError, RuntimeError):
 
 class BagError(RobomemError, RuntimeError):
     """The bag cannot be read: missing, unreadable, damaged, or a message type it does not define."""
+
+
+class FleetError(RobomemError, RuntimeError):
+    """The fleet memory (PostgreSQL) cannot be reached, refused the login or failed; names host and database,
+    never a password."""

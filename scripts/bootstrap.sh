@@ -18,12 +18,13 @@ log() { printf '[bootstrap] %s\n' "$*"; }
 
 # --- system packages -------------------------------------------------------------
 # EGL + Mesa for headless MuJoCo rendering, libusb for open3d, cmake/g++ for the ROS
-# interface packages; Debian's colcon (with the ROS and setup.py plugins) for the colcon build test.
+# interface packages; PostgreSQL 15 for the fleet memory's tests (robomem.testing.postgres); Debian's colcon (with the ROS and setup.py plugins) for the colcon build test.
 need=()
 for p in libegl1 libegl-mesa0 libgl1-mesa-dri libgles2 libusb-1.0-0 libgomp1 cmake g++ make \
   colcon python3-colcon-ros python3-colcon-python-setup-py python3-colcon-package-selection \
   python3-colcon-parallel-executor python3-colcon-output python3-colcon-recursive-crawl \
-  python3-colcon-library-path python3-colcon-metadata python3-colcon-test-result python3-colcon-bash; do
+  python3-colcon-library-path python3-colcon-metadata python3-colcon-test-result python3-colcon-bash \
+  postgresql postgresql-contrib; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -45,7 +46,7 @@ PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
 log "installing torch==2.13.0 (CPU build)"
 "${PIP[@]}" install "torch==2.13.0"
 log "installing robomem and its extras"
-"${PIP[@]}" install -e ".[torch,embed,spatial,sim,replay,ros,interop,dev]"
+"${PIP[@]}" install -e ".[torch,embed,spatial,sim,replay,ros,interop,fleet,dev]"
 
 # --- current colcon from PyPI, in its own venv (colcon is a build tool, not a robomem dependency) ---
 if [ ! -x "$ROOT/.colcon-venv/bin/colcon" ]; then

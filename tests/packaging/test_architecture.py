@@ -26,8 +26,8 @@ FORBIDDEN_IN_CORE = (
     "robomem.envs",
 )
 # Where SQL may be written: the store package (connections, migrations, the frame log) and the submodules
-# (each on its own tables). Everything else asks their methods.
-SQL_ALLOWED = ("store", "submodules")
+# (each on its own tables), and the fleet package (its own PostgreSQL schema). Everything else asks their methods.
+SQL_ALLOWED = ("store", "submodules", "fleet")
 SQL = re.compile(
     r"""["'](\s*)(SELECT|INSERT INTO|UPDATE \w+ SET|DELETE FROM|CREATE TABLE|CREATE INDEX|ALTER TABLE|PRAGMA)\b"""
 )
