@@ -36,6 +36,7 @@ __all__ = [
 ]
 
 # A depth image whose valid median exceeds this is almost surely in millimetres.
+_MAX_INSTANCE_ID = (1 << 63) - 1
 _MAX_PLAUSIBLE_MEDIAN_DEPTH_M = 100.0
 
 
@@ -48,13 +49,33 @@ def _readonly(a: np.ndarray) -> np.ndarray:
 
 
 def _check_finite_number(name: str, value: Any) -> float:
+    # a real number only: float("12.5") would let a string stamp through and store it as 12.5
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ObservationError(f"{name}: expected a number, got {type(value).__name__} {str(value)[:40]!r}")
     try:
         v = float(value)
-    except (TypeError, ValueError):
-        raise ObservationError(f"{name}: expected a number, got {value!r}") from None
+    except OverflowError:
+        raise ObservationError(f"{name}: out of range, got {value!r}") from None
     if not math.isfinite(v):
         raise ObservationError(f"{name}: must be finite, got {v}")
     return v
+
+
+MAX_NAME_CHARS = 128  # robot ids, frame ids, sources and event kinds are names, not text
+
+
+def _check_name(name: str, value: Any, empty_ok: bool = False) -> str:
+    """A short identifier: a string of at most MAX_NAME_CHARS, no NUL, valid UTF-8 (non-empty unless empty_ok)."""
+    if not isinstance(value, str):
+        raise ObservationError(f"{name}: expected a string, got {type(value).__name__}")
+    if not empty_ok and not value.strip():
+        raise ObservationError(f"{name}: must be a non-empty string")
+    if len(value) > MAX_NAME_CHARS:
+        raise ObservationError(f"{name}: longer than {MAX_NAME_CHARS} characters ({len(value)})")
+    if "\x00" in value:
+        raise ObservationError(f"{name}: contains a NUL character")
+    _check_utf8(name, value)
+    return value
 
 
 def _check_utf8(name: str, text: str) -> None:
@@ -278,10 +299,9 @@ class Observation:
             raise ObservationError(f"Observation.pose: expected a Pose, got {type(self.pose).__name__}")
         if not isinstance(self.intrinsics, Intrinsics):
             raise ObservationError(f"Observation.intrinsics: expected Intrinsics, got {type(self.intrinsics).__name__}")
-        for name in ("robot_id", "source", "frame_id"):
-            if not isinstance(getattr(self, name), str):
-                raise ObservationError(f"Observation.{name}: expected a string")
-            _check_utf8(f"Observation.{name}", getattr(self, name))
+        _check_name("Observation.robot_id", self.robot_id)
+        for name in ("source", "frame_id"):
+            _check_name(f"Observation.{name}", getattr(self, name), empty_ok=True)
 
         d = self.depth
         if not isinstance(d, np.ndarray):
@@ -330,8 +350,8 @@ class Observation:
 
         infos: dict[int, InstanceInfo] = {}
         for k, v in dict(self.instances).items():
-            if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or int(k) <= 0:
-                raise ObservationError(f"Observation.instances: keys must be positive instance ids, got {k!r}")
+            if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 < int(k) <= _MAX_INSTANCE_ID:
+                raise ObservationError(f"Observation.instances: keys must be instance ids in [1, 2^63 - 1], got {k!r}")
             if not isinstance(v, InstanceInfo):
                 raise ObservationError(f"Observation.instances[{k}]: expected InstanceInfo, got {type(v).__name__}")
             infos[int(k)] = v
@@ -348,6 +368,8 @@ class Observation:
             lo, hi = int(ids.min()), int(ids.max())
             if lo < 0:
                 raise ObservationError(f"Observation.instance_ids: negative id {lo}")
+            if hi > _MAX_INSTANCE_ID:  # uint64 ids above this would wrap to negative in int64 and be dropped
+                raise ObservationError(f"Observation.instance_ids: id {hi} does not fit in int64 (max 2^63 - 1)")
             # bincount is much faster than a sort for detector-sized ids
             present = np.flatnonzero(np.bincount(ids.ravel(), minlength=1)) if hi < 1 << 16 else np.unique(ids)
             missing = [int(i) for i in present if i != 0 and int(i) not in infos]
@@ -385,17 +407,13 @@ class Event:
         if stamp < 0:
             raise ObservationError(f"Event.stamp: must be >= 0 seconds, got {stamp}")
         object.__setattr__(self, "stamp", stamp)
-        if not isinstance(self.kind, str) or not self.kind.strip():
-            raise ObservationError(f"Event.kind: must be a non-empty string, got {self.kind!r}")
+        _check_name("Event.kind", self.kind)
         if not isinstance(self.text, str):
             raise ObservationError(f"Event.text: expected a string, got {type(self.text).__name__}")
-        if "\x00" in self.text or "\x00" in self.kind:
-            raise ObservationError("Event: text or kind contains a NUL character")
-        _check_utf8("Event.kind", self.kind)
+        if "\x00" in self.text:
+            raise ObservationError("Event.text: contains a NUL character")
         _check_utf8("Event.text", self.text)
-        if not isinstance(self.robot_id, str):
-            raise ObservationError(f"Event.robot_id: expected a string, got {type(self.robot_id).__name__}")
-        _check_utf8("Event.robot_id", self.robot_id)
+        _check_name("Event.robot_id", self.robot_id)
         if len(self.text) > 10_000:
             raise ObservationError(f"Event.text: longer than 10000 characters ({len(self.text)})")
         if self.pose is not None and not isinstance(self.pose, Pose):

@@ -125,3 +125,44 @@ def test_depth_from_millimetres():
     assert m.dtype == np.float32 and m[0, 0] == 0.0 and abs(m[0, 1] - 1.5) < 1e-6
     with pytest.raises(ValueError, match="uint16"):
         depth_from_millimetres(m)
+
+
+@pytest.mark.parametrize("stamp", ["12.5", b"1", None, True, [1.0]])
+def test_a_stamp_must_be_a_number_not_text(stamp):
+    # float("12.5") used to let a string through and store it as 12.5
+    with pytest.raises(ValueError, match="Observation.stamp: expected a number"):
+        obs(stamp=stamp)
+    with pytest.raises(ValueError, match="Event.stamp: expected a number"):
+        Event(stamp=stamp, kind="action", text="x")
+
+
+def test_numpy_numbers_are_numbers():
+    assert obs(stamp=np.float64(2.5)).stamp == 2.5 and obs(stamp=np.int64(3)).stamp == 3.0
+
+
+@pytest.mark.parametrize(
+    ("make", "field"),
+    [
+        (lambda: obs(robot_id="r" * 129), "Observation.robot_id: longer than 128"),
+        (lambda: obs(robot_id=""), "Observation.robot_id: must be a non-empty"),
+        (lambda: obs(frame_id="f" * 10_000), "Observation.frame_id: longer than 128"),
+        (lambda: Event(stamp=1.0, kind="k" * 100_000, text="x"), "Event.kind: longer than 128"),
+        (lambda: Event(stamp=1.0, kind="action", text="x", robot_id="r" * 500), "Event.robot_id: longer than 128"),
+        (lambda: Event(stamp=1.0, kind="act\x00ion", text="x"), "Event.kind: contains a NUL"),
+    ],
+)
+def test_names_are_bounded(make, field):
+    with pytest.raises(ValueError, match=field):
+        make()
+
+
+def test_uint64_instance_ids_that_would_wrap_are_refused():
+    ids = np.zeros((24, 32), np.uint64)
+    ids[1, 1] = np.uint64(2**63)  # wraps to a negative int64 inside perception: the instance was dropped silently
+    with pytest.raises(ValueError, match="does not fit in int64"):
+        obs(instance_ids=ids, instances={2**63: InstanceInfo("mug")})
+    with pytest.raises(ValueError, match=r"keys must be instance ids in \[1, 2\^63 - 1\]"):
+        obs(instance_ids=np.zeros((24, 32), np.uint64), instances={2**64 - 1: InstanceInfo("mug")})
+    big = np.zeros((24, 32), np.uint64)
+    big[0, 0] = np.uint64(2**63 - 1)  # the largest id that fits is fine
+    assert obs(instance_ids=big, instances={2**63 - 1: InstanceInfo("mug")}).instances[2**63 - 1].label == "mug"
