@@ -285,7 +285,9 @@ class RosFrames:
     """``ros.frames``."""
 
     map_frame: str = "map"
-    camera_frame: str = "camera_color_optical_frame"
+    # "" = the depth image's own header.frame_id (what the camera driver names it, e.g. oak_rgb_camera_optical_frame);
+    # set it only to override a driver that stamps a wrong frame
+    camera_frame: str = ""
 
 
 @dataclass(frozen=True)
@@ -321,7 +323,10 @@ class NodeOptions(Checked):
     max_stamp_age: float = 30.0  # s; older frames (vs. the node clock) are rejected as stale
     update_queue: int = 4  # frames waiting for Memory.update; the oldest is dropped past this
     sensor_qos: str = "sensor_data"  # "sensor_data" (best effort, like camera drivers) or "reliable"
-    tf_wait: float = 2.0  # s a frame may wait for /tf to cover its stamp before it is rejected
+    # s a frame may wait for /tf to cover its stamp before it is rejected: /tf was measured arriving up to
+    # 2.4 s late on a loaded 2-core machine (2 s rejected 12 of 60 frames), so 5 s (2x that, with margin)
+    tf_wait: float = 5.0
+    max_pending: int = 32  # frames waiting for /tf or camera info (~3.4 MB each at 640x480); past it the oldest goes now
     marker_period: float = 1.0  # s between MarkerArray publications
     diagnostics_period: float = 1.0
     k: int = 12  # entries returned by a query by default
@@ -332,6 +337,7 @@ class NodeOptions(Checked):
         "update_queue": GE1,
         "sensor_qos": Rule(choices=("sensor_data", "reliable")),
         "tf_wait": GE0,
+        "max_pending": GE1,
         "marker_period": GT0,
         "diagnostics_period": GT0,
         "k": GE1,

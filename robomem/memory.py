@@ -17,6 +17,7 @@ caller may also run ``maintain()`` itself (e.g. on a timer).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sqlite3
 import threading
@@ -28,8 +29,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from robomem.config import MemoryConfig
-from robomem.errors import OutOfOrderError
+from robomem.config import BudgetConfig, MemoryConfig, RetrievalConfig, SemanticConfig, TemporalConfig
+from robomem.errors import ConfigError, OutOfOrderError
 from robomem.ingest.frame import Absence, Frame
 from robomem.ingest.perception import Segment, segments_from_observation
 from robomem.maintenance.forgetting import plan_forgetting
@@ -58,6 +59,37 @@ log = logging.getLogger(__name__)
 
 CORE_SCHEMA = (*FRAME_SCHEMA, *PLACE_SCHEMA)
 CORE_TABLES = (*FRAME_TABLES, *PLACE_TABLES)  # the facade's own tables
+
+# MemoryConfig fields a running Memory takes new values of (Memory.reconfigure): each is read where it is used,
+# per frame, query or budget pass.  The others shape what is already stored (voxel_size and overlap_voxel make the
+# stored points and their keys, snapshot_* the keyframes, max_points_per_object the clouds), hold threads
+# (workers) or a model (embedder), or are kept in loaded state: those need the store reopened.
+LIVE_CONFIG: frozenset[str] = frozenset(
+    {
+        *(
+            f"spatial.{n}"
+            for n in (
+                "match_threshold",
+                "min_label_similarity",
+                "geometric_weight",
+                "semantic_weight",
+                "reid_colour_threshold",
+                "near_distance",
+                "max_depth",
+                "min_points",
+                "min_mask_pixels",
+            )
+        ),
+        *(f"temporal.{f.name}" for f in dataclasses.fields(TemporalConfig)),
+        *(
+            f"episodic.{n}"
+            for n in ("surprise_threshold", "neighbours", "min_episode_frames", "step_surprise", "max_gap_s")
+        ),
+        *(f"semantic.{f.name}" for f in dataclasses.fields(SemanticConfig) if f.name != "functional_predicates"),
+        *(f"retrieval.{f.name}" for f in dataclasses.fields(RetrievalConfig)),
+        *(f"budget.{f.name}" for f in dataclasses.fields(BudgetConfig)),
+    }
+)
 
 # Observations may arrive this much older than the newest one from the same robot
 # (sensor jitter, approximate sync); older ones are refused: memory is built in time order.
@@ -189,6 +221,30 @@ class Memory:
         ctx = SubmoduleContext(self.store, self.config, self.embedder, new)
         for sm in self.submodules:
             sm.ctx = ctx
+
+    def reconfigure(self, config: MemoryConfig) -> tuple[str, ...]:
+        """Take ``config`` while open, if it differs only in :data:`LIVE_CONFIG` fields; returns what changed.
+
+        ``config`` is a MemoryConfig, so every value was checked by its rules when it was made.  A change to
+        any other field is a ConfigError naming it (nothing is applied).  The swap waits for the update in
+        progress and for readers (it holds both locks), so a frame or a query sees the old values or the new
+        ones, never a mix."""
+        if not isinstance(config, MemoryConfig):
+            raise ConfigError(f"reconfigure: expected a MemoryConfig, got {type(config).__name__}")
+        changed = _config_diff(self.config, config)
+        fixed = [name for name in changed if name not in LIVE_CONFIG]
+        if fixed:
+            raise ConfigError(
+                f"memory.{fixed[0]}: cannot change while the store is open (it shapes what is stored or "
+                f"loaded); reopen the store with the new value"
+            )
+        with self._lock, self._state.writing():
+            self._check_open()
+            self.config = config
+            for sm in self.submodules:
+                sm.ctx = dataclasses.replace(sm.ctx, config=config)
+                sm.config = config
+        return changed
 
     # -- update ----------------------------------------------------------------------
     def _check_open(self) -> None:
@@ -488,3 +544,15 @@ class Memory:
             rows.update(sm.row_counts())
         rows["frames"] = self.frames.count()
         return {"rows": rows, "bytes": self.store.size_bytes(), "objects": len(self.spatial.objects())}
+
+
+def _config_diff(old: Any, new: Any, prefix: str = "") -> tuple[str, ...]:
+    """Dotted names of the fields where two config dataclasses differ."""
+    out: list[str] = []
+    for f in dataclasses.fields(old):
+        a, b = getattr(old, f.name), getattr(new, f.name)
+        if dataclasses.is_dataclass(a):
+            out.extend(_config_diff(a, b, f"{prefix}{f.name}."))
+        elif a != b:
+            out.append(f"{prefix}{f.name}")
+    return tuple(out)

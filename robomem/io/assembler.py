@@ -25,6 +25,12 @@ The policy, in the order a frame meets it:
    rejected as ``missing_transform`` (``no_camera_info`` if camera info never came).
    Frames leave in arrival order, so memory always sees increasing stamps.
 
+**Camera frame.** A frame's camera is the depth image's own ``header.frame_id`` (what the
+driver names it: ``camera_color_optical_frame``, ``oak_rgb_camera_optical_frame``, ...) unless
+``camera_frame`` is set, which then overrides every header.  A pose topic that names no child
+frame (a PoseStamped, no ``pose_child_frame``) gives the pose of the camera itself: with no
+``camera_frame`` set, frames are then looked up against that pose, whatever their header says.
+
 The clock is injected: the node's clock (sim time when ``use_sim_time``) live, the log time
 of the newest bag message in replay, so replay is deterministic.  Pure Python; no ROS.
 """
@@ -34,7 +40,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -50,6 +56,8 @@ from robomem.observation import InstanceInfo, Intrinsics, Observation, Pose
 __all__ = ["AssemblerSettings", "ObservationAssembler", "Rejected", "camera_streams"]
 
 CAMERA_ROLES = ("depth", "color", "instances", "labels", "detections")
+# the TF child of a pose topic that names no frame (a PoseStamped of "the camera"), when camera_frame is empty
+POSE_CAMERA = "robomem/pose_topic_camera"
 
 
 def camera_streams(topics: TopicMap) -> tuple[str, ...]:
@@ -69,11 +77,11 @@ def camera_streams(topics: TopicMap) -> tuple[str, ...]:
 class AssemblerSettings:
     streams: tuple[str, ...]  # camera streams, depth first (see camera_streams)
     map_frame: str = "map"
-    camera_frame: str = ""  # "" = the depth image's header.frame_id
+    camera_frame: str = ""  # "" = the depth image's header.frame_id; set = overrides every header
     slop: float = 0.05  # s, approximate-time sync
     queue_size: int = 30  # messages kept per stream by the synchroniser
     tf_tolerance: float = 0.1  # s, hold the nearest transform this far outside the stamped range
-    tf_wait: float = 2.0  # s of the injected clock a frame may wait for /tf to cover its stamp
+    tf_wait: float = 5.0  # s of the injected clock a frame may wait for /tf to cover its stamp
     max_pending: int = 120  # frames waiting for camera info or /tf; past this the oldest is resolved now
     robot_id: str = "robot"
     source: str = "ros"  # Observation.source
@@ -129,6 +137,7 @@ class ObservationAssembler:
         self.intrinsics: Intrinsics | None = None
         self.unlabeled = 0  # instance ids without a label, cleared to "no instance" (frames kept)
         self.last_tf_error: str | None = None
+        self._pose_is_camera = False  # a pose topic without a child frame has been seen (see POSE_CAMERA)
         self._waiting: deque[_Waiting] = deque()
         self._lock = threading.RLock()
 
@@ -161,11 +170,18 @@ class ObservationAssembler:
 
     def add_pose(self, msg: Any, stamp: float, parent: str = "", child: str = "") -> list[Outcome]:
         """A PoseStamped / Odometry message giving ``parent`` -> ``child`` at ``stamp``
-        (defaults: the header frame or map_frame; the camera frame)."""
+        (defaults: map_frame; the camera: ``camera_frame``, or whatever frame the images name)."""
         m = rosmsg.to_matrix(msg)
         with self._lock:
+            if not child and not self.settings.camera_frame:
+                child, self._pose_is_camera = POSE_CAMERA, True
             self.tf.set_matrix(parent or self.settings.map_frame, child or self.settings.camera_frame, stamp, m)
             return self.poll()
+
+    def set_waits(self, tf_wait: float, max_pending: int) -> None:
+        """Change how long (and how many) frames may wait for /tf, e.g. a live parameter; checked as at start."""
+        with self._lock:
+            self.settings = replace(self.settings, tf_wait=tf_wait, max_pending=max_pending)
 
     def add(self, stream: str, stamp: float, msg: Any, where: str = "") -> list[Outcome]:
         """One camera message (``stream`` one of :attr:`AssemblerSettings.streams`) at ``stamp``."""
@@ -232,15 +248,22 @@ class ObservationAssembler:
 
     def _pose_at(self, f: _Waiting, waited_out: bool) -> Pose | None:
         target = self.settings.map_frame
+        source = POSE_CAMERA if self._pose_is_camera and not self.settings.camera_frame else f.frame
+        if not source:
+            self.last_tf_error = (
+                "the depth image's header.frame_id is empty and no camera_frame is set: "
+                "cannot tell which TF frame the camera is"
+            )
+            return None
         try:
-            latest = self.tf.latest_common_time(target, f.frame)
+            latest = self.tf.latest_common_time(target, source)
         except TfError as exc:
             self.last_tf_error = str(exc)
             return None
         if latest is not None and f.stamp > latest and not waited_out:
             return None  # wait for a newer transform: it lets us interpolate
         try:
-            return self.tf.lookup_pose(target, f.frame, f.stamp)
+            return self.tf.lookup_pose(target, source, f.stamp)
         except (TfError, ValueError) as exc:
             self.last_tf_error = str(exc)
             return None

@@ -28,7 +28,7 @@ class RosIoConfig:
     topics: TopicMap = field(default_factory=TopicMap)
     explicit: frozenset[str] = frozenset()  # roles set by the user: missing in the bag is an error
     map_frame: str = "map"
-    camera_frame: str = "camera_color_optical_frame"
+    camera_frame: str = ""  # "" = the depth image's header.frame_id
     pose_source: str = "tf"  # "tf" | "topic"
     pose_child_frame: str = ""  # frame a pose topic gives ("" = child_frame_id of Odometry, else camera_frame)
     slop: float = 0.05  # s, approximate-time sync of depth/colour/instances/labels
@@ -38,7 +38,7 @@ class RosIoConfig:
     max_frame_rate: float = 0.0  # Hz of sensor time; 0: every synced frame enters memory
     robot_id: str = "robot"
     use_header_stamps: bool = True
-    tf_wait: float = 2.0  # s (node clock live, log time in replay) a frame may wait for /tf to cover its stamp
+    tf_wait: float = 5.0  # s (node clock live, log time in replay) a frame may wait for /tf to cover its stamp
 
     def __post_init__(self) -> None:
         if self.pose_source not in ("tf", "topic"):

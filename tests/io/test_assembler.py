@@ -206,6 +206,54 @@ def test_empty_camera_frame_falls_back_to_the_depth_header() -> None:
     assert isinstance(obs, Observation) and obs.frame_id == "optical"
 
 
+def test_an_explicit_camera_frame_overrides_the_header() -> None:
+    asm = _assembler(camera_frame="optical")  # the driver stamps "cam"; the user says "optical"
+    asm.add_camera_info(_camera_info())
+    for t in (0.0, 1.0):
+        asm.add_tf(_tf(t, 0.0, child="cam"))
+        asm.add_tf(_tf(t, 3.0, child="optical"))
+    (obs,) = asm.add("depth", 0.5, _depth_mm(0.5))
+    assert isinstance(obs, Observation) and obs.frame_id == "optical" and obs.pose.matrix[0, 3] == pytest.approx(3.0)
+
+
+def test_empty_header_frame_without_camera_frame_is_rejected_naming_why() -> None:
+    asm = _assembler(camera_frame="")
+    asm.add_camera_info(_camera_info())
+    asm.add_tf(_tf(0.0, 0.0))
+    assert asm.add("depth", 0.5, _image(np.full((H, W), 1500, np.uint16), "16UC1", 0.5, frame="")) == []
+    (rej,) = asm.poll(final=True)
+    assert isinstance(rej, Rejected) and rej.reason == "missing_transform" and "header.frame_id is empty" in rej.detail
+
+
+def test_a_pose_topic_without_a_child_frame_is_the_camera_whatever_the_header_says() -> None:
+    asm = _assembler(camera_frame="")
+    asm.add_camera_info(_camera_info())
+    pose = lambda x: SimpleNamespace(  # noqa: E731 - a PoseStamped of the camera
+        pose=SimpleNamespace(
+            position=SimpleNamespace(x=x, y=0.0, z=0.0), orientation=SimpleNamespace(x=0.0, y=0.0, z=0.0, w=1.0)
+        )
+    )
+    asm.add_pose(pose(0.0), 0.0)
+    asm.add("depth", 0.5, _depth_mm(0.5))  # header frame "cam", which no TF names
+    (obs,) = asm.add_pose(pose(4.0), 1.0)
+    assert isinstance(obs, Observation) and obs.frame_id == "cam" and obs.pose.matrix[0, 3] == pytest.approx(2.0)
+
+
+def test_waits_can_change_live_and_are_checked() -> None:
+    clock = Clock(0.0)
+    asm = _assembler(clock=clock, tf_wait=5.0)
+    asm.add_camera_info(_camera_info())
+    asm.add_tf(_tf(0.0, 0.0))
+    asm.add("depth", 0.5, _depth_mm(0.5))
+    clock.t = 1.0
+    assert asm.poll() == [] and asm.waiting == 1  # 1 s < 5 s: still waiting for /tf
+    asm.set_waits(tf_wait=0.5, max_pending=8)
+    (rej,) = asm.poll()
+    assert isinstance(rej, Rejected) and rej.reason == "missing_transform"
+    with pytest.raises(ConfigError, match="tf_wait: must be >= 0"):
+        asm.set_waits(tf_wait=-1.0, max_pending=8)
+
+
 def test_pose_topic_feeds_the_same_buffer() -> None:
     asm = _assembler()
     asm.add_camera_info(_camera_info())
@@ -233,7 +281,8 @@ def test_the_node_and_replay_build_their_frames_with_the_assembler(tmp_path: Pat
         assert isinstance(core.assembler, ObservationAssembler)
         assert core.streams == ("depth", "color", "instances", "labels")
         core.on_camera_info(_camera_info())
-        frame = settings.io.camera_frame
+        assert settings.io.camera_frame == ""  # the default: each image's own header.frame_id ("cam" here)
+        frame = "cam"
         core.on_tf(_tf(9.0, 0.0, child=frame), static=False)
         core.on_tf(_tf(11.0, 0.0, child=frame), static=False)
         ids = np.zeros((H, W), np.int32)

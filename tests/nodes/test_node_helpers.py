@@ -131,8 +131,9 @@ def test_core_pipeline_counts_bad_frames_and_updates_good_ones(mem):
         )
     )
     cam = look_at((0.3, 0.5, 1.4), (2.3, -0.3, 0.7))
-    core.assembler.tf.set_matrix("map", s.io.camera_frame, 99.0, cam.matrix)
-    core.assembler.tf.set_matrix("map", s.io.camera_frame, 101.0, cam.matrix)
+    assert s.io.camera_frame == ""  # the images' own header.frame_id ("cam") is the camera
+    core.assembler.tf.set_matrix("map", "cam", 99.0, cam.matrix)
+    core.assembler.tf.set_matrix("map", "cam", 101.0, cam.matrix)
 
     def frame(color, depth, ids=None, labels=None):  # one synchronised frame, message by message
         for stream, msg in (("color", color), ("depth", depth), ("instances", ids), ("labels", labels)):
