@@ -15,6 +15,7 @@ import numpy as np
 from robomem.memory import Memory
 from robomem.planning.context import Context, Goal
 from robomem.planning.planner import Planner
+from robomem.planning.search import Distance
 
 from .evaluation import MemoryQA
 from .household.layout import OBJECTS
@@ -166,12 +167,13 @@ def solve_with_memory(
     return Outcome("memory", steps, True, answer, None, f"{detail}; {how}", res, [] if res is None else res.path)
 
 
-def solve_without_memory(sim: HouseholdSim, task: Task, max_steps: int) -> Outcome:
-    """A fetch: every room, nearest first.  A question names the room: go there and look around."""
+def solve_without_memory(sim: HouseholdSim, task: Task, max_steps: int, distance: Distance | None = None) -> Outcome:
+    """A fetch: every room, nearest first (by ``distance``, path length, when given).  A question names the room:
+    go there and look around."""
     nav = SimNavigator(sim)
     goal = Goal(text=task.text, label=task.label)
     if task.kind == "fetch":
-        res = run_search(nav, goal, exploration_search(goal, nav, VIEWPOINTS), max_steps)
+        res = run_search(nav, goal, exploration_search(goal, nav, VIEWPOINTS, distance=distance), max_steps)
         answer = f"found in the {res.room}" if res.success else "not found"
         return Outcome("no_memory", res.steps, res.success, answer, None, res.reason, res, res.path)
     if task.room is None:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from robomem.planning.context import Context, Goal, GoalProposal, RobotState
 from robomem.planning.critic import LoopCritic
 from robomem.planning.policy import Action, Navigator, ObjectSearchPolicy
-from robomem.planning.search import found_outcome
+from robomem.planning.search import Distance, found_outcome, tour_order
 
 if TYPE_CHECKING:
     from robomem.memory import Memory
@@ -110,31 +110,34 @@ def exploration_proposals(
     start: tuple[float, float],
     label: str | None,
     places: list[str] | None = None,
+    distance: Distance | None = None,
 ) -> list[GoalProposal]:
-    """Every viewpoint (or those of ``places``) in nearest-neighbour order from ``start``: no memory."""
+    """Every viewpoint (or those of ``places``), no memory: the same room tour as the planner's exploration
+    (:func:`robomem.planning.search.tour_order`, path lengths when ``distance`` is given) from ``start``."""
     todo = [p for p in (list(viewpoints) if places is None else places) if p in viewpoints]
     out: list[GoalProposal] = []
-    here = start
-    while todo:
-        name = min(todo, key=lambda r: (math.dist(here, viewpoints[r]), r))
-        todo.remove(name)
+    for k in tour_order([(name, viewpoints[name]) for name in todo], start, distance):
+        name = todo[k]
         x, y = viewpoints[name]
         reason = f"explore: look around the {name}"
         out.append(
             GoalProposal(kind="explore", confidence=0.0, target=(x, y, 0.0), place=name, label=label, reason=reason)
         )
-        here = (x, y)
     return out
 
 
 def exploration_search(
-    goal: Goal, nav: SearchNavigator, viewpoints: Mapping[str, tuple[float, float]], places: list[str] | None = None
+    goal: Goal,
+    nav: SearchNavigator,
+    viewpoints: Mapping[str, tuple[float, float]],
+    places: list[str] | None = None,
+    distance: Distance | None = None,
 ) -> Callable[[list[int]], Context]:
-    """A context with no memory at all: the viewpoints, nearest first from where the robot is now."""
+    """A context with no memory at all: the viewpoints toured from where the robot is now."""
 
     def make(tried: list[int]) -> Context:
         st = nav.state()
-        props = exploration_proposals(viewpoints, st.position[:2], goal.label, places)
+        props = exploration_proposals(viewpoints, st.position[:2], goal.label, places, distance)
         return Context(goal=goal, state=st, now=st.time or 0.0, entries=(), proposals=tuple(props))
 
     return make

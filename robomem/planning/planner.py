@@ -27,7 +27,9 @@
    the object and its class, past searches that found it, places not observed
    since it was last seen; places where it was observed absent ruled out;
    distance), then exploration of every place, least recently seen first,
-   nearest first (:mod:`robomem.planning.search`).  Without known places the
+   nearest first (:mod:`robomem.planning.search`).  Distances are path lengths
+   on the robot's navigable map when it supplies ``distance(a, b)`` (the
+   household simulator does), else straight lines.  Without known places the
    last proposal is one ``explore`` with no target (look around here).
 """
 
@@ -44,6 +46,7 @@ import numpy as np
 from robomem.memory import Memory
 from robomem.planning.context import Context, Goal, GoalProposal, RobotState, estimate_tokens
 from robomem.planning.search import (
+    Distance,
     evidence_proposals,
     exploration_order,
     last_news,
@@ -86,6 +89,7 @@ class Planner:
         max_targets: int = 10,
         viewpoints: Mapping[str, tuple[float, float]] | None = None,
         view_range: float | None = 3.5,
+        distance: Distance | None = None,
     ) -> None:
         if not isinstance(memory, Memory):
             raise ValueError(f"Planner: expected a robomem Memory, got {type(memory).__name__}")
@@ -104,6 +108,12 @@ class Planner:
         # place -> (x, y) the robot looks around a place from (default: the place's centre)
         self.viewpoints = {str(k): (float(v[0]), float(v[1])) for k, v in (viewpoints or {}).items()}
         self.view_range = None if view_range is None else float(view_range)
+        if distance is not None and not callable(distance):
+            raise ValueError(
+                f"Planner.distance: expected a function (a, b) -> metres or None, got {type(distance).__name__}"
+            )
+        # (x, y), (x, y) -> path length on the robot's navigable map, None = unreachable (default: straight line)
+        self.distance = distance
         self._observed: tuple[float, dict[str, tuple[float, int]]] | None = None
 
     @property
@@ -275,7 +285,9 @@ class Planner:
             self.memory, goal.label or (targets[0].label if targets else None), ids, known, observed, now
         )
         here = (state.position[0], state.position[1])
-        proposals += evidence_proposals(self.memory, evidence, goal.label, here, cfg.distance_scale, self.viewpoints)
+        proposals += evidence_proposals(
+            self.memory, evidence, goal.label, here, cfg.distance_scale, self.viewpoints, self.distance
+        )
         covered = {p.place for p in proposals if p.place and p.kind == "object"}  # explored again, last
         looked = {p.place for p in proposals if p.place and p.kind != "object"}  # looked around already: not again
         start = next((p.xy for p in reversed(proposals) if p.xy is not None), here)
@@ -288,7 +300,16 @@ class Planner:
         if note:
             why += f" ({note})"
         proposals += exploration_order(
-            self.memory, evidence, covered, looked, start, last_news(self.memory, ids), goal.label, why, self.viewpoints
+            self.memory,
+            evidence,
+            covered,
+            looked,
+            start,
+            last_news(self.memory, ids),
+            goal.label,
+            why,
+            self.viewpoints,
+            self.distance,
         )
         return tuple(proposals)
 

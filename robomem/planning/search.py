@@ -14,8 +14,16 @@ node get the same search:
 2. **Exploration of every other place** (:func:`exploration_order`), least recently seen first,
    nearest first: places not observed since the target's last news (never observed at all, when
    memory knows nothing of the target) are toured before places looked at since, and places a
-   proposal above already covers or that were ruled out come last; within each group a
-   nearest-neighbour tour from where the previous proposal leaves the robot.
+   proposal above already covers or that were ruled out come last; within each group the tour
+   (:func:`tour_order`) that reaches the places soonest on average from where the previous
+   proposal leaves the robot (the order that minimises the expected travel when the target is
+   equally likely in any of them; nearest-neighbour past ``EXACT_TOUR`` places).
+
+Distances are *path* distances on the navigable map when the robot supplies a distance function
+(``distance(a, b) -> metres | None``, None = unreachable; the household simulator's is
+:class:`robomem.envs.navigation.PathDistance`), else straight lines.  Straight lines mislead
+indoors: two rooms either side of a wall are close in a line and far by the door.  Places the
+robot cannot reach now go last in their group.
 
 A place is visited at its *viewpoint*: one the robot supplies (a spot from which most of the place
 can be seen, e.g. a simulator's room viewpoints) or else the place's centre.
@@ -23,9 +31,10 @@ can be seen, e.g. a simulator's room viewpoints) or else the place's centre.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from robomem.memory import Memory
@@ -36,6 +45,60 @@ from robomem.retrieval.query import Entry, words
 EPISODE_WEIGHT = 0.6  # evidence of one past successful search that ended in a place
 EPISODE_HALF_LIFE_S = 86_400.0  # a day-old "found it there" counts half
 STALE_BONUS = 0.15  # evidence for a place not observed since the target was last seen is raised by this
+EXACT_TOUR = 7  # up to this many places a tour is chosen among all orders (7! = 5040), past it nearest-neighbour
+
+XY = tuple[float, float]
+Distance = Callable[[XY, XY], "float | None"]  # path length between two points, None = unreachable
+
+
+def travel(distance: Distance | None, a: XY, b: XY) -> float:
+    """Metres from ``a`` to ``b``: ``distance`` (path length on the robot's map) if given, else a straight line;
+    inf where the map says ``b`` cannot be reached."""
+    if distance is None:
+        return math.dist(a, b)
+    d = distance(a, b)
+    return math.inf if d is None or not math.isfinite(d) else float(d)
+
+
+def tour_order(stops: Sequence[tuple[str, XY]], start: XY, distance: Distance | None = None) -> list[int]:
+    """Indices of ``stops`` ((name, xy) pairs) in the order to visit them from ``start``: the order with the least
+    sum of arrival distances (the expected travel until the target is found when it is equally likely at any
+    stop), among all orders for up to ``EXACT_TOUR`` stops, else nearest-neighbour; unreachable stops (inf from
+    everywhere reached) come last, by name.  Ties break on names, so the order is deterministic."""
+    n = len(stops)
+    if n == 0:
+        return []
+    pts = [start] + [xy for _, xy in stops]
+    cache: dict[tuple[int, int], float] = {}
+
+    def d(i: int, j: int) -> float:  # 0 = start, k = stop k-1
+        key = (i, j)
+        if key not in cache:
+            cache[key] = travel(distance, pts[i], pts[j])
+        return cache[key]
+
+    reach = [k for k in range(n) if math.isfinite(d(0, k + 1))]
+    dead = sorted((k for k in range(n) if k not in reach), key=lambda k: stops[k][0])
+    if len(reach) <= EXACT_TOUR:
+        best: tuple[float, tuple[str, ...], tuple[int, ...]] | None = None
+        for perm in itertools.permutations(reach):
+            here, t, total = 0, 0.0, 0.0
+            for k in perm:
+                t += d(here, k + 1)
+                total += t
+                here = k + 1
+            cand = (total, tuple(stops[k][0] for k in perm), perm)
+            if best is None or cand[:2] < best[:2]:
+                best = cand
+        order = list(best[2]) if best is not None else []
+        return order + dead
+    order, here, todo = [], 0, list(reach)
+    while todo:
+        k = min(todo, key=lambda k: (d(here, k + 1), stops[k][0]))
+        todo.remove(k)
+        order.append(k)
+        here = k + 1
+    return order + dead
 
 
 def found_outcome(label: str, place: str | None) -> str:
@@ -138,15 +201,16 @@ def evidence_proposals(
     position: tuple[float, float],
     distance_scale: float,
     viewpoints: Mapping[str, tuple[float, float]] | None,
+    distance: Distance | None = None,
 ) -> list[GoalProposal]:
-    """Places with evidence, best first (evidence, then nearness to ``position``)."""
+    """Places with evidence, best first (evidence, then nearness to ``position``: path length if ``distance``)."""
     ranked = []
     for ev in evidence.values():
         place = memory.places.get(ev.place)
         if ev.score <= 0 or ev.ruled_out or place is None:
             continue
         xy = viewpoint(place, viewpoints)
-        near = math.exp(-math.dist(xy, position) / max(distance_scale, 1e-9))
+        near = math.exp(-travel(distance, position, xy) / max(distance_scale, 1e-9))
         ranked.append((ev.score * (0.75 + 0.25 * near), ev, xy))
     ranked.sort(key=lambda t: (-t[0], t[1].place))
     return [
@@ -173,9 +237,11 @@ def exploration_order(
     label: str | None,
     why: str,
     viewpoints: Mapping[str, tuple[float, float]] | None,
+    distance: Distance | None = None,
 ) -> list[GoalProposal]:
-    """Every place not in ``looked`` as an ``explore`` proposal: least recently seen group first, nearest-neighbour
-    within; places in ``covered`` (a remembered object sends the robot there) or ruled out come last."""
+    """Every place not in ``looked`` as an ``explore`` proposal: least recently seen group first, within each the
+    :func:`tour_order` from where the previous group (or ``start``) leaves the robot; places in ``covered``
+    (a remembered object sends the robot there) or ruled out come last."""
     groups: dict[int, list[tuple[Place, tuple[float, float]]]] = {}
     for p in memory.places:
         if p.name in looked:
@@ -192,11 +258,12 @@ def exploration_order(
     out: list[GoalProposal] = []
     here = start
     names = {0: "not observed since its last news", 1: "observed since", 2: "already covered or ruled out"}
+    how = "path" if distance is not None else "straight-line"
     for g in sorted(groups):
-        todo = list(groups[g])
-        while todo:
-            p, xy = min(todo, key=lambda t: (math.dist(here, t[1]), t[0].name))
-            todo.remove((p, xy))
+        stops = groups[g]
+        for k in tour_order([(p.name, xy) for p, xy in stops], here, distance):
+            p, xy = stops[k]
+            far = travel(distance, here, xy)
             ev = evidence.get(p.name)
             seen = (
                 "never observed"
@@ -210,7 +277,7 @@ def exploration_order(
                     target=(xy[0], xy[1], 0.0),
                     place=p.name,
                     label=label,
-                    reason=f"{why}; explore the {p.name} ({seen}; {names[g]})",
+                    reason=f"{why}; explore the {p.name} ({seen}; {names[g]}; {far:.1f} m {how} from the last stop)",
                 )
             )
             here = xy

@@ -387,3 +387,48 @@ def test_view_pose_is_never_farther_than_view_range(mem):
     assert near.view_pose is not None and math.dist(near.view_pose[:2], A) <= 3.5
     tight = Planner(mem, view_range=0.5).context(Goal(label="red mug"), RobotState((0, 0, 0), 0.0, t)).best
     assert tight.kind == "object" and tight.view_pose is None  # every keyframe is farther: go to the mug itself
+
+
+def test_exploration_tours_by_path_length_when_the_robot_gives_one(mem):
+    """Indoors a straight line misleads: the hall is 1.2 m from the robot through the wall but 9 m by the door.
+    With the robot's distance function the tour goes kitchen first; without one, the hall."""
+    scene = BoxScene(furniture(), W, H)
+    t = tour(mem, scene, 0.0, VIEW_B[:1])
+    views = {"kitchen": (1.0, 1.0), "hall": (6.0, 4.5), "living room": (5.0, 0.0)}
+    wall_detour = {"hall": 9.0}  # reaching the hall from anywhere in the south costs 9 m (the door is far east)
+
+    def path(a: tuple[float, float], b: tuple[float, float]) -> float | None:
+        name = next((n for n, xy in views.items() if math.dist(xy, b) < 1e-9), None)
+        return wall_detour.get(name or "", math.dist(a, b))
+
+    state = RobotState((6.0, 3.3, 0.0), 0.0, t)
+    straight = Planner(mem, viewpoints=views).context(Goal(label="keys"), state)
+    assert [p.place for p in straight.proposals[:2]] == ["hall", "kitchen"], straight.text()
+    by_path = Planner(mem, viewpoints=views, distance=path).context(Goal(label="keys"), state)
+    assert [p.place for p in by_path.proposals[:2]] == ["kitchen", "hall"], by_path.text()
+    assert "m path from the last stop" in by_path.proposals[0].reason
+    with pytest.raises(ValueError, match="distance"):
+        Planner(mem, distance=3.0)  # type: ignore[arg-type]
+
+
+def test_tour_order_minimises_the_mean_arrival_and_puts_unreachable_last():
+    from robomem.planning.search import tour_order
+
+    # on a line: start at 0, stops at -1, 2, 3.  Nearest-first goes -1, 2, 3 (arrivals 1, 4, 5: sum 10);
+    # 2, 3, -1 has arrivals 2, 3, 7 (sum 12): the nearest-first order is also the best one here
+    stops = [("a", (-1.0, 0.0)), ("b", (2.0, 0.0)), ("c", (3.0, 0.0))]
+    assert tour_order(stops, (0.0, 0.0)) == [0, 1, 2]
+    # a lone stop a hair nearer one way, a cluster of three the other way: nearest-neighbour takes the lone stop
+    # first (arrivals 2.0, 6.1, 6.2, 6.3: sum 20.6); the cluster first reaches more places sooner
+    # (2.1, 2.2, 2.3, 6.6: sum 13.2), which is the order chosen
+    stops = [("lone", (-2.0, 0.0)), ("c1", (2.1, 0.0)), ("c2", (2.2, 0.0)), ("c3", (2.3, 0.0))]
+    assert tour_order(stops, (0.0, 0.0)) == [1, 2, 3, 0]
+    # a stop the map cannot reach goes last, whatever its straight-line distance
+    blocked = {(0.5, 0.0)}
+
+    def dist(a: tuple[float, float], b: tuple[float, float]) -> float | None:
+        return None if b in blocked else math.dist(a, b)
+
+    stops = [("near but shut", (0.5, 0.0)), ("far", (4.0, 0.0))]
+    assert tour_order(stops, (0.0, 0.0), dist) == [1, 0]
+    assert tour_order([], (0.0, 0.0)) == []
