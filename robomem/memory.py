@@ -40,7 +40,7 @@ from robomem.places import Place, Places
 from robomem.retrieval.embedding import Embedder, make_embedder
 from robomem.retrieval.query import Entry, Query, merge
 from robomem.store.coordinates import check_coordinates, coordinate_limit
-from robomem.store.database import Store, StoreError
+from robomem.store.database import Store, StoreError, store_path
 from robomem.store.frames import SCHEMA as FRAME_SCHEMA
 from robomem.store.frames import TABLES as FRAME_TABLES
 from robomem.store.frames import FrameLog
@@ -118,14 +118,18 @@ class Memory:
     def __init__(
         self,
         path: str | Path,
-        config: MemoryConfig | None = None,
+        config: MemoryConfig | Mapping[str, Any] | None = None,
         embedder: Embedder | None = None,
         parallel: bool = True,
         readonly: bool = False,
     ) -> None:
+        if isinstance(config, Mapping):  # the same dict MemoryConfig.from_dict takes, checked the same way
+            config = MemoryConfig.from_dict(config)
+        elif config is not None and not isinstance(config, MemoryConfig):
+            raise ValueError(f"config: expected a MemoryConfig or a mapping, got {type(config).__name__}")
         self.config = config or MemoryConfig()
         self.readonly = readonly
-        self.path = Path(path)
+        self.path = store_path(path)
         self.embedder = embedder if embedder is not None else make_embedder(self.config.embedder)
         classes: list[type[Submodule]] = [SpatialMemory, TemporalMemory, EpisodicMemory, SemanticMemory]
         schema = list(CORE_SCHEMA)
@@ -177,7 +181,7 @@ class Memory:
     def open(
         cls,
         path: str | Path,
-        config: MemoryConfig | None = None,
+        config: MemoryConfig | Mapping[str, Any] | None = None,
         embedder: Embedder | None = None,
         parallel: bool = True,
         readonly: bool = False,

@@ -42,6 +42,8 @@ __all__ = ["SCHEMA_VERSION", "Store", "StoreError", "StoreLockedError", "StoreVe
 SCHEMA_VERSION = 3
 
 DB_NAME = "memory.db"
+# what a store directory may hold before its database exists (a crash between mkdir and the first commit)
+_STORE_ENTRIES = frozenset({DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", f"{DB_NAME}-journal", "LOCK", "blobs"})
 
 
 def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
@@ -55,11 +57,20 @@ def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_1_to_2, 2: migrate_2_to_3}
 
 
+def store_path(path: object) -> Path:
+    """``path`` as a Path, or a ValueError naming what is wrong with it (never the current directory by accident)."""
+    if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"store path: expected a str or os.PathLike, got {type(path).__name__}")
+    if str(path).strip() == "":
+        raise ValueError("store path: empty (it would mean the current directory); name a directory")
+    return Path(path)
+
+
 class Store:
     """SQLite + blobs under one directory; one writer connection, per-thread readers."""
 
     def __init__(self, path: str | os.PathLike[str], schema: Sequence[str] = (), readonly: bool = False) -> None:
-        self.path = Path(path)
+        self.path = store_path(path)
         self.readonly = readonly
         self._closed = False
         self._local = threading.local()
@@ -73,6 +84,13 @@ class Store:
         else:
             if self.path.exists() and not self.path.is_dir():
                 raise StoreError(f"{self.path}: exists and is not a directory")
+            if self.path.is_dir() and not (self.path / DB_NAME).exists():
+                foreign = sorted(p.name for p in self.path.iterdir() if p.name not in _STORE_ENTRIES)
+                if foreign:  # never turn someone's folder into a store (and later garbage-collect in it)
+                    raise StoreError(
+                        f"{self.path}: exists and is not a robomem store (it holds {', '.join(foreign[:3])}"
+                        f"{', …' if len(foreign) > 3 else ''}); give a new or empty directory"
+                    )
             old_umask = os.umask(0o077)  # store files readable by the owner only
             try:
                 self.path.mkdir(parents=True, exist_ok=True)
@@ -87,6 +105,8 @@ class Store:
                 self._open_readonly()
             else:
                 self._conn = self._connect(writer=True)
+                st = os.stat(self._db_path)
+                self._db_identity = (st.st_dev, st.st_ino)
                 self._init_schema(schema)
         except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:  # a damaged schema can fail to decode as UTF-8
             self._release_lock()
@@ -221,6 +241,7 @@ class Store:
         if self.readonly:
             raise StoreError(f"{self.path}: opened read-only")
         with self._write_lock:
+            self._check_file_in_place()
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -230,6 +251,22 @@ class Store:
                 raise
             else:
                 conn.execute("COMMIT")
+
+    def _check_file_in_place(self) -> None:
+        """Refuse to write once memory.db was deleted or replaced under this writer.
+
+        SQLite would keep writing into the unlinked file and acknowledge every update, and all of them
+        would be gone at close; a stat per transaction is cheap next to the fsync.
+        """
+        try:
+            st = os.stat(self._db_path)
+        except FileNotFoundError:
+            st = None
+        if st is None or (st.st_dev, st.st_ino) != self._db_identity:
+            raise StoreError(
+                f"{self._db_path}: was deleted or replaced while this writer had it open; "
+                "nothing more is written — close and reopen the store"
+            )
 
     def read(self) -> sqlite3.Connection:
         """A connection for reading from the calling thread (sees committed data)."""
@@ -277,11 +314,17 @@ class Store:
         return key
 
     def get_blob(self, key: str) -> bytes:
+        """The bytes stored under ``key``, checked against it: a damaged file is a StoreError, never bad data."""
         p = self._blob_path(key)
         try:
-            return p.read_bytes()
+            data = p.read_bytes()
         except FileNotFoundError:
             raise StoreError(f"{self.path}: blob {key} is missing") from None
+        except OSError as exc:
+            raise StoreError(f"{self.path}: blob {key} cannot be read ({exc.strerror or exc})") from exc
+        if hashlib.sha256(data).hexdigest() != key:
+            raise StoreError(f"{self.path}: blob {key} is damaged (its content no longer matches its checksum)")
+        return data
 
     def collect_garbage(self, referenced: set[str]) -> int:
         """Delete blob files not in ``referenced`` (and stale temp files); returns the count removed."""
