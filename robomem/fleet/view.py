@@ -134,20 +134,10 @@ class FleetSpatial:
 
     def _records(self, rows: Iterable[tuple[Any, ...]]) -> list[ObjectRecord]:
         out = []
-        for r in rows:
-            labels = {str(k): float(v) for k, v in (r[2] or {}).items()} or {str(r[1]): 1.0}
+        for r in rows:  # psycopg gives int, str, dict (jsonb) and float (double precision) already
+            labels = r[2] if isinstance(r[2], dict) and r[2] else {r[1]: 1.0}
             rec = ObjectRecord(
-                int(r[0]),
-                str(r[1]),
-                labels,
-                (float(r[3]), float(r[4]), float(r[5])),
-                (float(r[6]), float(r[7]), float(r[8])),
-                (float(r[9]), float(r[10]), float(r[11])),
-                int(r[12] or 0),
-                float(r[13]),
-                float(r[14]),
-                r[15],
-                str(r[16] or "present"),
+                r[0], r[1], labels, r[3:6], r[6:9], r[9:12], r[12] or 0, r[13], r[14], r[15], r[16] or "present"
             )
             self._cache[rec.object_id] = rec
             self.extra[rec.object_id] = (r[18], r[19], None if r[17] is None else float(r[17]))
@@ -167,17 +157,18 @@ class FleetSpatial:
     def count(self) -> int:
         return int(self.db.rows(f"SELECT count(*) FROM {SCHEMA}.fleet_objects")[0][0])
 
-    def vocabulary(self) -> tuple[list[str], list[str]]:
-        """(distinct top labels, distinct labels of any label distribution) in the fleet."""
-        tops = [str(r[0]) for r in self.db.rows(f"SELECT DISTINCT label FROM {SCHEMA}.fleet_objects")]
-        keys = [
-            str(r[0])
-            for r in self.db.rows(
-                f"SELECT DISTINCT k FROM {SCHEMA}.fleet_objects, jsonb_object_keys(labels) AS k"
-                " WHERE jsonb_typeof(labels) = 'object'"
-            )
-        ]
-        return tops, sorted(set(keys) | set(tops))
+    def vocabulary(self) -> list[str]:
+        """The distinct top labels in the fleet: a loose index scan (one probe of the label index per label)."""
+        rows = self.db.rows(
+            f"""WITH RECURSIVE t(label) AS (
+                    (SELECT label FROM {SCHEMA}.fleet_objects ORDER BY label LIMIT 1)
+                    UNION ALL
+                    SELECT (SELECT o.label FROM {SCHEMA}.fleet_objects o WHERE o.label > t.label
+                            ORDER BY o.label LIMIT 1)
+                    FROM t WHERE t.label IS NOT NULL)
+                SELECT label FROM t WHERE label IS NOT NULL"""
+        )
+        return [str(r[0]) for r in rows]
 
     def _with_labels(self, labels: Sequence[str]) -> list[ObjectRecord]:
         if not labels:
@@ -200,17 +191,17 @@ class FleetSpatial:
         forms = name_forms(name)
         if not forms:
             return []  # match_label raises the clear error for an empty name
-        tops, keys = self.vocabulary()
+        tops = self.vocabulary()
         one_word = {f for f in forms if " " not in f}
-        literal = []
-        for k in keys:
+        literal = set(forms)  # as a minority vote in a label distribution (stored labels are normalised)
+        for k in tops:
             n = normalize_label(k)
             head = n.rsplit(" ", 1)[-1] if n else ""
             if n in forms or (one_word and (head in one_word or singular(head) in one_word)):
-                literal.append(k)
-        cands = self._with_labels(literal)
-        if cands and match_label(name, cands, None):
-            return cands
+                literal.add(k)
+        cands = self._with_labels(sorted(literal))
+        if any(o.label in literal for o in cands) or (cands and match_label(name, cands, None)):
+            return cands  # a top label matches literally (exact or head tier), or the share tier does
         emb = self.view.embedder
         if emb is None or getattr(emb, "is_fallback", False) or not tops:
             return cands
@@ -469,7 +460,7 @@ class FleetMemory:
             raise ValueError(f"retrieve: expected a Query or a string, got {type(query).__name__}")
         if not q.text:
             return []
-        tops, _ = self.spatial.vocabulary()
+        tops = self.spatial.vocabulary()
         if not tops:
             return []
         rel = dict(zip(tops, (float(v) for v in text_relevance(self.embedder, q.text, tops)), strict=True))
