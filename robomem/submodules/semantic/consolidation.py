@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from robomem.submodules.base import Changes
+from robomem.submodules.semantic.habits import ObjectVisits
 from robomem.submodules.semantic.language import slug, verb_target
 from robomem.submodules.semantic.records import MAX_SUPPORT_ROWS
 from robomem.submodules.semantic.rules import FactRules
@@ -19,17 +20,17 @@ from robomem.submodules.spatial.scene_graph import pair_relation
 
 class FactConsolidation(FactRules):
     def consolidate(self, now: float | None = None) -> Changes:
-        """Plan a consolidation pass now (usually_in, often_fails, on/in from geometry)."""
+        """Plan a full consolidation pass now (usually_in, often_fails, on/in from geometry) from all evidence."""
         ch = Changes()
         t = self._newest if now is None else float(now)
         plan = self._plan()
-        self._consolidate(plan, ch, t)
+        self._consolidate(plan, ch, t, full=True)
         plan.consolidated = True
         self._commit_plan(plan, ch)
         return ch
 
-    def _consolidate(self, plan: _Plan, ch: Changes, t: float) -> None:
-        self._consolidate_usually(plan, ch, t)
+    def _consolidate(self, plan: _Plan, ch: Changes, t: float, full: bool = False) -> None:
+        self._consolidate_usually(plan, ch, t, full)
         self._consolidate_failures(plan, ch, t)
         if self.config.semantic.scene_relations:
             self._consolidate_relations(plan, ch, t)
@@ -107,39 +108,91 @@ class FactConsolidation(FactRules):
             if f is not None and f"{f.subject}|{f.object}" not in keep and f.source in ("consolidation", "scene_graph"):
                 self._close(plan, ch, f, t, reason, "INVALIDATE", ("consolidation", "consolidation", reason))
 
-    def _consolidate_usually(self, plan: _Plan, ch: Changes, t: float) -> None:
+    def _consolidate_usually(self, plan: _Plan, ch: Changes, t: float, full: bool) -> None:
+        """``usually_in`` from visit counts.  A full pass (``consolidate()``, or after forgetting compressed
+        sightings) re-reads every sighting; the periodic pass re-reads only the objects seen since (or merged)
+        and judges them and their classes: the rest's evidence did not change (``habits.py``)."""
         cfg = self.config.semantic
         # "usually" needs repeated evidence over time, not many frames of one look: temporal memory counts
         # visits (distinct windows with a sighting), so one tour never makes a habit
-        visits = self.temporal.visits(cfg.visit_window_s)
-        per_obj: dict[str, dict[str, tuple[int, float]]] = defaultdict(dict)
-        per_class: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0, math.inf]))
-        for v in visits:
-            label = self.spatial.label_of(v.object_id)  # the one label rule; None: the object is gone
-            if label is None:
-                continue
-            per_obj[f"object:{v.object_id}"][v.place] = (v.visits, v.first_seen)
-            acc = per_class[f"class:{label}"][v.place]
-            acc[0] += v.visits
-            acc[1] = min(acc[1], v.first_seen)
+        with self._lock:
+            dirty = set(self._visit_dirty)
+            tally = self._tally
+        full = full or not tally.ready or tally.epoch != self.temporal.forget_epoch
+        if full:
+            tally = self._build_tally()
+            objects = {oid: tally.object_visits(oid) for oid in tally.objects()}
+            totals = {lab: tally.class_visits(lab) for lab in tally.classes()}
+        else:
+            by_obj: dict[int, dict[str, tuple[int, float]]] = defaultdict(dict)
+            for v in self.temporal.visits(cfg.visit_window_s, sorted(dirty)):
+                by_obj[v.object_id][v.place] = (v.visits, v.first_seen)
+            # the one label rule; None: the object is gone
+            objects = {oid: ObjectVisits(self.spatial.label_of(oid), by_obj.get(oid, {})) for oid in dirty}
+            totals = tally.class_totals(objects)
         keep: set[str] = set()
-        for groups, is_class in ((per_obj, False), (per_class, True)):
-            for subject, by_place in groups.items():
-                total = sum(int(v[0]) for v in by_place.values())
-                place, (n, t0) = max(by_place.items(), key=lambda kv: (kv[1][0], kv[0]))
-                share = n / total if total else 0.0
-                if total < cfg.usually_min_count or share < cfg.usually_min_share:
-                    continue
-                obj = f"place:{place}"
-                self._ensure_named(plan, ch, obj, place)
-                if is_class:
-                    self._ensure_named(plan, ch, subject, subject)
-                detail = f"{int(n)} of {total} visits in the {place}"
-                self._set_derived(
-                    plan, ch, subject, "usually_in", obj, round(share, 4), int(n), t, detail, True, valid_from=float(t0)
-                )
-                keep.add(f"{subject}|{obj}")
-        self._retire(plan, ch, "usually_in", keep, t, "sightings no longer mostly in one place", "")
+        judged: set[str] = set()
+        for oid, ov in objects.items():
+            judged.add(f"object:{oid}")
+            if ov.label is not None:
+                self._judge_usually(plan, ch, t, f"object:{oid}", ov.places, False, keep)
+        for lab, counts in totals.items():
+            judged.add(f"class:{lab}")
+            self._judge_usually(plan, ch, t, f"class:{lab}", counts, True, keep)
+        reason = "sightings no longer mostly in one place"
+        if full:
+            self._retire(plan, ch, "usually_in", keep, t, reason, "")
+        else:
+            self._retire_subjects(plan, ch, "usually_in", judged, keep, t, reason)
+
+        def apply() -> None:
+            with self._lock:
+                if full:
+                    self._tally = tally
+                else:
+                    tally.apply(objects, totals)
+                self._visit_dirty -= dirty
+
+        ch.then(apply)
+
+    def _judge_usually(
+        self,
+        plan: _Plan,
+        ch: Changes,
+        t: float,
+        subject: str,
+        by_place: dict[str, tuple[int, float]],
+        is_class: bool,
+        keep: set[str],
+    ) -> None:
+        cfg = self.config.semantic
+        if not by_place:
+            return
+        total = sum(int(v[0]) for v in by_place.values())
+        place, (n, t0) = max(by_place.items(), key=lambda kv: (kv[1][0], kv[0]))
+        share = n / total if total else 0.0
+        if total < cfg.usually_min_count or share < cfg.usually_min_share:
+            return
+        obj = f"place:{place}"
+        self._ensure_named(plan, ch, obj, place)
+        if is_class:
+            self._ensure_named(plan, ch, subject, subject)
+        detail = f"{int(n)} of {total} visits in the {place}"
+        self._set_derived(
+            plan, ch, subject, "usually_in", obj, round(share, 4), int(n), t, detail, True, valid_from=float(t0)
+        )
+        keep.add(f"{subject}|{obj}")
+
+    def _retire_subjects(
+        self, plan: _Plan, ch: Changes, predicate: str, subjects: set[str], keep: set[str], t: float, reason: str
+    ) -> None:
+        """``_retire`` for these subjects only (the periodic pass judged no others)."""
+        with self._lock:
+            ids = [i for s in subjects for i in self._by_sp.get((s, predicate), ())]
+        for fid in ids:
+            f = plan.open[fid] if fid in plan.open else self._open.get(fid)
+            if f is not None and f"{f.subject}|{f.object}" not in keep and f.source in ("consolidation", "scene_graph"):
+                self._close(plan, ch, f, t, reason, "INVALIDATE", ("consolidation", "consolidation", reason))
 
     def _consolidate_failures(self, plan: _Plan, ch: Changes, t: float) -> None:
         cfg = self.config.semantic

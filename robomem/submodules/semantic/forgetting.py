@@ -9,9 +9,17 @@ from robomem.submodules.semantic.state import SemanticState
 class FactForgetting(SemanticState):
     def forget(self, limits: ForgetLimits, now: float) -> tuple[Changes, dict[str, int]]:
         """The budget pass (``budget.max_fact_rows``, scaled by ``limits``)."""
-        return self._forget_under(
+        ch, report = self._forget_under(
             limits.limit(limits.budget.max_fact_rows), now, limits.keep_recent_s, limits.target_fraction
         )
+
+        def gone() -> None:  # objects forgotten by spatial memory: the next pass retires their habits
+            index = self.spatial.label_index()
+            with self._lock:
+                self._visit_dirty |= set(self._tally.missing(index.ids))
+
+        ch.then(gone)
+        return ch, report
 
     def _forget_under(
         self, max_facts: int, now: float, keep_recent_s: float, target_fraction: float = 0.8

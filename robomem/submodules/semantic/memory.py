@@ -111,6 +111,7 @@ class SemanticMemory(FactUpdates, SemanticQueries, FactForgetting):
                     self._open[f.fact_id] = new
                     self._by_sp[(new.subject, new.predicate)].add(f.fact_id)
                 self._entities.pop(ds, None)
+                self._visit_dirty |= {int(keep), int(drop)}  # its sightings are keep's now
 
         ch.then(apply)
         return ch

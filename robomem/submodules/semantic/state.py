@@ -19,6 +19,7 @@ import numpy as np
 from robomem.retrieval.query import words
 from robomem.store.ids import next_id
 from robomem.submodules.base import Changes, Submodule, SubmoduleContext
+from robomem.submodules.semantic.habits import VisitTally
 from robomem.submodules.semantic.language import slug, strip_articles
 from robomem.submodules.semantic.records import FACT_COLS, Fact
 
@@ -91,6 +92,8 @@ class SemanticState(Submodule):
         self._next_fact = 1  # advances only after a commit
         self._frames_since_consolidation = 0
         self._newest = 0.0
+        self._tally = VisitTally()  # visits behind usually_in, kept incrementally (habits.py)
+        self._visit_dirty: set[int] = set()  # objects whose visits changed since the tally last read them
 
     # -- load -------------------------------------------------------------------------
     def load(self) -> None:
@@ -105,6 +108,16 @@ class SemanticState(Submodule):
         self._next_fact = next_id(conn, "facts")
         row = conn.execute("SELECT MAX(last_evidence), MAX(valid_to) FROM facts").fetchone()
         self._newest = max((float(v) for v in row if v is not None), default=0.0)
+        if not self.store.readonly and self.config.semantic.consolidate_every > 0:
+            self._tally = self._build_tally()  # once here, so no periodic pass pays for it
+
+    def _build_tally(self) -> VisitTally:
+        """A tally of every sighting now (one scan of temporal's rows, grouped in numpy)."""
+        tally = VisitTally()
+        index = self.spatial.label_index()
+        rows = self.temporal.visit_windows(self.config.semantic.visit_window_s)
+        tally.build(rows, index.ids, index.lab_idx, index.uniq, self.temporal.forget_epoch)
+        return tally
 
     def newest_stamp(self) -> float | None:
         """The newest stamp any fact row holds (evidence or closing; facts told by events can be newer than the

@@ -71,6 +71,14 @@ class FactUpdates(FactConsolidation):
             self._consolidate(plan, ch, t)
             plan.consolidated = True
         self._commit_plan(plan, ch, frames=1)
+        seen = set(plan.objects_seen)
+        if seen:
+
+            def mark_seen() -> None:  # after the pass above took its snapshot: these rows are not in its read
+                with self._lock:
+                    self._visit_dirty |= seen
+
+            ch.then(mark_seen)
         return ch
 
     # -- events -------------------------------------------------------------------------

@@ -116,6 +116,7 @@ class TemporalMemory(Submodule):
         self._version = 0
         self._index_cache: tuple | None = None  # type: ignore[type-arg]
         self._touched: set[int] | None = None  # ids whose sighting changed since the search index (None: rebuild)
+        self.forget_epoch = 0  # bumped when forgetting merged or dropped sighting rows
 
     def load(self) -> None:
         conn = self.store.read()
@@ -283,18 +284,29 @@ class TemporalMemory(Submodule):
         }
         return sorted(ids)
 
-    def visits(self, window_s: float) -> list[PlaceVisits]:
-        """Per object and place, the ``window_s``-long windows with a sighting there (for semantic ``usually_in``)."""
-        rows = (
-            self.store.read()
-            .execute(
-                "SELECT object_id, place, COUNT(DISTINCT CAST(t_start / ? AS INTEGER)), MIN(t_start) FROM sightings"
-                " WHERE place IS NOT NULL GROUP BY object_id, place",
-                (float(window_s),),
+    def visits(self, window_s: float, object_ids: Sequence[int] | None = None) -> list[PlaceVisits]:
+        """Per object and place, the ``window_s``-long windows with a sighting there (for semantic ``usually_in``);
+        all objects, or only ``object_ids``."""
+        sql = "SELECT object_id, place, COUNT(DISTINCT CAST(t_start / ? AS INTEGER)), MIN(t_start) FROM sightings"
+        ids = None if object_ids is None else sorted({int(i) for i in object_ids})
+        parts = [None] if ids is None else [ids[i : i + 500] for i in range(0, len(ids), 500)]
+        rows = []
+        for part in parts:
+            where = "" if part is None else f" AND object_id IN ({','.join('?' * len(part))})"
+            rows += self.store.read().execute(
+                f"{sql} WHERE place IS NOT NULL{where} GROUP BY object_id, place", (float(window_s), *(part or ()))
             )
-            .fetchall()
-        )
         return [PlaceVisits(int(r[0]), str(r[1]), int(r[2]), float(r[3])) for r in rows]
+
+    def visit_windows(self, window_s: float) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
+        """Every sighting with a place as arrays (object id, place, window index as ``visits`` counts it, t_start):
+        one plain scan, for a caller that groups them itself (semantic's visit tally)."""
+        rows = self.store.read().execute(
+            "SELECT object_id, place, CAST(t_start / ? AS INTEGER), t_start FROM sightings WHERE place IS NOT NULL",
+            (float(window_s),),
+        )
+        cols = list(zip(*rows, strict=True)) or [(), (), (), ()]
+        return (np.asarray(cols[0], np.int64), list(cols[1]), np.asarray(cols[2], np.int64), np.asarray(cols[3], float))
 
     def sightings_in(
         self, object_ids: Sequence[int], place: str, since: float = -math.inf, until: float = math.inf, limit: int = 200
@@ -574,4 +586,11 @@ class TemporalMemory(Submodule):
             conn, latest_a, limits.limit(b.max_absence_rows), now, limits.keep_recent_s, limits.target_fraction
         )
         ch.extend(ch_a)
+        if report["sightings_merged"] or report["sightings_dropped"]:
+
+            def compressed() -> None:
+                with self._lock:
+                    self.forget_epoch += 1  # sightings merged or dropped: counts derived from them are stale
+
+            ch.then(compressed)
         return ch, {**report, **report_a}

@@ -1,0 +1,177 @@
+"""Visit counts behind ``usually_in``, kept incrementally so a consolidation pass costs what changed.
+
+A *visit* of an object to a place is a ``visit_window_s``-long window with a sighting there (temporal's
+``visits``).  ``VisitTally`` holds, per object and place, the visits and the first sighting, and their
+sums per class (label), as of the last pass.  It is built once from every sighting (one scan, grouped in
+numpy) and afterwards changed only for the objects a pass re-reads (those seen since, merged, forgotten),
+each change replacing that object's counts and moving its contribution between class sums.  A pass then
+judges only those objects and their classes; facts of every other subject stand as they were, because
+their evidence did not change.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+PlaceCounts = dict[str, tuple[int, float]]  # place -> (visits, first sighting there)
+
+
+@dataclass(frozen=True)
+class ObjectVisits:
+    """One object's counts as a pass sees them: the label it counts under (None: no longer an object)."""
+
+    label: str | None
+    places: PlaceCounts
+
+
+def group_visits(
+    oids: np.ndarray, places: list[str], windows: np.ndarray, t_start: np.ndarray
+) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """Per (object, place): distinct windows and the first t_start, from one row per sighting.
+
+    Returns (object ids sorted, place names, place index, visits, first seen) with one entry per pair."""
+    names = sorted(set(places))
+    pos = {p: i for i, p in enumerate(names)}
+    pidx = np.fromiter((pos[p] for p in places), np.int64, len(places))
+    if not len(oids):
+        empty = np.zeros(0, np.int64)
+        return empty, names, empty, empty, np.zeros(0, float)
+    order = np.lexsort((t_start, windows, pidx, oids))
+    o, p, w, t = oids[order], pidx[order], windows[order], t_start[order]
+    new_pair = np.r_[True, (o[1:] != o[:-1]) | (p[1:] != p[:-1])]
+    new_window = new_pair | np.r_[True, w[1:] != w[:-1]]
+    pair = np.cumsum(new_pair) - 1
+    visits = np.bincount(pair, weights=new_window).astype(np.int64)
+    first = np.minimum.reduceat(t, np.flatnonzero(new_pair))  # rows sort by window first, so take the least
+    return o[new_pair], names, p[new_pair], visits, first
+
+
+class VisitTally:
+    """Visits per object and place and their sums per class; see the module docstring."""
+
+    def __init__(self) -> None:
+        self.ready = False
+        self.epoch = -1  # temporal's forget_epoch it was built at
+        self._oids = np.zeros(0, np.int64)  # built pairs, sorted by object id
+        self._place = np.zeros(0, np.int64)
+        self._visits = np.zeros(0, np.int64)
+        self._first = np.zeros(0, float)
+        self._label = np.zeros(0, np.int64)  # index into _labels (-1: not an object at build)
+        self._names: list[str] = []
+        self._labels: tuple[str, ...] = ()
+        self._over: dict[int, ObjectVisits] = {}  # objects re-read since the build
+        self._classes: dict[str, dict[str, tuple[int, float]]] = {}
+
+    def build(
+        self,
+        rows: tuple[np.ndarray, list[str], np.ndarray, np.ndarray],
+        ids: np.ndarray,
+        lab_idx: np.ndarray,
+        labels: tuple[str, ...],
+        epoch: int,
+    ) -> None:
+        """From every sighting (temporal ``visit_windows``) and spatial's label index (ids sorted)."""
+        self._oids, self._names, self._place, self._visits, self._first = group_visits(*rows)
+        pos = np.searchsorted(ids, self._oids)
+        ok = pos < len(ids)
+        ok[ok] = ids[pos[ok]] == self._oids[ok]
+        self._label = np.full(len(self._oids), -1, np.int64)
+        self._label[ok] = lab_idx[pos[ok]]
+        self._labels = labels
+        self._over = {}
+        self._classes = {}
+        n_p = max(len(self._names), 1)
+        if ok.any():
+            key = self._label[ok] * n_p + self._place[ok]
+            sums = np.bincount(key, weights=self._visits[ok], minlength=len(labels) * n_p)
+            firsts = np.full(len(labels) * n_p, math.inf)
+            np.minimum.at(firsts, key, self._first[ok])
+            for k in np.flatnonzero(sums > 0).tolist():
+                lab, place = labels[k // n_p], self._names[k % n_p]
+                self._classes.setdefault(lab, {})[place] = (int(sums[k]), float(firsts[k]))
+        self.ready = True
+        self.epoch = epoch
+
+    # -- reading ----------------------------------------------------------------------
+    def objects(self) -> list[int]:
+        """Every object the tally counts (built or re-read)."""
+        return sorted(set(self._oids.tolist()) | set(self._over))
+
+    def missing(self, ids: np.ndarray) -> list[int]:
+        """Objects it counts under a label that are not among ``ids`` (sorted): forgotten or merged away."""
+        built = self._oids[(self._label >= 0) & ~np.isin(self._oids, ids)]
+        over = np.fromiter((o for o, v in self._over.items() if v.label is not None), np.int64)
+        return sorted(set(built.tolist()) | set(over[~np.isin(over, ids)].tolist()))
+
+    def object_visits(self, oid: int) -> ObjectVisits:
+        if oid in self._over:
+            return self._over[oid]
+        lo, hi = np.searchsorted(self._oids, [oid, oid + 1])
+        if lo == hi:
+            return ObjectVisits(None, {})
+        lab = int(self._label[lo])
+        places = {
+            self._names[int(self._place[i])]: (int(self._visits[i]), float(self._first[i])) for i in range(lo, hi)
+        }
+        return ObjectVisits(self._labels[lab] if lab >= 0 else None, places)
+
+    def class_visits(self, label: str) -> PlaceCounts:
+        return dict(self._classes.get(label, {}))
+
+    def classes(self) -> list[str]:
+        return sorted(self._classes)
+
+    # -- changing ---------------------------------------------------------------------
+    def class_totals(self, updates: Mapping[int, ObjectVisits]) -> dict[str, PlaceCounts]:
+        """The class sums of every class the updates touch (old label or new), as they would be after them."""
+        touched = {v.label for v in updates.values()} | {self.object_visits(o).label for o in updates}
+        out: dict[str, PlaceCounts] = {}
+        for lab in sorted(t for t in touched if t is not None):
+            acc = {p: [v, f] for p, (v, f) in self._classes.get(lab, {}).items()}
+            stale: set[str] = set()
+            for oid, new in updates.items():
+                old = self.object_visits(oid)
+                if old.label == lab:
+                    for p, (v, f) in old.places.items():
+                        a = acc[p]
+                        a[0] -= v
+                        nf = new.places[p][1] if new.label == lab and p in new.places else math.inf
+                        if nf > f >= a[1]:  # its first sighting was the class's first there and is gone
+                            stale.add(p)
+                if new.label == lab:
+                    for p, (v, f) in new.places.items():
+                        a = acc.setdefault(p, [0, math.inf])
+                        a[0] += v
+                        a[1] = min(a[1], f)
+            for p in stale:
+                acc[p][1] = self._class_first(lab, p, updates)
+            out[lab] = {p: (int(a[0]), float(a[1])) for p, a in acc.items() if a[0] > 0}
+        return out
+
+    def _class_first(self, label: str, place: str, updates: Mapping[int, ObjectVisits]) -> float:
+        """The class's first sighting in a place, recomputed over every object (rare: its earliest went away)."""
+        best = math.inf
+        if label in self._labels and place in self._names:
+            li, pi = self._labels.index(label), self._names.index(place)
+            mask = (self._label == li) & (self._place == pi)
+            if self._over or updates:
+                mask &= ~np.isin(self._oids, np.fromiter({*self._over, *updates}, np.int64))
+            if mask.any():
+                best = float(self._first[mask].min())
+        for v in {**self._over, **updates}.values():  # an update replaces an earlier re-read
+            if v.label == label and place in v.places:
+                best = min(best, v.places[place][1])
+        return best
+
+    def apply(self, updates: Mapping[int, ObjectVisits], totals: Mapping[str, PlaceCounts]) -> None:
+        """Take the updates (after the pass that planned them committed)."""
+        self._over.update(updates)
+        for lab, counts in totals.items():
+            if counts:
+                self._classes[lab] = dict(counts)
+            else:
+                self._classes.pop(lab, None)
