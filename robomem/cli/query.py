@@ -30,6 +30,7 @@ from typing import Any
 
 from robomem.cli.args import COUNT, TIME
 from robomem.cli.terminal import PIPE_CLOSED, print_lines
+from robomem.errors import FleetError
 from robomem.qa.engine import fmt_time
 
 VERBS = ("locate", "where-now", "where-at", "last-seen", "count", "changes", "facts", "why", "objects")
@@ -142,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         result = answer(mem, args.words, args.since, args.until, args.k, args.at, args.place)
-    except ValueError as exc:
+    except (ValueError, FleetError) as exc:  # FleetError: the fleet server went away mid-question
         print(f"robomem query: {exc}", file=sys.stderr)
         return 2
     finally:
