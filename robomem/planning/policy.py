@@ -21,13 +21,13 @@ import math
 import re
 import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from robomem.planning.chat_http import post_json
 from robomem.planning.context import Context, Goal, GoalProposal, RobotState
 from robomem.planning.critic import LoopCritic
 
@@ -425,9 +425,8 @@ class LLMPolicy:
         headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
-        req = urllib.request.Request(self.endpoint, data=json.dumps(req_body).encode(), headers=headers, method="POST")
-        with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310 (http(s) checked in __init__)
-            payload = json.loads(resp.read().decode("utf-8"))
+        # no redirects, one deadline for the whole call, a size cap, parse errors as errors (chat_http.py)
+        payload = post_json(self.endpoint, req_body, headers, self.timeout)
         try:
             message = payload["choices"][0]["message"]
         except (KeyError, IndexError, TypeError):
@@ -468,7 +467,7 @@ class LLMPolicy:
         try:
             self.last_reply = self.request(messages)
             action, self.last_reason = parse_action(self.last_reply)
-        except (OSError, ValueError, urllib.error.URLError) as exc:
+        except (OSError, ValueError, urllib.error.URLError, RecursionError) as exc:
             self.last_error = f"{type(exc).__name__}: {exc}"
             if self.on_error == "raise":
                 raise
