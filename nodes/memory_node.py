@@ -9,7 +9,8 @@ Subscribes (topics from config/robomem.yaml ``ros.topics`` or parameters):
 Publishes: the scene graph as visualization_msgs/MarkerArray (reliable +
   transient-local), diagnostic_msgs/DiagnosticArray (update rate, queue, dropped
   and rejected messages by reason).
-Serves: robomem_interfaces/srv/Query (context / locate / last_seen / facts).
+Serves: robomem_interfaces/srv/Query (context / locate / last_seen / facts; "config": the
+  MemoryConfig the open Memory runs with, as JSON, e.g. to check a ``ros2 param set``).
 
 The whole memory runs in this one process: one Memory, whose update runs the four
 submodules in parallel on a thread pool and commits them in one transaction.  One
@@ -22,6 +23,7 @@ A bad message never stops the node: it is counted under a reason and logged
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import queue
 import signal
@@ -50,10 +52,13 @@ def answer_query(memory: Memory, planner: Planner, goal: str, mode: str, k: int,
     Returns {"ok", "error", "json", "goal_pose": (x, y, yaw) | None, "confidence"}.
     """
     mode = (mode or "context").strip()
+    if mode == "config":  # what the open Memory runs with (after any live parameter change)
+        payload = {"mode": mode, "memory": dataclasses.asdict(memory.config)}
+        return {"ok": True, "error": "", "json": json.dumps(payload), "goal_pose": None, "confidence": 0.0}
     if mode not in ("context", "locate", "last_seen", "facts"):
         return {
             "ok": False,
-            "error": f"unknown mode {mode!r} (context, locate, last_seen, facts)",
+            "error": f"unknown mode {mode!r} (context, locate, last_seen, facts, config)",
             "json": "",
             "goal_pose": None,
             "confidence": 0.0,
@@ -130,7 +135,7 @@ class MemoryNodeCore:
                 queue_size=io.queue_size,
                 tf_tolerance=io.tf_tolerance,
                 tf_wait=settings.node.tf_wait,
-                max_pending=settings.node.update_queue * 4,
+                max_pending=settings.node.max_pending,
                 robot_id=io.robot_id,
                 source="ros",
             ),
@@ -325,10 +330,24 @@ def _run_node(argv: list[str] | None = None) -> int:  # noqa: C901 - wiring only
     log.info(f"robomem memory node: store {settings.store_path} ({len(memory.objects())} objects)")
     core = MemoryNodeCore(settings, memory, log, lambda: node.get_clock().now().nanoseconds * 1e-9)
 
+    timers: dict[str, Any] = {}
+
     def put_settings(new: NodeSettings) -> None:
+        """Install live parameters: the memory's thresholds first (it refuses, applying nothing, with a
+        ConfigError), then the assembler's waits, the timers' periods and the default k."""
+        old = core.s
+        if new.memory != old.memory:
+            changed = memory.reconfigure(new.memory)
+            log.info(f"memory reconfigured: {', '.join(changed)}")
+        if (new.node.tf_wait, new.node.max_pending) != (old.node.tf_wait, old.node.max_pending):
+            core.assembler.set_waits(new.node.tf_wait, new.node.max_pending)
+        for name in ("marker_period", "diagnostics_period"):
+            if getattr(new.node, name) != getattr(old.node, name) and name in timers:
+                timers[name].timer_period_ns = int(getattr(new.node, name) * 1e9)
+        core.planner.k = new.node.k
         core.s = new
 
-    # ros2 param set: live where the core reads the value per message, refused with the reason otherwise
+    # ros2 param set: applied live where that is safe, refused with the reason otherwise
     node.add_on_set_parameters_callback(set_parameters_callback(lambda: core.s, put_settings, log))
 
     t = settings.io.topics
@@ -406,14 +425,14 @@ def _run_node(argv: list[str] | None = None) -> int:  # noqa: C901 - wiring only
         arr.status = [st]
         diag_pub.publish(arr)
 
-    node.create_timer(settings.node.marker_period, publish_markers)
+    timers["marker_period"] = node.create_timer(settings.node.marker_period, publish_markers)
     node.create_timer(0.2, core.resolve_pending)
-    node.create_timer(settings.node.diagnostics_period, publish_diagnostics)
+    timers["diagnostics_period"] = node.create_timer(settings.node.diagnostics_period, publish_diagnostics)
 
     def on_query(req: Any, res: Any) -> Any:
         try:
             a = answer_query(
-                memory, core.planner, req.goal, req.mode, req.k if req.k > 0 else settings.node.k, core.last_pose
+                memory, core.planner, req.goal, req.mode, req.k if req.k > 0 else core.s.node.k, core.last_pose
             )
         except Exception as exc:
             a = {"ok": False, "error": f"{type(exc).__name__}: {exc}", "json": "", "goal_pose": None, "confidence": 0.0}

@@ -6,10 +6,14 @@ tests/nodes/test_parameters.py.
 
 * read-only (``ros2 param set`` is refused by rclpy itself): what the node wired at start-up —
   the store, the config file, every topic and service name, frames, pose source, sync, QoS.
-* live: read on every message, applied at once: ``node.max_stamp_age``, ``node.update_queue``.
-* restart: everything else (memory's thresholds live in the Memory of an open store, the timers'
-  periods, the default ``k``): a set is refused with that reason, and an out-of-range value is
-  refused with the range, before anything is applied.
+* live, applied at once: the node options read per message or timer tick (``node.max_stamp_age``,
+  ``node.update_queue``, ``node.tf_wait``, ``node.max_pending``, the timers' periods, the default
+  ``k``) and the memory thresholds :data:`robomem.memory.LIVE_CONFIG` names (association, absence,
+  episode cuts, consolidation, scoring weights, budgets), which the open Memory takes through
+  ``Memory.reconfigure``.
+* restart: the rest of ``memory.*`` (``voxel_size``, ``overlap_voxel``, snapshot sizes, ... shape what
+  is already stored): a set is refused with that reason.  An out-of-range value is refused with the
+  range, before anything is applied.
 
 Ranges come from the same :class:`robomem.config.Rule` tables that check the config file, and go into
 the descriptors, so ``ros2 param describe`` shows them.
@@ -23,11 +27,23 @@ from typing import Any
 
 from robomem.config import GE0, MemoryConfig, RosSection, Rule
 from robomem.errors import ConfigError
+from robomem.memory import LIVE_CONFIG
 from robomem.nodes.settings import NodeSettings, description, unflatten
 
-__all__ = ["LIVE", "descriptor", "is_read_only", "refusal", "rule_for", "set_parameters_callback"]
+__all__ = ["LIVE", "LIVE_NODE", "descriptor", "is_read_only", "refusal", "rule_for", "set_parameters_callback"]
 
-LIVE = frozenset({"node.max_stamp_age", "node.update_queue"})
+LIVE_NODE = frozenset(
+    {
+        "node.max_stamp_age",
+        "node.update_queue",
+        "node.tf_wait",
+        "node.max_pending",
+        "node.marker_period",
+        "node.diagnostics_period",
+        "node.k",
+    }
+)
+LIVE = LIVE_NODE | frozenset(f"memory.{name}" for name in LIVE_CONFIG)
 _READ_ONLY_PREFIXES = ("topics.", "frames.", "pose.", "sync.")
 _READ_ONLY = frozenset(
     {
@@ -82,8 +98,8 @@ def refusal(name: str, value: Any, current: NodeSettings) -> tuple[str | None, N
         return f"{name} is read-only: the node wired it at start-up; restart with the new value", current
     if name not in LIVE:
         return (
-            f"{name} cannot change while the node runs (it is fixed when the store is opened or the node "
-            f"starts); set it in the params file and restart",
+            f"{name} cannot change while the node runs (it shapes what the open store holds, or is fixed "
+            f"when the node starts); set it in the params file and restart",
             current,
         )
     try:
@@ -118,7 +134,8 @@ def descriptor(name: str, value: Any) -> Any:
 def set_parameters_callback(get: Any, put: Any, log: Any) -> Any:
     """An ``add_on_set_parameters_callback`` callback: all of a set is applied, or none with the reason.
 
-    ``get()`` returns the node's current NodeSettings, ``put(settings)`` installs new ones.
+    ``get()`` returns the node's current NodeSettings, ``put(settings)`` installs new ones (a ConfigError
+    from it refuses the set with its message; put applies nothing then).
     """
     from rcl_interfaces.msg import SetParametersResult
 
@@ -131,7 +148,11 @@ def set_parameters_callback(get: Any, put: Any, log: Any) -> Any:
             if why is not None:
                 log.warning(f"parameter refused: {why}")
                 return SetParametersResult(successful=False, reason=why)
-        put(settings)
+        try:
+            put(settings)
+        except ConfigError as exc:
+            log.warning(f"parameter refused: {exc}")
+            return SetParametersResult(successful=False, reason=str(exc))
         for p in params:
             log.info(f"parameter {p.name} := {p.value!r} applied")
         return SetParametersResult(successful=True)

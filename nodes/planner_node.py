@@ -18,7 +18,8 @@ import json
 import signal
 from typing import Any
 
-from robomem.nodes.settings import NodeSettings, description
+from robomem.nodes.parameters import descriptor, set_parameters_callback
+from robomem.nodes.settings import NodeSettings, description, unflatten
 
 
 def _run(argv: list[str] | None = None) -> int:
@@ -33,7 +34,8 @@ def _run(argv: list[str] | None = None) -> int:
     rclpy.init(args=argv)
     node = Node("robomem_planner")
     node.declare_parameter("config_file", "", ParameterDescriptor(description=description("config_file")))
-    base = NodeSettings.load(node.get_parameter("config_file").value or None).node
+    loaded = NodeSettings.load(node.get_parameter("config_file").value or None)
+    base = loaded.node
     names = {
         "node.goal_topic": base.goal_topic,
         "node.goal_pose_topic": base.goal_pose_topic,
@@ -43,9 +45,16 @@ def _run(argv: list[str] | None = None) -> int:
     }
     p = {}
     for name, default in names.items():
-        node.declare_parameter(name, default, ParameterDescriptor(description=description(name)))
+        node.declare_parameter(name, default, descriptor(name, default))  # names read-only, k live, ranges
         p[name] = node.get_parameter(name).value
     log = node.get_logger()
+    current = {"s": unflatten(p, loaded)}  # checked by the config rules, like the memory node's
+
+    def put(new: NodeSettings) -> None:
+        current["s"] = new
+        p["node.k"] = new.node.k
+
+    node.add_on_set_parameters_callback(set_parameters_callback(lambda: current["s"], put, log))
     client = node.create_client(Query, p["node.query_service"])
     pose_pub = node.create_publisher(PoseStamped, p["node.goal_pose_topic"], 10)
     ctx_pub = node.create_publisher(String, p["node.context_topic"], 10)
@@ -103,7 +112,18 @@ def _run(argv: list[str] | None = None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return _run(argv)
+    """Run the node; a bad parameter or config ends it with one fatal line (exit 2)."""
+    import sys
+
+    from rclpy.exceptions import ParameterException
+
+    from robomem.errors import ConfigError
+
+    try:
+        return _run(argv)
+    except (ConfigError, ParameterException) as exc:
+        print(f"[FATAL] [robomem_planner]: {exc}", file=sys.stderr, flush=True)
+        return 2
 
 
 if __name__ == "__main__":

@@ -249,6 +249,50 @@ class MemoryConfig(Checked):
         return from_dict(cls, data, section or "config")
 
 
+# MemoryConfig fields an open Memory takes new values of (Memory.reconfigure): each is read where it is used,
+# per frame, query or budget pass.  The others shape what is already stored (voxel_size and overlap_voxel make the
+# stored points and their keys, snapshot_* the keyframes, max_points_per_object the clouds), hold threads
+# (workers) or a model (embedder), or are kept in loaded state: those need the store reopened.
+LIVE_CONFIG: frozenset[str] = frozenset(
+    {
+        *(
+            f"spatial.{n}"
+            for n in (
+                "match_threshold",
+                "min_label_similarity",
+                "geometric_weight",
+                "semantic_weight",
+                "reid_colour_threshold",
+                "near_distance",
+                "max_depth",
+                "min_points",
+                "min_mask_pixels",
+            )
+        ),
+        *(f"temporal.{f.name}" for f in dataclasses.fields(TemporalConfig)),
+        *(
+            f"episodic.{n}"
+            for n in ("surprise_threshold", "neighbours", "min_episode_frames", "step_surprise", "max_gap_s")
+        ),
+        *(f"semantic.{f.name}" for f in dataclasses.fields(SemanticConfig) if f.name != "functional_predicates"),
+        *(f"retrieval.{f.name}" for f in dataclasses.fields(RetrievalConfig)),
+        *(f"budget.{f.name}" for f in dataclasses.fields(BudgetConfig)),
+    }
+)
+
+
+def config_diff(old: Any, new: Any, prefix: str = "") -> tuple[str, ...]:
+    """Dotted names of the fields where two config dataclasses differ."""
+    out: list[str] = []
+    for f in dataclasses.fields(old):
+        a, b = getattr(old, f.name), getattr(new, f.name)
+        if dataclasses.is_dataclass(a):
+            out.extend(config_diff(a, b, f"{prefix}{f.name}."))
+        elif a != b:
+            out.append(f"{prefix}{f.name}")
+    return tuple(out)
+
+
 # -- the ros: and replay: sections (read by robomem.io and robomem.nodes) ---------------------------
 @dataclass(frozen=True)
 class TopicMap:
@@ -326,7 +370,7 @@ class NodeOptions(Checked):
     # s a frame may wait for /tf to cover its stamp before it is rejected: /tf was measured arriving up to
     # 2.4 s late on a loaded 2-core machine (2 s rejected 12 of 60 frames), so 5 s (2x that, with margin)
     tf_wait: float = 5.0
-    max_pending: int = 32  # frames waiting for /tf or camera info (~3.4 MB each at 640x480); past it the oldest goes now
+    max_pending: int = 32  # frames waiting for /tf or camera info (~3.4 MB each at 640x480); then the oldest goes
     marker_period: float = 1.0  # s between MarkerArray publications
     diagnostics_period: float = 1.0
     k: int = 12  # entries returned by a query by default

@@ -29,7 +29,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from robomem.config import BudgetConfig, MemoryConfig, RetrievalConfig, SemanticConfig, TemporalConfig
+from robomem.config import LIVE_CONFIG, MemoryConfig, config_diff
 from robomem.errors import ConfigError, OutOfOrderError
 from robomem.ingest.frame import Absence, Frame
 from robomem.ingest.perception import Segment, segments_from_observation
@@ -59,37 +59,6 @@ log = logging.getLogger(__name__)
 
 CORE_SCHEMA = (*FRAME_SCHEMA, *PLACE_SCHEMA)
 CORE_TABLES = (*FRAME_TABLES, *PLACE_TABLES)  # the facade's own tables
-
-# MemoryConfig fields a running Memory takes new values of (Memory.reconfigure): each is read where it is used,
-# per frame, query or budget pass.  The others shape what is already stored (voxel_size and overlap_voxel make the
-# stored points and their keys, snapshot_* the keyframes, max_points_per_object the clouds), hold threads
-# (workers) or a model (embedder), or are kept in loaded state: those need the store reopened.
-LIVE_CONFIG: frozenset[str] = frozenset(
-    {
-        *(
-            f"spatial.{n}"
-            for n in (
-                "match_threshold",
-                "min_label_similarity",
-                "geometric_weight",
-                "semantic_weight",
-                "reid_colour_threshold",
-                "near_distance",
-                "max_depth",
-                "min_points",
-                "min_mask_pixels",
-            )
-        ),
-        *(f"temporal.{f.name}" for f in dataclasses.fields(TemporalConfig)),
-        *(
-            f"episodic.{n}"
-            for n in ("surprise_threshold", "neighbours", "min_episode_frames", "step_surprise", "max_gap_s")
-        ),
-        *(f"semantic.{f.name}" for f in dataclasses.fields(SemanticConfig) if f.name != "functional_predicates"),
-        *(f"retrieval.{f.name}" for f in dataclasses.fields(RetrievalConfig)),
-        *(f"budget.{f.name}" for f in dataclasses.fields(BudgetConfig)),
-    }
-)
 
 # Observations may arrive this much older than the newest one from the same robot
 # (sensor jitter, approximate sync); older ones are refused: memory is built in time order.
@@ -235,7 +204,7 @@ class Memory:
         ones, never a mix."""
         if not isinstance(config, MemoryConfig):
             raise ConfigError(f"reconfigure: expected a MemoryConfig, got {type(config).__name__}")
-        changed = _config_diff(self.config, config)
+        changed = config_diff(self.config, config)
         fixed = [name for name in changed if name not in LIVE_CONFIG]
         if fixed:
             raise ConfigError(
@@ -548,15 +517,3 @@ class Memory:
             rows.update(sm.row_counts())
         rows["frames"] = self.frames.count()
         return {"rows": rows, "bytes": self.store.size_bytes(), "objects": len(self.spatial.objects())}
-
-
-def _config_diff(old: Any, new: Any, prefix: str = "") -> tuple[str, ...]:
-    """Dotted names of the fields where two config dataclasses differ."""
-    out: list[str] = []
-    for f in dataclasses.fields(old):
-        a, b = getattr(old, f.name), getattr(new, f.name)
-        if dataclasses.is_dataclass(a):
-            out.extend(_config_diff(a, b, f"{prefix}{f.name}."))
-        elif a != b:
-            out.append(f"{prefix}{f.name}")
-    return tuple(out)

@@ -3,8 +3,10 @@
 A memory node started with the shipped ``config/robomem_ros.yaml`` (``--params-file``) is asked,
 through its rcl_interfaces services as ``ros2 param`` does, to set, get and describe parameters:
 an out-of-range value is refused with the range, a topic is read-only, a memory threshold is
-refused with the reason (it needs a restart), and a live option is applied.  The params file is
-a real ``ros__parameters`` file generated from config/robomem.yaml (one source of truth).
+applied live (the open Memory's config, read back through the Query service's "config" mode,
+has it), a field that shapes stored data (voxel_size) is refused with the reason (it needs a
+restart), and live node options are applied.  The params file is a real ``ros__parameters`` file
+generated from config/robomem.yaml (one source of truth).
 
 Run as a script (``python test_parameters.py client``) this file is the ``ros2 param`` side.
 """
@@ -47,6 +49,10 @@ def test_parameter_policy_without_ros():
     s = NodeSettings.load(ROOT / "config" / "robomem.yaml")
     assert "must be > 0, got -1.0" in refusal("memory.spatial.voxel_size", -1.0, s)[0]
     assert "restart" in refusal("memory.spatial.voxel_size", 0.05, s)[0]
+    why, after = refusal("memory.spatial.match_threshold", 1.4, s)  # a threshold: applied live
+    assert why is None and after.memory.spatial.match_threshold == 1.4 and s.memory.spatial.match_threshold == 1.0
+    assert "must be >= 0" in refusal("memory.spatial.match_threshold", -0.5, s)[0]
+    assert refusal("node.tf_wait", 8.0, s)[0] is None and "read-only" in refusal("tf_tolerance", 0.2, s)[0]
     assert "read-only" in refusal("topics.color", "/cam/rgb", s)[0]
     why, after = refusal("node.max_stamp_age", 5.0, s)
     assert why is None and after.node.max_stamp_age == 5.0 and s.node.max_stamp_age == 30.0
@@ -109,13 +115,21 @@ def test_set_get_describe_over_dds(tmp_path):
     # read-only: topics and the store (rclpy refuses these itself, from the descriptor)
     assert res["set"]["topics.color=/cam/rgb"][0] is False
     assert res["set"]["store_path=/elsewhere"][0] is False
-    # in range but fixed for the open store: refused with the reason
+    # in range but it shapes what the open store holds: refused with the reason
     ok_, reason = res["set"]["memory.spatial.voxel_size=0.05"]
     assert not ok_ and "restart" in reason
     # live: applied, and get shows it
     assert res["set"]["node.max_stamp_age=5.0"] == [True, ""]
+    assert res["set"]["node.k=3"] == [True, ""] and res["after"]["node.k"] == 3
     assert res["after"]["node.max_stamp_age"] == 5.0
     assert res["after"]["memory.spatial.voxel_size"] == 0.03
+    # a memory threshold: applied to the open Memory itself (its config, read back through the Query service)
+    assert res["config_before"]["spatial"]["match_threshold"] == 1.0
+    assert res["set"]["memory.spatial.match_threshold=1.4"] == [True, ""]
+    assert res["after"]["memory.spatial.match_threshold"] == 1.4
+    assert res["config_after"]["spatial"]["match_threshold"] == 1.4
+    assert res["config_after"]["spatial"]["voxel_size"] == 0.03  # the refused one did not reach memory
+    assert "memory reconfigured: spatial.match_threshold" in log.read_text()
     assert res["after"]["topics.color"] == "camera/color/image_raw"
     # descriptors: ranges and read-only flags, as `ros2 param describe` shows them
     d = res["describe"]
@@ -123,6 +137,11 @@ def test_set_get_describe_over_dds(tmp_path):
     assert d["node.update_queue"]["int_range"][0] == 1
     assert d["topics.color"]["read_only"] and d["store_path"]["read_only"]
     assert "applied live" in d["node.max_stamp_age"]["description"]
+    assert "applied live" in d["memory.spatial.match_threshold"]["description"]
+    assert d["memory.spatial.match_threshold"]["float_range"][0] == 0.0
+    assert "restart to change" in d["memory.spatial.voxel_size"]["description"]
+    assert "2.4 s late" in d["node.tf_wait"]["description"] and "applied live" in d["node.tf_wait"]["description"]
+    assert d["tf_tolerance"]["read_only"] and d["node.max_pending"]["int_range"][0] == 1
     assert "parameter refused: memory.spatial.voxel_size must be > 0, got 0.0" in log.read_text()
 
 
@@ -151,14 +170,15 @@ def client() -> int:
     import rclpy
     from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
     from rcl_interfaces.srv import DescribeParameters, GetParameters, SetParameters
+    from robomem_interfaces.srv import Query
 
     rclpy.init()
     node = rclpy.create_node("robomem_param_probe")
     target = "/robomem_memory"
 
-    def call(srv_type, name, req):  # type: ignore[no-untyped-def]
-        cli = node.create_client(srv_type, f"{target}/{name}")
-        assert cli.wait_for_service(timeout_sec=60), f"{target}/{name} not available"
+    def call(srv_type, name, req, prefix=target + "/"):  # type: ignore[no-untyped-def]
+        cli = node.create_client(srv_type, f"{prefix}{name}")
+        assert cli.wait_for_service(timeout_sec=60), f"{prefix}{name} not available"
         fut = cli.call_async(req)
         rclpy.spin_until_future_complete(node, fut, timeout_sec=30)
         assert fut.done(), f"{name} timed out"
@@ -172,7 +192,14 @@ def client() -> int:
             ParameterType.PARAMETER_BOOL: v.bool_value,
         }.get(v.type)
 
-    names = ["store_path", "memory.spatial.voxel_size", "node.max_stamp_age", "topics.color"]
+    names = [
+        "store_path",
+        "memory.spatial.voxel_size",
+        "memory.spatial.match_threshold",
+        "node.max_stamp_age",
+        "node.k",
+        "topics.color",
+    ]
 
     def get() -> dict[str, object]:
         r = call(GetParameters, "get_parameters", GetParameters.Request(names=names))
@@ -182,11 +209,18 @@ def client() -> int:
         v = ParameterValue()
         if isinstance(value, float):
             v.type, v.double_value = ParameterType.PARAMETER_DOUBLE, value
+        elif isinstance(value, int):
+            v.type, v.integer_value = ParameterType.PARAMETER_INTEGER, value
         else:
             v.type, v.string_value = ParameterType.PARAMETER_STRING, str(value)
         return Parameter(name=name, value=v)
 
-    out: dict[str, object] = {"get": get(), "set": {}}
+    def memory_config() -> dict[str, object]:  # the Memory's own config, through the Query service
+        res = call(Query, "robomem/query", Query.Request(mode="config"), prefix="")
+        assert res.ok, res.error
+        return json.loads(res.json)["memory"]
+
+    out: dict[str, object] = {"get": get(), "set": {}, "config_before": memory_config()}
     for name, value in [
         ("memory.spatial.voxel_size", -1.0),
         ("memory.spatial.voxel_size", 0.0),
@@ -194,11 +228,24 @@ def client() -> int:
         ("store_path", "/elsewhere"),
         ("memory.spatial.voxel_size", 0.05),
         ("node.max_stamp_age", 5.0),
+        ("node.k", 3),
+        ("memory.spatial.match_threshold", 1.4),
     ]:
         r = call(SetParameters, "set_parameters", SetParameters.Request(parameters=[param(name, value)]))
         out["set"][f"{name}={value}"] = [r.results[0].successful, r.results[0].reason]  # type: ignore[index]
     out["after"] = get()
-    described = ["memory.spatial.voxel_size", "node.update_queue", "topics.color", "store_path", "node.max_stamp_age"]
+    out["config_after"] = memory_config()
+    described = [
+        "memory.spatial.voxel_size",
+        "node.update_queue",
+        "topics.color",
+        "store_path",
+        "node.max_stamp_age",
+        "memory.spatial.match_threshold",
+        "node.tf_wait",
+        "tf_tolerance",
+        "node.max_pending",
+    ]
     r = call(DescribeParameters, "describe_parameters", DescribeParameters.Request(names=described))
     out["describe"] = {
         name: {
