@@ -328,6 +328,14 @@ def _run_node(argv: list[str] | None = None) -> int:  # noqa: C901 - wiring only
     log = node.get_logger()
     memory = Memory.open(settings.store_path, settings.memory)
     log.info(f"robomem memory node: store {settings.store_path} ({len(memory.objects())} objects)")
+    fleet = None
+    if settings.memory.fleet.url:  # memory.fleet.url: also deliver every committed frame to the fleet memory
+        from robomem.fleet.sync import FleetSync
+        from robomem.fleet.url import redact
+
+        fleet = FleetSync(memory, settings.memory.fleet)
+        fleet.start()  # its own thread and connection; an unreachable server never blocks an update
+        log.info(f"robomem memory node: fleet {redact(settings.memory.fleet.url)} as {settings.memory.fleet.robot_id}")
     core = MemoryNodeCore(settings, memory, log, lambda: node.get_clock().now().nanoseconds * 1e-9)
 
     timers: dict[str, Any] = {}
@@ -471,6 +479,8 @@ def _run_node(argv: list[str] | None = None) -> int:  # noqa: C901 - wiring only
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the final commit
         stop.set()
         th.join(timeout=10)
+        if fleet is not None:
+            fleet.stop()
         memory.close()
         node.destroy_node()
         rclpy.try_shutdown()

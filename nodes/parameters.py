@@ -44,7 +44,7 @@ LIVE_NODE = frozenset(
     }
 )
 LIVE = LIVE_NODE | frozenset(f"memory.{name}" for name in LIVE_CONFIG)
-_READ_ONLY_PREFIXES = ("topics.", "frames.", "pose.", "sync.")
+_READ_ONLY_PREFIXES = ("topics.", "frames.", "pose.", "sync.", "memory.fleet.")  # fleet: FleetSync starts once
 _READ_ONLY = frozenset(
     {
         "store_path",

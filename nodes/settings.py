@@ -55,6 +55,9 @@ DESCRIPTIONS: dict[str, str] = {
     "memory.spatial.min_label_similarity": "Association: labels less similar than this never match.",
     "memory.budget.max_sighting_rows": "Forgetting budget: sighting rows kept before merging into intervals.",
     "memory.budget.max_store_bytes": "Forgetting budget: bytes on disk.",
+    "memory.fleet.url": "Fleet memory (PostgreSQL URL, postgresql://role@host:port/db?sslmode=...); empty = none. "
+    "Password from PGPASSWORD or ~/.pgpass, never logged. Every committed frame is also delivered there.",
+    "memory.fleet.robot_id": "This robot's id in the fleet memory (the rows its role may write).",
 }
 
 
