@@ -29,7 +29,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from robomem.config import LIVE_CONFIG, MemoryConfig, config_diff
+from robomem.config import BudgetConfig, MemoryConfig, RetrievalConfig, SemanticConfig, TemporalConfig
 from robomem.errors import ConfigError, OutOfOrderError
 from robomem.ingest.frame import Absence, Frame
 from robomem.ingest.perception import Segment, segments_from_observation
@@ -45,6 +45,9 @@ from robomem.store.frames import SCHEMA as FRAME_SCHEMA
 from robomem.store.frames import TABLES as FRAME_TABLES
 from robomem.store.frames import FrameLog
 from robomem.store.ids import record_high_water
+from robomem.store.outbox import SCHEMA as OUTBOX_SCHEMA
+from robomem.store.outbox import TABLES as OUTBOX_TABLES
+from robomem.store.outbox import Outbox, OutboxWrite, frame_write
 from robomem.store.places import SCHEMA as PLACE_SCHEMA
 from robomem.store.places import TABLES as PLACE_TABLES
 from robomem.store.places import PlaceTable
@@ -57,8 +60,39 @@ from robomem.submodules.temporal.memory import TemporalMemory
 
 log = logging.getLogger(__name__)
 
-CORE_SCHEMA = (*FRAME_SCHEMA, *PLACE_SCHEMA)
-CORE_TABLES = (*FRAME_TABLES, *PLACE_TABLES)  # the facade's own tables
+CORE_SCHEMA = (*FRAME_SCHEMA, *PLACE_SCHEMA, *OUTBOX_SCHEMA)
+CORE_TABLES = (*FRAME_TABLES, *PLACE_TABLES, *OUTBOX_TABLES)  # the facade's own tables
+
+# MemoryConfig fields a running Memory takes new values of (Memory.reconfigure): each is read where it is used,
+# per frame, query or budget pass.  The others shape what is already stored (voxel_size and overlap_voxel make the
+# stored points and their keys, snapshot_* the keyframes, max_points_per_object the clouds), hold threads
+# (workers) or a model (embedder), or are kept in loaded state: those need the store reopened.
+LIVE_CONFIG: frozenset[str] = frozenset(
+    {
+        *(
+            f"spatial.{n}"
+            for n in (
+                "match_threshold",
+                "min_label_similarity",
+                "geometric_weight",
+                "semantic_weight",
+                "reid_colour_threshold",
+                "near_distance",
+                "max_depth",
+                "min_points",
+                "min_mask_pixels",
+            )
+        ),
+        *(f"temporal.{f.name}" for f in dataclasses.fields(TemporalConfig)),
+        *(
+            f"episodic.{n}"
+            for n in ("surprise_threshold", "neighbours", "min_episode_frames", "step_surprise", "max_gap_s")
+        ),
+        *(f"semantic.{f.name}" for f in dataclasses.fields(SemanticConfig) if f.name != "functional_predicates"),
+        *(f"retrieval.{f.name}" for f in dataclasses.fields(RetrievalConfig)),
+        *(f"budget.{f.name}" for f in dataclasses.fields(BudgetConfig)),
+    }
+)
 
 # Observations may arrive this much older than the newest one from the same robot
 # (sensor jitter, approximate sync); older ones are refused: memory is built in time order.
@@ -108,6 +142,9 @@ class Memory:
         self._state = ReadWriteLock()
         self.store = Store(self.path, readonly=True) if readonly else Store(self.path, schema)
         self.frames = FrameLog(self.store)
+        # the fleet outbox (robomem/store/outbox.py): written with every change while memory.fleet.url is set
+        self.outbox = Outbox(self.store)
+        self._fleet_robot = self.config.fleet.robot_id if self.config.fleet.url and not readonly else None
         try:
             self._places = self._load_places()
             self._open_submodules()
@@ -204,7 +241,7 @@ class Memory:
         ones, never a mix."""
         if not isinstance(config, MemoryConfig):
             raise ConfigError(f"reconfigure: expected a MemoryConfig, got {type(config).__name__}")
-        changed = config_diff(self.config, config)
+        changed = _config_diff(self.config, config)
         fixed = [name for name in changed if name not in LIVE_CONFIG]
         if fixed:
             raise ConfigError(
@@ -244,17 +281,21 @@ class Memory:
         out = [sm.mark_retrieved(got, now) for sm in self.submodules]
         return out
 
-    def _commit(self, changes: list[Changes], extra: Changes | None = None) -> None:
+    def _commit(self, changes: list[Changes], extra: Changes | None = None, outbox: OutboxWrite | None = None) -> None:
         changes = changes + self._retrieval_changes()
         with self._state.writing():  # no reader sees the indexes between this commit and its in-memory apply
             try:
                 with self.store.transaction() as conn:
                     record_high_water(conn)  # ids this transaction deletes stay taken
+                    if outbox is not None:
+                        outbox.begin(conn)
                     if extra is not None:
                         extra.execute(conn)
                     for c in changes:
                         c.execute(conn)
                     record_high_water(conn)
+                    if outbox is not None:  # last: it copies the rows this transaction wrote
+                        outbox.write(conn)
             except sqlite3.Error as exc:  # disk full, I/O error, a damaged schema: rolled back, memory unchanged
                 raise StoreError(f"{self.path}: update not stored ({type(exc).__name__}: {exc})") from exc
             if extra is not None:
@@ -336,7 +377,7 @@ class Memory:
                     len(detections),
                 )
             )
-            self._commit(changes, core)
+            self._commit(changes, core, None if self._fleet_robot is None else frame_write(self._fleet_robot, frame))
             t4 = time.perf_counter()
             self._frame_index = index
             self._last_stamp[observation.robot_id] = max(last or observation.stamp, observation.stamp)
@@ -424,13 +465,19 @@ class Memory:
         """Forget everything (objects, sightings, episodes, facts, frames); keep the store, its places and meta."""
         with self._lock, self._state.writing():
             self._check_writable()
-            self.store.clear_tables(keep=PLACE_TABLES)
+            self.store.clear_tables(keep=(*PLACE_TABLES, *OUTBOX_TABLES))  # unsent fleet rows stay
             self._open_submodules()  # fresh submodules over the emptied store
             self.store.collect_garbage(self.spatial.referenced_blobs())
 
     def _merge(self, merges: list[Merge]) -> None:
         """Every row and index entry of each dropped duplicate becomes the kept object's: one transaction."""
-        self._commit([merge_changes(self.spatial, self.temporal, self.submodules, merges)])
+        outbox = None
+        if self._fleet_robot is not None:
+            pairs = [(m.drop, m.keep) for m in merges]
+            outbox = OutboxWrite(
+                self._fleet_robot, "merge", self.newest_stamp, touched=[k for _, k in pairs], merges=pairs
+            )
+        self._commit([merge_changes(self.spatial, self.temporal, self.submodules, merges)], outbox=outbox)
 
     def _after_update(self) -> None:
         self._updates_since_budget += 1
@@ -449,7 +496,10 @@ class Memory:
             rows_before, bytes_before = self.stats()["rows"], self.store.size_bytes()
             ch, plan = plan_forgetting(self.store, self.submodules, self.frames, CORE_TABLES, b, self.world_stamp())
             if ch:
-                self._commit([ch])
+                forget = (
+                    None if self._fleet_robot is None else OutboxWrite(self._fleet_robot, "forget", self.world_stamp())
+                )
+                self._commit([ch], outbox=forget)
             report: dict[str, Any] = dict(plan)
             try:
                 report["blobs_removed"] = self.store.collect_garbage(self.spatial.referenced_blobs())
@@ -517,3 +567,15 @@ class Memory:
             rows.update(sm.row_counts())
         rows["frames"] = self.frames.count()
         return {"rows": rows, "bytes": self.store.size_bytes(), "objects": len(self.spatial.objects())}
+
+
+def _config_diff(old: Any, new: Any, prefix: str = "") -> tuple[str, ...]:
+    """Dotted names of the fields where two config dataclasses differ."""
+    out: list[str] = []
+    for f in dataclasses.fields(old):
+        a, b = getattr(old, f.name), getattr(new, f.name)
+        if dataclasses.is_dataclass(a):
+            out.extend(_config_diff(a, b, f"{prefix}{f.name}."))
+        elif a != b:
+            out.append(f"{prefix}{f.name}")
+    return tuple(out)

@@ -11,6 +11,8 @@ import json
 import re
 import sqlite3
 
+from robomem.store.outbox import SCHEMA as OUTBOX_SCHEMA
+
 _SUPERSEDED = re.compile(r"superseded by fact #(\d+)")
 _OBJECT_REF = re.compile(r"#(\d+)")
 
@@ -48,3 +50,10 @@ def migrate_2_to_3(conn: sqlite3.Connection) -> None:
                 conn.execute("UPDATE steps SET seen=? WHERE id=?", (json.dumps(ids), sid))
     if _columns(conn, "entities"):
         conn.execute("DELETE FROM entities WHERE kind='object'")
+
+
+def migrate_3_to_4(conn: sqlite3.Connection) -> None:
+    """Version 4 adds the fleet outbox (robomem/store/outbox.py): a row per committed change for the fleet
+    memory.  A store from before it has nothing to send: its history is not replayed into a fleet."""
+    for ddl in OUTBOX_SCHEMA:
+        conn.execute(ddl)
