@@ -7,6 +7,7 @@ Callers tell errors apart by type, never by message text::
     ├── ObservationError      (also ValueError)   an Observation / Event / input message is malformed
     │   └── OutOfOrderError                       a frame older than the robot's last update
     ├── QueryError            (also ValueError)   a question or Query that cannot be answered as asked
+    │   └── UnknownObjectError (also KeyError)    no remembered object has this id
     ├── StoreError            (also RuntimeError) the store cannot be opened or used
     │   ├── StoreLockedError                      another process holds the store open
     │   └── StoreVersionError                     written by a newer robomem, or not a robomem store
@@ -36,6 +37,7 @@ __all__ = [
     "StoreError",
     "StoreLockedError",
     "StoreVersionError",
+    "UnknownObjectError",
 ]
 
 
@@ -57,6 +59,13 @@ class OutOfOrderError(ObservationError):
 
 class QueryError(RobomemError, ValueError):
     """A query or question that cannot be answered as asked (unknown mode, bad goal, bad parameter)."""
+
+
+class UnknownObjectError(QueryError, KeyError):
+    """No remembered object has this id (never had, or forgotten). Also a KeyError, as a missing key is."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
 
 
 class StoreError(RobomemError, RuntimeError):

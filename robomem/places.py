@@ -44,7 +44,14 @@ class Places:
     """An immutable set of places; first match wins for overlapping boxes."""
 
     def __init__(self, places: Iterable[Place] = ()) -> None:
+        if isinstance(places, (str, bytes, Place)):
+            raise ValueError(f"places: expected an iterable of Place, got {type(places).__name__}")
         self.places: tuple[Place, ...] = tuple(places)
+        for i, p in enumerate(self.places):
+            if not isinstance(p, Place):
+                raise ValueError(
+                    f"places[{i}]: expected a robomem.Place(name, min_xy, max_xy), got {type(p).__name__} {str(p)[:60]}"
+                )
         names = [p.name for p in self.places]
         if len(set(names)) != len(names):
             raise ValueError(f"places: duplicate names in {names}")

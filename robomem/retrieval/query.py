@@ -90,6 +90,8 @@ class Query:
             if not ok:
                 raise ValueError(f"Query.{name}: must be a finite number, got {v!r}")
             object.__setattr__(self, name, float(v))
+        if self.radius is not None and self.radius <= 0:
+            raise ValueError(f"Query.radius: must be > 0 metres, got {self.radius}")
         if self.since is not None and self.until is not None and self.since > self.until:
             raise ValueError(f"Query.since ({self.since}) is after Query.until ({self.until})")
         if self.kinds is not None:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from robomem.errors import QueryError, UnknownObjectError
 from robomem.ingest.association import Match, associate, coarse_keys, overlap_fraction
 from robomem.ingest.frame import Absence, Detection, Frame
 from robomem.ingest.geometry import project, subsample, voxel_downsample
@@ -284,10 +285,12 @@ class SpatialMemory(Submodule):
 
     def points(self, object_id: int) -> np.ndarray:
         """The object's points; an id merged away a moment ago gives the points of the object it became."""
+        if isinstance(object_id, bool) or not isinstance(object_id, (int, np.integer)):
+            raise QueryError(f"points: object_id must be an integer, got {type(object_id).__name__}")
         with self._lock:
             o = self._objs.get(self.resolve(object_id))
             if o is None:
-                raise KeyError(f"no object {object_id}")
+                raise UnknownObjectError(f"points: no object {object_id} in memory")
             return o.points.copy()
 
     def within(self, point: tuple[float, float, float], radius: float) -> list[ObjectRecord]:

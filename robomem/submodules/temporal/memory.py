@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from robomem.errors import QueryError
 from robomem.ingest.frame import Frame
 from robomem.retrieval.query import Entry, Query, proximity, recency, text_relevance
 from robomem.store.ids import next_id
@@ -26,6 +27,13 @@ from robomem.submodules.temporal.forgetting import plan_absences, plan_sightings
 
 Vec3 = tuple[float, float, float]
 
+
+
+def _time(verb: str, name: str, t: object) -> float:
+    """A time argument as a finite float, or a QueryError naming it (NaN compared false and answered wrongly)."""
+    if isinstance(t, bool) or not isinstance(t, (int, float, np.integer, np.floating)) or not math.isfinite(float(t)):
+        raise QueryError(f"{verb}: {name} must be a finite time in seconds, got {t!r}")
+    return float(t)
 
 @dataclass(frozen=True)
 class Sighting:
@@ -243,6 +251,7 @@ class TemporalMemory(Submodule):
         return sorted(rows, key=lambda r: r.t_start if isinstance(r, Sighting) else r.stamp)
 
     def where_at(self, object_id: int, t: float) -> Whereabouts:
+        t = _time("where_at", "t", t)
         conn = self.store.read()
         r = conn.execute(
             "SELECT object_id, t_start, t_end, n, x, y, z, place, id, extent FROM sightings"
@@ -330,6 +339,7 @@ class TemporalMemory(Submodule):
 
     def changes(self, t1: float, t2: float, moved_distance: float | None = None) -> list[Change]:
         """What changed between t1 and t2: objects moved, appeared (first seen) or disappeared."""
+        t1, t2 = _time("changes", "t1", t1), _time("changes", "t2", t2)
         if t2 < t1:
             raise ValueError(f"changes: t2 ({t2}) is before t1 ({t1})")
         thr = self.config.temporal.moved_distance if moved_distance is None else moved_distance
