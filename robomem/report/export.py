@@ -21,6 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from robomem.cli.terminal import safe
+from robomem.errors import StoreError
+
 __all__ = ["export", "write_ply", "read_ply"]
 
 
@@ -119,8 +122,13 @@ def export(
         d = out / "snapshots"
         d.mkdir(exist_ok=True)
         rows = []
+        damaged: list[str] = []
         for s in memory.spatial.snapshots():
-            img = memory.spatial.snapshot_image(s)
+            try:
+                img = memory.spatial.snapshot_image(s)
+            except (StoreError, OSError, ValueError) as exc:  # a damaged keyframe: skip that file, say so
+                damaged.append(f"snapshot {s.snapshot_id}: {exc}")
+                img = None
             name = None
             if img is not None:
                 name = f"snapshots/{s.snapshot_id}.png"
@@ -139,6 +147,7 @@ def export(
         (out / "snapshots.json").write_text(json.dumps(rows, indent=1))
         manifest["files"].append("snapshots.json")
         manifest["snapshots"] = len(rows)
+        manifest["skipped"] = damaged
     if topdown:
         from robomem.report.topdown import save_topdown
 
@@ -193,12 +202,16 @@ def run(args: argparse.Namespace) -> int:
         return 1
     finally:
         mem.close()
+    skipped = manifest.get("skipped", [])
+    for why in skipped:
+        print(f"robomem export: skipped {safe(why)}", file=sys.stderr)
     if args.json:
         print(json.dumps(manifest, indent=2))
     else:
         print(
             f"exported {manifest['objects']} objects, {manifest.get('snapshots', 0)} snapshots, "
             f"{manifest['relations']} relations to {out} ({len(manifest['files'])} files)"
+            + (f"; {len(skipped)} damaged keyframes skipped" if skipped else "")
         )
     return 0
 

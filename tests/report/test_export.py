@@ -72,3 +72,25 @@ def test_topdown_marks_moved_and_absent(store: Path) -> None:
 def test_export_missing_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli(["export", str(tmp_path / "none")]) == 2
     assert "no robomem store" in capsys.readouterr().err
+
+
+def test_a_damaged_keyframe_is_skipped_and_reported(
+    store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    copy = tmp_path / "store"
+    shutil.copytree(store, copy)
+    blobs = sorted(p for p in (copy / "blobs").rglob("*") if p.is_file())
+    assert len(blobs) >= 2
+    data = bytearray(blobs[0].read_bytes())
+    data[-10] ^= 0x55  # one damaged keyframe (a flipped byte: the PNG may even still decode)
+    blobs[0].write_bytes(bytes(data))
+    out = tmp_path / "export"
+    assert cli(["export", str(copy), "--out", str(out), "--json"]) == 0
+    captured = capsys.readouterr()
+    manifest = json.loads(captured.out)
+    assert len(manifest["skipped"]) == 1 and "is damaged" in manifest["skipped"][0]
+    assert "skipped snapshot" in captured.err
+    pngs = list((out / "snapshots").glob("*.png"))
+    assert len(pngs) == manifest["snapshots"] - 1  # every other keyframe is exported
