@@ -19,7 +19,9 @@ FLEET = MemoryConfig(fleet=FleetConfig(url="postgresql://robot@127.0.0.1:1/fleet
 
 
 def _rows(mem: Memory) -> list[tuple[int, dict]]:
-    return [(int(s), json.loads(p)) for s, p in mem.store.read().execute("SELECT seq, payload FROM outbox ORDER BY seq")]
+    return [
+        (int(s), json.loads(p)) for s, p in mem.store.read().execute("SELECT seq, payload FROM outbox ORDER BY seq")
+    ]
 
 
 def test_each_update_writes_one_outbox_row_describing_the_committed_frame(tmp_path, embedder) -> None:
