@@ -418,7 +418,9 @@ class Memory:
             raise ValueError(f"add_event: expected an Event, got {type(event).__name__}")
         with self._lock:
             self._check_writable()
-            self._commit(self._run("on_event", event))
+            mark = Changes()
+            mark.sql(*self.frames.mark_event(event.robot_id, event.stamp))  # replay resumes events from it
+            self._commit(self._run("on_event", event), extra=mark)
 
     # -- episodes and facts (delegating to episodic / semantic; committed like an update) ----
     def begin_episode(self, task: str, stamp: float | None = None, robot_id: str = "robot") -> int:
@@ -527,6 +529,10 @@ class Memory:
     def last_stamp(self, robot_id: str = "robot") -> float | None:
         """Stamp of the newest frame stored from this robot (None: none yet)."""
         return self._last_stamp.get(robot_id)
+
+    def last_event_stamp(self, robot_id: str = "robot") -> float | None:
+        """Stamp of the newest event stored from this robot (None: none yet, or a store older than the mark)."""
+        return self.frames.last_event(robot_id)
 
     @property
     def newest_stamp(self) -> float:

@@ -81,6 +81,10 @@ class ReplayStats:
 
 
 # -- message handling -------------------------------------------------------------------------
+_ALREADY_STORED = "already in the store (resumed after the newest stored frame)"
+_EVENT_STORED = "event already in the store (resumed after the newest stored event)"
+CLOCK_JUMP_S = 1.0  # a camera stamp this much older than the newest one read is a clock jump, not jitter
+
 _SKIP_TEXT = {
     "no_camera_info": "no CameraInfo before the frame",
     "missing_transform": "no transform at the frame's stamp",
@@ -109,6 +113,12 @@ class _Replayer:
         self.on_frame = on_frame
         # resuming into a store that already holds this robot's frames: skip what it has
         self.resume_after = memory.last_stamp(cfg.robot_id) if hasattr(memory, "last_stamp") else None
+        # events have their own mark: those stamped after the last frame were re-applied on every re-run
+        last_event = getattr(memory, "last_event_stamp", None)
+        self.events_after = last_event(cfg.robot_id) if last_event is not None else None
+        if self.events_after is None:
+            self.events_after = self.resume_after
+        self.newest_camera = -math.inf  # the newest camera stamp read, to tell a clock that jumps back
         self.streams = list(camera_streams(cfg.topics))
         self.log_time = 0.0  # the injected clock: log time of the newest message read
         settings = AssemblerSettings(
@@ -174,15 +184,23 @@ class _Replayer:
             self.take(asm.add_camera_info(msg))
         elif role == "events":
             stamp = bm.log_time_ns / 1e9
-            resume = self.resume_after
+            resume = self.events_after
             if resume is not None and stamp <= resume:
-                self.stats.skip("already in the store (resumed after the newest stored frame)")
+                self.stats.skip(_EVENT_STORED)
                 return
             self.memory.add_event(parse_event(str(msg.data), stamp, self.cfg.robot_id))
             self.stats.events += 1
         elif role in self.streams:
+            stamp = self.stamp_of(msg, bm)
+            if stamp < self.newest_camera - CLOCK_JUMP_S:
+                # not a sync miss: the sensor clock went back (a reset, a merged bag); memory is built in time order
+                self.stats.skip(
+                    f"camera stamp went back in time (clock jump of more than {CLOCK_JUMP_S:g} s; frame dropped)"
+                )
+                return
+            self.newest_camera = max(self.newest_camera, stamp)
             before = asm.unlabeled
-            outcomes = asm.add(role, self.stamp_of(msg, bm), msg, where)
+            outcomes = asm.add(role, stamp, msg, where)
             if asm.unlabeled > before:
                 self.stats.skip("instance ids without a label (pixels ignored)", asm.unlabeled - before)
             self.take(outcomes)
@@ -204,7 +222,7 @@ class _Replayer:
     def ingest(self, obs: Observation) -> None:
         resume = self.resume_after
         if resume is not None and obs.stamp <= resume:
-            self.stats.skip("already in the store (resumed after the newest stored frame)")
+            self.stats.skip(_ALREADY_STORED)
             return
         period = 1.0 / self.cfg.max_frame_rate if self.cfg.max_frame_rate > 0 else 0.0
         if period and self.last_ingested is not None and obs.stamp - self.last_ingested < period - 1e-6:
@@ -284,11 +302,16 @@ def replay(
         total = sum(int(c.msgcount) for c in reader.connections if c.topic in wanted)
         stats.bag_duration_s = max(0.0, (reader.end_ns - reader.start_ns) / 1e9)
         bar = _progress(total, progress)
-        start_ns = reader.start_ns
+        # pace from the first message the store does not hold yet: a resumed replay at --rate 1 used to
+        # sleep through the already-stored prefix in real time
+        resume = rp.resume_after if rp.resume_after is not None else -math.inf
+        pace_from: tuple[int, float] | None = None  # (log time, wall time) of the first paced message
         try:
             for bm in reader.messages(wanted):
-                if cfg.rate > 0:
-                    ahead = (bm.log_time_ns - start_ns) / 1e9 / cfg.rate - (time.perf_counter() - t_wall)
+                if cfg.rate > 0 and bm.log_time_ns / 1e9 > resume:
+                    if pace_from is None:
+                        pace_from = (bm.log_time_ns, time.perf_counter())
+                    ahead = (bm.log_time_ns - pace_from[0]) / 1e9 / cfg.rate - (time.perf_counter() - pace_from[1])
                     if ahead > 0:
                         time.sleep(ahead)
                 rp.handle(bm)
@@ -311,7 +334,10 @@ def replay(
         dropped = getattr(rp.sync, "dropped", 0)
         if dropped:
             stats.skip("camera messages without a match within slop (sync)", int(dropped))
-        if stats.frames == 0:
+        up_to_date = stats.skipped.get(_ALREADY_STORED, 0) > 0 and all(
+            k in (_ALREADY_STORED, _EVENT_STORED) for k in stats.skipped
+        )
+        if stats.frames == 0 and not up_to_date:  # a re-run over a store that holds the whole bag is fine
             pend = rp.sync.pending()
             counts = ", ".join(f"{n}: {k} waiting" for n, k in zip(rp.streams, pend, strict=False))
             why = rp.last_tf_error or "; ".join(f"{k} ({v})" for k, v in stats.skipped.items()) or "no synced frames"

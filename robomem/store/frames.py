@@ -29,6 +29,27 @@ class FrameLog:
     def __init__(self, store: Store) -> None:
         self.store = store
 
+    @staticmethod
+    def mark_event(robot_id: str, stamp: float) -> Statement:
+        """Raise this robot's newest-event mark (in ``meta``), in the event's own transaction.
+
+        Replay resumes events from it: events stamped after the last frame used to be applied again
+        on every re-run (a fact's evidence went 1 -> 2 -> 3)."""
+        return (
+            "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET "
+            "value=CAST(MAX(CAST(value AS REAL), CAST(excluded.value AS REAL)) AS TEXT)",
+            (f"last_event.{robot_id}", repr(float(stamp))),
+        )
+
+    def last_event(self, robot_id: str) -> float | None:
+        """The newest event stamp stored from this robot (None: none, or a store written before the mark)."""
+        conn = self.store.read()
+        has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
+        if not has_meta:
+            return None
+        row = conn.execute("SELECT value FROM meta WHERE key=?", (f"last_event.{robot_id}",)).fetchone()
+        return float(row[0]) if row is not None else None
+
     def newest(self) -> tuple[int, dict[str, float]]:
         """(the largest frame index, the newest stamp per robot) stored."""
         conn = self.store.read()

@@ -270,3 +270,41 @@ def test_household_recording_replays(tmp_path: Path) -> None:
     stats, objs = _replay(bag, tmp_path / "s")
     assert stats.frames == 6
     shutil.rmtree(tmp_path / "s")
+
+
+def test_rerunning_replay_applies_no_event_twice(rec: Recording, tmp_path: Path) -> None:
+    # events stamped after the last camera frame used to be applied again on every re-run
+    # (a fact's evidence count went 1 -> 2 -> 3)
+    import dataclasses
+    import sqlite3
+
+    last = rec.frames[-1].stamp
+    tail = [(last + 0.5, "fact", "red mug | is in | kitchen"), (last + 0.6, "outcome", "success")]
+    bag = write_bag(dataclasses.replace(rec, events=[*rec.events, *tail]), tmp_path / "events.mcap")
+    store = tmp_path / "s"
+
+    def evidence() -> int:
+        conn = sqlite3.connect(store / "memory.db")
+        try:
+            return int(conn.execute("SELECT COUNT(*) FROM fact_evidence").fetchone()[0])
+        finally:
+            conn.close()
+
+    first, _ = _replay(bag, store)
+    assert first.events == len(rec.events) + 2
+    n = evidence()
+    assert n >= 1
+    for _ in range(2):
+        again, _ = _replay(bag, store)
+        assert again.frames == 0 and again.events == 0, (again.frames, again.events)
+        assert evidence() == n
+
+
+def test_resuming_at_recorded_rate_does_not_sleep_through_the_stored_prefix(tmp_path: Path) -> None:
+    store = tmp_path / "s"
+    full, _ = _replay(FIXTURE, store)
+    assert full.frames > 0
+    again, _ = _replay(FIXTURE, store, ReplayConfig(rate=1.0))
+    assert again.frames == 0
+    # the whole bag is already stored: nothing to pace (it used to take the bag's duration in real time)
+    assert again.wall_s < 0.5 * full.bag_duration_s, (again.wall_s, full.bag_duration_s)
