@@ -308,3 +308,27 @@ def test_resuming_at_recorded_rate_does_not_sleep_through_the_stored_prefix(tmp_
     assert again.frames == 0
     # the whole bag is already stored: nothing to pace (it used to take the bag's duration in real time)
     assert again.wall_s < 0.5 * full.bag_duration_s, (again.wall_s, full.bag_duration_s)
+
+
+def test_a_camera_clock_that_jumps_back_is_reported_as_such(rec: Recording, tmp_path: Path) -> None:
+    # Header stamps jump back 30 s halfway (a camera driver restart) while the bag's log time runs on.
+    # Before, those frames were counted as "sync misses", which sends the user looking at slop and QoS.
+    import dataclasses
+
+    from robomem.envs.record import iter_messages
+
+    topics = TopicMap().absolute()
+    camera = {topics.color, topics.depth, topics.instances, topics.labels, topics.camera_info}
+    cut = rec.frames[len(rec.frames) // 2].stamp
+    bag_path = tmp_path / "jump.mcap"
+    with BagWriter(bag_path, storage="mcap") as bag:
+        for t, topic, msgtype, msg in iter_messages(rec, topics, "32FC1", bag, None):
+            if topic in camera and t >= cut:
+                msg = dataclasses.replace(msg, header=bag.header(t - 30.0, msg.header.frame_id))
+            bag.write(topic, msgtype, msg, t)
+    stats, _ = _replay(bag_path, tmp_path / "s")
+    before = sum(1 for f in rec.frames if f.stamp < cut)
+    assert stats.frames == before
+    jumped = [k for k in stats.skipped if "went back in time" in k]
+    assert jumped and stats.skipped[jumped[0]] >= len(rec.frames) - before
+    assert not any("sync" in k for k in stats.skipped), stats.skipped
