@@ -39,6 +39,27 @@ def pg_up(pg: PostgresCluster) -> PostgresCluster:
 
 
 @dataclass(frozen=True)
+class FleetDb:
+    name: str
+    owner_url: str
+
+
+@pytest.fixture()
+def fleet_db(pg_up: PostgresCluster) -> FleetDb:
+    """A fresh database with the fleet schema, for one test (robots of other tests are not in its map)."""
+    import psycopg
+
+    from robomem.fleet.schema import install
+
+    name = f"t_{secrets.token_hex(4)}"
+    with psycopg.connect(pg_up.owner_url(), autocommit=True) as c:
+        c.execute(f"CREATE DATABASE {name}")
+    owner = pg_up.url(pg_up.owner, pg_up.password, name)
+    install(owner)
+    return FleetDb(name, owner)
+
+
+@dataclass(frozen=True)
 class RobotLogin:
     robot_id: str
     role: str
@@ -47,14 +68,14 @@ class RobotLogin:
 
 
 @pytest.fixture()
-def new_robot(pg_up: PostgresCluster):
-    """``new_robot(prefix)`` -> a fresh robot id with its own LOGIN role (unique per call)."""
+def new_robot(pg_up: PostgresCluster, fleet_db: FleetDb):
+    """``new_robot(prefix)`` -> a fresh robot id with its own LOGIN role (unique per call), in ``fleet_db``."""
     from robomem.fleet.schema import add_robot
 
     def make(prefix: str = "r") -> RobotLogin:
         tag = secrets.token_hex(3)
         robot_id, role, password = f"{prefix}-{tag}", f"{prefix}_{tag}", secrets.token_urlsafe(12)
-        add_robot(pg_up.owner_url(), robot_id, role, password)
-        return RobotLogin(robot_id, role, password, pg_up.url(role, password))
+        add_robot(fleet_db.owner_url, robot_id, role, password)
+        return RobotLogin(robot_id, role, password, pg_up.url(role, password, fleet_db.name))
 
     return make

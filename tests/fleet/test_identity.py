@@ -22,7 +22,9 @@ def _mug_rows(owner_url: str, robots: tuple[str, ...]) -> list[tuple]:
         ).fetchall()
 
 
-def test_two_robots_seeing_one_mug_make_one_fleet_object_and_a_later_absence_wins(tmp_path, pg_up, new_robot) -> None:
+def test_two_robots_seeing_one_mug_make_one_fleet_object_and_a_later_absence_wins(
+    tmp_path, fleet_db, new_robot
+) -> None:
     a, b = new_robot("a"), new_robot("b")
     scene_a, scene_b = small_scene(), small_scene()  # one room, one shared map frame
     with (
@@ -35,11 +37,11 @@ def test_two_robots_seeing_one_mug_make_one_fleet_object_and_a_later_absence_win
         sa, sb = FleetSync(ma), FleetSync(mb)
         sb.sync_once()
         sa.sync_once()
-        mugs = _mug_rows(pg_up.owner_url(), (a.robot_id, b.robot_id))
+        mugs = _mug_rows(fleet_db.owner_url, (a.robot_id, b.robot_id))
         assert len(mugs) == 1, mugs  # one mug, seen by both robots
         fid = mugs[0][0]
         assert mugs[0][1] == "present" and mugs[0][4] == a.robot_id  # A saw it last (t = 53)
-        with psycopg.connect(pg_up.owner_url()) as c:
+        with psycopg.connect(fleet_db.owner_url) as c:
             seen_by = {
                 r[0]
                 for r in c.execute(
@@ -65,14 +67,14 @@ def test_two_robots_seeing_one_mug_make_one_fleet_object_and_a_later_absence_win
         r = mb.update(scene_b.observe(look_at((3.0, 0.1, 1.4), (1.8, 0.1, 0.8)), 100.0))
         assert r.absences, "B should observe the mug absent"
         sb.sync_once()
-        (row,) = _mug_rows(pg_up.owner_url(), (a.robot_id, b.robot_id))
+        (row,) = _mug_rows(fleet_db.owner_url, (a.robot_id, b.robot_id))
         assert row[1:4] == ("absent", 100.0, b.robot_id)
         # older evidence arriving late (A offline, catching up with a sighting at t = 60 < 100) never overrides
         ma.update(scene_a.observe(look_at(VIEWS[0], (2.3, -0.3, 0.7)), 60.0))
         sa.sync_once()
-        (row,) = _mug_rows(pg_up.owner_url(), (a.robot_id, b.robot_id))
+        (row,) = _mug_rows(fleet_db.owner_url, (a.robot_id, b.robot_id))
         assert row[1:4] == ("absent", 100.0, b.robot_id)
-        with psycopg.connect(pg_up.owner_url()) as c:
+        with psycopg.connect(fleet_db.owner_url) as c:
             hist = c.execute(
                 f"SELECT robot_id, kind, stamp, recorded_at FROM {SCHEMA}.fleet_history WHERE fleet_id = %s ORDER BY stamp",
                 (fid,),

@@ -90,12 +90,13 @@ def test_a_reader_role_can_only_read(pg_up) -> None:
 def test_wrong_password_is_a_clear_error_without_the_password(pg_up, new_robot, caplog) -> None:
     r = new_robot("pw")
     secret = "Sup3r-Secret-pw"
-    url = pg_up.url(r.role, secret)
+    db = r.url.rsplit("/", 1)[1]
+    url = pg_up.url(r.role, secret, db)
     caplog.set_level(logging.DEBUG)
     with pytest.raises(FleetError) as got:
         connect(url)
     msg = str(got.value)
-    assert "127.0.0.1" in msg and "database fleet" in msg and f"role {r.role}" in msg
+    assert "127.0.0.1" in msg and f"database {db}" in msg and f"role {r.role}" in msg
     assert "password authentication failed" in msg
     assert secret not in msg and secret not in caplog.text and got.value.__cause__ is None
     assert secret not in redact(url) and "***" in redact(url)
