@@ -3,7 +3,11 @@
 Score of a (segment, object) pair = geometric overlap (fraction of the
 segment's coarse voxels already occupied by the object) x weight + label (or
 detector-embedding) similarity x weight; pairs whose labels are too
-dissimilar never match.  Pairs are assigned greedily, best first.  A segment
+dissimilar never match.  A segment that overlaps nothing but lies within
+``association_radius`` of a present object (centre to centre) gets a
+proximity score instead, up to ``PROXIMITY_SCORE``: under pose drift the same
+small object lands a few centimetres off its remembered voxels, and without
+this it is stored again (a drift duplicate).  Pairs are assigned greedily, best first.  A segment
 matching nothing is re-identified with an object of the same label that was
 *observed absent* (it moved) when their colour signatures agree; otherwise it
 becomes a new object.
@@ -56,6 +60,19 @@ def overlap_fraction(seg_keys: np.ndarray, obj_keys: np.ndarray) -> float:
     return float(np.mean(obj_keys[idx] == seg_keys))
 
 
+# The geometric score of a segment right on an object's centre that shares none of its voxels: with the
+# default weights a same-label segment (similarity 1) always matches, a synonym (0.8) within ~0.6 radius.
+PROXIMITY_SCORE = 0.5
+
+
+def proximity(seg: Segment, obj: ObjectView, radius: float) -> float:
+    """``PROXIMITY_SCORE`` falling linearly to 0 at ``radius`` (box centre to box centre); 0 for absent objects."""
+    if radius <= 0 or obj.absent:
+        return 0.0
+    d = float(np.linalg.norm((seg.bbox_min + seg.bbox_max - obj.bbox_min - obj.bbox_max) / 2.0))
+    return PROXIMITY_SCORE * max(0.0, 1.0 - d / radius)
+
+
 def _cos(a: np.ndarray, b: np.ndarray) -> float:
     na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
     if na == 0 or nb == 0 or a.shape != b.shape:
@@ -79,8 +96,9 @@ def associate(
     along, an identical twin of the absent one."""
     pairs: list[tuple[float, int, int]] = []
     seg_keys = [coarse_keys(s.points, cfg) for s in segments]
+    pad = max(cfg.overlap_voxel, cfg.association_radius)
     for si, seg in enumerate(segments):
-        cand = np.flatnonzero(bbox_overlap_mask(bbox_mins, bbox_maxs, seg.bbox_min, seg.bbox_max, cfg.overlap_voxel))
+        cand = np.flatnonzero(bbox_overlap_mask(bbox_mins, bbox_maxs, seg.bbox_min, seg.bbox_max, pad))
         for oi in cand.tolist():
             obj = objects[oi]
             if seg.embedding is not None and obj.embedding is not None:
@@ -91,6 +109,8 @@ def associate(
             if sem < cfg.min_label_similarity:
                 continue
             geo = overlap_fraction(seg_keys[si], obj.coarse_keys)
+            if geo <= 0.0:
+                geo = proximity(seg, obj, cfg.association_radius)
             if geo <= 0.0:
                 continue
             score = cfg.geometric_weight * geo + cfg.semantic_weight * sem

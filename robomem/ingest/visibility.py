@@ -13,6 +13,9 @@ has come to occupy the place, and the remembered one is gone.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+
 import numpy as np
 
 from robomem.config import TemporalConfig
@@ -21,7 +24,12 @@ from robomem.observation import Observation
 
 
 def visible_fraction(
-    sample_points: np.ndarray, obs: Observation, cfg: TemporalConfig, max_depth: float, label: str | None = None
+    sample_points: np.ndarray,
+    obs: Observation,
+    cfg: TemporalConfig,
+    max_depth: float,
+    label: str | None = None,
+    same_kind: Callable[[str], bool] | None = None,
 ) -> tuple[int, float]:
     """(points projecting into the image, fraction of those the camera sees *through*).
 
@@ -30,6 +38,8 @@ def visible_fraction(
     detector saw something of that kind there, even if it was too small to associate.  A point
     whose pixel carries an instance of *another* label at about the remembered depth counts as
     seen through: something else now occupies the place (only when ``label`` is given).
+    ``same_kind(label)`` widens "the object's own label" to the names a noisy detector gives the same
+    thing (the object's label distribution, similar names): a mug called "cup" does not occupy its own place.
     """
     inside, ui, vi, zi, d, tol = depth_behind_points(sample_points, obs, cfg, max_depth)
     n_in = int(inside.sum())
@@ -41,12 +51,13 @@ def visible_fraction(
         not_in_front = valid & (d >= zi - tol)
     if label is not None and obs.instance_ids is not None and obs.instances:
         pix = obs.instance_ids[vi, ui]
-        same = [i for i, info in obs.instances.items() if info.label == label]
+        kin = {i for i, info in obs.instances.items() if info.label == label or (same_kind and same_kind(info.label))}
+        same = sorted(kin)
         if same and see_through.any():
             see_through &= ~np.isin(pix, same)
         # Another kind of thing detected right where the object's surface was (not in front of it,
         # which would be an occluder): the place is now occupied by something else, so the object is gone.
-        other = [i for i, info in obs.instances.items() if info.label != label]
+        other = [i for i in obs.instances if i not in kin]
         if other:
             see_through |= not_in_front & np.isin(pix, other)
     return n_in, float(see_through.sum()) / n_in
@@ -73,7 +84,9 @@ def depth_behind_points(
     points: np.ndarray, obs: Observation, cfg: TemporalConfig, max_depth: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Project world points into the frame: (inside mask, pixel u, pixel v, point depth, observed depth,
-    see-through tolerance) for the points that land inside the image margin and depth range.
+    see-through tolerance) for the points that land inside the image margin and depth range.  The
+    observed depth is the nearest valid depth within ``absence_window_deg`` of the pixel, so a point is
+    seen through only where everything around it is behind it (robust to a small pose error).
 
     The one projection both the exact test (:func:`visible_fraction`) and the batched bound
     (``spatial.absences``) use, so the two cannot drift apart."""
@@ -84,6 +97,22 @@ def depth_behind_points(
     ui = u[inside].astype(np.int64)
     vi = v[inside].astype(np.int64)
     zi = z[inside]
-    d = obs.depth[vi, ui]
+    r = int(round(k.fx * math.tan(math.radians(cfg.absence_window_deg)))) if cfg.absence_window_deg > 0 else 0
+    d = obs.depth[vi, ui] if r == 0 else window_min_depth(obs.depth, ui, vi, r)
     tol = cfg.see_through_margin + cfg.see_through_per_metre * zi
     return inside, ui, vi, zi, d, tol
+
+
+def window_min_depth(depth: np.ndarray, ui: np.ndarray, vi: np.ndarray, r: int) -> np.ndarray:
+    """The nearest valid depth within ``r`` pixels (a square) of each pixel (u, v); NaN where none is valid."""
+    h, w = depth.shape
+    out = np.full(len(ui), np.inf, dtype=np.float64)
+    for dv in range(-r, r + 1):
+        vv = np.clip(vi + dv, 0, h - 1)
+        for du in range(-r, r + 1):
+            x = depth[vv, np.clip(ui + du, 0, w - 1)].astype(np.float64)
+            with np.errstate(invalid="ignore"):
+                ok = np.isfinite(x) & (x > 0)
+            out = np.where(ok & (x < out), x, out)
+    out[~np.isfinite(out)] = np.nan
+    return out

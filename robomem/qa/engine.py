@@ -250,8 +250,9 @@ class QuestionEngine:
             f"at {fmt_time(tt)}: {best_m.label} #{best_m.object_id}{_in(best.place)} at {_xyz(best.position)}, {word}"
         )
         it = Item(line, best_m.object_id, best_m.label, best.place, best.position, best.status, best.since, best_m)
+        by = getattr(best, "robot", None)
         ev = tuple(
-            Evidence(r.split(":")[0], r, best.since, best_m.object_id, self._frame_at(best.since), best.place)
+            Evidence(r.split(":")[0], r, best.since, best_m.object_id, self._frame_at(best.since), best.place, by)
             for r in best.evidence
         )
         return Answer("where-at", "answered", (line,), {"target": target, "time": tt}, (it,), ev, None, best_m.score)
@@ -318,6 +319,8 @@ class QuestionEngine:
             if want is not None and want not in (c.place_before, c.place_after):
                 continue
             o = self.memory.spatial.get(c.object_id)
+            if o is not None and not o.confirmed:  # a candidate never confirmed (a false positive) changed nothing
+                continue
             label = o.label if o else "object"
             if c.kind == "moved":
                 what = f"moved from {c.place_before or _xyz(c.before)} to {c.place_after or _xyz(c.after)}"

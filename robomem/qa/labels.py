@@ -17,6 +17,20 @@ reading always beats a looser one:
                  ("red mug" is never "white mug"; "rubber duck" may be "toy duck").  Score = the similarity.  Skipped when the
                  embedder is the hashing fallback, which is not semantic.
 
+Synonym grouping (with a semantic embedder that is loaded): a label distribution is read by groups of
+names for the same thing.  The labels in memory whose embedding is within ``SYNONYM_THRESHOLD`` of the
+name (and name no other colour or size) count as the name: an object the detector mostly called "red
+cup" is an ``exact`` match of "red mug" when the group holds at least ``GROUP_SHARE`` of its votes, a
+``share`` match when at least ``min_share``; and a one-word name's head-noun tier takes head nouns
+within the threshold ("mugs" counts the "white cup").  Votes are detector scores, so a confident
+label outweighs a doubtful one.  A lazily loaded embedder that has not loaded yet gives no grouping
+(the literal tiers answer without loading a model), and the synonym tier then loads it as before.
+Grouping reads only objects the detector did call by the name at least once (the literal name is in
+the distribution): an object only ever called "sofa" is a ``synonym`` match of "couch", as before.
+
+Only confirmed objects (``ObjectRecord.confirmed``: seen in enough frames with enough evidence) are
+matched: a candidate seen once, such as a detector's false positive, names nothing.
+
 Names are normalised first: lower case, articles and possessives dropped, a
 plural reduced to its singular ("the mugs" -> "mug"); both the name as given and
 its singular are tried in every tier.
@@ -41,6 +55,7 @@ from robomem.retrieval.embedding import Embedder
 from robomem.submodules.spatial.memory import ObjectRecord
 
 MIN_SHARE = 0.25
+GROUP_SHARE = 0.5  # a synonym group holding this share of an object's votes names it outright
 HEAD_SCORE = 0.9
 SYNONYM_THRESHOLD = 0.70
 HOW = ("exact", "share", "head", "synonym")
@@ -138,6 +153,20 @@ def _different_attribute(name: str, label: str) -> bool:
     return bool(qa or qb) and qa != qb
 
 
+def _ready(embedder: Embedder | None) -> bool:
+    """A semantic embedder that can answer without loading a model now."""
+    return embedder is not None and not getattr(embedder, "is_fallback", False) and getattr(embedder, "loaded", True)
+
+
+def _similarities(name: str, labels: Iterable[str], embedder: Embedder) -> dict[str, float]:
+    labs = sorted(set(labels))
+    if not labs:
+        return {}
+    vecs = embedder.embed([name, *labs])
+    sims = np.clip(vecs[1:] @ vecs[0], 0.0, 1.0)
+    return {lab: float(v) for lab, v in zip(labs, sims, strict=True)}
+
+
 def match_label(
     name: str,
     objects: Iterable[ObjectRecord],
@@ -156,7 +185,7 @@ def match_label(
     forms = name_forms(name)
     if not forms:
         raise QueryError(f"label: empty name {name!r}; say which object, e.g. 'red mug'")
-    objs = list(objects)
+    objs = [o for o in objects if o.confirmed]  # a candidate seen once (a false positive, say) names nothing
     found: list[tuple[LabelMatch, float]] = []
     norm: dict[str, str] = {}  # label -> normalised, once per distinct label (a store holds few)
 
@@ -170,39 +199,95 @@ def match_label(
         found.sort(key=lambda m: (-m[0].score, -m[1], m[0].object_id))
         return tuple(m for m, _ in found)
 
+    # Which labels in memory name the same thing as the name: its literal forms, and (with a loaded semantic
+    # embedder) labels within the synonym threshold that name no other colour or size.
+    grouping = _ready(embedder) and bool(objs)
+    same: set[str] = set()
+    if grouping:
+        assert embedder is not None
+        sims = _similarities(forms[0], (lab for o in objs for lab in o.labels), embedder)
+        same = {lab for lab, v in sims.items() if v >= threshold and not _different_attribute(forms[0], lab)}
+
+    def names_it(label: str) -> bool:
+        return nl(label) in forms or label in same
+
+    def group_share(o: ObjectRecord) -> tuple[float, str]:
+        """The share of the votes for the name's group, for an object the detector did call by the name."""
+        total = sum(o.labels.values()) or 1.0
+        votes = {lab: float(v) for lab, v in o.labels.items() if names_it(lab)}
+        if not any(nl(lab) in forms for lab in votes):
+            return 0.0, ""
+        return sum(votes.values()) / total, max(votes.items(), key=lambda kv: (kv[1], kv[0]))[0]
+
     for o in objs:
         if nl(o.label) in forms:
             found.append((LabelMatch(o.object_id, o.label, o.label, "exact", 1.0), o.last_seen))
+        elif grouping:
+            share, lab = group_share(o)
+            if share >= GROUP_SHARE:  # mostly called by another name of the same thing
+                found.append((LabelMatch(o.object_id, o.label, lab, "exact", 1.0), o.last_seen))
     if found:
         return done()
     for o in objs:
-        total = sum(o.labels.values()) or 1.0
-        best: tuple[float, str] | None = None
-        for lab, votes in o.labels.items():
-            share = float(votes) / total
-            if nl(lab) in forms and share >= min_share and (best is None or share > best[0]):
-                best = (share, lab)
-        if best is not None:
-            found.append((LabelMatch(o.object_id, o.label, best[1], "share", best[0]), o.last_seen))
+        share, lab = group_share(o) if grouping else (0.0, "")
+        if not grouping:
+            total = sum(o.labels.values()) or 1.0
+            for cand, votes in o.labels.items():
+                v = float(votes) / total
+                if nl(cand) in forms and v > share:
+                    share, lab = v, cand
+        if lab and share >= min_share:
+            found.append((LabelMatch(o.object_id, o.label, lab, "share", share), o.last_seen))
     if found:
         return done()
     one_word = [f for f in forms if " " not in f]
     if one_word:
+        heads = {nl(o.label).rsplit(" ", 1)[-1] for o in objs}
+        near_heads: set[str] = set()
+        if grouping:
+            assert embedder is not None
+            near_heads = {h for h, v in _similarities(one_word[-1], heads, embedder).items() if v >= threshold}
         for o in objs:
             h = nl(o.label).rsplit(" ", 1)[-1]
-            if h in one_word or singular(h) in one_word:
+            own = {nl(lab).rsplit(" ", 1)[-1] for lab in o.labels}
+            literal = bool(own & set(one_word)) or any(singular(x) in one_word for x in own)
+            if h in one_word or singular(h) in one_word or (h in near_heads and literal):
                 found.append((LabelMatch(o.object_id, o.label, o.label, "head", HEAD_SCORE), o.last_seen))
     if found or embedder is None or getattr(embedder, "is_fallback", False) or not objs:
         return done()
-    labels = sorted({o.label for o in objs})
-    vecs = embedder.embed([forms[0], *labels])
-    sims = np.clip(vecs[1:] @ vecs[0], 0.0, 1.0)
-    sim = {lab: float(s) for lab, s in zip(labels, sims, strict=True)}
+    sim = _similarities(forms[0], (o.label for o in objs), embedder)
     for o in objs:
         s = sim[o.label]
         if s >= threshold and not _different_attribute(forms[0], o.label):
             found.append((LabelMatch(o.object_id, o.label, o.label, "synonym", s), o.last_seen))
     return done()
+
+
+def match_head(
+    noun: str,
+    objects: Iterable[ObjectRecord],
+    embedder: Embedder | None = None,
+    *,
+    threshold: float = SYNONYM_THRESHOLD,
+) -> tuple[LabelMatch, ...]:
+    """The head-noun tier alone, for a category ("mug": every red, white, floral mug, and, with a loaded
+    semantic embedder, every cup): confirmed objects whose label's head noun is ``noun`` or a synonym of it."""
+    forms = [f for f in name_forms(noun) if " " not in f]
+    if not forms:
+        raise QueryError(f"category: expected one noun, got {noun!r}")
+    objs = [o for o in objects if o.confirmed]
+    heads = {normalize_label(o.label).rsplit(" ", 1)[-1] for o in objs}
+    near: set[str] = set()
+    if _ready(embedder) and heads:
+        assert embedder is not None
+        near |= {h for h, v in _similarities(forms[-1], heads, embedder).items() if v >= threshold}
+    out = []
+    for o in objs:
+        h = normalize_label(o.label).rsplit(" ", 1)[-1]
+        own = {singular(normalize_label(lab).rsplit(" ", 1)[-1]) for lab in o.labels}
+        if h in forms or singular(h) in forms or (h in near and bool(own & set(forms))):
+            out.append(LabelMatch(o.object_id, o.label, o.label, "head", HEAD_SCORE))
+    return tuple(out)
 
 
 def match_memory(memory: Any, name: str, **kw: Any) -> tuple[LabelMatch, ...]:

@@ -103,13 +103,18 @@ class SpatialMemory(Submodule):
             self._label_sim_cache[key] = sim
         return sim
 
+    def _same_kind(self, o: ObjectState) -> Callable[[str], bool]:
+        """Names a noisy detector gives the same thing: labels ``o`` was already called, or similar ones."""
+        floor = self.config.spatial.min_label_similarity
+        return lambda lab: lab in o.labels or self.label_similarity(lab, o.label) >= floor
+
     def _ids(self, slots: np.ndarray) -> list[int]:
         return sorted(self._index.ids[slots].tolist())
 
     def _association_candidates(self, segments: list[Segment]) -> list[int]:
         """Objects whose box meets a segment's (grown by the overlap voxel), and the absent objects
         of a segment's label (re-identification): from the index, in id order."""
-        index, pad = self._index, self.config.spatial.overlap_voxel
+        index, pad = self._index, max(self.config.spatial.overlap_voxel, self.config.spatial.association_radius)
         found: set[int] = set()
         for seg in segments:
             found.update(index.ids[index.box(seg.bbox_min, seg.bbox_max, pad)].tolist())
@@ -158,7 +163,7 @@ class SpatialMemory(Submodule):
             for o, n, b in zip(cand, n_in.tolist(), bound.tolist(), strict=True):
                 if n < min(cfg.absence_min_points, len(o.sample)) or b < cfg.absence_visible_fraction:
                     continue  # cannot pass the exact test below
-                n_exact, frac = visible_fraction(o.sample, obs, cfg, max_depth, o.label)
+                n_exact, frac = visible_fraction(o.sample, obs, cfg, max_depth, o.label, self._same_kind(o))
                 if n_exact >= min(cfg.absence_min_points, len(o.sample)) and frac >= cfg.absence_visible_fraction:
                     pos = (float(o.centroid[0]), float(o.centroid[1]), float(o.centroid[2]))
                     out.append(Absence(o.id, o.label, pos, o.place, frac))
@@ -258,7 +263,7 @@ class SpatialMemory(Submodule):
         with self._lock:
             objs = list(self._objs.values())
         out = [
-            o.record()
+            o.record(self.config.spatial)
             for o in objs
             if (label is None or label in o.labels) and (include_absent or o.status != "absent")
         ]
@@ -281,7 +286,7 @@ class SpatialMemory(Submodule):
         """The object with this id now (None once it was merged away: ``resolve`` names the survivor)."""
         with self._lock:
             o = self._objs.get(int(object_id))
-            return o.record() if o else None
+            return o.record(self.config.spatial) if o else None
 
     def points(self, object_id: int) -> np.ndarray:
         """The object's points; an id merged away a moment ago gives the points of the object it became."""
@@ -299,7 +304,7 @@ class SpatialMemory(Submodule):
             slots = self._index.around(p, radius)
             d = np.linalg.norm(self._index.cents[slots] - p, axis=1)
             ids = self._index.ids[slots]
-            return [self._objs[int(ids[i])].record() for i in np.lexsort((ids, d))]
+            return [self._objs[int(ids[i])].record(self.config.spatial) for i in np.lexsort((ids, d))]
 
     def snapshots(self) -> list[Snapshot]:
         with self._lock:
@@ -380,7 +385,7 @@ class SpatialMemory(Submodule):
             slots = np.fromiter(same, dtype=np.int64, count=len(same))
             slots = slots[~index.absent[slots] & (index.first_seen[slots] > a.last_seen)]  # vectorised first
             return [
-                b.record()
+                b.record(self.config.spatial)
                 for b in (self._objs[i] for i in self._ids(slots))
                 if b.id != a.id
                 and b.id not in exclude

@@ -48,6 +48,10 @@ class ObjectRecord:
     place: str | None
     status: str  # "present" | "absent" (observed absent since last seen)
     colour: tuple[float, float, float] | None = None
+    # Believed: seen in enough frames with enough score-weighted evidence (``SpatialConfig.confirm_*``).
+    # An unconfirmed object is a candidate (a single false positive, say): kept, so that more evidence can
+    # confirm it, but no question is answered with it (``qa.labels.match_label`` skips it).
+    confirmed: bool = True
 
     @property
     def name(self) -> str:
@@ -66,6 +70,7 @@ class ObjectRecord:
             "last_seen": self.last_seen,
             "place": self.place,
             "status": self.status,
+            "confirmed": self.confirmed,
         }
 
 
@@ -143,7 +148,15 @@ class ObjectState:
             self.retrieved,
         )
 
-    def record(self) -> ObjectRecord:
+    def evidence(self) -> float:
+        """Score-weighted evidence: the sum of the detector scores of every detection (the label votes)."""
+        return float(sum(self.labels.values()))
+
+    def is_confirmed(self, cfg: SpatialConfig) -> bool:
+        return self.n_obs >= cfg.confirm_observations and self.evidence() >= cfg.confirm_evidence
+
+    def record(self, cfg: SpatialConfig | None = None) -> ObjectRecord:
+        """The public record; ``cfg`` decides ``confirmed`` (without it, every object counts as confirmed)."""
         return ObjectRecord(
             object_id=self.id,
             label=self.label,
@@ -157,6 +170,7 @@ class ObjectState:
             place=self.place,
             status=self.status,
             colour=tuple(float(v) for v in self.colour) if self.colour is not None else None,  # type: ignore[arg-type]
+            confirmed=cfg is None or self.is_confirmed(cfg),
         )
 
     def view(self) -> ObjectView:
