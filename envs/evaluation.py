@@ -54,7 +54,6 @@ from robomem.places import Place  # noqa: E402
 from robomem.retrieval.query import words  # noqa: E402
 from robomem.submodules.spatial.memory import ObjectRecord  # noqa: E402
 
-from .household.adapter import to_observation  # noqa: E402
 from .household.sim import HouseholdFrame, HouseholdSim, ObjectState  # noqa: E402
 from .household.tour import VIEWPOINTS, scripted_tour  # noqa: E402
 from .navigation import MIN_PIXELS, visible_instances  # noqa: E402
@@ -162,6 +161,7 @@ class Scenario:
     in_view: set[int] = field(default_factory=set)  # instance ids ever in view at all (any pixel)
     room_looked: dict[str, list[float]] = field(default_factory=dict)  # room -> stamps the agent looked around in it
     frames: int = 0
+    feed: Any = None  # household.realism.RealismFeed: the perception-noise model between simulator and memory
     seconds: float = 0.0
 
 
@@ -174,13 +174,16 @@ def build_scenario(
     embedder: Any = None,
     progress: Callable[[str], None] | None = None,
     capture_walk: bool = False,
+    realism: str = "clean",
 ) -> Scenario:
     """Tour, sleep, tour a subset... feeding every frame into a fresh memory at ``store``."""
     t0 = time.perf_counter()
     sim = HouseholdSim(width=width, height=height, seed=seed)
     mem = Memory.open(store, embedder=embedder)
     mem.set_places([Place(n, lo, hi) for n, lo, hi in sim.places()])
-    sc = Scenario(seed, sim, mem, days)
+    from .household.realism import RealismFeed
+
+    sc = Scenario(seed, sim, mem, days, feed=RealismFeed(realism, seed))
     rng = np.random.default_rng(10_000 + seed)
     object_ids = set(sim.object_ids.values())
     for day in range(days):
@@ -202,7 +205,7 @@ def build_scenario(
             for f in frames:
                 record_visibility(sc, f, object_ids)
                 sc.room_looked.setdefault(room, []).append(f.stamp)
-                mem.update(to_observation(f))
+                sc.feed.update(mem, f)
             sc.frames += len(frames)
         sc.tours.append((start, sim.time, rooms))
         if progress:
@@ -402,6 +405,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--width", type=PIXELS, default=320)
     parser.add_argument("--height", type=PIXELS, default=240)
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
+    parser.add_argument(
+        "--realism",
+        choices=("clean", "robot", "hard"),
+        default="clean",
+        help="perception noise between simulator and memory (envs/household/noise.py; default clean)",
+    )
 
 
 def run_eval(
@@ -414,6 +423,7 @@ def run_eval(
     width: int = 320,
     height: int = 240,
     progress: Callable[[str], None] | None = None,
+    realism: str = "clean",
 ) -> dict[str, Any]:
     """Run the whole evaluation; returns the JSON-able results."""
     from robomem.retrieval.embedding import make_embedder
@@ -436,7 +446,7 @@ def run_eval(
                 import shutil
 
                 shutil.rmtree(store)
-            sc = build_scenario(seed, days, store, width, height, embedder=embedder, progress=progress)
+            sc = build_scenario(seed, days, store, width, height, embedder=embedder, progress=progress, realism=realism)
             try:
                 qs = ask_all(sc, time_tol)
                 questions += qs
@@ -457,6 +467,7 @@ def run_eval(
                         "search_excluded": len(excluded) - n_excluded,
                         "tours": [{"t_start": a, "t_end": b, "rooms": r} for a, b, r in sc.tours],
                         "accuracy": accuracy(qs),
+                        "perception": sc.feed.false_objects(sc.memory),
                     }
                 )
             finally:
@@ -474,6 +485,7 @@ def run_eval(
             "height": height,
             "min_pixels": MIN_PIXELS,
             "embedder": type(embedder).__name__,
+            "realism": realism,
         },
         "qa": accuracy(questions),
         "search": search_summary(searches, max_steps, excluded),
@@ -526,6 +538,14 @@ def format_table(results: dict[str, Any]) -> str:
         lines.append(
             f"both found ({s['both_succeeded']}): memory {b['memory']:.1f} steps vs no memory {b['no_memory']:.1f}"
         )
+    per = [p["perception"] for p in results["per_seed"] if "perception" in p]
+    if per:
+        believed, false = sum(p["believed"] for p in per), sum(p["false"] for p in per)
+        lines.append(
+            f"\nperception {results['config'].get('realism', 'clean')}: {believed} objects believed, {false} false "
+            f"({false / max(1, believed):.1%}), {sum(p['duplicates'] for p in per)} duplicates, "
+            f"{sum(p['unconfirmed'] for p in per)} unconfirmed candidates, {sum(p['dropped'] for p in per)} frames dropped"
+        )
     lines.append(f"\n{results['seconds']:.0f} s in all")
     return "\n".join(lines)
 
@@ -543,6 +563,7 @@ def run(args: argparse.Namespace) -> int:
             args.width,
             args.height,
             progress,
+            getattr(args, "realism", "clean"),
         )
     except ValueError as exc:
         print(f"robomem eval: {exc}", file=sys.stderr)
