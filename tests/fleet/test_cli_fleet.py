@@ -1,7 +1,7 @@
 """`robomem query postgresql://... ` answers fleet-wide, as a shell user runs it (a subprocess per command).
 
 The fleet is test_query's: robot1 and robot2 synced into one PostgreSQL database; the red mug seen by both
-(last by robot2 at t=7), the book observed absent by robot2 at t=20.
+(last by robot2 at t=20), the book observed absent by robot2 at t=20.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def query(url: str, *args: str, env: dict[str, str] | None = None) -> subprocess
 def test_where_is_the_red_mug_names_robot_and_time(fleet):
     r = query(fleet.reader_url, "where is the red mug?")
     assert r.returncode == 0, r.stderr
-    assert "red mug" in r.stdout and "kitchen" in r.stdout and "by robot2" in r.stdout and "t=7.0s" in r.stdout
+    assert "red mug" in r.stdout and "kitchen" in r.stdout and "by robot2" in r.stdout and "t=20.0s" in r.stdout
 
 
 def test_every_verb_answers_fleet_wide(fleet):

@@ -1,7 +1,8 @@
 """The one question engine over the fleet memory: two robots' stores synced into one PostgreSQL fleet.
 
 robot1 tours the table (red mug, book, chair); robot2 looks at the shelf (white mug) and then at the table,
-so the red mug is one fleet object seen by both; the book is then taken away and robot2 observes it absent.
+so the red mug is one fleet object seen by both; the book is then taken away and robot2, looking at the table
+again at t=20 (seeing the red mug), observes the book absent.
 Every verb answers fleet-wide through robomem.fleet.view.FleetMemory and names the robot that saw it.
 """
 
@@ -24,7 +25,7 @@ from robomem.testing.synthetic import BoxScene, demo_boxes, look_at
 
 TARGET = (2.3, -0.3, 0.7)
 PLACES = [Place("kitchen", (-1, -3), (2.0, 3)), Place("living room", (2.0, -3), (6, 3))]
-ROBOT1_VIEWS = [(0.0, 0.0, 1.5), (0.2, -0.5, 1.5), (0.3, 0.5, 1.4)]  # t = 0, 1, 2
+ROBOT1_VIEWS = [(0.0, 0.0, 1.5), (0.2, -0.5, 1.5), (0.3, 0.5, 1.4)]  # t = 1, 2, 3
 ROBOT2_VIEWS = [(1.0, -2.0, 1.6), (4.5, 1.0, 1.6), (0.0, 0.0, 1.5)]  # t = 5, 6, 7
 T_ABSENT = 20.0  # robot2 looks at the table again: the book is gone
 
@@ -67,7 +68,7 @@ def build_two_robot_fleet(pg, tmp: Path, embedder) -> Fleet:
     reader, rpw = f"reader_{tag}", secrets.token_urlsafe(10)
     add_reader(owner, reader, rpw)
     boxes = demo_boxes()
-    for rid, views, t0 in (("robot1", ROBOT1_VIEWS, 0.0), ("robot2", ROBOT2_VIEWS, 5.0)):
+    for rid, views, t0 in (("robot1", ROBOT1_VIEWS, 1.0), ("robot2", ROBOT2_VIEWS, 5.0)):
         cfg = MemoryConfig(fleet=FleetConfig(url=urls[rid], robot_id=rid))
         with Memory.open(stores[rid], cfg, embedder=embedder) as mem:
             mem.set_places(PLACES)
@@ -101,8 +102,8 @@ def test_where_is_names_the_robot_that_saw_it_last_and_when(eng):
     assert a.status == "answered", a.text
     it = a.best
     assert it.label == "red mug" and it.place == "kitchen" and it.status == "present"
-    assert it.stamp == 7.0 and it.extra["seen_by"] == "robot2"  # robot2's look at the table is the newest
-    assert "robot2" in a.text[0] and "t=7.0s" in a.text[0]
+    assert it.stamp == T_ABSENT and it.extra["seen_by"] == "robot2"  # robot2's last look at the table is the newest
+    assert "robot2" in a.text[0] and "t=20.0s" in a.text[0]
     assert any(e.kind == "sighting" and e.robot == "robot2" for e in a.evidence)
 
 
@@ -122,11 +123,13 @@ def test_one_red_mug_in_the_fleet_though_two_robots_saw_it(eng, fleet):
 
 
 def test_where_at_answers_from_the_robot_that_saw_it_then(eng):
-    a = eng.where_at("red mug", 1.5)  # only robot1 had seen it by then
+    a = eng.where_at("red mug", 2.5)  # only robot1 had seen it by then
     assert a.status == "answered", a.text
-    assert a.best.stamp == 1.0 and "robot1" in a.text[0]
-    before = eng.where_at("white mug", 1.0)  # robot2 first saw the shelf at t=5
-    assert before.status == "unknown"
+    assert a.best.stamp == 2.0 and a.best.status == "believed" and "by robot1" in a.text[0]
+    at7 = eng.where_at("red mug", 7.0)
+    assert at7.text[0].endswith("seen by robot2") and {e.robot for e in at7.evidence} == {"robot2"}
+    before = eng.where_at("red mug", 0.5)  # before any robot's first frame
+    assert before.status == "unknown" and "not yet seen" in before.text[0]
 
 
 def test_an_absence_seen_by_another_robot_is_the_fleet_belief(eng):
@@ -138,16 +141,22 @@ def test_an_absence_seen_by_another_robot_is_the_fleet_belief(eng):
     assert now.status == "unknown"  # known, but observed gone: no place to send a robot
 
 
-def test_count_and_changes_fleet_wide(eng):
+def test_count_and_changes_fleet_wide(eng, fleet):
     n = eng.count("mug")
     labels = sorted(i.label for i in n.items)
     assert labels == ["red mug", "white mug"] and n.count == 2, n.text
     ch = eng.changes(10.0, T_ABSENT)
     gone = [i for i in ch.items if i.status == "disappeared"]
     assert [i.label for i in gone] == ["book"] and gone[0].extra["seen_by"] == "robot2", ch.text
-    first = eng.changes(-1000.0)  # everything since before the first frame: each object appeared once
-    appeared = {i.label: i for i in first.items if i.status == "appeared"}
-    assert appeared["red mug"].extra["seen_by"] == "robot1" and appeared["white mug"].extra["seen_by"] == "robot2"
+    first = eng.changes(0.0)  # since before the first frame: each object appeared, first seen by some robot
+    appeared = {i.object_id: i.extra["seen_by"] for i in first.items if i.status == "appeared"}
+    with psycopg.connect(fleet.owner_url) as c:
+        rows = c.execute(
+            "SELECT DISTINCT ON (fleet_id) fleet_id, robot_id FROM robomem_fleet.fleet_history"
+            " WHERE kind = 'seen' ORDER BY fleet_id, stamp"
+        ).fetchall()
+    assert appeared == dict(rows) and len(appeared) >= 5
+    assert {i.label: i.extra["seen_by"] for i in first.items}["red mug"] == "robot1"
 
 
 def test_a_name_no_robot_saw_abstains(eng):
