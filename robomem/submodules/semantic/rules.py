@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from robomem.submodules.base import Changes
-from robomem.submodules.semantic.records import MAX_SUPPORT_ROWS, Fact
+from robomem.submodules.semantic.records import MAX_SUPPORT_ROWS, Fact, sentence
 from robomem.submodules.semantic.state import SemanticState, _Plan
 
 
@@ -182,6 +182,7 @@ class FactRules(SemanticState):
     def _commit_plan(self, plan: _Plan, ch: Changes, frames: int = 0) -> None:
         def apply() -> None:
             with self._lock:
+                added: list[Fact] = []
                 for fid, f in plan.open.items():
                     old = self._open.pop(fid, None)
                     if old is not None:
@@ -189,6 +190,8 @@ class FactRules(SemanticState):
                     if f is not None:
                         self._open[fid] = f
                         self._by_sp[(f.subject, f.predicate)].add(fid)
+                        if old is None:
+                            added.append(f)
                 self._entities.update(plan.names)
                 self.last_ops = list(plan.ops)
                 self._newest = max(self._newest, plan.newest)
@@ -197,5 +200,10 @@ class FactRules(SemanticState):
                     self._frames_since_consolidation = 0
                 else:
                     self._frames_since_consolidation += frames
+            if added:  # what a query's search will embed: made in the background now, not inside that query
+                named = [self._named(f) for f in added]
+                self.ctx.embedder.prefetch(
+                    [sentence(f) for f in named] + [f.subject_label for f in named] + [f.object_label for f in named]
+                )
 
         ch.then(apply)
