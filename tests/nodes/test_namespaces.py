@@ -69,18 +69,21 @@ def test_two_namespaced_memory_nodes_answer_only_about_their_own_robot(tmp_path)
     logs: dict[str, Path] = {}
     for ns in HIDDEN:
         logs[ns] = tmp_path / f"{ns}.log"
-        cmd = [sys.executable, "-m", "robomem.cli.main", "ros", "--namespace", ns, "--only", "memory"]
+        # the whole graph (memory + planner) per robot; the camera frame is each image's own
+        # (robotN/camera_color_optical_frame): nothing per robot but the namespace and the store
+        cmd = [sys.executable, "-m", "robomem.cli.main", "ros", "--namespace", ns]
         cmd += ["--store", str(tmp_path / f"{ns}_store"), "--ros-args"]
         # reliable QoS and a deep queue: the test checks what memory builds, not DDS on a loaded 2-core box
-        for p in (f"frames.camera_frame:={ns}/camera_color_optical_frame", "node.sensor_qos:=reliable"):
-            cmd += ["-p", p]
-        cmd += ["-p", "node.tf_wait:=5.0", "-p", "node.update_queue:=64"]
+        cmd += ["-p", "node.sensor_qos:=reliable", "-p", "node.update_queue:=64"]
         procs[ns] = subprocess.Popen(
             cmd, env=env, stdout=logs[ns].open("w"), stderr=subprocess.STDOUT, cwd=tmp_path, start_new_session=True
         )
     try:
         t0 = time.monotonic()
-        while not all("memory node ready" in logs[ns].read_text(errors="replace") for ns in HIDDEN):
+        while not all(
+            "memory node ready" in (text := logs[ns].read_text(errors="replace")) and "planner node ready" in text
+            for ns in HIDDEN
+        ):
             for ns, p in procs.items():
                 assert p.poll() is None, logs[ns].read_text(errors="replace")[-3000:]
             assert time.monotonic() - t0 < 120, {ns: logs[ns].read_text(errors="replace")[-1500:] for ns in HIDDEN}
@@ -168,7 +171,10 @@ def stream(ns: str, n: int = 10) -> int:
         im.data = np.ascontiguousarray(arr).tobytes()
         return im
 
-    time.sleep(2.0)  # discovery
+    t0 = time.monotonic()  # discovery: this robot's memory node subscribed to every stream
+    while any(p.get_subscription_count() < 1 for p in pubs.values()) and time.monotonic() - t0 < 60:
+        time.sleep(0.1)
+    time.sleep(0.5)
     tf_static.publish(TFMessage(transforms=[transform(base, optical, t_base_opt, node.get_clock().now().to_msg())]))
     target = (2.3, -0.3, 0.7)
     for i in range(n):
