@@ -57,6 +57,8 @@ DDL = (
         status_since double precision, status_robot text)""",
     f"CREATE INDEX IF NOT EXISTS fleet_objects_label ON {SCHEMA}.fleet_objects(label)",
     f"CREATE INDEX IF NOT EXISTS fleet_objects_xy ON {SCHEMA}.fleet_objects(cx, cy)",
+    # the fleet view finds a name's candidates with `label = ANY(..) OR labels ?| ..` (robomem/fleet/view.py)
+    f"CREATE INDEX IF NOT EXISTS fleet_objects_labels ON {SCHEMA}.fleet_objects USING gin (labels)",
     f"""CREATE TABLE IF NOT EXISTS {SCHEMA}.robot_objects(
         robot_id text NOT NULL REFERENCES {SCHEMA}.robots, local_id bigint NOT NULL,
         fleet_id bigint REFERENCES {SCHEMA}.fleet_objects, label text NOT NULL, labels jsonb NOT NULL,
@@ -78,6 +80,7 @@ DDL = (
         cx double precision, cy double precision, cz double precision, place text,
         PRIMARY KEY(robot_id, seq, fleet_id, kind))""",
     f"CREATE INDEX IF NOT EXISTS fleet_history_object ON {SCHEMA}.fleet_history(fleet_id, stamp)",
+    f"CREATE INDEX IF NOT EXISTS fleet_history_stamp ON {SCHEMA}.fleet_history(stamp)",  # changes between t1, t2
     # the robot id a role may write as (policies pass current_user: inside a SECURITY DEFINER function
     # current_user is the owner); SECURITY DEFINER so it reads robots without recursing into robots' policy
     f"""CREATE OR REPLACE FUNCTION {SCHEMA}.robot_of(role_name name) RETURNS text LANGUAGE sql STABLE
