@@ -79,24 +79,15 @@ class MemoryQA:
     """The eval's questions, answered by the one question engine (:mod:`robomem.qa`): its label rule,
     presence rule and abstention.  ``None`` means the memory abstains ("I have not seen that")."""
 
-    def __init__(self, memory: Memory, min_share: float = 0.25) -> None:
+    def __init__(self, memory: Memory) -> None:
         from robomem.qa.engine import QuestionEngine
 
         self.memory = memory
-        self.min_share = float(min_share)
         self.engine = QuestionEngine(memory)
 
     def match(self, label: str) -> list[ObjectRecord]:
-        from robomem.qa.labels import match_label
-
-        ms = match_label(label, self.memory.spatial.objects(), self.memory.embedder, min_share=self.min_share)
-        return [o for m in ms if (o := self.memory.spatial.get(m.object_id)) is not None]
-
-    def match_category(self, noun: str) -> list[ObjectRecord]:
-        return [o for o in self.memory.spatial.objects() if head(o.label) == noun]
-
-    def is_present(self, o: ObjectRecord) -> bool:
-        return self.engine.is_present(o.object_id)
+        """The objects the engine's label rule says ``label`` names, best first."""
+        return [o for m in self.engine.match(label) if (o := self.memory.spatial.get(m.object_id)) is not None]
 
     def where_now(self, label: str) -> dict[str, Any] | None:
         """The place of the most recently seen instance that was not observed absent since; None = abstain."""
@@ -136,17 +127,17 @@ class MemoryQA:
         return max(times) if times else None
 
     def changed_in(self, room: str, since: float, until: float) -> set[str]:
-        out: set[str] = set()
-        for c in self.memory.temporal.changes(since, until):
-            if room in (c.place_before, c.place_after):
-                o = self.memory.spatial.get(c.object_id)
-                if o is not None:
-                    out.add(o.label)
-        return out
+        """The labels of what the engine's ``changes`` verb lists for the room between the two times."""
+        a = self.engine.changes(since, until, place=room)
+        # an object merged away since has no record of its own (the engine names it "object"): not an answer
+        return {i.label for i in a.items if i.label and self.memory.spatial.get(i.object_id) is not None}
 
     def count(self, label: str | None = None, category: str | None = None) -> int:
-        objs = self.match(label) if label is not None else self.match_category(category or "")
-        return sum(1 for o in objs if self.is_present(o))
+        """The engine's ``count`` verb: for a label ("red mug") or a category asked as people ask it ("mugs")."""
+        if label is None and not category:
+            raise ValueError("MemoryQA.count: give a label or a category")
+        a = self.engine.count(label if label is not None else plural(category or ""))
+        return 0 if a.abstained or a.count is None else int(a.count)
 
 
 # -- the scenario ----------------------------------------------------------------------------

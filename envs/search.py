@@ -9,8 +9,9 @@ nearest first).  When the loop critic asks for a re-plan, or a candidate is give
 is rebuilt, so the next candidate comes from what memory knows *now*.
 
 With ``record=memory`` each search is one episode in episodic memory (``begin_episode``, one step
-per candidate tried, ``end_episode`` with :func:`~robomem.planning.search.found_outcome`), which
-the planner reads back as evidence for the next search of the same thing.
+per candidate tried, ``end_episode`` with the typed ``target`` and ``found_in`` and a readable
+:func:`~robomem.planning.search.found_outcome`), which the planner reads back as evidence for the
+next search of the same thing.
 """
 
 from __future__ import annotations
@@ -253,4 +254,6 @@ def _record(memory: Memory, nav: SearchNavigator, res: SearchResult, tried: list
             stamp=stamp,
         )
     outcome = found_outcome(res.label, res.room) if res.success else f"failure: {res.status}: {res.reason}"
-    memory.end_episode(outcome, stamp=stamp, success=res.success)
+    memory.end_episode(
+        outcome, stamp=stamp, success=res.success, target=res.label, found_in=res.room if res.success else None
+    )

@@ -432,12 +432,20 @@ class Memory:
             return episode_id
 
     def end_episode(
-        self, outcome: str, stamp: float | None = None, robot_id: str = "robot", success: bool | None = None
+        self,
+        outcome: str,
+        stamp: float | None = None,
+        robot_id: str = "robot",
+        success: bool | None = None,
+        target: str | None = None,
+        found_in: str | None = None,
     ) -> int:
-        """End the open explicit episode with an outcome ("success", "failed: drawer stuck"); returns its id."""
+        """End the open explicit episode with an outcome ("success", "failed: drawer stuck"); returns its id.
+        A search episode also says what it looked for (``target``, a label) and the place it found it in
+        (``found_in``): typed fields the planner reads back ("last time it was in the bedroom")."""
         with self._lock:
             self._check_open()
-            episode_id, ch = self.episodic.end(outcome, stamp, robot_id, success)
+            episode_id, ch = self.episodic.end(outcome, stamp, robot_id, success, target, found_in)
             self._commit([ch])
             return episode_id
 

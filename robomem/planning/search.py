@@ -6,7 +6,8 @@ node get the same search:
 
 1. **Places memory has evidence for** (:func:`place_evidence`), best first: ``usually_in`` facts
    for the target object and its class, and past search episodes that found the target there
-   ("last time I looked for it, it was in the bedroom", :func:`found_outcome`).  A place is
+   ("last time I looked for it, it was in the bedroom": the episodes' typed ``target`` and
+   ``found_in`` fields, written by the search runner).  A place is
    *ruled out* where the target was observed absent (and not seen there since); a ruled-out
    place gets no evidence proposal.  Among places with evidence the score is raised for a place
    not observed since the target was last seen (it may have gone there unseen) and ordered by
@@ -102,24 +103,14 @@ def tour_order(stops: Sequence[tuple[str, XY]], start: XY, distance: Distance | 
 
 
 def found_outcome(label: str, place: str | None) -> str:
-    """The outcome text a search runner records for a successful search (parsed by :func:`found_place`)."""
+    """The outcome text a search runner records for a successful search, for people to read (the planner reads
+    the episode's typed ``target`` / ``found_in`` instead)."""
     return f"success: found {label} in the {place}" if place else f"success: found {label}"
 
 
 _USUALLY = re.compile(
     r"^(?P<subject>.+?)\s*(?:\||\s)\s*usually[ _]in\s*(?:\||\s)\s*(?:the\s+)?(?P<place>.+?)\s*$", re.I
 )
-_FOUND = re.compile(r"found (?P<label>.+?) in the (?P<place>.+?)\s*$", re.I)
-
-
-def found_place(outcome: str | None, label: str) -> str | None:
-    """The place a recorded outcome says ``label`` was found in, else None."""
-    if not outcome:
-        return None
-    m = _FOUND.search(outcome)
-    if m is None or m.group("label").strip().lower() != label.strip().lower():
-        return None
-    return m.group("place").strip()
 
 
 @dataclass(frozen=True)
@@ -317,16 +308,15 @@ def _ruled_out(memory: Memory, ids: list[int]) -> dict[str, str]:
 
 
 def _episode_places(memory: Memory, label: str, now: float) -> dict[str, tuple[float, str, tuple[str, ...]]]:
-    """Place -> (weight, reason, evidence) from past successful searches for ``label``."""
-    try:
-        hits = memory.episodic.similar(f"find the {label}", k=10, outcome="success")
-    except ValueError:
-        return {}
+    """Place -> (weight, reason, evidence) from past successful searches for ``label`` (episodes whose typed
+    ``target`` is the label and ``found_in`` a known place), each weighted by its age."""
+    want = label.strip().lower()
     out: dict[str, tuple[float, str, tuple[str, ...]]] = {}
-    for h in hits:
-        e = h.episode
-        place = found_place(e.outcome, label)
-        if place is None or memory.places.get(place) is None:
+    for e in memory.episodic.episodes(kind="task"):
+        place = e.found_in
+        if not e.success or e.target is None or e.target.strip().lower() != want or place is None:
+            continue
+        if memory.places.get(place) is None:
             continue
         age = max(0.0, now - e.t_end)
         w = EPISODE_WEIGHT * 0.5 ** (age / EPISODE_HALF_LIFE_S)

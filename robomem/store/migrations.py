@@ -15,6 +15,7 @@ from robomem.store.outbox import SCHEMA as OUTBOX_SCHEMA
 
 _SUPERSEDED = re.compile(r"superseded by fact #(\d+)")
 _OBJECT_REF = re.compile(r"#(\d+)")
+_FOUND = re.compile(r"found (?P<label>.+?) in the (?P<place>.+?)\s*$", re.I)  # version 4 search outcomes
 
 
 def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
@@ -57,3 +58,22 @@ def migrate_3_to_4(conn: sqlite3.Connection) -> None:
     memory.  A store from before it has nothing to send: its history is not replayed into a fleet."""
     for ddl in OUTBOX_SCHEMA:
         conn.execute(ddl)
+
+
+def migrate_4_to_5(conn: sqlite3.Connection) -> None:
+    """Version 5 types what a search episode looked for and where it found it: ``episodes.target`` (the label
+    searched for) and ``episodes.found_in`` (the place it was found).  Version 4 had them only in the outcome
+    text ("success: found blue book in the bedroom"), parsed here once."""
+    eps = _columns(conn, "episodes")
+    if not eps or "found_in" in eps:
+        return
+    conn.execute("ALTER TABLE episodes ADD COLUMN target TEXT")
+    conn.execute("ALTER TABLE episodes ADD COLUMN found_in TEXT")
+    rows = conn.execute("SELECT id, outcome FROM episodes WHERE outcome LIKE '%found % in the %'").fetchall()
+    for eid, outcome in rows:
+        m = _FOUND.search(outcome or "")
+        if m:
+            conn.execute(
+                "UPDATE episodes SET target=?, found_in=? WHERE id=?",
+                (m.group("label").strip(), m.group("place").strip(), eid),
+            )

@@ -357,9 +357,14 @@ def test_a_past_search_that_found_it_sends_the_next_search_there(mem):
     t = tour(mem, gone, t + 10, VIEW_A[:1])  # the mug is gone from the kitchen table
     mem.begin_episode("find the red mug", stamp=t)
     mem.add_step("looked around", "go to explore living room", "found red mug in the living room", True, stamp=t + 1)
-    mem.end_episode(found_outcome("red mug", "living room"), stamp=t + 2, success=True)
+    mem.end_episode(
+        found_outcome("red mug", "living room"), stamp=t + 2, success=True, target="red mug", found_in="living room"
+    )
     mem.begin_episode("find the book", stamp=t + 3)
-    mem.end_episode(found_outcome("book", "hall"), stamp=t + 4, success=True)
+    mem.end_episode(found_outcome("book", "hall"), stamp=t + 4, success=True, target="book", found_in="hall")
+    # an outcome text alone is for people: without the typed fields it is no evidence
+    mem.begin_episode("find the red mug", stamp=t + 4.5)
+    mem.end_episode(found_outcome("red mug", "hall"), stamp=t + 4.6, success=True)
     ctx = Planner(mem).context(Goal(label="red mug"), RobotState((0, 0, 0), 0.0, t + 5))
     first = ctx.proposals[0]
     assert first.kind == "place" and first.place == "living room", ctx.text()

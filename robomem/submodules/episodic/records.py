@@ -134,6 +134,8 @@ class Episode:
     n_frames: int
     cut_reason: str  # why it began: "begin", "start", "goal", "surprise", "place", "gap"
     retrieved: int = 0
+    target: str | None = None  # what a search episode looked for (a label), typed: never parsed from the outcome
+    found_in: str | None = None  # the place a search episode found its target in
 
     @property
     def text(self) -> str:
@@ -157,6 +159,8 @@ class Episode:
             "n_steps": self.n_steps,
             "n_frames": self.n_frames,
             "cut_reason": self.cut_reason,
+            "target": self.target,
+            "found_in": self.found_in,
         }
 
 

@@ -48,7 +48,15 @@ class EpisodeWriter(EpisodicState):
         return cur
 
     def _close(
-        self, plan: _Plan, ch: Changes, robot_id: str, stamp: float, outcome: str | None, success: bool | None
+        self,
+        plan: _Plan,
+        ch: Changes,
+        robot_id: str,
+        stamp: float,
+        outcome: str | None,
+        success: bool | None,
+        target: str | None = None,
+        found_in: str | None = None,
     ) -> Episode | None:
         cur = plan.cur(robot_id)
         if cur is None:
@@ -59,7 +67,16 @@ class EpisodeWriter(EpisodicState):
             task = self._describe(ep)
         else:
             task = ep.task
-        ep = replace(ep, task=task, t_end=max(ep.t_end, stamp), is_open=False, outcome=outcome, success=success)
+        ep = replace(
+            ep,
+            task=task,
+            t_end=max(ep.t_end, stamp),
+            is_open=False,
+            outcome=outcome,
+            success=success,
+            target=target,
+            found_in=found_in,
+        )
         plan.episodes[ep.episode_id] = ep
         ch.sql(*self._episode_sql(ep))
         # The episode's embedding and its pending steps' in one batch.
@@ -183,11 +200,23 @@ class EpisodeWriter(EpisodicState):
         return new.episode_id, ch
 
     def end(
-        self, outcome: str, stamp: float | None = None, robot_id: str = "robot", success: bool | None = None
+        self,
+        outcome: str,
+        stamp: float | None = None,
+        robot_id: str = "robot",
+        success: bool | None = None,
+        target: str | None = None,
+        found_in: str | None = None,
     ) -> tuple[int, Changes]:
-        """Plan the end of the open explicit episode with an outcome text ("success", "failed: …")."""
+        """Plan the end of the open explicit episode with an outcome text ("success", "failed: …"); a search
+        episode also says what it looked for (``target``) and where it found it (``found_in``)."""
         if not isinstance(outcome, str) or not outcome.strip():
             raise ValueError(f"end_episode: outcome must be a non-empty string, got {outcome!r}")
+        for name, v in (("target", target), ("found_in", found_in)):
+            if v is not None and (not isinstance(v, str) or not v.strip() or len(v) > 256):
+                raise ValueError(
+                    f"end_episode: {name} must be a non-empty string of at most 256 chars or None, got {v!r}"
+                )
         if success is not None and not isinstance(success, bool):
             raise ValueError(f"end_episode: success must be True, False or None, got {success!r}")
         t = self._stamp(stamp, "end_episode")
@@ -200,7 +229,16 @@ class EpisodeWriter(EpisodicState):
         if t < ep.t_start:
             raise ValueError(f"end_episode: stamp {t} is before the episode began ({ep.t_start})")
         ok = infer_success(outcome) if success is None else success
-        closed = self._close(plan, ch, robot_id, t, outcome.strip(), ok)
+        closed = self._close(
+            plan,
+            ch,
+            robot_id,
+            t,
+            outcome.strip(),
+            ok,
+            None if target is None else target.strip(),
+            None if found_in is None else found_in.strip(),
+        )
         if closed is None:  # cannot happen: cur was checked above
             raise RuntimeError(f"end_episode: robot {robot_id!r} lost its open episode while ending it")
         plan.newest = max(plan.newest, t)

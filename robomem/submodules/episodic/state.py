@@ -24,7 +24,7 @@ class EpisodicState(Submodule):
             t_start REAL NOT NULL, t_end REAL NOT NULL, open INTEGER NOT NULL DEFAULT 1,
             outcome TEXT, success INTEGER, places TEXT NOT NULL DEFAULT '[]', object_ids TEXT NOT NULL DEFAULT '[]',
             n_steps INTEGER NOT NULL DEFAULT 0, n_frames INTEGER NOT NULL DEFAULT 0, cut_reason TEXT NOT NULL,
-            embedding BLOB, retrieved INTEGER NOT NULL DEFAULT 0)""",
+            embedding BLOB, retrieved INTEGER NOT NULL DEFAULT 0, target TEXT, found_in TEXT)""",
         "CREATE INDEX IF NOT EXISTS episodes_t ON episodes(t_start)",
         """CREATE TABLE IF NOT EXISTS steps(
             id INTEGER PRIMARY KEY, episode_id INTEGER NOT NULL REFERENCES episodes(id) ON DELETE CASCADE,
@@ -53,7 +53,7 @@ class EpisodicState(Submodule):
         conn = self.store.read()
         for row in conn.execute(
             "SELECT id, task, kind, robot_id, t_start, t_end, open, outcome, success, places, object_ids, n_steps,"
-            " n_frames, cut_reason, embedding, retrieved FROM episodes"
+            " n_frames, cut_reason, embedding, retrieved, target, found_in FROM episodes"
         ):
             ep = Episode(
                 episode_id=row[0],
@@ -71,6 +71,8 @@ class EpisodicState(Submodule):
                 n_frames=row[12],
                 cut_reason=row[13],
                 retrieved=row[15],
+                target=row[16],
+                found_in=row[17],
             )
             self._episodes[ep.episode_id] = ep
             if row[14] is not None:
@@ -125,7 +127,7 @@ class EpisodicState(Submodule):
     def _episode_sql(ep: Episode) -> tuple[str, tuple[Any, ...]]:
         return (
             "UPDATE episodes SET task=?, t_end=?, open=?, outcome=?, success=?, places=?, object_ids=?, n_steps=?,"
-            " n_frames=? WHERE id=?",
+            " n_frames=?, target=?, found_in=? WHERE id=?",
             (
                 ep.task,
                 ep.t_end,
@@ -136,6 +138,8 @@ class EpisodicState(Submodule):
                 json.dumps(list(ep.object_ids)),
                 ep.n_steps,
                 ep.n_frames,
+                ep.target,
+                ep.found_in,
                 ep.episode_id,
             ),
         )
