@@ -171,41 +171,48 @@ def test_memory_and_planner_nodes_end_to_end(tmp_path, ros_env):
     assert ctx2["results"][0]["position"] == pytest.approx(target, abs=1e-6)
 
 
-def test_robomem_ros_starts_both_nodes_and_stops_them_cleanly(tmp_path, ros_env):
-    """`robomem ros` (the launch_ros stand-in) starts memory and planner with the params file; one
-    SIGINT to it stops both nodes with exit code 0 and the store is closed cleanly."""
+def test_robomem_ros_runs_the_node_graph_and_stops_it_cleanly(tmp_path, ros_env):
+    """`robomem ros` (the launch_ros stand-in: the launch file's node graph) starts memory and planner
+    with the config; frames streamed over DDS build memory, a goal sent to the planner comes back as a
+    goal pose next to the object, the Query service answers; one SIGINT to it stops both nodes with
+    exit code 0 and the store is closed cleanly."""
     log = tmp_path / "ros.log"
-    p = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "robomem.cli.main",
-            "ros",
-            "--config",
-            str(ROOT / "config" / "robomem.yaml"),
-            "--store",
-            str(tmp_path / "store"),
-        ],
-        env=ros_env,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        cwd=ROOT,
-    )
+    cmd = [sys.executable, "-m", "robomem.cli.main", "ros", "--config", str(ROOT / "config" / "robomem.yaml")]
+    cmd += ["--store", str(tmp_path / "store"), "--ros-args"]
+    # as in test_memory_and_planner_nodes_end_to_end: reliable sensor QoS and a deep update queue on a loaded box
+    cmd += ["-p", "node.sensor_qos:=reliable", "-p", "node.update_queue:=64"]
+    p = subprocess.Popen(cmd, env=ros_env, stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=ROOT)
     try:
         t0 = time.monotonic()
-        while time.monotonic() - t0 < 90:
+        while time.monotonic() - t0 < 120:
             text = log.read_text(errors="replace")
             if "memory node ready" in text and "planner node ready" in text:
                 break
+            assert p.poll() is None, text[-3000:]
             time.sleep(0.2)
         else:
             raise AssertionError(log.read_text(errors="replace")[-3000:])
+        events = run_driver(["stream", "10", "--reliable"], ros_env)
+        assert {"event": "frames_sent", "n": 10} in events
+        time.sleep(2.0)  # let the update queue drain
+        probe = run_driver(["probe", "red mug"], ros_env)
+        assert p.poll() is None, log.read_text(errors="replace")[-3000:]
         p.send_signal(signal.SIGINT)
         assert p.wait(timeout=60) == 0, log.read_text()[-3000:]
     finally:
         if p.poll() is None:
             p.kill()
     text = log.read_text()
+    by: dict[str, list[dict]] = {}
+    for e in probe:
+        by.setdefault(e["event"], []).append(e)
+    assert "goal_pose" in by, text[-3000:]  # the planner node asked the memory node and published a pose
+    gp = by["goal_pose"][0]
+    assert gp["frame"] == "map" and abs(gp["x"] - 1.8) < 2.5 and abs(gp["y"] - 0.1) < 2.5, gp
+    locate = next(q for q in by["query"] if q["mode"] == "locate" and q["goal"] == "red mug")
+    target = json.loads(locate["json"])["results"][0]
+    assert locate["ok"] and target["label"] == "red mug", locate
+    assert abs(target["position"][0] - 1.8) < 0.15 and abs(target["position"][1] - 0.1) < 0.15, target
     assert "memory node exited with 0" in text and "planner node exited with 0" in text, text[-2000:]
     assert "Traceback" not in text, text[-3000:]
     wal = tmp_path / "store" / "memory.db-wal"
