@@ -62,8 +62,11 @@ def _open_store(store: Path, keep: bool) -> Memory:
     return Memory.open(store)
 
 
-def _tour(sim: HouseholdSim, mem: Memory, quick: bool, say: Any) -> tuple[dict[int, int], int, list[Any]]:
-    """Day 1: every room; returns (instance id -> frames it was visible in, frames, trajectory)."""
+def _tour(
+    sim: HouseholdSim, mem: Memory, quick: bool, say: Any, feed: Any = None
+) -> tuple[dict[int, int], int, list[Any]]:
+    """Day 1: every room; returns (instance id -> frames it was visible in, frames, trajectory).  ``feed``
+    (household.realism.RealismFeed) puts the perception-noise model between the simulator and memory."""
     object_ids = set(sim.object_ids.values())
     seen: dict[int, int] = {}
     n_frames = 0
@@ -76,7 +79,10 @@ def _tour(sim: HouseholdSim, mem: Memory, quick: bool, say: Any) -> tuple[dict[i
             for iid in visible_instances(f, MIN_PIXELS):
                 if iid in object_ids:
                     seen[iid] = seen.get(iid, 0) + 1
-            mem.update(to_observation(f))
+            if feed is None:
+                mem.update(to_observation(f))
+            else:
+                feed.update(mem, f)
             traj.append((f.stamp, f.agent.x, f.agent.y, 1.2))
         n_frames += len(frames)
         say(
@@ -159,6 +165,7 @@ def run_demo(
     width: int = 320,
     height: int = 240,
     say: Any = _say,
+    realism: str = "clean",
 ) -> dict[str, Any]:
     t_begin = time.perf_counter()
     store, report = Path(store), Path(report)
@@ -176,7 +183,12 @@ def run_demo(
             sim.time = sim.day * DAY + MORNING
             say(f"      kept store ends at t={mem.newest_stamp:.0f}s: this run starts on day {sim.day}")
         say("[2/5] day 1: touring the house and building memory")
-        seen, n_frames, traj = _tour(sim, mem, quick, say)
+        from .household.realism import RealismFeed
+
+        feed = RealismFeed(realism, seed)
+        if realism != "clean":
+            say(f"      perception: realism {realism} (envs/household/noise.py) between the simulator and memory")
+        seen, n_frames, traj = _tour(sim, mem, quick, say, feed)
         day1_end = sim.time
         changes = sim.next_day()
         say(f"[3/5] night: the simulator made {len(changes)} changes (ground truth)")
@@ -200,6 +212,8 @@ def run_demo(
             "height": height,
             "store": str(store),
             "quick": quick,
+            "realism": realism,
+            "perception": feed.false_objects(mem),
             "max_steps": max_steps,
             "tour": {"rooms": list(VIEWPOINTS), "frames": n_frames, "end": day1_end},
             "memory": {"objects": len(mem.objects()), "stats": mem.stats()},
@@ -249,11 +263,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--width", type=PIXELS, default=320)
     parser.add_argument("--height", type=PIXELS, default=240)
+    parser.add_argument(
+        "--realism",
+        choices=("clean", "robot", "hard"),
+        default="clean",
+        help="perception noise on the day-1 tour that builds memory (envs/household/noise.py; default clean)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        run_demo(args.store, args.report, args.seed, args.keep, args.quick, args.max_steps, args.width, args.height)
+        run_demo(
+            args.store,
+            args.report,
+            args.seed,
+            args.keep,
+            args.quick,
+            args.max_steps,
+            args.width,
+            args.height,
+            realism=getattr(args, "realism", "clean"),
+        )
     except (ValueError, RuntimeError) as exc:
         print(f"robomem demo: {exc}", file=sys.stderr)
         return 1
