@@ -21,6 +21,7 @@ may SELECT the schema can ask.  Errors name the server and database, never a pas
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -213,6 +214,37 @@ class FleetSpatial:
         self._fresh()
         return self._with_labels(similar)
 
+    def search(self, query: Query, now: float) -> list[Entry]:
+        """Object entries for a text (labels scored by retrieval's text relevance >= 0.5), then recency."""
+        if not query.text and not query.label:
+            return []
+        tops = self.vocabulary()
+        if not tops:
+            return []
+        text = query.label or query.text or ""
+        rel = dict(zip(tops, (float(v) for v in text_relevance(self.view.embedder, text, tops)), strict=True))
+        wanted = [lab for lab, v in rel.items() if v >= 0.5]
+        tau = self.view.config.retrieval.recency_tau
+        entries = []
+        for o in self._with_labels(wanted):
+            robot = self.extra.get(o.object_id, (None, None, None))[0]
+            where = f" in the {o.place}" if o.place else ""
+            entries.append(
+                Entry(
+                    f"object:{o.object_id}",
+                    "object",
+                    "spatial",
+                    f"{o.label} #{o.object_id}{where}, last seen t={o.last_seen:.1f}s by {robot or '?'}",
+                    o.last_seen,
+                    o.centroid,
+                    o.place,
+                    (o.object_id,),
+                    parts={"relevance": rel.get(o.label, 0.0), "recency": recency(o.last_seen, now, tau)},
+                    data={"label": o.label, "robot": robot, "status": o.status},
+                )
+            )
+        return merge(entries, self.view.config.retrieval, query.k)
+
     def get(self, object_id: int) -> ObjectRecord | None:
         oid = int(object_id)
         if oid not in self._cache:
@@ -361,10 +393,20 @@ class FleetTemporal:
 
 
 class FleetPlaces:
-    """Place names the fleet knows (those of its objects and of the robots' frames)."""
+    """Place names the fleet knows (those on its objects and its evidence); no place geometry.
+
+    The rooms' boxes stay in each robot's store, so to the planner the fleet has no places (``len`` is 0,
+    ``get`` is None): it proposes the remembered objects and then explores, and never ranks rooms it cannot
+    draw."""
 
     def __init__(self, db: _Conn) -> None:
         self.db = db
+
+    def __len__(self) -> int:
+        return 0
+
+    def get(self, name: str) -> None:
+        return None
 
     def names(self) -> list[str]:
         rows = self.db.rows(
@@ -393,6 +435,19 @@ class NoFacts:
     def where_is(self, object_id: int, *args: Any, **kwargs: Any) -> None:
         return None
 
+    def search(self, query: Query, now: float) -> list[Entry]:
+        return []
+
+
+class NoEpisodes:
+    """The fleet holds no episodes (they stay in each robot's store)."""
+
+    def episodes(self, *args: Any, **kwargs: Any) -> list[Any]:
+        return []
+
+    def search(self, query: Query, now: float) -> list[Entry]:
+        return []
+
 
 class FleetMemory:
     """Read-only fleet memory for the question engine: ``QuestionEngine(FleetMemory.open(url))``."""
@@ -408,6 +463,7 @@ class FleetMemory:
         self.places = FleetPlaces(db)
         self.frames = FleetFrames()
         self.semantic = NoFacts()
+        self.episodic = NoEpisodes()
         self._closed = False
 
     @classmethod
@@ -453,38 +509,16 @@ class FleetMemory:
     def objects(self) -> list[ObjectRecord]:
         return self.spatial.objects()
 
+    def reading(self) -> contextlib.AbstractContextManager[None]:
+        """What a Memory's read lock gives the planner; each fleet query reads its own snapshot."""
+        return contextlib.nullcontext()
+
     def retrieve(self, query: Query | str) -> list[Entry]:
         """Fleet objects whose label the text names (relevance, recency): questions that fit no verb."""
         q = Query(text=query) if isinstance(query, str) else query
         if not isinstance(q, Query):
             raise ValueError(f"retrieve: expected a Query or a string, got {type(query).__name__}")
-        if not q.text:
-            return []
-        tops = self.spatial.vocabulary()
-        if not tops:
-            return []
-        rel = dict(zip(tops, (float(v) for v in text_relevance(self.embedder, q.text, tops)), strict=True))
-        wanted = [lab for lab, v in rel.items() if v >= 0.5]
-        now = q.time if q.time is not None else self.newest_stamp
-        entries = []
-        for o in self.spatial._with_labels(wanted):
-            robot = self.spatial.extra.get(o.object_id, (None, None, None))[0]
-            where = f" in the {o.place}" if o.place else ""
-            entries.append(
-                Entry(
-                    f"object:{o.object_id}",
-                    "object",
-                    "fleet",
-                    f"{o.label} #{o.object_id}{where}, last seen by {robot or '?'}",
-                    o.last_seen,
-                    o.centroid,
-                    o.place,
-                    (o.object_id,),
-                    parts={"relevance": rel.get(o.label, 0.0), "recency": recency(o.last_seen, now, 3600.0)},
-                    data={"robot": robot, "status": o.status},
-                )
-            )
-        return merge(entries, self.config.retrieval, q.k)
+        return self.spatial.search(q, q.time if q.time is not None else self.newest_stamp)
 
     def close(self) -> None:
         if not self._closed:

@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from robomem.fleet.view import FleetMemory
 from robomem.memory import Memory
 from robomem.planning.context import Context, Goal, GoalProposal, RobotState, estimate_tokens
 from robomem.planning.search import (
@@ -91,8 +92,8 @@ class Planner:
         view_range: float | None = 3.5,
         distance: Distance | None = None,
     ) -> None:
-        if not isinstance(memory, Memory):
-            raise ValueError(f"Planner: expected a robomem Memory, got {type(memory).__name__}")
+        if not isinstance(memory, (Memory, FleetMemory)):  # the fleet: remembered objects, then explore
+            raise ValueError(f"Planner: expected a robomem Memory or FleetMemory, got {type(memory).__name__}")
         _check_budget(k, max_tokens)
         if isinstance(min_per_source, bool) or not isinstance(min_per_source, int) or min_per_source < 0:
             raise ValueError(f"Planner.min_per_source: expected a non-negative integer, got {min_per_source!r}")

@@ -218,3 +218,19 @@ def test_the_view_cannot_write(fleet, embedder):
         pytest.raises(FleetError, match="read-only"),
     ):
         fm.db.rows("UPDATE robomem_fleet.frames SET place = 'x' WHERE robot_id = 'robot1'")
+
+
+def test_the_planner_sends_a_robot_to_what_another_robot_saw(fleet, embedder):
+    """A robot that never toured the table gets the red mug's fleet position as its first goal."""
+    from robomem.planning.context import RobotState
+    from robomem.planning.planner import Planner
+
+    with FleetMemory.open(fleet.reader_url, embedder=embedder) as fm:
+        pl = Planner(fm)
+        props = pl.propose("red mug", RobotState((10.0, 5.0, 0.0), 0.0))
+        first = props[0]
+        assert first.kind == "object" and first.label == "red mug" and first.place == "kitchen", props
+        assert abs(first.target[0] - 1.8) < 0.2 and abs(first.target[1] - 0.1) < 0.2
+        assert props[-1].kind == "explore"
+        ctx = pl.context("bring me the red mug", RobotState((10.0, 5.0, 0.0), 0.0))
+        assert "by robot2" in ctx.text() and ctx.proposals[0].object_id == first.object_id
