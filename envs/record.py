@@ -229,12 +229,19 @@ def household_recording(
     height: int = 240,
     seed: int = 0,
     days: int = 1,
+    realism: str = "clean",
 ) -> Recording:  # pragma: no cover - needs MuJoCo; exercised by the household tests when present
     """A household tour: the agent visits every room (``n_frames`` frames a day) for ``days``
-    days; between days the simulator moves objects overnight (recorded as changes)."""
+    days; between days the simulator moves objects overnight (recorded as changes).
+
+    ``realism`` (robomem.envs.household.noise levels): what is published is what a robot's sensors and
+    detector would give (drifting /tf, noisy depth and masks, misses, confusions, false positives, scores,
+    camera stamps jittered against /tf, dropped camera frames); the ground-truth side file stays the truth."""
+    from robomem.envs.household.noise import PerceptionNoise
     from robomem.envs.household.sim import HouseholdSim
 
     sim = HouseholdSim(width=width, height=height, seed=seed)
+    noise = PerceptionNoise(realism, seed)
     fx, fy, cx, cy = sim.intrinsics
     k = Intrinsics(fx, fy, cx, cy, width, height)
     frames: list[RecordedFrame] = []
@@ -250,21 +257,24 @@ def household_recording(
         ti = 0
         while sum(1 for f in frames if f.stamp >= sim.time - 1e-9) < n_frames and ti < 10 * n_frames:
             f = sim.observe()
-            a = f.agent
+            pub = noise.apply(f)  # None: the camera frame is dropped (/tf still flows)
+            a = pub.frame.agent if pub is not None else f.agent  # where the robot believes it is
             b = planar_pose(a.x, a.y, a.yaw)
-            cam = Pose(np.asarray(f.pose))
+            cam = Pose(np.asarray(pub.frame.pose if pub is not None else f.pose))
             head = Pose((b.inverse() @ cam @ optical.inverse()).matrix)
             base[f.stamp], heads[f.stamp] = b, head
-            frames.append(
-                RecordedFrame(
-                    f.stamp,
-                    f.rgb,
-                    f.depth,
-                    f.instances.astype(np.int32),
-                    {int(i): InstanceInfo(lab) for i, lab in f.labels.items()},
-                    cam,
+            if pub is not None:
+                p = pub.frame
+                frames.append(
+                    RecordedFrame(
+                        f.stamp + pub.stamp_offset,
+                        p.rgb,
+                        p.depth,
+                        p.instances.astype(np.int32),
+                        {int(i): InstanceInfo(lab, float(pub.scores[i])) for i, lab in p.labels.items()},
+                        cam,
+                    )
                 )
-            )
             act = sim.next_action_towards(*targets[ti % len(targets)], tolerance=0.5)
             if act in (None, "stop"):
                 ti += 1
@@ -285,6 +295,7 @@ def household_recording(
     truth = {
         "source": "household",
         "seed": seed,
+        "realism": realism,
         "objects": [
             {
                 "instance_id": s.instance_id,
@@ -425,6 +436,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap")
     parser.add_argument("--depth-encoding", choices=("32FC1", "16UC1"), default="32FC1")
     parser.add_argument("--force", action="store_true", help="overwrite an existing bag")
+    parser.add_argument(
+        "--realism",
+        choices=("clean", "robot", "hard"),
+        default="clean",
+        help="household: perception noise in what is published (envs/household/noise.py); the truth file stays exact",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -438,7 +455,7 @@ def run(args: argparse.Namespace) -> int:
         shutil.rmtree(out) if out.is_dir() else out.unlink()
     t0 = time.perf_counter()
     if args.source == "household":
-        rec = household_recording(args.frames, args.width, args.height, args.seed, args.days)
+        rec = household_recording(args.frames, args.width, args.height, args.seed, args.days, args.realism)
     else:
         rec = synthetic_recording(args.frames, args.width, args.height, args.rate)
     write_bag(rec, out, storage=args.storage, depth_encoding=args.depth_encoding)
