@@ -13,7 +13,9 @@
   label distribution holds a literal form or a head-noun match of the name (or, failing those, a synonym
   of a fleet label) are loaded, and the one label rule (:func:`robomem.qa.labels.match_label`) decides
   among them.  A question never loads all fleet objects into Python (``objects()`` does, on request).
-- there are no keyframes, no frame indexes and no semantic facts in the fleet (empty answers).
+- there are no keyframes, no frame indexes, no place geometry, no episodes and no semantic facts in the
+  fleet (empty answers); so :class:`robomem.planning.planner.Planner` over a FleetMemory proposes the
+  remembered objects (wherever any robot saw them) and then explores.
 
 The connection is read-only (``SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY``); any role that
 may SELECT the schema can ask.  Errors name the server and database, never a password.
