@@ -275,6 +275,7 @@ LIVE_CONFIG: frozenset[str] = frozenset(
             for n in (
                 "match_threshold",
                 "min_label_similarity",
+                "association_radius",
                 "geometric_weight",
                 "semantic_weight",
                 "reid_colour_threshold",
