@@ -1,6 +1,8 @@
 """Replay speed: write a 10 Hz 640x480 synthetic bag (~10 s) and replay it into a fresh store.
 
-Prints a table and a JSON line.  Speed-up = seconds of log / seconds of wall time.
+Prints a table and a JSON line.  Speed-up = seconds of log / seconds of wall time; the split says where
+a frame's wall time goes (ms per frame: read the bag, deserialize CDR, assemble = decode + sync + TF,
+Memory.update).
 Runs: every frame (as fast as memory allows), and throttled to 2 frames per sensor second
 (``--max-frame-rate 2``: what a robot that only needs a keyframe every half second gets).
 
@@ -18,7 +20,7 @@ from pathlib import Path
 
 from robomem import Memory, MemoryConfig
 from robomem.envs.record import synthetic_recording, write_bag
-from robomem.io.replay import ReplayConfig, replay
+from robomem.io.replay import STAGES, ReplayConfig, replay
 
 
 def main() -> None:
@@ -52,17 +54,23 @@ def main() -> None:
                     "speedup": round(stats.speedup, 2),
                     "ms_per_frame": round(stats.wall_s / max(1, stats.frames) * 1e3, 1),
                     "objects": stats.objects,
+                    # ms per frame by stage (robomem.io.replay.STAGES): where a frame's wall time goes
+                    **{f"{k}_ms": round(v / max(1, stats.frames) * 1e3, 2) for k, v in stats.stage_s.items()},
                 }
             )
     print(
         f"replay benchmark: {n} frames {args.width}x{args.height} @ {args.rate:g} Hz, {args.storage} "
         f"{size / 1e6:.1f} MB (written in {t_write:.1f} s), {platform.processor() or platform.machine()}"
     )
-    print(f"{'run':<16} {'frames':>6} {'log s':>6} {'wall s':>7} {'speed-up':>9} {'ms/frame':>9} {'objects':>7}")
+    split = "  ".join(f"{k:>11}" for k in STAGES)
+    print(
+        f"{'run':<16} {'frames':>6} {'log s':>6} {'wall s':>7} {'speed-up':>9} {'ms/frame':>9} {'objects':>7}  {split}"
+    )
     for r in rows:
+        per = "  ".join(f"{r[k + '_ms']:>11}" for k in STAGES)
         print(
             f"{r['run']:<16} {r['frames']:>6} {r['log_s']:>6} {r['wall_s']:>7} {r['speedup']:>8}x "
-            f"{r['ms_per_frame']:>9} {r['objects']:>7}"
+            f"{r['ms_per_frame']:>9} {r['objects']:>7}  {per}"
         )
     print(
         json.dumps(

@@ -66,6 +66,7 @@ def live_scene() -> BoxScene:
 
 
 def run_one(n: int, args: argparse.Namespace) -> dict[str, Any]:
+    load_before = os.getloadavg()[0]
     embedder = make_embedder(args.embedder)
     scene = live_scene()
     n_views = 40
@@ -120,9 +121,17 @@ def run_one(n: int, args: argparse.Namespace) -> dict[str, Any]:
         "update": {**summary_ms(upd[warm:]), "max_ms": float(max(upd[warm:]) * 1e3)},
         "update_all": {**summary_ms(upd), "max_ms": float(max(upd) * 1e3)},
         "update_p90_ms": float(np.percentile(np.asarray(upd[warm:]) * 1e3, 90)),
-        "slowest_updates": [  # which update, and where its time went (timings_ms of UpdateResult)
-            {"update": int(i), "ms": round(upd[i] * 1e3, 1), **parts[i]} for i in np.argsort(upd)[::-1][:3].tolist()
+        "slowest_updates": [  # which update, and where its time went (timings_ms of UpdateResult; "after":
+            # what followed the commit inside update: duplicate merges, the budget pass)
+            {
+                "update": int(i),
+                "ms": round(upd[i] * 1e3, 1),
+                **parts[i],
+                "after": round(upd[i] * 1e3 - parts[i]["total"], 1),
+            }
+            for i in np.argsort(upd)[::-1][:3].tolist()
         ],
+        "load_average": [load_before, os.getloadavg()[0]],  # 1-min load at start and end: the machine is shared
         "query_first_after_update": summary_ms(first),
         "query_repeat": summary_ms(repeat),
         "rss_mb_before_open": rss_before,

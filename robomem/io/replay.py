@@ -57,6 +57,9 @@ class ReplayStats:
     wall_s: float = 0.0
     objects: int = 0
     error: str | None = None
+    # wall seconds by stage: read (the bag's records), deserialize (CDR -> message), assemble (decode images,
+    # sync, TF, build the Observation), update (Memory.update); the rest is pacing and bookkeeping
+    stage_s: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
 
     @property
     def speedup(self) -> float:
@@ -77,8 +80,11 @@ class ReplayStats:
             "speedup": round(self.speedup, 2) if math.isfinite(self.speedup) else None,
             "objects": self.objects,
             "error": self.error,
+            "stage_s": {k: round(v, 3) for k, v in self.stage_s.items()},
         }
 
+
+STAGES = ("read", "deserialize", "assemble", "update")
 
 # -- message handling -------------------------------------------------------------------------
 _ALREADY_STORED = "already in the store (resumed after the newest stored frame)"
@@ -163,14 +169,27 @@ class _Replayer:
             if bm.log_time_ns / 1e9 < due:
                 self.stats.skip("camera messages not decoded (max_frame_rate)")
                 return
+        resume = self.resume_after
+        if role in self.streams and resume is not None and bm.log_time_ns / 1e9 < resume - CLOCK_JUMP_S:
+            # logged well before the newest stored frame: its frame is stored (header stamps precede log
+            # times), so a resumed replay neither decodes nor assembles it
+            self.stats.skip(_ALREADY_STORED)
+            return
+        t0 = time.perf_counter()
         msg = self.reader.deserialize(bm)
+        t1 = time.perf_counter()
+        self.stats.stage_s["deserialize"] += t1 - t0
         where = f"topic {bm.topic} ({role}), message #{bm.index} at t={bm.log_time_ns / 1e9:.3f}s"
+        update_before = self.stats.stage_s["update"]
         try:
             self._handle(role, msg, bm, where)
         except (BagError, ReplayError):
             raise
         except ValueError as exc:
             raise ReplayError(f"{where}: {exc}") from exc
+        finally:  # what handling took beyond the memory updates it made
+            spent = time.perf_counter() - t1 - (self.stats.stage_s["update"] - update_before)
+            self.stats.stage_s["assemble"] += spent
 
     def _handle(self, role: str, msg: Any, bm: BagMessage, where: str) -> None:
         asm = self.assembler
@@ -228,7 +247,9 @@ class _Replayer:
         if period and self.last_ingested is not None and obs.stamp - self.last_ingested < period - 1e-6:
             self.stats.skip("throttled by max_frame_rate")
             return
+        t0 = time.perf_counter()
         result = self.memory.update(obs)
+        self.stats.stage_s["update"] += time.perf_counter() - t0
         self.stats.frames += 1
         self.last_ingested = obs.stamp
         self.stats.first_stamp = obs.stamp if self.stats.first_stamp is None else self.stats.first_stamp
@@ -306,8 +327,14 @@ def replay(
         # sleep through the already-stored prefix in real time
         resume = rp.resume_after if rp.resume_after is not None else -math.inf
         pace_from: tuple[int, float] | None = None  # (log time, wall time) of the first paced message
+        messages = iter(reader.messages(wanted))
         try:
-            for bm in reader.messages(wanted):
+            while True:
+                t_read = time.perf_counter()
+                bm = next(messages, None)
+                stats.stage_s["read"] += time.perf_counter() - t_read
+                if bm is None:
+                    break
                 if cfg.rate > 0 and bm.log_time_ns / 1e9 > resume:
                     if pace_from is None:
                         pace_from = (bm.log_time_ns, time.perf_counter())
