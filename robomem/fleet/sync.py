@@ -107,7 +107,8 @@ class FleetSync:
                         break
                     conn = self._connection()
                     payloads = [json.loads(r.payload) for r in rows]
-                    with conn.transaction():
+                    # pipeline mode: statements whose results are not read go out without a round trip each
+                    with conn.pipeline(), conn.transaction():
                         n, last = apply_batch(conn, self.robot_id, payloads, self.config.match_radius_m)
                     # committed in the fleet: acknowledge locally (a crash before this resends; the cursor skips)
                     self.memory.outbox.mark_sent(max(r.seq for r in rows), self.config.keep_sent)
