@@ -97,7 +97,7 @@ class OutboxWrite:
         robot_id: str,
         kind: str,
         stamp: float,
-        pose: Sequence[float] | None = None,
+        pose: Iterable[float] | None = None,
         place: str | None = None,
         touched: Iterable[int] = (),
         sightings: Sequence[dict[str, Any]] = (),
