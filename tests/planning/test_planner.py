@@ -103,7 +103,7 @@ def test_latest_location_beats_stale_one_among_distractors(mem):
 def test_near_object_is_ranked_over_the_far_one(mem):
     near, far = (1.8, 0.1), (5.2, 1.4)
     scene = BoxScene([*furniture(), mug_at(near, 0.80, 20), mug_at(far, 0.65, 21)], W, H)
-    t = tour(mem, scene, 0.0, VIEW_A[:1] + VIEW_B[:1])
+    t = tour(mem, scene, 0.0, VIEW_A + VIEW_B)  # each mug in two frames: confirmed (issue 15)
     ids = red_mug_ids(mem)
     assert len(ids) == 2
     planner = Planner(mem)
@@ -212,7 +212,7 @@ def test_the_relevant_past_failure_is_retrieved(mem):
 def test_absent_object_is_not_proposed_next_candidate_then_explore(mem):
     other = (5.2, 1.4)
     scene = BoxScene([*furniture(), mug_at(A, 0.80, 20), mug_at(other, 0.65, 21)], W, H)
-    t = tour(mem, scene, 0.0, VIEW_A[:1] + VIEW_B[:1])
+    t = tour(mem, scene, 0.0, VIEW_A + VIEW_B)  # each mug in two frames: confirmed (issue 15)
     ids = red_mug_ids(mem)
     assert len(ids) == 2
     # The mug on the kitchen table disappears; looking there again records the absence.
@@ -244,7 +244,7 @@ def test_absent_object_is_not_proposed_next_candidate_then_explore(mem):
 
 def test_usually_in_from_semantic_memory_is_the_next_candidate(mem, monkeypatch):
     scene = BoxScene([*furniture(), mug_at(A, 0.80)], W, H)
-    t = tour(mem, scene, 0.0, VIEW_A[:1])
+    t = tour(mem, scene, 0.0, VIEW_A)  # two frames: confirmed (issue 15)
     gone = BoxScene(furniture(), W, H)
     t = tour(mem, gone, t + 10, VIEW_A[:1])
     fact = Entry(
