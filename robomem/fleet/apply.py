@@ -38,20 +38,41 @@ def apply_batch(conn: Any, robot_id: str, payloads: Sequence[Mapping[str, Any]],
     if not todo:
         return 0, last_seq
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (IDENTITY_LOCK,))
+    # the fleet ids of every object the batch names, read once (then kept up to date in this dict)
+    ids: set[int] = set()
     for p in todo:
         if p.get("robot_id") != robot_id:
             raise FleetError(f"outbox row {p.get('seq')} is from robot {p.get('robot_id')!r}, not {robot_id!r}")
-        _apply_one(conn, robot_id, p, radius)
-    newest = todo[-1]
+        ids.update(int(o["id"]) for o in p.get("objects", ()))
+        ids.update(int(pair[i]) for pair in p.get("merges", ()) for i in (0, 1))
+    fleet_of: dict[int, int] = {}
+    if ids:
+        rows = conn.execute(
+            f"SELECT local_id, fleet_id FROM {S}.robot_objects WHERE robot_id = %s AND local_id = ANY(%s)",
+            (robot_id, sorted(ids)),
+        ).fetchall()
+        fleet_of = {int(a): int(b) for a, b in rows if b is not None}
+    newest: dict[int, Mapping[str, Any]] = {}  # fleet id -> this robot's newest state of it in the batch
+    for p in todo:
+        _apply_one(conn, robot_id, p, radius, fleet_of, newest)
+    _refresh_beliefs(conn, robot_id, newest)
+    last_p = todo[-1]
     conn.execute(
         f"UPDATE {S}.robots SET last_seq = %s, last_stamp = GREATEST(COALESCE(last_stamp, %s), %s), synced_at = now() "
         "WHERE robot_id = %s",
-        (int(newest["seq"]), float(newest["stamp"]), float(newest["stamp"]), robot_id),
+        (int(last_p["seq"]), float(last_p["stamp"]), float(last_p["stamp"]), robot_id),
     )
-    return len(todo), int(newest["seq"])
+    return len(todo), int(last_p["seq"])
 
 
-def _apply_one(conn: Any, robot_id: str, p: Mapping[str, Any], radius: float) -> None:
+def _apply_one(
+    conn: Any,
+    robot_id: str,
+    p: Mapping[str, Any],
+    radius: float,
+    fleet_of: dict[int, int],
+    newest: dict[int, Mapping[str, Any]],
+) -> None:
     seq, stamp = int(p["seq"]), float(p["stamp"])
     pose = p.get("pose") or (None, None, None)
     conn.execute(
@@ -60,14 +81,15 @@ def _apply_one(conn: Any, robot_id: str, p: Mapping[str, Any], radius: float) ->
         (robot_id, seq, stamp, p.get("kind", "frame"), *pose, p.get("place")),
     )
     for drop, keep in p.get("merges", ()):
-        _merge(conn, robot_id, int(drop), int(keep))
+        _merge(conn, robot_id, int(drop), int(keep), fleet_of)
     for oid in p.get("forgotten", ()):
         conn.execute(
             f"UPDATE {S}.robot_objects SET forgotten = true WHERE robot_id = %s AND local_id = %s", (robot_id, int(oid))
         )
-    fleet_of: dict[int, int] = {}
     for obj in p.get("objects", ()):
-        fleet_of[int(obj["id"])] = _upsert_object(conn, robot_id, obj, radius)
+        fid = _upsert_object(conn, robot_id, obj, radius, fleet_of)
+        if fid not in newest or float(newest[fid]["last_seen"]) <= float(obj["last_seen"]):
+            newest[fid] = obj
     for s in p.get("sightings", ()):
         oid = int(s["id"])
         c = s.get("centroid") or (None, None, None)
@@ -76,13 +98,13 @@ def _apply_one(conn: Any, robot_id: str, p: Mapping[str, Any], radius: float) ->
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
             (robot_id, seq, oid, float(s["stamp"]), *c, s.get("place")),
         )
-        fid = fleet_of.get(oid) or _fleet_id(conn, robot_id, oid)
-        if fid is not None:
-            _history(conn, fid, robot_id, seq, "seen", float(s["stamp"]), c, s.get("place"))
+        sfid = fleet_of.get(oid)
+        if sfid is not None:
+            _history(conn, sfid, robot_id, seq, "seen", float(s["stamp"]), c, s.get("place"))
             conn.execute(
                 f"UPDATE {S}.fleet_objects SET status = 'present', status_since = %s, status_robot = %s "
                 "WHERE fleet_id = %s AND (status_since IS NULL OR status_since <= %s)",
-                (float(s["stamp"]), robot_id, fid, float(s["stamp"])),
+                (float(s["stamp"]), robot_id, sfid, float(s["stamp"])),
             )
     for a in p.get("absences", ()):
         oid = int(a["id"])
@@ -91,15 +113,15 @@ def _apply_one(conn: Any, robot_id: str, p: Mapping[str, Any], radius: float) ->
             "ON CONFLICT DO NOTHING",
             (robot_id, seq, oid, float(a["stamp"]), a.get("place")),
         )
-        fid = fleet_of.get(oid) or _fleet_id(conn, robot_id, oid)
-        if fid is not None:
-            _history(conn, fid, robot_id, seq, "absent", float(a["stamp"]), (None, None, None), a.get("place"))
+        afid = fleet_of.get(oid)
+        if afid is not None:
+            _history(conn, afid, robot_id, seq, "absent", float(a["stamp"]), (None, None, None), a.get("place"))
             # absent only when newer than the current status AND than every sighting (valid time decides)
             conn.execute(
                 f"UPDATE {S}.fleet_objects SET status = 'absent', status_since = %s, status_robot = %s "
                 "WHERE fleet_id = %s AND (status_since IS NULL OR status_since < %s) "
                 "AND (last_seen IS NULL OR last_seen < %s)",
-                (float(a["stamp"]), robot_id, fid, float(a["stamp"]), float(a["stamp"])),
+                (float(a["stamp"]), robot_id, afid, float(a["stamp"]), float(a["stamp"])),
             )
 
 
@@ -113,19 +135,12 @@ def _history(
     )
 
 
-def _fleet_id(conn: Any, robot_id: str, oid: int) -> int | None:
-    row = conn.execute(
-        f"SELECT fleet_id FROM {S}.robot_objects WHERE robot_id = %s AND local_id = %s", (robot_id, oid)
-    ).fetchone()
-    return None if row is None or row[0] is None else int(row[0])
-
-
-def _upsert_object(conn: Any, robot_id: str, obj: Mapping[str, Any], radius: float) -> int:
-    """This robot's object row, its fleet id (assigned on first sight), and the fleet object's belief."""
+def _upsert_object(conn: Any, robot_id: str, obj: Mapping[str, Any], radius: float, fleet_of: dict[int, int]) -> int:
+    """This robot's object row and its fleet id (assigned on first sight)."""
     oid = int(obj["id"])
-    fid = _fleet_id(conn, robot_id, oid)
+    fid = fleet_of.get(oid)
     if fid is None:
-        fid = assign_fleet_id(conn, robot_id, obj, radius)
+        fid = fleet_of[oid] = assign_fleet_id(conn, robot_id, obj, radius)
     c, lo, hi = obj["centroid"], obj["bbox_min"], obj["bbox_max"]
     conn.execute(
         f"INSERT INTO {S}.robot_objects(robot_id, local_id, fleet_id, label, labels, cx, cy, cz, bmin_x, bmin_y, "
@@ -151,16 +166,29 @@ def _upsert_object(conn: Any, robot_id: str, obj: Mapping[str, Any], radius: flo
             obj.get("place"),
         ),
     )
-    _refresh_belief(conn, fid, robot_id, obj)
     return fid
 
 
-def _refresh_belief(conn: Any, fid: int, robot_id: str, obj: Mapping[str, Any]) -> None:
-    """The fleet object: labels and n_obs pooled over every robot's object in it; geometry and place from the
-    most recent sighting (valid time), whichever robot made it."""
-    members = conn.execute(
-        f"SELECT labels, n_obs, first_seen FROM {S}.robot_objects WHERE fleet_id = %s AND merged_into IS NULL", (fid,)
+def _refresh_beliefs(conn: Any, robot_id: str, newest: Mapping[int, Mapping[str, Any]]) -> None:
+    """Once per batch, each fleet object the batch touched: labels and n_obs pooled over every robot's object
+    in it; geometry and place from the most recent sighting (valid time), whichever robot made it."""
+    if not newest:
+        return
+    members: dict[int, list[tuple[Any, Any, Any]]] = {}
+    rows = conn.execute(
+        f"SELECT fleet_id, labels, n_obs, first_seen FROM {S}.robot_objects "
+        "WHERE fleet_id = ANY(%s) AND merged_into IS NULL",
+        (sorted(newest),),
     ).fetchall()
+    for fid, labels, n, f in rows:
+        members.setdefault(int(fid), []).append((labels, n, f))
+    for fid, obj in newest.items():
+        _refresh_belief(conn, fid, robot_id, obj, members.get(fid, []))
+
+
+def _refresh_belief(
+    conn: Any, fid: int, robot_id: str, obj: Mapping[str, Any], members: list[tuple[Any, Any, Any]]
+) -> None:
     pooled: dict[str, float] = {}
     n_obs, first = 0, None
     for labels, n, f in members:
@@ -184,14 +212,15 @@ def _refresh_belief(conn: Any, fid: int, robot_id: str, obj: Mapping[str, Any]) 
     )
 
 
-def _merge(conn: Any, robot_id: str, drop: int, keep: int) -> None:
+def _merge(conn: Any, robot_id: str, drop: int, keep: int, fleet_of: dict[int, int]) -> None:
     """The robot merged two of its objects: ``drop`` now points at ``keep``; keep inherits drop's fleet id
     when it had none.  Two fleet objects are not merged: other robots' evidence may still tell them apart."""
     conn.execute(
         f"UPDATE {S}.robot_objects SET merged_into = %s WHERE robot_id = %s AND local_id = %s", (keep, robot_id, drop)
     )
-    dropped = _fleet_id(conn, robot_id, drop)
-    if dropped is not None and _fleet_id(conn, robot_id, keep) is None:
+    dropped = fleet_of.get(drop)
+    if dropped is not None and keep not in fleet_of:
+        fleet_of[keep] = dropped
         conn.execute(
             f"UPDATE {S}.robot_objects SET fleet_id = %s WHERE robot_id = %s AND local_id = %s",
             (dropped, robot_id, keep),

@@ -110,11 +110,11 @@ class FleetSync:
                     # pipeline mode: statements whose results are not read go out without a round trip each
                     with conn.pipeline(), conn.transaction():
                         n, last = apply_batch(conn, self.robot_id, payloads, self.config.match_radius_m)
-                    # committed in the fleet: acknowledge locally (a crash before this resends; the cursor skips)
-                    self.memory.outbox.mark_sent(max(r.seq for r in rows), self.config.keep_sent)
                     self._last_seq = last
                     applied += n
                     self._applied_total += n
+                    # committed in the fleet: acknowledge locally (a crash before this resends; the cursor skips)
+                    self.memory.outbox.mark_sent(max(r.seq for r in rows), self.config.keep_sent)
                     batches += 1
             except psycopg.Error as exc:
                 self._drop_connection()
