@@ -72,6 +72,11 @@ def test_search_with_memory_beats_exploration(results: dict) -> None:
     assert mem["success_rate"] >= 0.75 and mem["success_rate"] >= explore["success_rate"], s
     assert mem["mean_steps"] <= 0.75 * explore["mean_steps"], s
     assert s["steps_ratio"] == pytest.approx(mem["mean_steps"] / explore["mean_steps"], abs=1e-3)
+    # draws no policy could solve are redrawn and counted by reason, never run
+    ex = s["excluded"]
+    assert ex["draws"] == len(results["search_excluded"]) == sum(ex["by_reason"].values())
+    assert set(ex["by_reason"]) <= {"unreachable", "not_perceivable", "absent"}
+    assert all(row["view"] is not None for row in results["search_episodes"])  # a pose that sees the target
     for row in results["search_episodes"]:
         for mode in ("memory", "no_memory"):
             r = row[mode]
