@@ -53,8 +53,10 @@ def apply_batch(conn: Any, robot_id: str, payloads: Sequence[Mapping[str, Any]],
         ).fetchall()
         fleet_of = {int(a): int(b) for a, b in rows if b is not None}
     newest: dict[int, Mapping[str, Any]] = {}  # fleet id -> this robot's newest state of it in the batch
+    out = _Rows()
     for p in todo:
-        _apply_one(conn, robot_id, p, radius, fleet_of, newest)
+        _apply_one(conn, robot_id, p, radius, fleet_of, newest, out)
+    out.write(conn)
     _refresh_beliefs(conn, robot_id, newest)
     last_p = todo[-1]
     conn.execute(
@@ -65,6 +67,60 @@ def apply_batch(conn: Any, robot_id: str, payloads: Sequence[Mapping[str, Any]],
     return len(todo), int(last_p["seq"])
 
 
+class _Rows:
+    """The batch's evidence rows, written with one ``executemany`` per statement after the frames' objects.
+
+    Status updates go in two passes (every sighting, then every absence); their guards compare valid times
+    only, so the result is the one of applying them frame by frame."""
+
+    def __init__(self) -> None:
+        self.frames: list[tuple[Any, ...]] = []
+        self.sightings: list[tuple[Any, ...]] = []
+        self.absences: list[tuple[Any, ...]] = []
+        self.history: list[tuple[Any, ...]] = []
+        self.present: list[tuple[Any, ...]] = []
+        self.absent: list[tuple[Any, ...]] = []
+
+    def write(self, conn: Any) -> None:
+        cur = conn.cursor()
+        for sql, rows in (
+            (
+                f"INSERT INTO {S}.frames(robot_id, seq, stamp, kind, x, y, z, place) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                self.frames,
+            ),
+            (
+                f"INSERT INTO {S}.sightings(robot_id, seq, local_id, stamp, cx, cy, cz, place) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                self.sightings,
+            ),
+            (
+                f"INSERT INTO {S}.absences(robot_id, seq, local_id, stamp, place) VALUES (%s, %s, %s, %s, %s) "
+                "ON CONFLICT DO NOTHING",
+                self.absences,
+            ),
+            (
+                f"INSERT INTO {S}.fleet_history(fleet_id, robot_id, seq, kind, stamp, cx, cy, cz, place) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                self.history,
+            ),
+            (
+                f"UPDATE {S}.fleet_objects SET status = 'present', status_since = %s, status_robot = %s "
+                "WHERE fleet_id = %s AND (status_since IS NULL OR status_since <= %s)",
+                self.present,
+            ),
+            (
+                # absent only when newer than the current status AND than every sighting (valid time decides)
+                f"UPDATE {S}.fleet_objects SET status = 'absent', status_since = %s, status_robot = %s "
+                "WHERE fleet_id = %s AND (status_since IS NULL OR status_since < %s) "
+                "AND (last_seen IS NULL OR last_seen < %s)",
+                self.absent,
+            ),
+        ):
+            if rows:
+                cur.executemany(sql, rows)
+
+
 def _apply_one(
     conn: Any,
     robot_id: str,
@@ -72,14 +128,11 @@ def _apply_one(
     radius: float,
     fleet_of: dict[int, int],
     newest: dict[int, Mapping[str, Any]],
+    out: _Rows,
 ) -> None:
     seq, stamp = int(p["seq"]), float(p["stamp"])
     pose = p.get("pose") or (None, None, None)
-    conn.execute(
-        f"INSERT INTO {S}.frames(robot_id, seq, stamp, kind, x, y, z, place) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
-        "ON CONFLICT DO NOTHING",
-        (robot_id, seq, stamp, p.get("kind", "frame"), *pose, p.get("place")),
-    )
+    out.frames.append((robot_id, seq, stamp, p.get("kind", "frame"), *pose, p.get("place")))
     for drop, keep in p.get("merges", ()):
         _merge(conn, robot_id, int(drop), int(keep), fleet_of)
     for oid in p.get("forgotten", ()):
@@ -91,48 +144,20 @@ def _apply_one(
         if fid not in newest or float(newest[fid]["last_seen"]) <= float(obj["last_seen"]):
             newest[fid] = obj
     for s in p.get("sightings", ()):
-        oid = int(s["id"])
+        oid, t = int(s["id"]), float(s["stamp"])
         c = s.get("centroid") or (None, None, None)
-        conn.execute(
-            f"INSERT INTO {S}.sightings(robot_id, seq, local_id, stamp, cx, cy, cz, place) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-            (robot_id, seq, oid, float(s["stamp"]), *c, s.get("place")),
-        )
+        out.sightings.append((robot_id, seq, oid, t, *c, s.get("place")))
         sfid = fleet_of.get(oid)
         if sfid is not None:
-            _history(conn, sfid, robot_id, seq, "seen", float(s["stamp"]), c, s.get("place"))
-            conn.execute(
-                f"UPDATE {S}.fleet_objects SET status = 'present', status_since = %s, status_robot = %s "
-                "WHERE fleet_id = %s AND (status_since IS NULL OR status_since <= %s)",
-                (float(s["stamp"]), robot_id, sfid, float(s["stamp"])),
-            )
+            out.history.append((sfid, robot_id, seq, "seen", t, *c, s.get("place")))
+            out.present.append((t, robot_id, sfid, t))
     for a in p.get("absences", ()):
-        oid = int(a["id"])
-        conn.execute(
-            f"INSERT INTO {S}.absences(robot_id, seq, local_id, stamp, place) VALUES (%s, %s, %s, %s, %s) "
-            "ON CONFLICT DO NOTHING",
-            (robot_id, seq, oid, float(a["stamp"]), a.get("place")),
-        )
+        oid, t = int(a["id"]), float(a["stamp"])
+        out.absences.append((robot_id, seq, oid, t, a.get("place")))
         afid = fleet_of.get(oid)
         if afid is not None:
-            _history(conn, afid, robot_id, seq, "absent", float(a["stamp"]), (None, None, None), a.get("place"))
-            # absent only when newer than the current status AND than every sighting (valid time decides)
-            conn.execute(
-                f"UPDATE {S}.fleet_objects SET status = 'absent', status_since = %s, status_robot = %s "
-                "WHERE fleet_id = %s AND (status_since IS NULL OR status_since < %s) "
-                "AND (last_seen IS NULL OR last_seen < %s)",
-                (float(a["stamp"]), robot_id, afid, float(a["stamp"]), float(a["stamp"])),
-            )
-
-
-def _history(
-    conn: Any, fid: int, robot_id: str, seq: int, kind: str, stamp: float, c: Sequence[Any], place: str | None
-) -> None:
-    conn.execute(
-        f"INSERT INTO {S}.fleet_history(fleet_id, robot_id, seq, kind, stamp, cx, cy, cz, place) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-        (fid, robot_id, seq, kind, stamp, *c, place),
-    )
+            out.history.append((afid, robot_id, seq, "absent", t, None, None, None, a.get("place")))
+            out.absent.append((t, robot_id, afid, t, t))
 
 
 def _upsert_object(conn: Any, robot_id: str, obj: Mapping[str, Any], radius: float, fleet_of: dict[int, int]) -> int:
