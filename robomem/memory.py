@@ -29,7 +29,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from robomem.config import BudgetConfig, MemoryConfig, RetrievalConfig, SemanticConfig, TemporalConfig
+from robomem.config import LIVE_CONFIG, MemoryConfig
 from robomem.errors import ConfigError, OutOfOrderError
 from robomem.ingest.frame import Absence, Frame
 from robomem.ingest.perception import Segment, segments_from_observation
@@ -63,36 +63,6 @@ log = logging.getLogger(__name__)
 CORE_SCHEMA = (*FRAME_SCHEMA, *PLACE_SCHEMA, *OUTBOX_SCHEMA)
 CORE_TABLES = (*FRAME_TABLES, *PLACE_TABLES, *OUTBOX_TABLES)  # the facade's own tables
 
-# MemoryConfig fields a running Memory takes new values of (Memory.reconfigure): each is read where it is used,
-# per frame, query or budget pass.  The others shape what is already stored (voxel_size and overlap_voxel make the
-# stored points and their keys, snapshot_* the keyframes, max_points_per_object the clouds), hold threads
-# (workers) or a model (embedder), or are kept in loaded state: those need the store reopened.
-LIVE_CONFIG: frozenset[str] = frozenset(
-    {
-        *(
-            f"spatial.{n}"
-            for n in (
-                "match_threshold",
-                "min_label_similarity",
-                "geometric_weight",
-                "semantic_weight",
-                "reid_colour_threshold",
-                "near_distance",
-                "max_depth",
-                "min_points",
-                "min_mask_pixels",
-            )
-        ),
-        *(f"temporal.{f.name}" for f in dataclasses.fields(TemporalConfig)),
-        *(
-            f"episodic.{n}"
-            for n in ("surprise_threshold", "neighbours", "min_episode_frames", "step_surprise", "max_gap_s")
-        ),
-        *(f"semantic.{f.name}" for f in dataclasses.fields(SemanticConfig) if f.name != "functional_predicates"),
-        *(f"retrieval.{f.name}" for f in dataclasses.fields(RetrievalConfig)),
-        *(f"budget.{f.name}" for f in dataclasses.fields(BudgetConfig)),
-    }
-)
 
 # Observations may arrive this much older than the newest one from the same robot
 # (sensor jitter, approximate sync); older ones are refused: memory is built in time order.

@@ -66,3 +66,12 @@ def test_reconfigure_waits_for_readers(tmp_path):
             assert not done.wait(0.3) and mem.config.spatial.match_threshold != 3.0  # a reader sees one config
         t.join(timeout=10)
         assert done.is_set() and mem.config.spatial.match_threshold == 3.0
+
+
+def test_one_list_of_live_fields() -> None:
+    # memory.py once kept its own copy of the list, which missed association_radius: the node said
+    # "applied live" and Memory.reconfigure refused it
+    import robomem.config
+
+    assert LIVE_CONFIG is robomem.config.LIVE_CONFIG
+    assert "spatial.association_radius" in LIVE_CONFIG
