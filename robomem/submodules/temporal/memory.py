@@ -28,12 +28,12 @@ from robomem.submodules.temporal.forgetting import plan_absences, plan_sightings
 Vec3 = tuple[float, float, float]
 
 
-
 def _time(verb: str, name: str, t: object) -> float:
     """A time argument as a finite float, or a QueryError naming it (NaN compared false and answered wrongly)."""
     if isinstance(t, bool) or not isinstance(t, (int, float, np.integer, np.floating)) or not math.isfinite(float(t)):
         raise QueryError(f"{verb}: {name} must be a finite time in seconds, got {t!r}")
     return float(t)
+
 
 @dataclass(frozen=True)
 class Sighting:
