@@ -23,6 +23,7 @@ memory's cost) and re-stamped, so the frame cache is a constant part of RSS.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 import tempfile
@@ -293,7 +294,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         },
         "final_rows": final_stats["rows"],
         "final_objects": final_stats["objects"],
-        "budget": {k: getattr(config.budget, k) for k in config.budget.__dataclass_fields__},
+        "budget": {f.name: getattr(config.budget, f.name) for f in dataclasses.fields(config.budget)},
         "last_enforce_budget": {k: v for k, v in (budget_now or {}).items() if isinstance(v, (int, float, str, dict))},
         "samples": samples,
     }
