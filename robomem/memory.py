@@ -29,7 +29,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from robomem.config import LIVE_CONFIG, MemoryConfig
+from robomem.config import LIVE_CONFIG, MemoryConfig, config_diff
 from robomem.errors import ConfigError, OutOfOrderError
 from robomem.ingest.frame import Absence, Frame
 from robomem.ingest.perception import Segment, segments_from_observation
@@ -216,7 +216,7 @@ class Memory:
         ones, never a mix."""
         if not isinstance(config, MemoryConfig):
             raise ConfigError(f"reconfigure: expected a MemoryConfig, got {type(config).__name__}")
-        changed = _config_diff(self.config, config)
+        changed = config_diff(self.config, config)
         fixed = [name for name in changed if name not in LIVE_CONFIG]
         if fixed:
             raise ConfigError(
@@ -556,15 +556,3 @@ class Memory:
             rows.update(sm.row_counts())
         rows["frames"] = self.frames.count()
         return {"rows": rows, "bytes": self.store.size_bytes(), "objects": len(self.spatial.objects())}
-
-
-def _config_diff(old: Any, new: Any, prefix: str = "") -> tuple[str, ...]:
-    """Dotted names of the fields where two config dataclasses differ."""
-    out: list[str] = []
-    for f in dataclasses.fields(old):
-        a, b = getattr(old, f.name), getattr(new, f.name)
-        if dataclasses.is_dataclass(a):
-            out.extend(_config_diff(a, b, f"{prefix}{f.name}."))
-        elif a != b:
-            out.append(f"{prefix}{f.name}")
-    return tuple(out)
