@@ -154,9 +154,59 @@ def render_loop(world: World, width: int, height: int) -> list[Observation]:
     return [scene.observe(patrol_pose(i), 0.0) for i in range(PATROL_FRAMES)]
 
 
-def window_median(samples: list[tuple[float, float]], lo: float, hi: float) -> float:
-    v = [s for t, s in samples if lo <= t < hi]
-    return float(np.median(v)) * 1e3 if v else float("nan")
+class Latencies:
+    """(sim time, latency) pairs in two preallocated, pre-touched float64 arrays."""
+
+    def __init__(self, capacity: int) -> None:
+        self.t = np.full(capacity, np.nan)
+        self.dt = np.full(capacity, np.nan)
+        self.n = 0
+
+    def __len__(self) -> int:
+        return self.n
+
+    def add(self, t: float, dt: float) -> None:
+        self.t[self.n] = t
+        self.dt[self.n] = dt
+        self.n += 1
+
+    def values(self) -> list[float]:
+        return self.dt[: self.n].tolist()
+
+    def times(self) -> np.ndarray:
+        return self.t[: self.n]
+
+    def since(self, lo: float) -> np.ndarray:
+        """Latencies after sim time ``lo`` (the arrays are in time order)."""
+        i = int(np.searchsorted(self.t[: self.n], lo, side="right"))
+        return self.dt[i : self.n]
+
+    def window_median_ms(self, lo: float, hi: float) -> float:
+        t = self.t[: self.n]
+        v = self.dt[: self.n][(t >= lo) & (t < hi)]
+        return float(np.median(v)) * 1e3 if v.size else float("nan")
+
+
+def malloc_trim() -> None:
+    import ctypes
+
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def rss_split_mb() -> dict[str, float]:
+    """Resident memory split into anonymous (heap, arrays) and file-backed (libraries, mapped files)
+    pages, from /proc/self/smaps_rollup where the kernel has it (Linux)."""
+    try:
+        text = Path("/proc/self/smaps_rollup").read_text()
+    except OSError:
+        return {}
+    kb = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0].endswith(":") and parts[1].isdigit():
+            kb[parts[0][:-1]] = int(parts[1])
+    anon = kb.get("Anonymous", 0)
+    return {"rss_anon_mb": anon / 1024, "rss_file_mb": (kb.get("Rss", 0) - anon) / 1024}
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -170,6 +220,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="benchmarks/results/soak.png")
     ap.add_argument("--json-out", default="benchmarks/results/soak.json")
+    ap.add_argument(
+        "--trim",
+        action="store_true",
+        help="diagnostic: before each sample, return free heap pages to the OS (glibc malloc_trim) and also "
+        "record RSS after it, to tell memory still in use from memory the allocator kept",
+    )
     args = ap.parse_args(argv)
 
     config = MemoryConfig.from_yaml(args.config) if args.config else MemoryConfig(budget=SOAK_BUDGET)
@@ -180,9 +236,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     world = World(np.random.default_rng(args.seed), [], next_id=len(FURNITURE) + 1, next_label=0)
     world.small = [world.new_box() for _ in range(10)]
 
-    upd: list[tuple[float, float]] = []  # (sim time s, latency s)
-    budget_runs: list[tuple[float, float]] = []  # updates that ran forgetting inside them
-    ret: list[tuple[float, float]] = []
+    # Latencies go into arrays sized and touched up front, so that the benchmark's own bookkeeping is a
+    # constant part of RSS (lists of float tuples grew ~4 MB per simulated hour and were counted as
+    # memory's growth in the first 2-hour run).
+    upd = Latencies(n_frames)  # (sim time s, latency s)
+    budget_runs = Latencies(n_frames // max(1, config.budget.check_every) + 1)  # updates that ran forgetting
+    ret = Latencies(int(n_frames / (RETRIEVE_EVERY_S * RATE_HZ)) + 1)
     samples: list[dict[str, Any]] = []
     t_render = 0.0
     wall0 = time.perf_counter()
@@ -214,7 +273,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             t0 = time.perf_counter()
             mem.update(obs)
             dt = time.perf_counter() - t0
-            (budget_runs if (i + 1) % check_every == 0 else upd).append((t, dt))
+            (budget_runs if (i + 1) % check_every == 0 else upd).add(t, dt)
             if i % int(EVENT_EVERY_S * RATE_HZ) == 0:
                 label = world.small[(i // 600) % len(world.small)].label
                 mem.add_event(Event(t + 0.01, "instruction", f"bring me the {label}"))
@@ -226,20 +285,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 q_i += 1
                 t0 = time.perf_counter()
                 mem.retrieve(q)
-                ret.append((t, time.perf_counter() - t0))
+                ret.add(t, time.perf_counter() - t0)
             if t >= next_sample or i == n_frames - 1:
                 next_sample += SAMPLE_EVERY_S
                 st = mem.stats()
-                win = [d for s, d in upd if s > t - SAMPLE_EVERY_S]
-                rwin = [d for s, d in ret if s > t - SAMPLE_EVERY_S]
+                rss_before_trim = proc.memory_info().rss / 2**20
+                if args.trim:
+                    malloc_trim()
+                win = upd.since(t - SAMPLE_EVERY_S)
+                rwin = ret.since(t - SAMPLE_EVERY_S)
                 samples.append(
                     {
                         "sim_s": t,
                         "wall_s": time.perf_counter() - wall0,
-                        "update_median_ms": float(np.median(win)) * 1e3 if win else None,
-                        "update_p99_ms": float(np.percentile(win, 99)) * 1e3 if win else None,
-                        "retrieve_median_ms": float(np.median(rwin)) * 1e3 if rwin else None,
-                        "rss_mb": proc.memory_info().rss / 2**20,
+                        "update_median_ms": float(np.median(win)) * 1e3 if win.size else None,
+                        "update_p99_ms": float(np.percentile(win, 99)) * 1e3 if win.size else None,
+                        "retrieve_median_ms": float(np.median(rwin)) * 1e3 if rwin.size else None,
+                        "rss_mb": rss_before_trim,
+                        "rss_after_trim_mb": proc.memory_info().rss / 2**20 if args.trim else None,
+                        **rss_split_mb(),
+                        "python_blocks": sys.getallocatedblocks(),
                         "store_mb": st["bytes"] / 2**20,
                         "objects": st["objects"],
                         "rows": st["rows"],
@@ -275,14 +340,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "embedder": args.embedder,
         "wall_s": round(wall, 1),
         "render_s": round(t_render, 1),
-        "update": summary_ms([d for _, d in upd]),
-        "update_with_budget_check": summary_ms([d for _, d in budget_runs]) if budget_runs else None,
-        "retrieve": summary_ms([d for _, d in ret]),
+        "update": summary_ms(upd.values()),
+        "update_with_budget_check": summary_ms(budget_runs.values()) if len(budget_runs) else None,
+        "retrieve": summary_ms(ret.values()),
         "drift": {
-            "update_median_first10_ms": window_median(upd, *first),
-            "update_median_last10_ms": window_median(upd, *last),
-            "retrieve_median_first10_ms": window_median(ret, *first),
-            "retrieve_median_last10_ms": window_median(ret, *last),
+            "update_median_first10_ms": upd.window_median_ms(*first),
+            "update_median_last10_ms": upd.window_median_ms(*last),
+            "retrieve_median_first10_ms": ret.window_median_ms(*first),
+            "retrieve_median_last10_ms": ret.window_median_ms(*last),
         },
         "rss_mb": {"first10_max": max(rss[:n10]), "last10_max": max(rss[-n10:]), "max": max(rss)},
         "store_mb": {
@@ -327,7 +392,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"  update: median {u['median_ms']:.2f} ms, p99 {u['p99_ms']:.2f} ms over {u['n']}; "
         f"retrieve: median {r['median_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms over {r['n']}"
     )
-    if budget_runs:
+    if len(budget_runs):
         b = result["update_with_budget_check"]
         print(
             f"  updates that ran forgetting (every {config.budget.check_every}): median {b['median_ms']:.1f} ms, "
@@ -344,9 +409,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 def plot(
     samples: list[dict[str, Any]],
-    upd: list[tuple[float, float]],
-    ret: list[tuple[float, float]],
-    budget_runs: list[tuple[float, float]],
+    upd: Latencies,
+    ret: Latencies,
+    budget_runs: Latencies,
     result: dict[str, Any],
     out: str,
 ) -> None:
@@ -356,14 +421,14 @@ def plot(
     import matplotlib.pyplot as plt
 
     hours = np.array([s["sim_s"] for s in samples]) / 3600
-    fig, ax = plt.subplots(2, 2, figsize=(12, 7), sharex=True)
+    fig, ax = plt.subplots(3, 2, figsize=(12, 10), sharex=True)
     a = ax[0, 0]
     a.plot(hours, [s["update_median_ms"] for s in samples], label="median per minute")
     a.plot(hours, [s["update_p99_ms"] for s in samples], label="p99 per minute", alpha=0.6)
-    if budget_runs:
+    if len(budget_runs):
         a.scatter(
-            [t / 3600 for t, _ in budget_runs],
-            [d * 1e3 for _, d in budget_runs],
+            budget_runs.times() / 3600,
+            np.asarray(budget_runs.values()) * 1e3,
             s=6,
             c="red",
             label="update that ran forgetting",
@@ -377,18 +442,30 @@ def plot(
     a.set_ylabel("retrieve latency (ms)")
     a.legend(fontsize=8)
     a = ax[1, 0]
-    a.plot(hours, [s["rss_mb"] for s in samples])
-    a.set_ylabel("process RSS (MB)")
-    a.set_xlabel("simulated hours")
+    a.plot(hours, [s["rss_mb"] for s in samples], label="RSS")
+    if samples[-1].get("rss_after_trim_mb") is not None:
+        a.plot(hours, [s["rss_after_trim_mb"] for s in samples], label="RSS after malloc_trim")
+    if "rss_anon_mb" in samples[-1]:
+        a.plot(hours, [s["rss_anon_mb"] for s in samples], "--", label="anonymous (heap, arrays)")
+        a.plot(hours, [s["rss_file_mb"] for s in samples], ":", label="file-backed (libraries, mapped files)")
+    a.set_ylabel("process memory (MB)")
+    a.legend(fontsize=8)
     a = ax[1, 1]
+    a.plot(hours, np.array([s["python_blocks"] for s in samples]) / 1e3)
+    a.set_ylabel("Python objects allocated (thousands of blocks)")
+    a = ax[2, 0]
     a.plot(hours, [s["store_mb"] for s in samples], label="store size")
+    a.set_ylim(0, max(s["store_mb"] for s in samples) * 1.3)
     a.set_ylabel("store on disk (MB)")
     a.set_xlabel("simulated hours")
-    a2 = a.twinx()
-    for key, style in (("sightings", "--"), ("frames", ":"), ("steps", "-.")):
-        a2.plot(hours, [s["rows"].get(key, 0) for s in samples], style, alpha=0.6, label=f"{key} rows")
-    a2.set_ylabel("rows")
-    a2.legend(fontsize=8, loc="upper left")
+    a.legend(fontsize=8)
+    a = ax[2, 1]
+    for key in sorted(samples[-1]["rows"]):
+        a.plot(hours, [max(1, s["rows"].get(key, 0)) for s in samples], label=key)
+    a.set_yscale("log")
+    a.set_ylabel("rows per table")
+    a.set_xlabel("simulated hours")
+    a.legend(fontsize=6, ncol=3)
     d = result["drift"]
     fig.suptitle(
         f"robomem soak: {result['simulated_hours']:g} h at {result['rate_hz']:g} Hz, {result['resolution']} — "
