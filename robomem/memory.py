@@ -555,4 +555,9 @@ class Memory:
         for sm in self.submodules:
             rows.update(sm.row_counts())
         rows["frames"] = self.frames.count()
-        return {"rows": rows, "bytes": self.store.size_bytes(), "objects": len(self.spatial.objects())}
+        return {
+            "rows": rows,
+            "bytes": self.store.size_bytes(),
+            "objects": len(self.spatial.objects()),
+            "damaged": list(self.spatial.damaged),  # rows that failed their checksums at open, and what was done
+        }

@@ -35,11 +35,11 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from robomem.errors import StoreError, StoreLockedError, StoreVersionError
-from robomem.store.migrations import migrate_2_to_3, migrate_3_to_4, migrate_4_to_5
+from robomem.store.migrations import migrate_2_to_3, migrate_3_to_4, migrate_4_to_5, migrate_5_to_6
 
 __all__ = ["SCHEMA_VERSION", "Store", "StoreError", "StoreLockedError", "StoreVersionError"]
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 DB_NAME = "memory.db"
 # what a store directory may hold before its database exists (a crash between mkdir and the first commit)
@@ -59,6 +59,7 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     2: migrate_2_to_3,
     3: migrate_3_to_4,
     4: migrate_4_to_5,
+    5: migrate_5_to_6,
 }
 
 

@@ -11,6 +11,7 @@ import json
 import re
 import sqlite3
 
+from robomem.store.checksums import geometry_checksum, points_checksum
 from robomem.store.outbox import SCHEMA as OUTBOX_SCHEMA
 
 _SUPERSEDED = re.compile(r"superseded by fact #(\d+)")
@@ -77,3 +78,20 @@ def migrate_4_to_5(conn: sqlite3.Connection) -> None:
                 "UPDATE episodes SET target=?, found_in=? WHERE id=?",
                 (m.group("label").strip(), m.group("place").strip(), eid),
             )
+
+
+def migrate_5_to_6(conn: sqlite3.Connection) -> None:
+    """Version 6 gives each objects row checksums of its geometry (robomem/store/checksums.py): ``geom_crc``
+    over centroid and box, ``points_crc`` over the points.  Rows are checksummed as they stand: damage from
+    before the migration cannot be told apart, damage after it can."""
+    cols = _columns(conn, "objects")
+    if not cols or "geom_crc" in cols:
+        return
+    conn.execute("ALTER TABLE objects ADD COLUMN geom_crc INTEGER")
+    conn.execute("ALTER TABLE objects ADD COLUMN points_crc INTEGER")
+    rows = conn.execute("SELECT id, cx, cy, cz, minx, miny, minz, maxx, maxy, maxz, points FROM objects").fetchall()
+    for r in rows:
+        conn.execute(
+            "UPDATE objects SET geom_crc=?, points_crc=? WHERE id=?",
+            (geometry_checksum(r[1:4], r[4:7], r[7:10]), points_checksum(r[10]), r[0]),
+        )

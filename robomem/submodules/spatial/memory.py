@@ -11,6 +11,7 @@ no longer the best view of any object is dropped.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
 
@@ -30,6 +31,7 @@ from robomem.submodules.spatial.absences import seen_through_bounds
 from robomem.submodules.spatial.index import IndexedObject, ObjectIndex
 from robomem.submodules.spatial.objects import (
     OBJECT_COLUMNS,
+    OBJECT_PLACEHOLDERS,
     SAMPLE_POINTS,
     ObjectRecord,
     ObjectState,
@@ -42,6 +44,8 @@ from robomem.submodules.spatial.snapshots import TABLES as SNAPSHOT_TABLES
 from robomem.submodules.spatial.snapshots import Snapshot, Snapshots
 
 __all__ = ["ObjectRecord", "Snapshot", "SpatialMemory"]
+
+log = logging.getLogger(__name__)
 
 INDEX_CELL_M = 1.0  # floor-plane cell of the object grid (objects are mostly smaller)
 
@@ -62,7 +66,8 @@ class SpatialMemory(Submodule):
             cx REAL, cy REAL, cz REAL, minx REAL, miny REAL, minz REAL, maxx REAL, maxy REAL, maxz REAL,
             n_obs INTEGER NOT NULL, first_seen REAL NOT NULL, last_seen REAL NOT NULL,
             colour TEXT, embedding BLOB, points BLOB NOT NULL, place TEXT,
-            status TEXT NOT NULL DEFAULT 'present', retrieved INTEGER NOT NULL DEFAULT 0)""",
+            status TEXT NOT NULL DEFAULT 'present', retrieved INTEGER NOT NULL DEFAULT 0,
+            geom_crc INTEGER, points_crc INTEGER)""",
         "CREATE INDEX IF NOT EXISTS objects_label ON objects(label)",
         *SNAPSHOT_SCHEMA,
     )
@@ -79,12 +84,18 @@ class SpatialMemory(Submodule):
         self._next_id = 1  # advanced only after a commit that stored the new objects
         self._aliases: dict[int, int] = {}  # merged-away id -> the id it was merged into (this session)
         self._newest: float | None = None
+        self.damaged: list[str] = []  # rows that failed their checksums at load, and what was done (stats())
 
     def load(self) -> None:
         conn = self.store.read()
         with self._lock:
             for row in conn.execute(f"SELECT {OBJECT_COLUMNS} FROM objects"):
-                o = ObjectState.from_row(row, self.config.spatial)
+                o, problem = ObjectState.from_checked_row(row, self.config.spatial)
+                if problem is not None:
+                    self.damaged.append(problem)
+                    log.warning("%s: %s", self.store.path, problem)
+                if o is None:
+                    continue
                 self._objs[o.id] = o
                 self._index.upsert(_indexed(o))
             self._next_id = next_id(conn, "objects")
@@ -234,7 +245,7 @@ class SpatialMemory(Submodule):
             )
             st.sample = old.sample if unchanged else subsample(pts, SAMPLE_POINTS, seed=st.id)
             new_states.append(st)
-            ch.sql(f"INSERT OR REPLACE INTO objects({OBJECT_COLUMNS}) VALUES ({','.join('?' * 21)})", st.row())
+            ch.sql(f"INSERT OR REPLACE INTO objects({OBJECT_COLUMNS}) VALUES ({OBJECT_PLACEHOLDERS})", st.row())
         absent_ids = [a.object_id for a in frame.absences]
         for oid in absent_ids:
             ch.sql("UPDATE objects SET status='absent' WHERE id=?", (oid,))
@@ -421,7 +432,7 @@ class SpatialMemory(Submodule):
         if k is None or d is None:
             return ch
         st = merged_state(k, d, moved)
-        ch.sql(f"INSERT OR REPLACE INTO objects({OBJECT_COLUMNS}) VALUES ({','.join('?' * 21)})", st.row())
+        ch.sql(f"INSERT OR REPLACE INTO objects({OBJECT_COLUMNS}) VALUES ({OBJECT_PLACEHOLDERS})", st.row())
         ch.sql("DELETE FROM objects WHERE id=?", (drop,))
 
         def apply() -> None:

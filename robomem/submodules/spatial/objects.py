@@ -18,13 +18,15 @@ import numpy as np
 from robomem.config import SpatialConfig
 from robomem.ingest.association import ObjectView, coarse_keys
 from robomem.ingest.geometry import subsample
+from robomem.store.checksums import geometry_checksum, points_checksum
 
 SAMPLE_POINTS = 48  # per object, for the absence test
 
 OBJECT_COLUMNS = (
     "id, label, labels, cx, cy, cz, minx, miny, minz, maxx, maxy, maxz, n_obs, first_seen, last_seen,"
-    " colour, embedding, points, place, status, retrieved"
+    " colour, embedding, points, place, status, retrieved, geom_crc, points_crc"
 )
+OBJECT_PLACEHOLDERS = ",".join("?" * 23)
 
 
 def top_label(labels: dict[str, float]) -> str:
@@ -104,8 +106,43 @@ class ObjectState:
         return c[1]
 
     @classmethod
+    def from_checked_row(cls, row: Any, cfg: SpatialConfig) -> tuple[ObjectState | None, str | None]:
+        """A row of ``SELECT {OBJECT_COLUMNS} FROM objects``, checked against its checksums.
+
+        Returns ``(state, problem)``: ``problem`` is None for a sound row (or one written before version 6
+        had checksums).  The points are the object's geometry; centroid and box are derived from them
+        (mean, min, max), so:
+
+        - box and centroid damaged, points sound: they are recomputed from the points;
+        - points damaged, box and centroid sound: points outside the box (or not finite) are dropped;
+        - both damaged: no state (None): the object answers nothing; its row stays on disk as it was.
+        """
+        geom_crc, points_crc = row[21], row[22]
+        geom_ok = geom_crc is None or geometry_checksum(row[3:6], row[6:9], row[9:12]) == geom_crc
+        points_ok = points_crc is None or points_checksum(row[17]) == points_crc
+        if geom_ok and points_ok:
+            return cls.from_row(row, cfg), None
+        what = f"object #{row[0]} ({row[1]!r})"
+        if not geom_ok and not points_ok:
+            return None, f"{what}: centroid/box and points both fail their checksums; set aside, row kept as stored"
+        o = cls.from_row(row, cfg)
+        if not geom_ok:
+            o.centroid = o.points.mean(axis=0, dtype=np.float64)
+            o.bbox_min = o.points.min(axis=0).astype(np.float64)
+            o.bbox_max = o.points.max(axis=0).astype(np.float64)
+            return o, f"{what}: centroid/box failed its checksum; recomputed from the object's points"
+        inside = np.all(np.isfinite(o.points), axis=1)
+        inside &= np.all((o.points >= o.bbox_min - 1e-4) & (o.points <= o.bbox_max + 1e-4), axis=1)
+        if not inside.any():
+            return None, f"{what}: points fail their checksum and none lies in the stored box; set aside"
+        o.points = o.points[inside]
+        o.keys = coarse_keys(o.points, cfg)
+        o.sample = subsample(o.points, SAMPLE_POINTS, seed=o.id)
+        return o, f"{what}: points failed their checksum; {int((~inside).sum())} outside the stored box dropped"
+
+    @classmethod
     def from_row(cls, row: Any, cfg: SpatialConfig) -> ObjectState:
-        """From a row of ``SELECT {OBJECT_COLUMNS} FROM objects``."""
+        """From a row of ``SELECT {OBJECT_COLUMNS} FROM objects`` (checksums not checked)."""
         pts = np.frombuffer(row[17], dtype=np.float32).reshape(-1, 3).copy()
         emb = np.frombuffer(row[16], dtype=np.float32).copy() if row[16] is not None else None
         o = cls(
@@ -129,7 +166,8 @@ class ObjectState:
         return o
 
     def row(self) -> tuple[Any, ...]:
-        """The values of ``INSERT OR REPLACE INTO objects({OBJECT_COLUMNS})``."""
+        """The values of ``INSERT OR REPLACE INTO objects({OBJECT_COLUMNS}) VALUES ({OBJECT_PLACEHOLDERS})``."""
+        points = self.points.astype(np.float32).tobytes()
         return (
             self.id,
             self.label,
@@ -142,10 +180,12 @@ class ObjectState:
             self.last_seen,
             json.dumps([round(float(c), 4) for c in self.colour]) if self.colour is not None else None,
             self.embedding.astype(np.float32).tobytes() if self.embedding is not None else None,
-            self.points.astype(np.float32).tobytes(),
+            points,
             self.place,
             self.status,
             self.retrieved,
+            geometry_checksum(self.centroid, self.bbox_min, self.bbox_max),
+            points_checksum(points),
         )
 
     def evidence(self) -> float:
