@@ -78,6 +78,22 @@ def test_one_frame_is_not_confirmation_but_a_second_is(tmp_path) -> None:
         assert not QuestionEngine(mem).where_now("mug").abstained
 
 
+def test_a_false_positive_repeated_at_one_place_is_not_confirmed_by_its_scores(tmp_path) -> None:
+    """Two blobs of the same label on the same spot (the false objects left at ``robot``: 0.99-1.27 of
+    evidence from two detections) stay a candidate; two right detections at the same doubtful-but-true
+    scores a detector gives a real object (0.65 + 0.7) confirm it (``confirm_evidence`` = 1.25)."""
+    with Memory.open(tmp_path / "store") as mem:
+        for i, pose in enumerate(VIEWS[:2]):
+            obs = detector(SCENE.observe(pose, float(i)), {2: ("mug", (0.65, 0.7)[i])})
+            mem.update(with_blob(obs, "laptop", (0.6, 0.62)[i], slice(200, 260), slice(250, 330)))
+        laptops = mem.spatial.objects("laptop")
+        assert len(laptops) == 1 and laptops[0].n_obs == 2  # one candidate, seen twice
+        assert sum(laptops[0].labels.values()) == pytest.approx(1.22) and not laptops[0].confirmed
+        engine = QuestionEngine(mem)
+        assert engine.where_now("laptop").abstained
+        assert mem.spatial.objects("mug")[0].confirmed and not engine.where_now("mug").abstained
+
+
 def test_scores_weight_the_label_evidence(tmp_path) -> None:
     names = [("cup", 0.45), ("mug", 0.9), ("cup", 0.45), ("mug", 0.9), ("cup", 0.45)]
     with Memory.open(tmp_path / "store") as mem:
