@@ -99,8 +99,15 @@ GOALS = [
 MAP = 60.0
 
 
-def populate(path: Path, n_objects: int, sightings_per_object: int, embedder: Any, seed: int = 0) -> dict[str, int]:
-    """Create a store with ``n_objects`` objects and their sightings, written directly in one transaction."""
+def populate(
+    path: Path, n_objects: int, sightings_per_object: int, embedder: Any, seed: int = 0, frames_per_sighting: int = 2
+) -> dict[str, int]:
+    """Create a store with ``n_objects`` objects and their sightings, written directly in one transaction.
+
+    Each sighting spans ``frames_per_sighting`` consecutive frames (0.1 s apart, detector score 1), so an
+    object has ``n_obs = sightings_per_object * frames_per_sighting``: with the default 2 every object is
+    *believed* (``SpatialConfig.confirm_observations`` / ``confirm_evidence``), as a robot's remembered
+    objects are; with 1 and one sighting each they are unconfirmed candidates that questions skip."""
     with Memory.open(path, embedder=embedder) as mem:  # creates the schema
         mem.set_places(
             [
@@ -117,6 +124,8 @@ def populate(path: Path, n_objects: int, sightings_per_object: int, embedder: An
     )
     offsets = rng.normal(0, 0.03, (8, 3)).astype(np.float32)
     t_end = 10_000.0
+    n_obs = sightings_per_object * frames_per_sighting
+    span = 0.1 * (frames_per_sighting - 1)
     conn = sqlite3.connect(path / "memory.db")
     try:
         with conn:
@@ -128,19 +137,19 @@ def populate(path: Path, n_objects: int, sightings_per_object: int, embedder: An
                 lab = labels[lab_idx[i]]
                 pts = (c.astype(np.float32) + offsets).astype(np.float32)
                 mn, mx = pts.min(axis=0), pts.max(axis=0)
-                ts = np.sort(rng.uniform(0, t_end, sightings_per_object))
+                ts = np.sort(rng.uniform(0, t_end - 1.0, sightings_per_object))
                 place = f"room{int(c[0] // 15)}{int(c[1] // 15)}"
                 obj_rows.append(
                     (
                         oid,
                         lab,
-                        json.dumps({lab: float(sightings_per_object)}),
+                        json.dumps({lab: float(n_obs)}),
                         *map(float, c),
                         *map(float, mn),
                         *map(float, mx),
-                        sightings_per_object,
+                        n_obs,
                         float(ts[0]),
-                        float(ts[-1]),
+                        float(ts[-1]) + span,
                         None,
                         None,
                         pts.tobytes(),
@@ -150,7 +159,9 @@ def populate(path: Path, n_objects: int, sightings_per_object: int, embedder: An
                     )
                 )
                 for t in ts:
-                    sig_rows.append((oid, float(t), float(t), 1, *map(float, c), place, "robot", 0.1, 0))
+                    sig_rows.append(
+                        (oid, float(t), float(t) + span, frames_per_sighting, *map(float, c), place, "robot", 0.1, 0)
+                    )
             conn.executemany(
                 "INSERT INTO objects(id, label, labels, cx, cy, cz, minx, miny, minz, maxx, maxy, maxz, n_obs,"
                 " first_seen, last_seen, colour, embedding, points, place, status, retrieved)"
