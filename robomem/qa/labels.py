@@ -8,7 +8,11 @@ reading always beats a looser one:
 1. ``exact``   - the object's label (the top of its label distribution) is the name
                  (score 1.0).
 2. ``share``   - the name is in the object's label distribution with at least
-                 ``MIN_SHARE`` of its votes (score = that share).
+                 ``MIN_SHARE`` of its votes (score = that share), and with votes enough to
+                 have confirmed an object on their own (``ObjectRecord.name_evidence``, the
+                 spatial ``confirm_evidence``): at ``robot`` a milk carton called "orange juice
+                 carton" once (0.69 of 1.45 votes) answered "where is the orange juice carton",
+                 a thing never seen.
 3. ``head``    - the name is one word and is the head noun of the label: "mug" names
                  "red mug" and "white mug" (score ``HEAD_SCORE``).
 4. ``synonym`` - the text embedding of the name and of the label have cosine
@@ -211,32 +215,34 @@ def match_label(
     def names_it(label: str) -> bool:
         return nl(label) in forms or label in same
 
-    def group_share(o: ObjectRecord) -> tuple[float, str]:
-        """The share of the votes for the name's group, for an object the detector did call by the name."""
+    def group_share(o: ObjectRecord) -> tuple[float, str, float]:
+        """The share of the votes for the name's group, the group's top label and its votes, for an object the
+        detector did call by the name."""
         total = sum(o.labels.values()) or 1.0
         votes = {lab: float(v) for lab, v in o.labels.items() if names_it(lab)}
         if not any(nl(lab) in forms for lab in votes):
-            return 0.0, ""
-        return sum(votes.values()) / total, max(votes.items(), key=lambda kv: (kv[1], kv[0]))[0]
+            return 0.0, "", 0.0
+        n = sum(votes.values())
+        return n / total, max(votes.items(), key=lambda kv: (kv[1], kv[0]))[0], n
 
     for o in objs:
         if nl(o.label) in forms:
             found.append((LabelMatch(o.object_id, o.label, o.label, "exact", 1.0), o.last_seen))
         elif grouping:
-            share, lab = group_share(o)
+            share, lab, _n = group_share(o)
             if share >= GROUP_SHARE:  # mostly called by another name of the same thing
                 found.append((LabelMatch(o.object_id, o.label, lab, "exact", 1.0), o.last_seen))
     if found:
         return done()
     for o in objs:
-        share, lab = group_share(o) if grouping else (0.0, "")
+        share, lab, n = group_share(o) if grouping else (0.0, "", 0.0)
         if not grouping:
             total = sum(o.labels.values()) or 1.0
             for cand, votes in o.labels.items():
                 v = float(votes) / total
                 if nl(cand) in forms and v > share:
-                    share, lab = v, cand
-        if lab and share >= min_share:
+                    share, lab, n = v, cand, float(votes)
+        if lab and share >= min_share and n >= o.name_evidence:  # a doubtful look-alike vote names nothing
             found.append((LabelMatch(o.object_id, o.label, lab, "share", share), o.last_seen))
     if found:
         return done()

@@ -92,6 +92,7 @@ def test_a_false_positive_repeated_at_one_place_is_not_confirmed_by_its_scores(t
         engine = QuestionEngine(mem)
         assert engine.where_now("laptop").abstained
         assert mem.spatial.objects("mug")[0].confirmed and not engine.where_now("mug").abstained
+        assert mem.spatial.objects("mug")[0].name_evidence == mem.config.spatial.confirm_evidence  # the share floor
 
 
 def test_scores_weight_the_label_evidence(tmp_path) -> None:

@@ -43,6 +43,25 @@ def test_tiers_in_order() -> None:
     assert {m.how for m in head} == {"head"}
 
 
+def test_a_share_needs_the_votes_that_would_confirm_an_object() -> None:
+    """At ``robot`` a milk carton called "orange juice carton" once (0.69 of 1.45 votes, a share of 0.48)
+    answered "where is the orange juice carton", a thing never seen: a share names an object only with the
+    votes that would have confirmed an object on their own (``name_evidence``, the confirmation evidence)."""
+    z = (0.0, 0.0, 0.0)
+
+    def carton(labels: dict[str, float], need: float) -> ObjectRecord:
+        return ObjectRecord(7, "milk carton", labels, z, z, z, 2, 0.0, 1.0, "kitchen", "present", name_evidence=need)
+
+    once = {"milk carton": 0.76, "orange juice carton": 0.69}
+    assert match_label("orange juice carton", [carton(once, 1.25)]) == ()
+    assert [m.how for m in match_label("orange juice carton", [carton(once, 0.0)])] == ["share"]  # no floor
+    twice = {"milk carton": 2.2, "orange juice carton": 1.3}  # called so in two confident detections: named
+    assert [(m.how, m.matched) for m in match_label("orange juice carton", [carton(twice, 1.25)])] == [
+        ("share", "orange juice carton")
+    ]
+    assert [m.how for m in match_label("milk carton", [carton(once, 1.25)])] == ["exact"]  # its own label
+
+
 def test_unknown_names_match_nothing() -> None:
     emb = HashEmbedder()  # not semantic: the synonym tier is skipped
     assert match_label("unicorn", OBJS, emb) == ()

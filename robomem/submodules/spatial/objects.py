@@ -54,6 +54,10 @@ class ObjectRecord:
     # An unconfirmed object is a candidate (a single false positive, say): kept, so that more evidence can
     # confirm it, but no question is answered with it (``qa.labels.match_label`` skips it).
     confirmed: bool = True
+    # The votes a name must hold in ``labels`` to name this object on a share (``qa.labels``' share tier): the
+    # confirmation evidence, so one doubtful detection of a look-alike name ("orange juice carton" once, on a
+    # milk carton) names nothing, as it would have confirmed nothing on its own.  0: any share counts.
+    name_evidence: float = 0.0
 
     @property
     def name(self) -> str:
@@ -211,6 +215,7 @@ class ObjectState:
             status=self.status,
             colour=tuple(float(v) for v in self.colour) if self.colour is not None else None,  # type: ignore[arg-type]
             confirmed=cfg is None or self.is_confirmed(cfg),
+            name_evidence=cfg.confirm_evidence if cfg is not None else 0.0,
         )
 
     def view(self) -> ObjectView:
