@@ -34,7 +34,7 @@ from robomem.errors import ConfigError, OutOfOrderError
 from robomem.ingest.frame import Absence, Frame
 from robomem.ingest.perception import Segment, segments_from_observation
 from robomem.maintenance.forgetting import plan_forgetting
-from robomem.maintenance.merging import Merge, find_merges, merge_changes, place_seen_before
+from robomem.maintenance.merging import Merge, MoveSearch, find_merges, merge_changes, place_seen_before
 from robomem.observation import Event, Observation
 from robomem.places import Place, Places
 from robomem.retrieval.embedding import Embedder, make_embedder
@@ -112,6 +112,7 @@ class Memory:
         self._state = ReadWriteLock()
         self.store = Store(self.path, readonly=True) if readonly else Store(self.path, schema)
         self.frames = FrameLog(self.store)
+        self._moves = MoveSearch()  # what the moved-object rule learnt in earlier frames (merging.py)
         # the fleet outbox (robomem/store/outbox.py): written with every change while memory.fleet.url is set
         self.outbox = Outbox(self.store)
         self._fleet_robot = self.config.fleet.robot_id if self.config.fleet.url and not readonly else None
@@ -357,7 +358,9 @@ class Memory:
             self._frame_index = index
             self._last_stamp[observation.robot_id] = max(last or observation.stamp, observation.stamp)
             # The frame is stored: from here on nothing may raise, or a caller retrying would store it twice.
-            merges = find_merges(self.spatial, self.frames, frame, self.config.spatial.reid_colour_threshold)
+            merges = find_merges(
+                self.spatial, self.frames, frame, self.config.spatial.reid_colour_threshold, self._moves
+            )
             if merges:
                 try:
                     self._merge(merges)

@@ -18,6 +18,14 @@ the lifecycle interface: spatial merges the two object rows
 (``merge_object``), temporal marks the re-identification, and every
 submodule's ``remap_object(drop, keep)`` re-points its rows and its in-memory
 index — one transaction, no reload, and no SQL here.
+
+At scale (10^5..10^6 objects, a few hundred labels) one absent object has thousands of same-label
+candidates, and the old places of a live robot's view are seen empty frame after frame.  A
+:class:`MoveSearch` (one per open memory) remembers between frames what cannot have changed: an
+absent object whose search found nothing is not searched again until its label's objects change
+(``ObjectIndex.label_gen``), and whether a camera looked at a candidate's spot before it was first
+seen is asked of the frame log once per candidate (frames come in time order, so later frames
+cannot change it; a frame older than the newest one, from a lagging robot, forgets both).
 """
 
 from __future__ import annotations
@@ -33,8 +41,8 @@ from robomem.submodules.base import Changes, Submodule
 
 if TYPE_CHECKING:
     from robomem.ingest.frame import Frame
+    from robomem.submodules.spatial.index import MovedCandidates
     from robomem.submodules.spatial.memory import SpatialMemory
-    from robomem.submodules.spatial.objects import ObjectRecord
     from robomem.submodules.temporal.memory import TemporalMemory
 
 OVERLAP_DUPLICATE = 0.6  # share of the smaller object's coarse voxels inside the other one
@@ -45,13 +53,6 @@ class Merge:
     keep: int
     drop: int
     reason: str  # "moved" | "overlap"
-
-
-def _cos(a: np.ndarray | None, b: np.ndarray | None) -> float | None:
-    if a is None or b is None:
-        return None
-    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
-    return float(np.dot(a, b) / (na * nb)) if na > 0 and nb > 0 else None
 
 
 VIEW_RANGE_M = 4.0
@@ -74,6 +75,60 @@ def place_seen_before(frames: FrameLog, point: np.ndarray, before: float) -> boo
     return bool(np.any(ok & (cosang >= np.cos(VIEW_HALF_ANGLE))))
 
 
+class MoveSearch:
+    """What the moved-object rule learnt in earlier frames (see the module docstring); bounded."""
+
+    def __init__(self, max_entries: int = 200_000) -> None:
+        self.max_entries = int(max_entries)
+        self._seen: dict[tuple[int, float, bytes], bool] = {}  # (id, first seen, centroid) -> seen before
+        self._failed: dict[int, tuple[object, ...]] = {}  # absent id -> the candidates' key it found none under
+        self._newest = -np.inf
+        self.queries = 0  # place_seen_before calls made (for tests and benchmarks)
+
+    def note_frame(self, stamp: float) -> None:
+        if stamp < self._newest:  # a frame from the past may have looked at any spot: ask again
+            self._seen.clear()
+            self._failed.clear()
+        self._newest = max(self._newest, float(stamp))
+        if len(self._seen) > self.max_entries:
+            self._seen.clear()
+        if len(self._failed) > self.max_entries:
+            self._failed.clear()
+
+    def failed_before(self, absent_id: int, key: tuple[object, ...] | None) -> bool:
+        return key is not None and self._failed.get(absent_id) == key
+
+    def failed(self, absent_id: int, key: tuple[object, ...] | None) -> None:
+        if key is not None:
+            self._failed[absent_id] = key
+
+    def seen_before(self, frames: FrameLog, object_id: int, centroid: np.ndarray, first_seen: float) -> bool:
+        point = np.asarray(centroid, dtype=np.float64)
+        k = (object_id, first_seen, point.tobytes())
+        hit = self._seen.get(k)
+        if hit is None:
+            self.queries += 1
+            hit = self._seen[k] = place_seen_before(frames, point, first_seen)
+        return hit
+
+
+def _ranked(colour: object, c: MovedCandidates, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Candidates by the moved rule's score, best first (ties: id order): colour cosine where both colours
+    are known (below ``threshold``: not the same object, left out), 0.5 where either is not."""
+    scores = np.full(len(c.ids), 0.5)
+    ok = np.ones(len(c.ids), dtype=bool)
+    if colour is not None and len(c.ids):
+        a = np.asarray(colour, dtype=np.float64)
+        na = float(np.linalg.norm(a))
+        nb = np.linalg.norm(c.colours, axis=1)
+        known = np.isfinite(nb) & (nb > 0) & (na > 0)
+        sim = np.where(known, (c.colours @ a) / np.maximum(na * np.where(known, nb, 1.0), 1e-300), 0.5)
+        scores = np.where(known, sim, 0.5)
+        ok = ~known | (sim >= threshold)
+    idx = np.flatnonzero(ok)
+    return idx[np.argsort(-scores[idx], kind="stable")], scores
+
+
 def overlap_duplicate(
     object_id: int, overlaps: Sequence[tuple[int, float]], seen_now: frozenset[int], threshold: float
 ) -> Merge | None:
@@ -88,31 +143,44 @@ def overlap_duplicate(
     return None
 
 
-def find_merges(spatial: SpatialMemory, frames: FrameLog, frame: Frame, reid_colour_threshold: float) -> list[Merge]:
-    """Duplicates revealed by this (already committed) frame."""
+def find_merges(
+    spatial: SpatialMemory,
+    frames: FrameLog,
+    frame: Frame,
+    reid_colour_threshold: float,
+    search: MoveSearch | None = None,
+) -> list[Merge]:
+    """Duplicates revealed by this (already committed) frame.  ``search``: the memory's :class:`MoveSearch`
+    (without one, every candidate is asked afresh: same answer, more queries)."""
     out: list[Merge] = []
     used: set[int] = set()
+    search = MoveSearch() if search is None else search
+    search.note_frame(frame.observation.stamp)
     # 1. moved: the absent object A and a same-label object B first seen after A's last sighting
     for a in frame.absences:
         A = spatial.get(a.object_id)
         if A is None or A.object_id in used:
             continue
-        a_colour = np.asarray(A.colour) if A.colour is not None else None
+        key, candidates = spatial.moved_candidates(A.object_id)
+        key = None if key is None else (*key, reid_colour_threshold)
+        if search.failed_before(A.object_id, key):
+            continue  # searched in an earlier frame, found nothing, and none of its label's objects changed
         best: tuple[float, int] | None = None
-        scored: list[tuple[float, int, ObjectRecord]] = []
-        for j, B in enumerate(spatial.moved_candidates(A.object_id, used)):
-            sim = _cos(a_colour, np.asarray(B.colour) if B.colour is not None else None)
-            if sim is not None and sim < reid_colour_threshold:
+        order, scores = _ranked(A.colour, candidates, reid_colour_threshold)
+        skipped = False
+        for j in order.tolist():  # best score first (ties: the lower id); the view-history test only until one passes
+            oid = int(candidates.ids[j])
+            if oid in used:
+                skipped = True
                 continue
-            scored.append((0.5 if sim is None else sim, j, B))
-        # best score first (ties: the first candidate); the view-history test (a query each) only until one passes
-        for score, _j, B in sorted(scored, key=lambda t: (-t[0], t[1])):
-            if place_seen_before(frames, np.asarray(B.centroid), B.first_seen):
-                best = (score, B.object_id)
+            if search.seen_before(frames, oid, candidates.centroids[j], float(candidates.first_seen[j])):
+                best = (float(scores[j]), oid)
                 break  # else B's spot was never looked at before: B may have been there all along
         if best is not None:
             out.append(Merge(A.object_id, best[1], "moved"))
             used |= {A.object_id, best[1]}
+        elif not skipped:  # a candidate taken by another merge this frame may be free next time: ask again
+            search.failed(A.object_id, key)
     # 2. overlap: a detected object and another same-label object occupying the same space
     for d in frame.detections:
         if d.object_id in used:

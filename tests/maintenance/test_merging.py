@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from robomem.config import BudgetConfig
-from robomem.maintenance.merging import Merge, overlap_duplicate, place_seen_before
+from robomem.maintenance.merging import Merge, MoveSearch, overlap_duplicate, place_seen_before
 from robomem.store.database import Store
 from robomem.store.frames import SCHEMA, FrameLog
 from robomem.submodules.base import ForgetLimits
@@ -70,3 +70,47 @@ def test_forget_limits_refuse_nonsense_and_scale_row_limits():
         ForgetLimits(BudgetConfig(), 1.0, 10.0, 1.5)
     with pytest.raises(ValueError, match="ForgetLimits.keep_recent_s"):
         ForgetLimits(BudgetConfig(), 1.0, -1.0, 0.8)
+
+
+def test_move_search_asks_the_frame_log_once_per_candidate(frames):
+    """Whether a spot was looked at before a time cannot change as later frames arrive: asked once per
+    candidate; a frame older than the newest one (a lagging robot) may have, so everything is asked again."""
+    search = MoveSearch()
+    search.note_frame(6.0)
+    ahead, behind = np.array([2.0, 0.0, 0.5]), np.array([-2.0, 0.0, 0.5])
+    answers = [search.seen_before(frames, 7, p, 6.0) for p in (ahead, behind, ahead, behind)]
+    assert answers == [True, False, True, False] and search.queries == 2
+    assert search.seen_before(frames, 7, ahead, 5.0) is False and search.queries == 3  # another first sighting
+    search.note_frame(7.0)
+    search.seen_before(frames, 7, behind, 6.0)
+    assert search.queries == 3
+    search.note_frame(4.0)  # from the past
+    assert search.seen_before(frames, 7, behind, 6.0) is False and search.queries == 4
+
+
+def test_two_absent_mugs_share_their_candidates_view_history(tmp_path, embedder):
+    """Two red mugs gone from the table, a third first seen on a spot never looked at before: not the
+    same object (no merge), and the third mug's view history is asked of the frame log once, not per absence."""
+    from robomem import Memory
+    from robomem.testing.synthetic import Box, BoxScene, demo_boxes
+
+    boxes = [*demo_boxes(), Box(9, "red mug", (1.9, 0.45, 0.80), (0.1, 0.1, 0.1), (220, 30, 30))]
+    scene = BoxScene(boxes)
+    table_view = look_at((0.3, 0.2, 1.4), (1.8, 0.1, 0.8))
+    with Memory.open(tmp_path / "m", embedder=embedder) as mem:
+        for i, eye in enumerate([(0.0, 0.0, 1.5), (0.2, -0.5, 1.5), (0.3, 0.5, 1.4)]):
+            mem.update(scene.observe(look_at(eye, (2.0, 0.0, 0.7)), float(i)))
+        mugs = sorted(o.object_id for o in mem.objects() if o.label == "red mug")
+        assert len(mugs) == 2
+        far = Box(2, "red mug", (30.0, 20.0, 0.05), (0.1, 0.1, 0.1), (220, 30, 30))  # a spot never looked at
+        scene.boxes = [b for b in scene.boxes if b.label != "red mug"] + [far]
+        for k in range(2):  # two frames: the far mug is believed, first seen at t=100
+            mem.update(scene.observe(look_at((29.0, 20.0, 1.2), (30.0, 20.0, 0.05)), 100.0 + k))
+        assert len([o for o in mem.objects() if o.label == "red mug"]) == 3
+        gone: set[int] = set()
+        for k in range(3):
+            r = mem.update(scene.observe(table_view, 200.0 + k))
+            assert not r.merged
+            gone |= set(r.absences)
+        assert set(mugs) <= gone
+        assert mem._moves.queries == 1

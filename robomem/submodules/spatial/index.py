@@ -11,7 +11,9 @@ test the exact geometry on those rows, vectorised; a query that would touch more
 there are objects scans the arrays instead.  The labels are interned (``label_idx``: an
 append-only vocabulary, so a per-text relevance over it only ever grows at the end), with the
 slots of each object's top label (``by_label``), of each label of its distribution
-(``members``), and of the absent objects of each top label (``absent_by_label``).
+(``members``), and of the absent objects of each top label (``absent_by_label``).  ``label_gen``
+says when the objects of a top label last changed (added, removed, moved, re-labelled, marked
+absent or present): what was decided about that label's objects still holds while it is unchanged.
 """
 
 from __future__ import annotations
@@ -37,6 +39,17 @@ class IndexedObject:
     label: str
     labels: tuple[str, ...]
     absent: bool
+
+
+@dataclass(frozen=True)
+class MovedCandidates:
+    """What the moved-object rule (maintenance.merging) reads of the candidates, as arrays in id order: no
+    record each, as at 10^6 objects one label has thousands.  ``colours`` rows are NaN where unknown."""
+
+    ids: np.ndarray  # (k,) int64
+    centroids: np.ndarray  # (k, 3)
+    first_seen: np.ndarray  # (k,)
+    colours: np.ndarray  # (k, 3)
 
 
 class ObjectIndex:
@@ -72,6 +85,8 @@ class ObjectIndex:
         self.absent_by_label: dict[str, set[int]] = {}
         self.version = 0  # bumped by every change
         self.label_version = 0  # bumped when an object is added, removed or changes its top label
+        self.label_gen: dict[str, int] = {}  # top label -> generation of its last change (see the docstring)
+        self._gen = 0
 
     def __len__(self) -> int:
         return len(self.slot_of)
@@ -134,6 +149,7 @@ class ObjectIndex:
         old = self._labels_of.pop(slot, None)
         if old is not None:
             top, labels, absent = old
+            self._changed(top)
             _discard(self.by_label, top, slot)
             for lab in labels:
                 _discard(self.members, lab, slot)
@@ -186,7 +202,12 @@ class ObjectIndex:
             self.members.setdefault(lab, set()).add(slot)
         if o.absent:
             self.absent_by_label.setdefault(o.label, set()).add(slot)
+        self._changed(o.label)
         self.version += 1
+
+    def _changed(self, label: str) -> None:
+        self._gen += 1
+        self.label_gen[label] = self._gen
 
     def set_absent(self, object_id: int, absent: bool = True) -> None:
         slot = self.slot_of.get(object_id)
@@ -199,6 +220,7 @@ class ObjectIndex:
             self.absent_by_label.setdefault(top, set()).add(slot)
         else:
             _discard(self.absent_by_label, top, slot)
+        self._changed(top)
         self.version += 1
 
     def remove(self, object_id: int) -> None:

@@ -28,7 +28,7 @@ from robomem.retrieval.query import Entry, Query
 from robomem.store.ids import next_id
 from robomem.submodules.base import Changes, ForgetLimits, LabelIndex, Submodule, SubmoduleContext
 from robomem.submodules.spatial.absences import seen_through_bounds
-from robomem.submodules.spatial.index import IndexedObject, ObjectIndex
+from robomem.submodules.spatial.index import IndexedObject, MovedCandidates, ObjectIndex
 from robomem.submodules.spatial.objects import (
     OBJECT_COLUMNS,
     OBJECT_PLACEHOLDERS,
@@ -81,6 +81,7 @@ class SpatialMemory(Submodule):
         self._relevance = RelevanceCache(ctx.embedder)
         self._label_index: tuple[int, LabelIndex] | None = None  # (index.label_version, index)
         self._label_sim_cache: dict[tuple[str, str], float] = {}
+        self._moved_cache: dict[str, tuple[int, MovedCandidates]] = {}  # label -> (its generation, candidates)
         self._next_id = 1  # advanced only after a commit that stored the new objects
         self._aliases: dict[int, int] = {}  # merged-away id -> the id it was merged into (this session)
         self._newest: float | None = None
@@ -385,25 +386,40 @@ class SpatialMemory(Submodule):
             return {oid: (o.n_obs, o.retrieved) for oid, o in self._objs.items()}
 
     # -- duplicates (for maintenance.merging) -------------------------------------------
-    def moved_candidates(self, absent_id: int, exclude: set[int]) -> list[ObjectRecord]:
-        """Objects that may be ``absent_id`` moved: same label, not absent, first seen after its last sighting."""
+    def moved_candidates(self, absent_id: int) -> tuple[tuple[object, ...] | None, MovedCandidates]:
+        """Objects that may be ``absent_id`` moved: same label, not absent, first seen after its last sighting;
+        and what they stand for (its label's generation in the index, its last sighting): while that key is
+        the same, so are they.  Per label, the arrays are built once per generation of that label."""
         with self._lock:
             a = self._objs.get(int(absent_id))
             if a is None:
-                return []
+                return None, MovedCandidates(np.zeros(0, np.int64), np.zeros((0, 3)), np.zeros(0), np.zeros((0, 3)))
             label, index = a.label, self._index
-            same = index.by_label.get(label, set())
-            slots = np.fromiter(same, dtype=np.int64, count=len(same))
-            slots = slots[~index.absent[slots] & (index.first_seen[slots] > a.last_seen)]  # vectorised first
-            return [
-                b.record(self.config.spatial)
-                for b in (self._objs[i] for i in self._ids(slots))
-                if b.id != a.id
-                and b.id not in exclude
-                and b.status != "absent"
-                and b.first_seen > a.last_seen
-                and b.label == label
-            ]
+            gen = index.label_gen.get(label, 0)
+            cached = self._moved_cache.get(label)
+            if cached is None or cached[0] != gen:
+                same = index.by_label.get(label, set())
+                slots = np.fromiter(same, dtype=np.int64, count=len(same))
+                slots = slots[~index.absent[slots]]
+                slots = slots[np.argsort(index.ids[slots], kind="stable")]
+                nan = np.full(3, np.nan)
+                colours = [self._objs[int(i)].colour for i in index.ids[slots].tolist()]
+                cached = (
+                    gen,
+                    MovedCandidates(
+                        index.ids[slots].copy(),
+                        index.cents[slots].copy(),
+                        index.first_seen[slots].copy(),
+                        np.asarray([nan if c is None else c for c in colours], dtype=np.float64).reshape(-1, 3),
+                    ),
+                )
+                if len(self._moved_cache) > 4096:
+                    self._moved_cache.clear()
+                self._moved_cache[label] = cached
+            c = cached[1]
+            keep = (c.first_seen > a.last_seen) & (c.ids != a.id)
+            key = (a.id, label, a.last_seen, gen)
+            return key, MovedCandidates(c.ids[keep], c.centroids[keep], c.first_seen[keep], c.colours[keep])
 
     def overlapping(self, object_id: int, exclude: set[int]) -> list[tuple[int, float]]:
         """Same-label, non-absent objects whose box overlaps this one's, with the share of the smaller
