@@ -20,12 +20,13 @@ submodule's ``remap_object(drop, keep)`` re-points its rows and its in-memory
 index — one transaction, no reload, and no SQL here.
 
 At scale (10^5..10^6 objects, a few hundred labels) one absent object has thousands of same-label
-candidates, and the old places of a live robot's view are seen empty frame after frame.  A
-:class:`MoveSearch` (one per open memory) remembers between frames what cannot have changed: an
-absent object whose search found nothing is not searched again until its label's objects change
-(``ObjectIndex.label_gen``), and whether a camera looked at a candidate's spot before it was first
-seen is asked of the frame log once per candidate (frames come in time order, so later frames
-cannot change it; a frame older than the newest one, from a lagging robot, forgets both).
+candidates.  They come as arrays, built once per change of their label (``ObjectIndex.label_gen``),
+and are scored at once; whether a camera looked at each one's spot before it was first seen is
+answered for all of them from a floor grid of camera poses that a :class:`MoveSearch` (one per open
+memory) reads from the frame log once and then extends frame by frame, never a query per candidate.
+An absent object whose search found nothing is not searched again until its label's objects change
+(frames come in time order, so later frames cannot change the answer; a frame older than the newest
+one, from a lagging robot, forgets that).
 """
 
 from __future__ import annotations
@@ -75,25 +76,52 @@ def place_seen_before(frames: FrameLog, point: np.ndarray, before: float) -> boo
     return bool(np.any(ok & (cosang >= np.cos(VIEW_HALF_ANGLE))))
 
 
+def _forward(q: np.ndarray) -> np.ndarray:
+    """Optical axis (camera +z) of rows of quaternions (qx, qy, qz, qw)."""
+    qx, qy, qz, qw = q[:, 0], q[:, 1], q[:, 2], q[:, 3]
+    return np.stack([2 * (qx * qz + qy * qw), 2 * (qy * qz - qx * qw), 1 - 2 * (qx * qx + qy * qy)], axis=1)
+
+
 class MoveSearch:
-    """What the moved-object rule learnt in earlier frames (see the module docstring); bounded."""
+    """What the moved-object rule learnt in earlier frames (see the module docstring); one per open memory.
+
+    The camera poses are read from the frame log once and then kept in a floor grid of ``VIEW_RANGE_M``
+    cells, each new frame added as it is noted: whether a camera looked at a spot before a time is then
+    answered for every candidate at once, from the poses of the 3x3 cells around it, exactly as
+    :func:`place_seen_before` answers it (frames the budget forgot since stay: they were looked through)."""
 
     def __init__(self, max_entries: int = 200_000) -> None:
         self.max_entries = int(max_entries)
-        self._seen: dict[tuple[int, float, bytes], bool] = {}  # (id, first seen, centroid) -> seen before
         self._failed: dict[int, tuple[object, ...]] = {}  # absent id -> the candidates' key it found none under
         self._newest = -np.inf
-        self.queries = 0  # place_seen_before calls made (for tests and benchmarks)
+        # cell -> (rows (stamp, x, y, z, forward xyz), rows in use); None until the log is read
+        self._cells: dict[tuple[int, int], tuple[np.ndarray, int]] | None = None
+        self.reads = 0  # frame-log reads made (for tests and benchmarks)
 
-    def note_frame(self, stamp: float) -> None:
-        if stamp < self._newest:  # a frame from the past may have looked at any spot: ask again
-            self._seen.clear()
+    def _cell(self, x: float, y: float) -> tuple[int, int]:
+        return (int(np.floor(x / VIEW_RANGE_M)), int(np.floor(y / VIEW_RANGE_M)))
+
+    def _add(self, rows: np.ndarray) -> None:
+        assert self._cells is not None
+        for r in rows:
+            key = self._cell(r[1], r[2])
+            buf, n = self._cells.get(key, (np.zeros((4, 7)), 0))
+            if n == len(buf):  # amortised growth: a robot adds a row a frame to the cell it is in
+                buf = np.concatenate([buf, np.zeros_like(buf)])
+            buf[n] = r
+            self._cells[key] = (buf, n + 1)
+
+    def note_frame(self, stamp: float, position: np.ndarray, quat_xyzw: np.ndarray) -> None:
+        """A frame was stored (before the duplicates it revealed are looked for)."""
+        if stamp < self._newest:  # a frame from the past may have looked at any spot: search again
             self._failed.clear()
         self._newest = max(self._newest, float(stamp))
-        if len(self._seen) > self.max_entries:
-            self._seen.clear()
         if len(self._failed) > self.max_entries:
             self._failed.clear()
+        q = np.asarray(quat_xyzw, dtype=np.float64).reshape(1, 4)
+        row = np.concatenate([[float(stamp)], np.asarray(position, dtype=np.float64)[:3], _forward(q)[0]])
+        if self._cells is not None:  # else it is read with the rest of the log (it is stored already)
+            self._add(row[None, :])
 
     def failed_before(self, absent_id: int, key: tuple[object, ...] | None) -> bool:
         return key is not None and self._failed.get(absent_id) == key
@@ -102,14 +130,55 @@ class MoveSearch:
         if key is not None:
             self._failed[absent_id] = key
 
-    def seen_before(self, frames: FrameLog, object_id: int, centroid: np.ndarray, first_seen: float) -> bool:
-        point = np.asarray(centroid, dtype=np.float64)
-        k = (object_id, first_seen, point.tobytes())
-        hit = self._seen.get(k)
-        if hit is None:
-            self.queries += 1
-            hit = self._seen[k] = place_seen_before(frames, point, first_seen)
-        return hit
+    def _load(self, frames: FrameLog) -> None:
+        a = frames.poses()
+        self.reads += 1
+        self._cells = {}
+        stored = np.column_stack([a[:, :4], _forward(a[:, 4:8])]) if len(a) else np.zeros((0, 7))
+        self._add(stored)
+
+    def seen_before(self, frames: FrameLog, centroids: np.ndarray, first_seen: np.ndarray) -> np.ndarray:
+        """For each point: did a camera look at it (within range and the central view cone) before its time?"""
+        if self._cells is None:
+            self._load(frames)
+        assert self._cells is not None
+        pts = np.asarray(centroids, dtype=np.float64).reshape(-1, 3)
+        before = np.asarray(first_seen, dtype=np.float64).reshape(-1)
+        out = np.zeros(len(pts), dtype=bool)
+        if not len(pts) or not self._cells:
+            return out
+        cx = np.floor(pts[:, 0] / VIEW_RANGE_M).astype(np.int64)
+        cy = np.floor(pts[:, 1] / VIEW_RANGE_M).astype(np.int64)
+        order = np.lexsort((cy, cx))
+        bounds = np.flatnonzero(np.diff(cx[order]) | np.diff(cy[order])) + 1
+        cos_half = np.cos(VIEW_HALF_ANGLE)
+        for cell in np.split(order, bounds):
+            i, j = int(cx[cell[0]]), int(cy[cell[0]])
+            near = [self._cell_array((i + di, j + dj)) for di in (-1, 0, 1) for dj in (-1, 0, 1)]
+            near = [a for a in near if a is not None]
+            if not near:
+                continue
+            poses = np.concatenate(near)
+            step = max(1, 1_000_000 // len(poses))  # a robot that stood still: bounded temporaries
+            for s in range(0, len(cell), step):
+                grp = cell[s : s + step]
+                out[grp] = self._any_view(pts[grp], before[grp], poses, cos_half)
+        return out
+
+    @staticmethod
+    def _any_view(p: np.ndarray, before: np.ndarray, poses: np.ndarray, cos_half: float) -> np.ndarray:
+        ok = (poses[None, :, 0] < before[:, None]) & (np.abs(poses[None, :, 1] - p[:, None, 0]) <= VIEW_RANGE_M)
+        ok &= np.abs(poses[None, :, 2] - p[:, None, 1]) <= VIEW_RANGE_M
+        to = p[:, None, :] - poses[None, :, 1:4]
+        dist = np.linalg.norm(to, axis=2)
+        ok &= (dist > 0.3) & (dist < VIEW_RANGE_M)
+        ok &= np.einsum("kpj,pj->kp", to, poses[:, 4:7]) >= cos_half * np.maximum(dist, 1e-9)
+        return ok.any(axis=1)
+
+    def _cell_array(self, key: tuple[int, int]) -> np.ndarray | None:
+        assert self._cells is not None
+        got = self._cells.get(key)
+        return None if got is None else got[0][: got[1]]
 
 
 def _ranked(colour: object, c: MovedCandidates, threshold: float) -> tuple[np.ndarray, np.ndarray]:
@@ -155,7 +224,8 @@ def find_merges(
     out: list[Merge] = []
     used: set[int] = set()
     search = MoveSearch() if search is None else search
-    search.note_frame(frame.observation.stamp)
+    obs = frame.observation
+    search.note_frame(obs.stamp, obs.pose.position, obs.pose.quat_xyzw())
     # 1. moved: the absent object A and a same-label object B first seen after A's last sighting
     for a in frame.absences:
         A = spatial.get(a.object_id)
@@ -167,15 +237,15 @@ def find_merges(
             continue  # searched in an earlier frame, found nothing, and none of its label's objects changed
         best: tuple[float, int] | None = None
         order, scores = _ranked(A.colour, candidates, reid_colour_threshold)
-        skipped = False
-        for j in order.tolist():  # best score first (ties: the lower id); the view-history test only until one passes
-            oid = int(candidates.ids[j])
-            if oid in used:
-                skipped = True
-                continue
-            if search.seen_before(frames, oid, candidates.centroids[j], float(candidates.first_seen[j])):
-                best = (float(scores[j]), oid)
-                break  # else B's spot was never looked at before: B may have been there all along
+        free = np.fromiter((int(i) not in used for i in candidates.ids[order]), dtype=bool, count=len(order))
+        skipped = not bool(free.all())
+        order = order[free]
+        # best score first (ties: the lower id) whose spot was looked at before it was first seen (else it
+        # may have been there all along)
+        seen = search.seen_before(frames, candidates.centroids[order], candidates.first_seen[order])
+        if seen.any():
+            j = int(order[int(np.argmax(seen))])
+            best = (float(scores[j]), int(candidates.ids[j]))
         if best is not None:
             out.append(Merge(A.object_id, best[1], "moved"))
             used |= {A.object_id, best[1]}

@@ -131,6 +131,11 @@ class FrameLog:
         )
         return np.asarray(rows, dtype=np.float64).reshape(-1, 7)
 
+    def poses(self) -> np.ndarray:
+        """Every stored camera pose as rows (stamp, x, y, z, qx, qy, qz, qw)."""
+        rows = self.store.read().execute("SELECT stamp, x, y, z, qx, qy, qz, qw FROM frames").fetchall()
+        return np.asarray(rows, dtype=np.float64).reshape(-1, 8)
+
     def forget(
         self, max_rows: int, now: float, keep_recent_s: float, target_fraction: float
     ) -> tuple[list[Statement], dict[str, int]]:

@@ -72,25 +72,29 @@ def test_forget_limits_refuse_nonsense_and_scale_row_limits():
         ForgetLimits(BudgetConfig(), 1.0, -1.0, 0.8)
 
 
-def test_move_search_asks_the_frame_log_once_per_candidate(frames):
-    """Whether a spot was looked at before a time cannot change as later frames arrive: asked once per
-    candidate; a frame older than the newest one (a lagging robot) may have, so everything is asked again."""
+def test_move_search_answers_as_place_seen_before_for_every_point_at_once(frames):
+    """The pose grid gives place_seen_before's answer (range, cone, strictly earlier frames) for many points
+    in one call, with the frame log read once; frames noted afterwards count from then on."""
+    rng = np.random.default_rng(3)
+    pts = np.column_stack([rng.uniform(-2, 6, 400), rng.uniform(-3, 3, 400), rng.uniform(0, 1.5, 400)])
+    times = rng.uniform(4.0, 12.0, 400)
     search = MoveSearch()
-    search.note_frame(6.0)
-    ahead, behind = np.array([2.0, 0.0, 0.5]), np.array([-2.0, 0.0, 0.5])
-    answers = [search.seen_before(frames, 7, p, 6.0) for p in (ahead, behind, ahead, behind)]
-    assert answers == [True, False, True, False] and search.queries == 2
-    assert search.seen_before(frames, 7, ahead, 5.0) is False and search.queries == 3  # another first sighting
-    search.note_frame(7.0)
-    search.seen_before(frames, 7, behind, 6.0)
-    assert search.queries == 3
-    search.note_frame(4.0)  # from the past
-    assert search.seen_before(frames, 7, behind, 6.0) is False and search.queries == 4
+    got = search.seen_before(frames, pts, times)
+    want = np.array([place_seen_before(frames, p, t) for p, t in zip(pts, times, strict=True)])
+    assert want.sum() >= 20 and (~want).sum() >= 20  # both answers occur
+    assert np.array_equal(got, want) and search.reads == 1
+    pose = look_at((4.0, 0.0, 1.5), (4.0, 4.0, 0.5))  # a second frame at t=8, looking along +y
+    with frames.store.transaction() as conn:
+        conn.execute(*frames.insert(2, 8.0, "robot", None, pose.position, pose.quat_xyzw(), None, 0))
+    search.note_frame(8.0, pose.position, pose.quat_xyzw())
+    got = search.seen_before(frames, pts, times)
+    want = np.array([place_seen_before(frames, p, t) for p, t in zip(pts, times, strict=True)])
+    assert np.array_equal(got, want) and search.reads == 1
 
 
 def test_two_absent_mugs_share_their_candidates_view_history(tmp_path, embedder):
     """Two red mugs gone from the table, a third first seen on a spot never looked at before: not the
-    same object (no merge), and the third mug's view history is asked of the frame log once, not per absence."""
+    same object (no merge), and the frame log is read once for both searches."""
     from robomem import Memory
     from robomem.testing.synthetic import Box, BoxScene, demo_boxes
 
@@ -113,4 +117,4 @@ def test_two_absent_mugs_share_their_candidates_view_history(tmp_path, embedder)
             assert not r.merged
             gone |= set(r.absences)
         assert set(mugs) <= gone
-        assert mem._moves.queries == 1
+        assert mem._moves.reads == 1  # the frame log is read once, not per absent mug or per candidate
