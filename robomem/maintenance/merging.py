@@ -87,7 +87,7 @@ class MoveSearch:
 
     The camera poses are read from the frame log once and then kept in a floor grid of ``VIEW_RANGE_M``
     cells, each new frame added as it is noted: whether a camera looked at a spot before a time is then
-    answered for every candidate at once, from the poses of the 3x3 cells around it, exactly as
+    answered for every candidate at once, from the poses of the 3x3 cells around it, as
     :func:`place_seen_before` answers it (frames the budget forgot since stay: they were looked through)."""
 
     def __init__(self, max_entries: int = 200_000) -> None:
@@ -149,20 +149,18 @@ class MoveSearch:
             return out
         cx = np.floor(pts[:, 0] / VIEW_RANGE_M).astype(np.int64)
         cy = np.floor(pts[:, 1] / VIEW_RANGE_M).astype(np.int64)
-        order = np.lexsort((cy, cx))
-        bounds = np.flatnonzero(np.diff(cx[order]) | np.diff(cy[order])) + 1
         cos_half = np.cos(VIEW_HALF_ANGLE)
-        for cell in np.split(order, bounds):
-            i, j = int(cx[cell[0]]), int(cy[cell[0]])
-            near = [self._cell_array((i + di, j + dj)) for di in (-1, 0, 1) for dj in (-1, 0, 1)]
-            near = [a for a in near if a is not None]
-            if not near:
+        # visit the cells that hold poses (a robot's beat is a small part of a large map), each with the
+        # points in it and its 8 neighbours
+        for (i, j), (buf, n) in self._cells.items():
+            near = np.flatnonzero((np.abs(cx - i) <= 1) & (np.abs(cy - j) <= 1) & ~out)
+            if not len(near):
                 continue
-            poses = np.concatenate(near)
+            poses = buf[:n]
             step = max(1, 1_000_000 // len(poses))  # a robot that stood still: bounded temporaries
-            for s in range(0, len(cell), step):
-                grp = cell[s : s + step]
-                out[grp] = self._any_view(pts[grp], before[grp], poses, cos_half)
+            for s in range(0, len(near), step):
+                grp = near[s : s + step]
+                out[grp] |= self._any_view(pts[grp], before[grp], poses, cos_half)
         return out
 
     @staticmethod
@@ -174,11 +172,6 @@ class MoveSearch:
         ok &= (dist > 0.3) & (dist < VIEW_RANGE_M)
         ok &= np.einsum("kpj,pj->kp", to, poses[:, 4:7]) >= cos_half * np.maximum(dist, 1e-9)
         return ok.any(axis=1)
-
-    def _cell_array(self, key: tuple[int, int]) -> np.ndarray | None:
-        assert self._cells is not None
-        got = self._cells.get(key)
-        return None if got is None else got[0][: got[1]]
 
 
 def _ranked(colour: object, c: MovedCandidates, threshold: float) -> tuple[np.ndarray, np.ndarray]:
