@@ -182,3 +182,24 @@ def test_open_episode_survives_restart(tmp_path, embedder):
         assert [(s.action, s.success) for s in steps] == [("pull drawer_2 handle", False)]
         hit = mem.episodic.similar("open the drawer", k=1)[0]
         assert hit.episode.episode_id == eid and hit.steps
+
+
+def test_a_full_batch_of_step_embeddings_is_written_once_the_background_embedded_it(tmp_path, embedder):
+    """The batch is handed to the embedder's background thread, not embedded inside the step that filled it;
+    the first step after it landed writes it (from the cache), and the episode's end writes the rest."""
+    with memory(tmp_path / "m", embedder, embed_batch=3) as mem:
+        eid = mem.begin_episode("tidy the kitchen", stamp=1.0)
+
+        def embedded() -> int:
+            rows = mem.store.read().execute("SELECT embedding FROM steps WHERE episode_id=?", (eid,)).fetchall()
+            return sum(r[0] is not None for r in rows)
+
+        texts = [f"step {i}: moved the {w} to the shelf" for i, w in enumerate(["cup", "plate", "pan", "jar"])]
+        for i, t in enumerate(texts[:3]):
+            mem.add_step(observation=t, stamp=2.0 + i)
+        assert embedded() == 0  # the third step filled the batch: queued, not embedded in that step
+        assert embedder.settle(timeout=120.0)
+        mem.add_step(observation=texts[3], stamp=6.0)
+        assert embedded() == 3  # the batch landed: written from the cache by the next step
+        mem.end_episode("done", stamp=7.0)
+        assert embedded() == 4

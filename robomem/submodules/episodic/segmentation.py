@@ -130,7 +130,7 @@ class EpisodeWriter(EpisodicState):
         self._step_sql(ch, st, None)
         cur.pending.append((st.step_id, st.text))
         if len(cur.pending) >= self.config.episodic.embed_batch:
-            self._flush_embeddings(ch, cur)
+            self._flush_when_embedded(ch, cur)
         cur.n_steps += 1
         cur.last_activity = max(cur.last_activity, stamp)
         ep = plan.episode(cur.episode_id)

@@ -190,6 +190,26 @@ class EpisodicState(Submodule):
             ),
         )
 
+    def _flush_when_embedded(self, ch: Changes, cur: CurrentEpisode) -> None:
+        """A full batch of pending steps: hand it to the embedder's background thread (``prefetch``) and
+        write each step once its text is embedded (a cache hit, no model call), so the model runs between
+        frames, not inside one (issue 14: one MiniLM batch every ``embed_batch`` steps was the update's
+        p99).  Past twice the batch (the background fell behind), or with an embedder that cannot
+        prefetch: all now, as before."""
+        emb = self.ctx.embedder
+        prefetch, cached = getattr(emb, "prefetch", None), getattr(emb, "is_cached", None)
+        if prefetch is None or cached is None or len(cur.pending) >= 2 * self.config.episodic.embed_batch:
+            self._flush_embeddings(ch, cur)
+            return
+        ready = [p for p in cur.pending if cached(p[1])]
+        rest = [p for p in cur.pending if not cached(p[1])]
+        if ready:
+            cur.pending = ready
+            self._flush_embeddings(ch, cur)
+        cur.pending = rest
+        if len(rest) >= self.config.episodic.embed_batch:
+            prefetch([text for _, text in rest])  # texts already queued are skipped
+
     def _flush_embeddings(self, ch: Changes, cur: CurrentEpisode) -> None:
         """Embed the episode's pending steps in one batch (a batch costs about as much as one text)."""
         if not cur.pending:
