@@ -42,6 +42,9 @@ class EpisodeWriter(EpisodicState):
             eid, task, kind, robot_id, stamp, stamp, True, None, None, (place,) if place else (), (), 0, 0, reason
         )
         self._open_sql(ch, ep, None)  # embedded when it ends, in one batch with its steps
+        prefetch = getattr(self.ctx.embedder, "prefetch", None)
+        if prefetch is not None:  # a query ranks open episodes by their task: embed it between frames
+            prefetch([task])
         plan.episodes[eid] = ep
         cur = CurrentEpisode(eid, kind, place=place, last_activity=stamp)
         plan.current[robot_id] = cur
