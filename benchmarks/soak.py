@@ -193,6 +193,20 @@ def malloc_trim() -> None:
     ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
+def sqlite_memory_mb() -> float | None:
+    """Heap that SQLite holds now (page caches of every connection, statements, schema):
+    ``sqlite3_memory_used()`` of the libsqlite3 the sqlite3 module is linked against."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("sqlite3")
+    if name is None:
+        return None
+    lib = ctypes.CDLL(name)
+    lib.sqlite3_memory_used.restype = ctypes.c_int64
+    return lib.sqlite3_memory_used() / 2**20
+
+
 def rss_split_mb() -> dict[str, float]:
     """Resident memory split into anonymous (heap, arrays) and file-backed (libraries, mapped files)
     pages, from /proc/self/smaps_rollup where the kernel has it (Linux)."""
@@ -305,6 +319,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         "rss_after_trim_mb": proc.memory_info().rss / 2**20 if args.trim else None,
                         **rss_split_mb(),
                         "python_blocks": sys.getallocatedblocks(),
+                        "sqlite_mb": sqlite_memory_mb(),
                         "store_mb": st["bytes"] / 2**20,
                         "objects": st["objects"],
                         "rows": st["rows"],
@@ -453,6 +468,10 @@ def plot(
     a = ax[1, 1]
     a.plot(hours, np.array([s["python_blocks"] for s in samples]) / 1e3)
     a.set_ylabel("Python objects allocated (thousands of blocks)")
+    if samples[-1].get("sqlite_mb") is not None:
+        a2 = a.twinx()
+        a2.plot(hours, [s["sqlite_mb"] for s in samples], color="purple", alpha=0.7)
+        a2.set_ylabel("SQLite heap (MB, purple)")
     a = ax[2, 0]
     a.plot(hours, [s["store_mb"] for s in samples], label="store size")
     a.set_ylim(0, max(s["store_mb"] for s in samples) * 1.3)

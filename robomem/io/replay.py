@@ -50,7 +50,9 @@ class ReplayStats:
     messages: int = 0
     frames: int = 0  # observations that entered memory
     events: int = 0
-    skipped: dict[str, int] = field(default_factory=dict)  # reason -> count
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> count (every skip, for people)
+    already_stored: int = 0  # of those, camera messages or frames already in the store (resumed or repeated replay)
+    stored_events: int = 0  # and events already in the store
     first_stamp: float | None = None
     last_stamp: float | None = None
     bag_duration_s: float = 0.0
@@ -75,6 +77,8 @@ class ReplayStats:
             "frames": self.frames,
             "events": self.events,
             "skipped": dict(self.skipped),
+            "already_stored": self.already_stored,
+            "stored_events": self.stored_events,
             "bag_duration_s": round(self.bag_duration_s, 3),
             "wall_s": round(self.wall_s, 3),
             "speedup": round(self.speedup, 2) if math.isfinite(self.speedup) else None,
@@ -174,6 +178,7 @@ class _Replayer:
             # logged well before the newest stored frame: its frame is stored (header stamps precede log
             # times), so a resumed replay neither decodes nor assembles it
             self.stats.skip(_ALREADY_STORED)
+            self.stats.already_stored += 1
             return
         t0 = time.perf_counter()
         msg = self.reader.deserialize(bm)
@@ -206,6 +211,7 @@ class _Replayer:
             resume = self.events_after
             if resume is not None and stamp <= resume:
                 self.stats.skip(_EVENT_STORED)
+                self.stats.stored_events += 1
                 return
             self.memory.add_event(parse_event(str(msg.data), stamp, self.cfg.robot_id))
             self.stats.events += 1
@@ -242,6 +248,7 @@ class _Replayer:
         resume = self.resume_after
         if resume is not None and obs.stamp <= resume:
             self.stats.skip(_ALREADY_STORED)
+            self.stats.already_stored += 1
             return
         period = 1.0 / self.cfg.max_frame_rate if self.cfg.max_frame_rate > 0 else 0.0
         if period and self.last_ingested is not None and obs.stamp - self.last_ingested < period - 1e-6:
@@ -361,8 +368,9 @@ def replay(
         dropped = getattr(rp.sync, "dropped", 0)
         if dropped:
             stats.skip("camera messages without a match within slop (sync)", int(dropped))
-        up_to_date = stats.skipped.get(_ALREADY_STORED, 0) > 0 and all(
-            k in (_ALREADY_STORED, _EVENT_STORED) for k in stats.skipped
+        # every skip was of something already stored, and there was something (a re-run over a complete store)
+        up_to_date = (
+            stats.already_stored > 0 and sum(stats.skipped.values()) == stats.already_stored + stats.stored_events
         )
         if stats.frames == 0 and not up_to_date:  # a re-run over a store that holds the whole bag is fine
             pend = rp.sync.pending()

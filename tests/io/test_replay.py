@@ -297,6 +297,7 @@ def test_rerunning_replay_applies_no_event_twice(rec: Recording, tmp_path: Path)
     for _ in range(2):
         again, _ = _replay(bag, store)
         assert again.frames == 0 and again.events == 0, (again.frames, again.events)
+        assert again.already_stored >= first.frames and again.stored_events == first.events
         assert evidence() == n
 
 
