@@ -25,6 +25,8 @@ def losses(rows: list[dict[str, Any]]) -> list[str]:
         m, n = r["memory"], r["no_memory"]
         if r["kind"] != "fetch" or (m["success"] and (not n["success"] or m["steps"] <= n["steps"])):
             continue
+        # ``tried`` is the search's candidates in the order of the "go:" lines of its decision log (the policy keeps
+        # both from the same list), so the explanation names the places the log shows, in its order
         tried = m["search"]["tried"] if m["search"] else []
         log = m["search"]["log"] if m["search"] else []
         why = []
@@ -34,7 +36,9 @@ def losses(rows: list[dict[str, Any]]) -> list[str]:
         looked = [place for kind, place in tried if kind != "object" and place != r["truth"]]
         if looked:
             why.append(
-                f"memory had no evidence of where it went; it then looked in {', '.join(dict.fromkeys(looked))} first"
+                "memory had no evidence of where it went; it then went to "
+                + " -> ".join(dict.fromkeys(looked))
+                + f" before the {r['truth']}"
             )
         if n["success"] and n["search"] and n["search"]["tried"]:
             first = n["search"]["tried"][0][1]

@@ -164,14 +164,24 @@ def run_search(
     if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
         raise ValueError(f"run_search: max_steps must be a positive integer, got {max_steps!r}")
     label = goal.label or goal.text or ""
-    policy = ObjectSearchPolicy(nav, critic=critic or LoopCritic(), reach=0.2)
     ctx = make_context([])
+    replans = 0
+
+    def refresh() -> Context:
+        """A candidate was given up (or the critic asked): the next one comes from what memory knows now."""
+        nonlocal ctx, replans
+        ctx = make_context([p.object_id for p in policy.tried if p.object_id is not None])
+        replans += 1
+        return ctx
+
+    policy = ObjectSearchPolicy(
+        nav, critic=critic or LoopCritic(), reach=0.2, on_abandon=refresh if replan_on_abandon else None
+    )
     remembered = sum(1 for p in ctx.proposals if p.kind != "explore")
     episode = record.begin_episode(f"find the {label}", stamp=_stamp(nav)) if record is not None else None
     start_steps, path_start = nav.steps, len(nav.path) - 1
-    replans, abandoned, critic_replans = 0, 0, 0
+    critic_replans = 0
     news, news_step = _news(record, label), 0
-    went: list[GoalProposal] = []  # every candidate the robot set off to, in order (re-plans do not erase it)
     status, reason = "step_limit", f"no sight of {label!r} within {max_steps} steps"
     while nav.steps - start_steps < max_steps:
         action = policy.act(nav.frame, ctx)
@@ -179,7 +189,6 @@ def run_search(
             status, reason = policy.status, policy.reason
             break
         nav.act(action)
-        gave_up = sum(1 for line in policy.log if line.startswith("abandon"))
         again: list[int] = []  # objects seen anew: worth trying again even if tried before
         if record is not None and nav.steps - news_step >= news_every:
             fresh = _news(record, label)
@@ -187,21 +196,17 @@ def run_search(
                 again = [o.object_id for o in record.spatial.objects() if o.label == label and o.last_seen > news]
                 policy.log.append(f"news: memory saw {label!r} at t={fresh:.1f}s (object {again}); re-plan")
                 news, news_step = fresh, nav.steps
-        if policy.critic.replans > critic_replans or (replan_on_abandon and gave_up > abandoned) or again:
+        critic_replanned = policy.critic.replans > critic_replans and policy.on_abandon is None
+        if critic_replanned or again:
             policy.tried = [t for t in policy.tried if t.object_id not in again]
-            ctx = make_context([p.object_id for p in policy.tried if p.object_id is not None])
-            policy.replan(ctx)
-            replans += 1
-        critic_replans, abandoned = policy.critic.replans, gave_up
-        cur = policy.current  # None right after a re-plan: a candidate dropped by it was never set off to
-        if cur is not None and (not went or _key(went[-1]) != _key(cur)):
-            went.append(cur)
+            policy.replan(refresh())
+        critic_replans = policy.critic.replans
     else:
         if nav.target_visible(label):
             status, reason = "found", f"{label!r} is in view"
     hit = nav.found(label) if status == "found" else None
     found, room = (hit[0], hit[1]) if hit is not None else (None, None)
-    tried = went
+    tried = policy.went  # every candidate with a "go:" line in the log, in order: the log and this list agree
     res = SearchResult(
         label=label,
         success=found is not None,
@@ -221,10 +226,6 @@ def run_search(
     if record is not None:
         _record(record, nav, res, tried)
     return res
-
-
-def _key(p: GoalProposal) -> tuple[str, str | None, int | None]:
-    return (p.kind, p.place, p.object_id)
 
 
 def _news(memory: Memory | None, label: str) -> float:

@@ -27,7 +27,9 @@
    the object and its class, past searches that found it, places not observed
    since it was last seen; places where it was observed absent ruled out;
    distance), then exploration of every place, least recently seen first,
-   nearest first (:mod:`robomem.planning.search`).  Distances are path lengths
+   nearest first (:mod:`robomem.planning.search`); the places of objects
+   already searched for (``exclude_objects``: the robot looked around there)
+   get no evidence proposal and are explored last.  Distances are path lengths
    on the robot's navigable map when it supplies ``distance(a, b)`` (the
    household simulator does), else straight lines.  Without known places the
    last proposal is one ``explore`` with no target (look around here).
@@ -276,20 +278,32 @@ class Planner:
             proposals += usually
             proposals.append(self._explore(goal, note, bool(proposals)))
             return tuple(proposals)
-        known = {
-            p.place: (p.confidence, p.reason, p.evidence) for p in usually if self.memory.places.get(p.place or "")
+        # places this search already looked around in: those of the objects already searched for (the robot went to
+        # the object's view and looked around); evidence for them does not send the robot back, exploration ends there
+        searched = {
+            o.place for o in (self.memory.spatial.get(i) for i in sorted(excluded)) if o is not None and o.place
         }
-        proposals += [p for p in usually if p.place not in known]
+        known = {
+            p.place: (p.confidence, p.reason, p.evidence)
+            for p in usually
+            if self.memory.places.get(p.place or "") and p.place not in searched
+        }
+        proposals += [p for p in usually if p.place not in known and p.place not in searched]
         ids = [o.object_id for o in targets]
         observed = self._place_observations()
         evidence = place_evidence(
             self.memory, goal.label or (targets[0].label if targets else None), ids, known, observed, now
         )
         here = (state.position[0], state.position[1])
-        proposals += evidence_proposals(
-            self.memory, evidence, goal.label, here, cfg.distance_scale, self.viewpoints, self.distance
-        )
-        covered = {p.place for p in proposals if p.place and p.kind == "object"}  # explored again, last
+        proposals += [
+            p
+            for p in evidence_proposals(
+                self.memory, evidence, goal.label, here, cfg.distance_scale, self.viewpoints, self.distance
+            )
+            if p.place not in searched
+        ]
+        # explored again, last: places an object proposal sends the robot to, or that this search looked around in
+        covered = {p.place for p in proposals if p.place and p.kind == "object"} | searched
         looked = {p.place for p in proposals if p.place and p.kind != "object"}  # looked around already: not again
         start = next((p.xy for p in reversed(proposals) if p.xy is not None), here)
         what = goal.label or goal.text

@@ -77,6 +77,20 @@ def _wrap(a: float) -> float:
     return math.atan2(math.sin(a), math.cos(a))
 
 
+LOOKAHEAD = 4.0  # forward steps: how far along the planned path the follower steers at
+SLACK = 0.75  # turns: the heading error the follower walks on with (half a turn is the least it can always reach)
+CORRIDOR = 0.4  # forward steps: how far from the planned path the straight line to that point may stray
+
+
+def _off_segment(p: tuple[float, float], a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Distance from ``p`` to the segment ``a``-``b``."""
+    ax, ay = a
+    dx, dy = b[0] - ax, b[1] - ay
+    n = dx * dx + dy * dy
+    t = 0.0 if n <= 0 else max(0.0, min(1.0, ((p[0] - ax) * dx + (p[1] - ay) * dy) / n))
+    return math.dist(p, (ax + t * dx, ay + t * dy))
+
+
 class ObjectSearchPolicy:
     """Memory-guided object search; see the module docstring.
 
@@ -91,6 +105,7 @@ class ObjectSearchPolicy:
         critic: LoopCritic | None = None,
         reach: float | None = None,
         max_waypoint_steps: int = 400,
+        on_abandon: Callable[[], Context] | None = None,
     ) -> None:
         if not isinstance(nav, Navigator):
             raise ValueError(
@@ -106,6 +121,9 @@ class ObjectSearchPolicy:
         self.critic = critic if critic is not None else LoopCritic()
         self.reach = float(reach) if reach is not None else 0.6 * float(nav.forward_step)
         self.max_waypoint_steps = max_waypoint_steps
+        # called when a candidate is given up, before the next is chosen: fresh proposals from memory (the robot
+        # has moved and looked), so the next candidate and its "go:" line come from what memory knows now
+        self.on_abandon = on_abandon
         self.reset()
 
     def reset(self) -> None:
@@ -113,6 +131,7 @@ class ObjectSearchPolicy:
         self.reason = ""
         self.log: list[str] = []
         self.tried: list[GoalProposal] = []
+        self.went: list[GoalProposal] = []  # every candidate set off to ("go:" in the log), in order, never undone
         self.current: GoalProposal | None = None
         self._goal: Goal | None = None
         self._queue: list[GoalProposal] = []
@@ -177,6 +196,7 @@ class ObjectSearchPolicy:
                 self._path = list(path)
                 self._phase = "go"
             self.log.append(f"go: {p.kind} {p.label or ''} {p.place or ''} (confidence {p.confidence:.2f})".strip())
+            self.went.append(p)
             return True
         self.current = None
         return False
@@ -185,16 +205,34 @@ class ObjectSearchPolicy:
         self.log.append(f"abandon {self.current.kind if self.current else '-'}: {why}")
         self.current = None
         self._phase = "idle"
+        if self.on_abandon is not None:
+            self._replan(self.on_abandon())
 
     def _finish(self, status: str, reason: str) -> Action:
         self.status, self.reason = status, reason
         self.log.append(f"{status}: {reason}")
         return Action.STOP
 
+    def _lookahead(self, x: float, y: float) -> tuple[float, float]:
+        """The point of the path to steer at: the farthest within ``LOOKAHEAD`` forward steps whose straight line
+        from the robot keeps every path point before it within ``CORRIDOR`` forward steps (pure pursuit on the
+        planned corridor).  Steering at the very next point (a quarter metre ahead) with 30-degree turns
+        zig-zagged: a turn for every step forward on any line between two headings."""
+        path = self._path or []
+        step = float(self.nav.forward_step)
+        best = path[0]
+        for j in range(1, len(path)):
+            px, py = path[j]
+            if math.dist((px, py), (x, y)) > LOOKAHEAD * step:
+                break
+            if all(_off_segment(path[i], (x, y), (px, py)) <= CORRIDOR * step for i in range(j)):
+                best = path[j]
+        return best
+
     def _steer(self, tx: float, ty: float) -> Action:
         x, y, yaw = self.nav.current_pose()
         diff = _wrap(math.atan2(ty - y, tx - x) - yaw)
-        if abs(diff) > 0.5 * float(self.nav.turn_angle) + 1e-9:
+        if abs(diff) > SLACK * float(self.nav.turn_angle) + 1e-9:
             return Action.TURN_LEFT if diff > 0 else Action.TURN_RIGHT
         return Action.MOVE_FORWARD
 
@@ -214,7 +252,7 @@ class ObjectSearchPolicy:
             while self._path and math.dist(self._path[0], (x, y)) <= self.reach:
                 self._path.pop(0)
             if self._path:
-                return self._steer(*self._path[0])
+                return self._steer(*self._lookahead(x, y))
             self._phase = "face"
         if self._phase == "face":
             if p.view_pose is not None and p.target is None:
@@ -247,7 +285,7 @@ class ObjectSearchPolicy:
             return Action.STOP
         if context.goal != self._goal:
             self._goal = context.goal
-            self.tried = []
+            self.tried, self.went = [], []
             self._replan(context)
         label = self._target_label(context)
         if label and self.nav.target_visible(label):
@@ -263,7 +301,8 @@ class ObjectSearchPolicy:
                 return self._finish("gave_up", verdict.reason)
             if verdict.decision == "replan":
                 self._abandon(verdict.reason)
-                self._replan(context)
+                if self.on_abandon is None:
+                    self._replan(context)
                 continue
             return action
         return self._finish("exhausted", "no candidate left to try")

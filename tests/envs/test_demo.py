@@ -110,5 +110,16 @@ def test_every_loss_is_explained_and_every_search_is_an_episode(demo_run: tuple[
             assert n["search"]["episode_id"] is None
     for line in res["losses"]:
         assert "why:" in line and "Decisions: go:" in line
+    # the candidates a search reports are the "go:" lines of its decision log, in order (the loss text is built
+    # from them, so it cannot name a place the log does not show, nor in another order)
+    for r in res["rows"]:
+        for mode in ("memory", "no_memory"):
+            s = r[mode]["search"]
+            if s is None:
+                continue
+            gone = [line for line in s["log"] if line.startswith("go: ")]
+            assert len(gone) == len(s["tried"]), (gone, s["tried"])
+            for line, (kind, place) in zip(gone, s["tried"], strict=True):
+                assert line.startswith(f"go: {kind} ") and (place is None or f" {place} (confidence" in line)
     summary = (root / "report" / "summary.md").read_text()
     assert "## Where memory lost" in summary

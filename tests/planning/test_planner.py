@@ -338,6 +338,11 @@ def test_usually_in_from_real_consolidation(mem):
     assert kinds[:2] == ["object", "usually_in"] and kinds[-1] == "explore", ctx.text()
     assert ctx.proposals[1].place == "kitchen" and ctx.proposals[1].target[:2] == pytest.approx((1.0, 0.0))
     assert ctx.proposals[1].confidence <= 0.5 and any(k.startswith("fact:") for k in ctx.proposals[1].evidence)
+    # The robot went to the mug and looked around there without seeing it (the search excludes it): the habit does
+    # not send it back to the kitchen it just looked around in; the kitchen is explored again only last.
+    ctx = planner.context(Goal(label="red mug"), RobotState((6, 0, 0), 0.0, t), exclude_objects=red_mug_ids(mem))
+    assert [p.kind for p in ctx.proposals] == ["explore", "explore", "explore"], ctx.text()
+    assert ctx.proposals[-1].place == "kitchen" and "already covered" in ctx.proposals[-1].reason
     # Observed absent at its place in the kitchen: the kitchen is ruled out as evidence and explored last.
     gone = BoxScene(furniture(), W, H)
     t = tour(mem, gone, t + 10, VIEW_A[:1])
