@@ -18,7 +18,8 @@ from typing import Any
 
 from robomem.errors import QueryError
 from robomem.qa.answer import Answer, Evidence, Item
-from robomem.qa.labels import LabelMatch, match_label
+from robomem.qa.labels import LabelMatch, match_label, name_forms, normalize_label, singular
+from robomem.submodules.spatial.objects import ObjectRecord
 
 SECONDS_PER_DAY = 86_400.0
 
@@ -49,6 +50,33 @@ def _seen_by(robot: str | None, did: str) -> str:
     return f" ({robot} {did})" if robot else ""
 
 
+def narrow_by_name(name: str, tops: list[str], with_labels: Any, embedder: Any) -> list[Any]:
+    """The objects ``name`` may refer to, a superset of what the label rule picks, read by label (at 10^5
+    objects a record of every one costs seconds): literal tiers first (a label whose normalised form is the
+    name, or whose head noun is the one-word name, also as a minority vote); only if the rule finds
+    nothing among those, the labels it calls synonyms.  The fleet view narrows the same way in SQL."""
+    forms = name_forms(name)
+    if not forms:
+        return []  # match_label raises the clear error for an empty name
+    one_word = {f for f in forms if " " not in f}
+    literal = set(forms)
+    for k in tops:
+        n = normalize_label(k)
+        head = n.rsplit(" ", 1)[-1] if n else ""
+        if n in forms or (one_word and (head in one_word or singular(head) in one_word)):
+            literal.add(k)
+    cands = with_labels(sorted(literal))
+    if any(o.label in literal for o in cands) or (cands and match_label(name, cands, None)):
+        return cands
+    if embedder is None or getattr(embedder, "is_fallback", False) or not tops:
+        return cands
+    probe = [
+        ObjectRecord(i, lab, {lab: 1.0}, (0, 0, 0), (0, 0, 0), (0, 0, 0), 1, 0, 0, None, "present")
+        for i, lab in enumerate(sorted(tops))
+    ]
+    return with_labels(sorted({m.label for m in match_label(name, probe, embedder)}))
+
+
 class QuestionEngine:
     """Answers questions over one open :class:`~robomem.memory.Memory` (read-only use)."""
 
@@ -61,7 +89,12 @@ class QuestionEngine:
         # a memory that can narrow the candidates by name in its own store (the fleet view, in SQL) does so;
         # the label rule still decides among them
         named = getattr(sp, "objects_named", None)
-        objs = named(target) if named is not None else sp.objects()
+        if named is not None:
+            objs = named(target)
+        elif hasattr(sp, "vocabulary") and hasattr(sp, "objects_with_labels"):
+            objs = narrow_by_name(target, sp.vocabulary(), sp.objects_with_labels, self.memory.embedder)
+        else:
+            objs = sp.objects()
         return match_label(target, objs, self.memory.embedder)
 
     def is_present(self, object_id: int) -> bool:

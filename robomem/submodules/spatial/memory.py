@@ -281,6 +281,19 @@ class SpatialMemory(Submodule):
         ]
         return sorted(out, key=lambda r: r.object_id)
 
+    def vocabulary(self) -> list[str]:
+        """The distinct top labels remembered (from the index, no record built)."""
+        with self._lock:
+            return sorted(self._index.by_label)
+
+    def objects_with_labels(self, labels: Sequence[str]) -> list[ObjectRecord]:
+        """Objects whose label distribution holds any of ``labels`` (through the index's label sets)."""
+        with self._lock:
+            index = self._index
+            slots = set().union(*(index.members.get(lab, set()) for lab in labels)) if labels else set()
+            objs = [self._objs[int(i)] for i in index.ids[np.fromiter(slots, dtype=np.int64, count=len(slots))]]
+        return sorted((o.record(self.config.spatial) for o in objs), key=lambda r: r.object_id)
+
     def resolve(self, object_id: int) -> int:
         """The id an object now has: a duplicate merged away (a moment ago, by another thread) answers as the
         object it was merged into."""

@@ -1,0 +1,35 @@
+"""The engine reads only the objects a name may mean (by label, through spatial memory's index) and gets
+the label rule's answer over every object: same matches for literal, head-noun, synonym and unknown names."""
+
+from __future__ import annotations
+
+from robomem import Memory
+from robomem.qa.engine import QuestionEngine
+from robomem.qa.labels import match_label
+from robomem.testing.synthetic import Box, BoxScene, demo_boxes, look_at
+
+EXTRA = [
+    Box(11, "coffee mug", (1.5, 0.6, 0.80), (0.1, 0.1, 0.1), (90, 60, 30)),
+    Box(12, "cup", (2.5, 0.5, 0.80), (0.1, 0.1, 0.1), (30, 90, 200)),
+    Box(13, "blue books", (2.9, -0.2, 0.80), (0.2, 0.15, 0.1), (30, 30, 200)),
+]
+NAMES = ["red mug", "mug", "mugs", "cup", "coffee mug", "book", "blue books", "table", "beaker", "sofa", "giraffe"]
+
+
+def test_narrowed_candidates_give_the_full_scans_matches(tmp_path, embedder):
+    scene = BoxScene([*demo_boxes(), *EXTRA])
+    with Memory.open(tmp_path / "m", embedder=embedder) as mem:
+        t = 0.0
+        for eye in [(0.0, 0.0, 1.5), (0.2, -0.5, 1.5), (0.3, 0.5, 1.4), (1.0, -2.0, 1.6), (4.5, 1.0, 1.6)] * 2:
+            mem.update(scene.observe(look_at(eye, (2.3, -0.3, 0.7)), t))
+            t += 1.0
+        qe = QuestionEngine(mem)
+        everything = mem.spatial.objects()
+        assert len(everything) >= 8
+        answered = 0
+        for name in NAMES:
+            full = match_label(name, everything, embedder)
+            assert qe.match(name) == full, name
+            answered += bool(full)
+        assert answered >= 6  # literal and synonym names are found, not only misses compared
+        assert len(mem.spatial.objects_with_labels(["red mug"])) == 1
