@@ -206,8 +206,10 @@ class FleetSpatial:
         if any(o.label in literal for o in cands) or (cands and match_label(name, cands, None)):
             return cands  # a top label matches literally (exact or head tier), or the share tier does
         emb = self.view.embedder
-        if emb is None or getattr(emb, "is_fallback", False) or not tops:
+        if not tops:
             return cands
+        if emb is not None and getattr(emb, "is_fallback", False):
+            emb = None  # not semantic: no synonyms, but the rule's compound tier still reads every label
         probe = [
             ObjectRecord(i, lab, {lab: 1.0}, (0, 0, 0), (0, 0, 0), (0, 0, 0), 1, 0, 0, None, "present")
             for i, lab in enumerate(sorted(tops))

@@ -68,8 +68,10 @@ def narrow_by_name(name: str, tops: list[str], with_labels: Any, embedder: Any) 
     cands = with_labels(sorted(literal))
     if any(o.label in literal for o in cands) or (cands and match_label(name, cands, None)):
         return cands
-    if embedder is None or getattr(embedder, "is_fallback", False) or not tops:
+    if not tops:
         return cands
+    if embedder is not None and getattr(embedder, "is_fallback", False):
+        embedder = None  # not semantic: no synonyms, but the rule's compound tier still reads every label
     probe = [
         ObjectRecord(i, lab, {lab: 1.0}, (0, 0, 0), (0, 0, 0), (0, 0, 0), 1, 0, 0, None, "present")
         for i, lab in enumerate(sorted(tops))

@@ -6,17 +6,28 @@ from __future__ import annotations
 from robomem import Memory
 from robomem.qa.engine import QuestionEngine
 from robomem.qa.labels import match_label
+from robomem.retrieval.embedding import HashEmbedder
 from robomem.testing.synthetic import Box, BoxScene, demo_boxes, look_at
 
 EXTRA = [
     Box(11, "coffee mug", (1.5, 0.6, 0.80), (0.1, 0.1, 0.1), (90, 60, 30)),
     Box(12, "cup", (2.5, 0.5, 0.80), (0.1, 0.1, 0.1), (30, 90, 200)),
     Box(13, "blue books", (2.9, -0.2, 0.80), (0.2, 0.15, 0.1), (30, 30, 200)),
+    Box(14, "houseplant", (2.0, -0.9, 0.85), (0.2, 0.2, 0.2), (40, 160, 40)),
 ]
 NAMES = ["red mug", "mug", "mugs", "cup", "coffee mug", "book", "blue books", "table", "beaker", "sofa", "giraffe"]
+NAMES += ["potted plant"]  # the label rule's last tier (compound: a "houseplant"), past the literal narrowing
 
 
 def test_narrowed_candidates_give_the_full_scans_matches(tmp_path, embedder):
+    _same_as_full_scan(tmp_path, embedder)
+
+
+def test_narrowing_without_a_semantic_embedder_still_reaches_the_compound_tier(tmp_path):
+    _same_as_full_scan(tmp_path, HashEmbedder())
+
+
+def _same_as_full_scan(tmp_path, embedder):
     scene = BoxScene([*demo_boxes(), *EXTRA])
     with Memory.open(tmp_path / "m", embedder=embedder) as mem:
         t = 0.0
@@ -32,4 +43,5 @@ def test_narrowed_candidates_give_the_full_scans_matches(tmp_path, embedder):
             assert qe.match(name) == full, name
             answered += bool(full)
         assert answered >= 6  # literal and synonym names are found, not only misses compared
+        assert [m.how for m in qe.match("potted plant")] == ["compound"]
         assert len(mem.spatial.objects_with_labels(["red mug"])) == 1
