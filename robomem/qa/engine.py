@@ -95,6 +95,10 @@ class QuestionEngine:
             objs = named(target)
         elif hasattr(sp, "vocabulary") and hasattr(sp, "objects_with_labels"):
             objs = narrow_by_name(target, sp.vocabulary(), sp.objects_with_labels, self.memory.embedder)
+            found = match_label(target, objs, self.memory.embedder)
+            # nothing among the narrowed candidates (only unconfirmed ones called so, say): the full scan decides,
+            # so a looser tier (synonym, compound) over the believed objects is not cut off
+            return found or match_label(target, sp.objects(), self.memory.embedder)
         else:
             objs = sp.objects()
         return match_label(target, objs, self.memory.embedder)

@@ -282,9 +282,10 @@ class SpatialMemory(Submodule):
         return sorted(out, key=lambda r: r.object_id)
 
     def vocabulary(self) -> list[str]:
-        """The distinct top labels remembered (from the index, no record built)."""
+        """The distinct labels remembered, in any object's label distribution (from the index, no record built):
+        a minority vote names its object too ("mugs" counts the "yellow cup" once called "yellow mug")."""
         with self._lock:
-            return sorted(self._index.by_label)
+            return sorted(self._index.members)
 
     def objects_with_labels(self, labels: Sequence[str]) -> list[ObjectRecord]:
         """Objects whose label distribution holds any of ``labels`` (through the index's label sets)."""
