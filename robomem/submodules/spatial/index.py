@@ -86,6 +86,9 @@ class ObjectIndex:
         self.version = 0  # bumped by every change
         self.label_version = 0  # bumped when an object is added, removed or changes its top label
         self.label_gen: dict[str, int] = {}  # top label -> generation of its last change (see the docstring)
+        # (label_version after it, object id, its label if the change added an object, else None): lets a
+        # reader extend what it built at an older label_version instead of rebuilding it; the last 4096
+        self.label_log: list[tuple[int, int, str | None]] = []
         self._gen = 0
 
     def __len__(self) -> int:
@@ -174,11 +177,13 @@ class ObjectIndex:
                 self._top += 1
             self.slot_of[o.object_id] = slot
             self.label_version += 1
+            self._log(o.object_id, o.label)
         else:
             old_top = self._labels_of[slot][0]
             self._unhook(slot)
         if old_top is not None and old_top != o.label:
             self.label_version += 1
+            self._log(o.object_id, None)
         self.ids[slot] = o.object_id
         self.mins[slot] = lo
         self.maxs[slot] = hi
@@ -234,6 +239,12 @@ class ObjectIndex:
         self._free.append(slot)
         self.version += 1
         self.label_version += 1
+        self._log(object_id, None)
+
+    def _log(self, object_id: int, added: str | None) -> None:
+        self.label_log.append((self.label_version, int(object_id), added))
+        if len(self.label_log) > 8192:
+            del self.label_log[:4096]
 
     # -- reading ---------------------------------------------------------------------
     def slots(self) -> np.ndarray:

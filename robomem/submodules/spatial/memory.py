@@ -375,24 +375,51 @@ class SpatialMemory(Submodule):
             return o.label if o is not None else None
 
     def label_index(self) -> LabelIndex:
-        """Every object's label as arrays; a new instance after every change of the object map."""
+        """Every object's label as arrays; a new instance after every change of the object map.  When only
+        objects with new (higher) ids and known labels were added since the last one, it is extended."""
         with self._lock:
             cached = self._label_index
             if cached is None or cached[0] != self._index.label_version:
-                ids = sorted(self._objs)
-                labels = [self._objs[i].label for i in ids]
-                uniq = sorted(set(labels))
-                pos = {lab: j for j, lab in enumerate(uniq)}
-                cached = (
-                    self._index.label_version,
-                    LabelIndex(
-                        ids=np.asarray(ids, dtype=np.int64),
-                        uniq=tuple(uniq),
-                        lab_idx=np.fromiter((pos[lab] for lab in labels), dtype=np.int64, count=len(labels)),
-                    ),
-                )
+                grown = self._grown_label_index(cached) if cached is not None else None
+                if grown is not None:
+                    cached = (self._index.label_version, grown)
+                else:
+                    ids = sorted(self._objs)
+                    labels = [self._objs[i].label for i in ids]
+                    uniq = sorted(set(labels))
+                    pos = {lab: j for j, lab in enumerate(uniq)}
+                    cached = (
+                        self._index.label_version,
+                        LabelIndex(
+                            ids=np.asarray(ids, dtype=np.int64),
+                            uniq=tuple(uniq),
+                            lab_idx=np.fromiter((pos[lab] for lab in labels), dtype=np.int64, count=len(labels)),
+                        ),
+                    )
                 self._label_index = cached
             return cached[1]
+
+    def _grown_label_index(self, cached: tuple[int, LabelIndex]) -> LabelIndex | None:
+        """The old index extended by the objects added since (ObjectIndex.label_log), or None: rebuild."""
+        version, old = cached
+        n = self._index.label_version - version
+        new = self._index.label_log[-n:] if n > 0 else []
+        if n <= 0 or len(new) != n or new[0][0] != version + 1:
+            return None  # the log no longer reaches back that far
+        pos = {lab: j for j, lab in enumerate(old.uniq)}
+        top = int(old.ids[-1]) if len(old.ids) else -1
+        ids, idx = [], []
+        for _v, oid, lab in new:
+            if lab is None or lab not in pos or oid <= top or oid not in self._objs or self._objs[oid].label != lab:
+                return None  # a removal, a relabel, a new label or an id out of order
+            ids.append(oid)
+            idx.append(pos[lab])
+            top = oid
+        return LabelIndex(
+            ids=np.concatenate([old.ids, np.asarray(ids, dtype=np.int64)]),
+            uniq=old.uniq,
+            lab_idx=np.concatenate([old.lab_idx, np.asarray(idx, dtype=np.int64)]),
+        )
 
     def usage(self) -> dict[int, tuple[int, int]]:
         """Object id -> (times observed, times retrieved): how much each object matters, for forgetting."""

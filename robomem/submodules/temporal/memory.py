@@ -24,6 +24,7 @@ from robomem.retrieval.query import Entry, Query, proximity, recency, text_relev
 from robomem.store.ids import next_id
 from robomem.submodules.base import Changes, ForgetLimits, ObjectIndex, Submodule, SubmoduleContext
 from robomem.submodules.temporal.forgetting import plan_absences, plan_sightings
+from robomem.submodules.temporal.patch import patch_search_index
 
 Vec3 = tuple[float, float, float]
 
@@ -401,18 +402,12 @@ class TemporalMemory(Submodule):
                 return cached
             last, gone = self._last, self._last_absence
             touched = self._touched
-            if cached is not None and cached[0][0] is labels and touched is not None:
-                # only sightings of known objects changed: patch their rows instead of rebuilding (issue 14)
-                ids = cached[1]
-                t = np.fromiter(touched, dtype=np.int64, count=len(touched))
-                pos = np.minimum(np.searchsorted(ids, t), max(len(ids) - 1, 0))
-                if len(ids) and np.all(ids[pos] == t):
-                    t_end = cached[4].copy()
-                    t_end[pos] = [last[i].t_end if i in last else 0.0 for i in t.tolist()]
-                    cached = ((labels, *sig), ids, cached[2], cached[3], t_end, cached[5])
-                    self._index_cache = cached
+            if cached is not None and touched is not None:
+                patched = patch_search_index(cached, labels, touched, last, gone, sig)
+                if patched is not None:  # sightings of known objects changed, objects with new ids were added
+                    self._index_cache = patched
                     touched.clear()
-                    return cached
+                    return patched
             ids_all = labels.ids.tolist()
             keep = np.fromiter((i in last or i in gone for i in ids_all), dtype=bool, count=len(ids_all))
             ids = labels.ids[keep]
