@@ -3,7 +3,8 @@
 - :class:`ObjectSearchPolicy`: memory-guided object search over any
   :class:`Navigator` (a simulator or a robot's navigation stack): go to the
   remembered place (the keyframe pose that best shows the object, else the
-  object itself), look around, fall back to the next proposal, then explore;
+  object itself; walked up to when not made out from there), look around,
+  fall back to the next proposal, then explore (paths followed by pure pursuit);
   a :class:`~robomem.planning.critic.LoopCritic` makes it re-plan (abandon the current
   candidate, take fresh proposals from memory) or give up with a reason.
 - :class:`LLMPolicy`: asks any OpenAI-compatible chat endpoint (by URL, via
@@ -79,6 +80,7 @@ def _wrap(a: float) -> float:
 
 LOOKAHEAD = 4.0  # forward steps: how far along the planned path the follower steers at
 SLACK = 0.75  # turns: the heading error the follower walks on with (half a turn is the least it can always reach)
+APPROACH = 1.25  # m: a remembered object not in view from farther than this is walked up to before looking around
 CORRIDOR = 0.4  # forward steps: how far from the planned path the straight line to that point may stray
 
 
@@ -139,6 +141,7 @@ class ObjectSearchPolicy:
         self._phase = "idle"  # idle | go | face | look
         self._turns = 0
         self._steps_on_candidate = 0
+        self._approached = False
         self.critic.reset()
 
     # -- helpers ------------------------------------------------------------------
@@ -182,6 +185,7 @@ class ObjectSearchPolicy:
             self.current = p
             self.tried.append(p)
             self._steps_on_candidate = 0
+            self._approached = False
             self._path = None
             self._turns = 0
             if p.xy is None:  # explore with no known place: look around here
@@ -200,6 +204,26 @@ class ObjectSearchPolicy:
             return True
         self.current = None
         return False
+
+    def _approach(self, x: float, y: float) -> bool:
+        """At a remembered object's view, facing it, not seeing it: walk up to the object once (to within
+        ``APPROACH`` m, as far as the map allows) before looking around.  A keyframe shows a small object from
+        the room's viewpoint that a robot needs to be nearer to make out (an apple 1.8 m away)."""
+        p = self.current
+        if self._approached or p is None or p.kind != "object" or p.target is None:
+            return False
+        self._approached = True
+        tx, ty = p.target[0], p.target[1]
+        here = math.dist((tx, ty), (x, y))
+        if here <= APPROACH:
+            return False
+        path = self.nav.path_to(tx, ty)
+        if not path or math.dist(path[-1], (tx, ty)) > here - float(self.nav.forward_step):
+            return False
+        self._path = list(path)
+        self._phase = "go"
+        self.log.append(f"approach: {p.label or ''} not in view from {here:.1f} m; walk up to it".strip())
+        return True
 
     def _abandon(self, why: str) -> None:
         self.log.append(f"abandon {self.current.kind if self.current else '-'}: {why}")
@@ -266,6 +290,8 @@ class ObjectSearchPolicy:
             diff = _wrap(want - yaw)
             if abs(diff) > 0.5 * float(self.nav.turn_angle) + 1e-9:
                 return Action.TURN_LEFT if diff > 0 else Action.TURN_RIGHT
+            if self._approach(x, y):
+                return self._plan_action()
             self._phase = "look"
             self._turns = 0
         if self._phase == "look":

@@ -125,6 +125,28 @@ def test_search_goes_to_remembered_place_then_falls_back_to_the_next_candidate(m
     assert policy.act(None, planner.context(Goal(label="red mug"), RobotState((0, 0)))) == Action.STOP
 
 
+class NearSightNav(FakeNav):
+    """Makes out the target only from at most 1 m (a small object the keyframe showed from the room's viewpoint)."""
+
+    def target_visible(self, label):
+        return super().target_visible(label) and any(
+            math.dist((self.x, self.y), xy) <= 1.0 for xy in self.truth.get(label, [])
+        )
+
+
+def test_a_remembered_object_not_made_out_from_its_view_is_walked_up_to(mem):
+    t = remember(mem, [NEAR])  # seen from (0, 0), 1.8 m away: the keyframe the planner sends the robot to
+    nav = NearSightNav({"red mug": [NEAR]})
+    policy = ObjectSearchPolicy(nav, LoopCritic())
+    actions = run(policy, Planner(mem), nav, Goal(label="red mug"), t)
+    assert policy.status == "found", policy.log
+    assert [line for line in policy.log if line.startswith("approach:")] == [
+        "approach: red mug not in view from 1.8 m; walk up to it"
+    ]
+    assert policy.log.index(next(x for x in policy.log if x.startswith("approach:"))) == 1  # before any look-around
+    assert math.dist((nav.x, nav.y), NEAR) <= 1.0 and len(actions) < 30
+
+
 def test_unknown_object_explores_then_stops_with_a_reason(mem):
     t = remember(mem, [])
     nav = FakeNav({"keys": []})
