@@ -240,6 +240,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="diagnostic: before each sample, return free heap pages to the OS (glibc malloc_trim) and also "
         "record RSS after it, to tell memory still in use from memory the allocator kept",
     )
+    ap.add_argument(
+        "--tracemalloc",
+        type=float,
+        default=None,
+        metavar="HOURS",
+        help="diagnostic: trace Python and numpy allocations from this simulated hour on and print what grew "
+        "most by source line at the end (slows the run)",
+    )
     args = ap.parse_args(argv)
 
     config = MemoryConfig.from_yaml(args.config) if args.config else MemoryConfig(budget=SOAK_BUDGET)
@@ -273,6 +281,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         check_every = config.budget.check_every
         next_sample = 0.0
         q_i = 0
+        trace_from = None
         for i in range(n_frames):
             t = i / RATE_HZ
             if i and i % int(CHANGE_EVERY_S * RATE_HZ) == 0:
@@ -280,6 +289,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 if i % int(SWAP_EVERY_S * RATE_HZ) == 0:
                     world.swap_one()
                 r0 = time.perf_counter()
+                frames = []  # let the old loop go first: two loops at once were RSS spikes of the benchmark's own
                 frames = render_loop(world, args.width, args.height)
                 t_render += time.perf_counter() - r0
             o = frames[i % PATROL_FRAMES]
@@ -300,6 +310,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 t0 = time.perf_counter()
                 mem.retrieve(q)
                 ret.add(t, time.perf_counter() - t0)
+            if args.tracemalloc is not None and trace_from is None and t >= args.tracemalloc * 3600:
+                import tracemalloc
+
+                tracemalloc.start(1)
+                trace_from = tracemalloc.take_snapshot()
             if t >= next_sample or i == n_frames - 1:
                 next_sample += SAMPLE_EVERY_S
                 st = mem.stats()
@@ -336,6 +351,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         flush=True,
                     )
         final_stats = mem.stats()
+        if trace_from is not None:
+            import tracemalloc
+
+            grown = tracemalloc.take_snapshot().compare_to(trace_from, "lineno")
+            print(f"\nallocations grown since {args.tracemalloc:g} h (tracemalloc, top 15 by size):")
+            for st in grown[:15]:
+                print(f"  {st.size_diff / 2**20:+8.3f} MB  {st.count_diff:+7d} blocks  {st.traceback}")
+            tracemalloc.stop()
         budget_now = mem.enforce_budget()
     wall = time.perf_counter() - wall0
     if tmp is not None:

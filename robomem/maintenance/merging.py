@@ -57,6 +57,9 @@ class Merge:
 
 
 VIEW_RANGE_M = 4.0
+# Two camera views this close (metres of position, and of the unit forward vector: ~3 degrees) are one view
+# for "was this spot looked at before": far below the view cone's 30 degrees and the 0.3 m near limit.
+POSE_QUANTUM = 0.05
 VIEW_HALF_ANGLE = np.deg2rad(30.0)
 
 
@@ -96,6 +99,7 @@ class MoveSearch:
         self._newest = -np.inf
         # cell -> (rows (stamp, x, y, z, forward xyz), rows in use); None until the log is read
         self._cells: dict[tuple[int, int], tuple[np.ndarray, int]] | None = None
+        self._views: dict[tuple[int, ...], tuple[tuple[int, int], int]] = {}  # quantised view -> (cell, row)
         self.reads = 0  # frame-log reads made (for tests and benchmarks)
 
     def _cell(self, x: float, y: float) -> tuple[int, int]:
@@ -104,12 +108,27 @@ class MoveSearch:
     def _add(self, rows: np.ndarray) -> None:
         assert self._cells is not None
         for r in rows:
+            # a view already held (same spot and direction within POSE_QUANTUM) keeps its earliest stamp
+            # instead of adding a row: the grid grows with the views taken, not with the frames (a row a
+            # frame grew 2 MB an hour at 10 Hz on a patrol, without bound)
+            view = tuple(np.round(r[1:7] / POSE_QUANTUM).astype(np.int64).tolist())
+            at = self._views.get(view)
+            if at is not None:
+                cell, i = at
+                buf, _n = self._cells[cell]
+                buf[i, 0] = min(buf[i, 0], r[0])
+                continue
             key = self._cell(r[1], r[2])
             buf, n = self._cells.get(key, (np.zeros((4, 7)), 0))
-            if n == len(buf):  # amortised growth: a robot adds a row a frame to the cell it is in
+            if n == len(buf):  # amortised growth: a robot adds a row a new view to the cell it is in
                 buf = np.concatenate([buf, np.zeros_like(buf)])
             buf[n] = r
             self._cells[key] = (buf, n + 1)
+            self._views[view] = (key, n)
+
+    def views(self) -> int:
+        """Camera views held (distinct up to ``POSE_QUANTUM``); 0 before the frame log is read."""
+        return len(self._views)
 
     def note_frame(self, stamp: float, position: np.ndarray, quat_xyzw: np.ndarray) -> None:
         """A frame was stored (before the duplicates it revealed are looked for)."""
@@ -133,7 +152,7 @@ class MoveSearch:
     def _load(self, frames: FrameLog) -> None:
         a = frames.poses()
         self.reads += 1
-        self._cells = {}
+        self._cells, self._views = {}, {}
         stored = np.column_stack([a[:, :4], _forward(a[:, 4:8])]) if len(a) else np.zeros((0, 7))
         self._add(stored)
 

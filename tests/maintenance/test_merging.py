@@ -92,6 +92,25 @@ def test_move_search_answers_as_place_seen_before_for_every_point_at_once(frames
     assert np.array_equal(got, want) and search.reads == 1
 
 
+def test_move_search_holds_views_not_frames_on_a_repeated_patrol(frames):
+    """A robot on its beat passes the same spots looking the same way: the pose grid keeps one row per view
+    (with its earliest stamp), so it stops growing once the beat is covered, and answers as before."""
+    loop = [look_at((3.0 * np.cos(a), 2.0 * np.sin(a), 1.3), (0.0, 0.0, 0.5)) for a in np.linspace(0, 6.2, 40)]
+    search = MoveSearch()
+    pts = np.array([[0.0, 0.0, 0.5], [2.5, 0.0, 0.6], [-0.5, 0.0, 0.5]])
+    search.seen_before(frames, pts, np.full(3, 10.0))  # reads the log (one frame at t=5)
+    sizes, t = [], 10.0
+    for _lap in range(5):
+        for pose in loop:
+            t += 0.1
+            search.note_frame(t, pose.position, pose.quat_xyzw())
+        sizes.append(search.views())
+    assert sizes[0] == 41 and sizes[-1] == sizes[0]  # the log's frame + the 40 views of one lap
+    # a spot first seen during the first lap was looked at before t=10.2 only by the log's frame
+    assert search.seen_before(frames, pts, np.full(3, 10.05)).tolist() == [False, True, False]
+    assert search.seen_before(frames, pts, np.full(3, 100.0)).tolist() == [True, True, True]
+
+
 def test_two_absent_mugs_share_their_candidates_view_history(tmp_path, embedder):
     """Two red mugs gone from the table, a third first seen on a spot never looked at before: not the
     same object (no merge), and the frame log is read once for both searches."""
