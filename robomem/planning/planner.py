@@ -38,7 +38,6 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -48,6 +47,8 @@ import numpy as np
 from robomem.fleet.view import FleetMemory
 from robomem.memory import Memory
 from robomem.planning.context import Context, Goal, GoalProposal, RobotState, estimate_tokens
+from robomem.planning.entries import LOCATION_KINDS, fold_duplicates, subject
+from robomem.planning.entries import superseded as superseded_entries
 from robomem.planning.search import (
     Distance,
     evidence_proposals,
@@ -63,7 +64,6 @@ from robomem.qa.labels import match_label
 from robomem.retrieval.query import Entry, Query, proximity, text_relevance, total_score, words
 from robomem.submodules.spatial.memory import ObjectRecord
 
-LOCATION_KINDS = ("object", "sighting")  # entries that claim "X is at P"
 _PREPOSITIONS = {
     "from",
     "on",
@@ -146,8 +146,8 @@ class Planner:
         _check_budget(k, max_tokens)
         now = state.time if state.time is not None else self.memory.newest_stamp
         candidates = self.candidates(goal, state, now, n=max(2 * k, 20))
-        candidates, merged = _fold_duplicates(candidates, self.memory.config.temporal.moved_distance)
-        superseded = _superseded(candidates, self.memory.config.temporal.moved_distance)
+        candidates, merged = fold_duplicates(candidates, self.memory.config.temporal.moved_distance)
+        superseded = superseded_entries(candidates, self.memory.config.temporal.moved_distance)
         superseded.update(self._stale_snapshots(candidates))
         proposals = self.propose(goal, state, now=now, exclude_objects=exclude_objects)
         shell = Context(goal, state, now, (), proposals, superseded, embedder=self.embedder)
@@ -349,18 +349,18 @@ class Planner:
         for e in entries:
             if e.kind != "snapshot" or e.stamp is None:
                 continue
-            oid = _subject(e)
+            oid = subject(e)
             o = self.memory.spatial.get(oid) if oid is not None else None
             if o is None or o.last_seen <= e.stamp or self._shows_current_place(o.object_id, e.stamp, o.centroid):
                 continue
-            newer = next((x.key for x in entries if x.kind in LOCATION_KINDS and _subject(x) == oid), f"object:{oid}")
+            newer = next((x.key for x in entries if x.kind in LOCATION_KINDS and subject(x) == oid), f"object:{oid}")
             out[e.key] = newer
         return out
 
     def _labels_of(self, e: Entry) -> dict[str, float] | None:
         if e.kind not in ("object", "sighting", "absence", "change", "snapshot", "fact"):
             return None
-        oid = _subject(e)
+        oid = subject(e)
         if oid is None:
             return None
         o = self.memory.spatial.get(oid)
@@ -503,102 +503,6 @@ def _check_state(state: Any) -> RobotState:
     raise ValueError(f"Planner: state must be a RobotState (position, yaw, time), got {type(state).__name__}")
 
 
-def _subject(e: Entry) -> int | None:
-    """The one object an entry is about, if any."""
-    if e.kind == "snapshot":
-        t = e.data.get("target")
-        return int(t) if t is not None else None
-    return e.object_ids[0] if len(e.object_ids) == 1 else None
-
-
-def _claims_absence(e: Entry) -> bool:
-    return e.kind == "absence" or e.data.get("status") == "absent"
-
-
-def _fold_duplicates(entries: list[Entry], tol: float) -> tuple[list[Entry], dict[str, tuple[str, ...]]]:
-    """Fold entries that say the same thing into the best-scored one (input best first)."""
-    kept: list[Entry] = []
-    merged: dict[str, list[str]] = {}
-    by_text: dict[tuple[str, ...], int] = {}
-    for e in entries:
-        twin: int | None = None
-        wkey = tuple(words(re.sub(r"#\d+", "", e.text)))
-        if e.kind in LOCATION_KINDS and e.position is not None:
-            s = _subject(e)
-            for i, k in enumerate(kept):
-                if (
-                    k.kind in LOCATION_KINDS
-                    and k.position is not None
-                    and _subject(k) == s
-                    and s is not None
-                    and _claims_absence(k) == _claims_absence(e)
-                    # same place, or the same evidence (the map's centroid vs the last segment's centroid)
-                    and (
-                        math.dist(k.position, e.position) <= tol
-                        or (k.stamp is not None and e.stamp is not None and abs(k.stamp - e.stamp) < 1e-6)
-                    )
-                ):
-                    twin = i
-                    break
-        if twin is None and e.kind == "fact" and e.place and _located_in(e):
-            s = _subject(e)
-            for i, k in enumerate(kept):
-                if (
-                    k.kind in LOCATION_KINDS
-                    and s is not None
-                    and _subject(k) == s
-                    and k.place == e.place
-                    and not _claims_absence(k)
-                ):
-                    twin = i  # "red mug #2 located_in kitchen" = the map's "red mug #2 … in the kitchen"
-                    break
-        if twin is None and e.object_ids == () and wkey in by_text:
-            twin = by_text[wkey]
-        if twin is None:
-            if e.object_ids == ():
-                by_text[wkey] = len(kept)
-            kept.append(e)
-            continue
-        k = kept[twin]
-        merged.setdefault(k.key, []).append(e.key)
-        kept[twin] = replace(k, provenance=tuple(dict.fromkeys(k.provenance + e.provenance + (e.key,))))
-    return kept, {a: tuple(b) for a, b in merged.items()}
-
-
-def _superseded(entries: list[Entry], tol: float) -> dict[str, str]:
-    """Older claims about an object that a newer claim contradicts -> the newer entry's key."""
-    latest: dict[int, Entry] = {}
-    for e in entries:
-        s = _subject(e)
-        if s is None or e.stamp is None or e.kind not in (*LOCATION_KINDS, "absence"):
-            continue
-        cur = latest.get(s)
-        if cur is None or (e.stamp, e.kind == "absence") > (cur.stamp or 0.0, cur.kind == "absence"):
-            latest[s] = e
-    out: dict[str, str] = {}
-    for e in entries:
-        s = _subject(e)
-        new = latest.get(s) if s is not None else None
-        if new is None or new.key == e.key or e.stamp is None or new.stamp is None or e.stamp >= new.stamp:
-            continue
-        if e.kind not in (*LOCATION_KINDS, "absence", "snapshot"):
-            continue
-        if new.kind == "absence" and not _claims_absence(e):
-            out[e.key] = new.key  # "it is at P" (or a view of it there) vs "not found at P" later
-        elif e.kind == "snapshot":
-            continue  # a view is not contradicted by a newer sighting
-        elif (
-            new.kind in LOCATION_KINDS
-            and e.position is not None
-            and new.position is not None
-            and math.dist(e.position, new.position) > tol
-        ):
-            out[e.key] = new.key  # it was somewhere else later
-        elif new.kind in LOCATION_KINDS and e.kind == "absence":
-            out[e.key] = new.key  # seen again after the absence
-    return out
-
-
 def _location_words(text: str) -> set[str]:
     """Nouns that follow a preposition ("from the table" -> table)."""
     ws = words(text)
@@ -615,7 +519,3 @@ def _location_words(text: str) -> set[str]:
                     out.add(ws[j + 1])
                 break
     return out
-
-
-def _located_in(e: Entry) -> bool:
-    return str(e.data.get("predicate", "")).lower() == "located_in" and e.data.get("valid_to") is None
