@@ -50,8 +50,10 @@ def _assert_exactly_once(owner_url: str, robot_id: str, payloads: list[dict], n_
 def test_server_sigkilled_mid_sync_loses_nothing_and_applies_nothing_twice(tmp_path, pg_up, fleet_db, new_robot):
     r = new_robot("kill")
     scene = small_scene()
-    n = 60
-    with Memory.open(tmp_path / "m", robot_config(r.url, r.robot_id, batch_frames=4, retry_s=0.2)) as mem:
+    # enough small batches that the kill lands while some are still pending: with 60 frames in batches of 4 an
+    # idle machine had applied them all between the poll seeing 8 and the kill
+    n = 600
+    with Memory.open(tmp_path / "m", robot_config(r.url, r.robot_id, batch_frames=2, retry_s=0.2)) as mem:
         t = tour(mem, scene, 0.0)
         while mem.frames.count() < n:
             floor_frame(mem, scene, t)
