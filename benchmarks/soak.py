@@ -241,6 +241,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "record RSS after it, to tell memory still in use from memory the allocator kept",
     )
     ap.add_argument(
+        "--swap-every",
+        type=float,
+        default=SWAP_EVERY_S,
+        help="simulated seconds between one object leaving and a new one appearing (0 = a fixed set of objects, "
+        "moves only: what memory must hold then stops growing)",
+    )
+    ap.add_argument(
         "--tracemalloc",
         type=float,
         default=None,
@@ -286,7 +293,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             t = i / RATE_HZ
             if i and i % int(CHANGE_EVERY_S * RATE_HZ) == 0:
                 world.move_some(3)
-                if i % int(SWAP_EVERY_S * RATE_HZ) == 0:
+                if args.swap_every > 0 and i % int(args.swap_every * RATE_HZ) == 0:
                     world.swap_one()
                 r0 = time.perf_counter()
                 frames = []  # let the old loop go first: two loops at once were RSS spikes of the benchmark's own
