@@ -32,7 +32,7 @@ from typing import Any
 from robomem.config import MemoryConfig
 from robomem.errors import FleetError
 from robomem.fleet.url import connect, describe, redact, scrub
-from robomem.qa.labels import match_label, name_forms, normalize_label, singular
+from robomem.qa.labels import narrow_by_name
 from robomem.retrieval.query import Entry, Query, merge, recency, text_relevance
 from robomem.submodules.spatial.objects import ObjectRecord
 from robomem.submodules.temporal.memory import AbsenceRecord, Change, Sighting, Whereabouts
@@ -191,32 +191,12 @@ class FleetSpatial:
         name); only if the label rule finds nothing among those, the fleet labels the rule calls synonyms.
         """
         self._fresh()
-        forms = name_forms(name)
-        if not forms:
-            return []  # match_label raises the clear error for an empty name
-        tops = self.vocabulary()
-        one_word = {f for f in forms if " " not in f}
-        literal = set(forms)  # as a minority vote in a label distribution (stored labels are normalised)
-        for k in tops:
-            n = normalize_label(k)
-            head = n.rsplit(" ", 1)[-1] if n else ""
-            if n in forms or (one_word and (head in one_word or singular(head) in one_word)):
-                literal.add(k)
-        cands = self._with_labels(sorted(literal))
-        if any(o.label in literal for o in cands) or (cands and match_label(name, cands, None)):
-            return cands  # a top label matches literally (exact or head tier), or the share tier does
-        emb = self.view.embedder
-        if not tops:
-            return cands
-        if emb is not None and getattr(emb, "is_fallback", False):
-            emb = None  # not semantic: no synonyms, but the rule's compound tier still reads every label
-        probe = [
-            ObjectRecord(i, lab, {lab: 1.0}, (0, 0, 0), (0, 0, 0), (0, 0, 0), 1, 0, 0, None, "present")
-            for i, lab in enumerate(sorted(tops))
-        ]
-        similar = sorted({m.label for m in match_label(name, probe, emb)})
-        self._fresh()
-        return self._with_labels(similar)
+
+        def with_labels(labels: Sequence[str]) -> list[ObjectRecord]:
+            self._fresh()  # the synonym tier may have run the text model for a while
+            return self._with_labels(labels)
+
+        return narrow_by_name(name, self.vocabulary(), with_labels, self.view.embedder)
 
     def search(self, query: Query, now: float) -> list[Entry]:
         """Object entries for a text (labels scored by retrieval's text relevance >= 0.5), then recency."""

@@ -18,8 +18,7 @@ from typing import Any
 
 from robomem.errors import QueryError
 from robomem.qa.answer import Answer, Evidence, Item
-from robomem.qa.labels import LabelMatch, match_label, name_forms, normalize_label, singular
-from robomem.submodules.spatial.objects import ObjectRecord
+from robomem.qa.labels import LabelMatch, match_label, narrow_by_name
 
 SECONDS_PER_DAY = 86_400.0
 
@@ -48,35 +47,6 @@ def _by(robot: str | None) -> str:
 
 def _seen_by(robot: str | None, did: str) -> str:
     return f" ({robot} {did})" if robot else ""
-
-
-def narrow_by_name(name: str, tops: list[str], with_labels: Any, embedder: Any) -> list[Any]:
-    """The objects ``name`` may refer to, a superset of what the label rule picks, read by label (at 10^5
-    objects a record of every one costs seconds): literal tiers first (a label whose normalised form is the
-    name, or whose head noun is the one-word name, also as a minority vote); only if the rule finds
-    nothing among those, the labels it calls synonyms.  The fleet view narrows the same way in SQL."""
-    forms = name_forms(name)
-    if not forms:
-        return []  # match_label raises the clear error for an empty name
-    one_word = {f for f in forms if " " not in f}
-    literal = set(forms)
-    for k in tops:
-        n = normalize_label(k)
-        head = n.rsplit(" ", 1)[-1] if n else ""
-        if n in forms or (one_word and (head in one_word or singular(head) in one_word)):
-            literal.add(k)
-    cands = with_labels(sorted(literal))
-    if any(o.label in literal for o in cands) or (cands and match_label(name, cands, None)):
-        return cands
-    if not tops:
-        return cands
-    if embedder is not None and getattr(embedder, "is_fallback", False):
-        embedder = None  # not semantic: no synonyms, but the rule's compound tier still reads every label
-    probe = [
-        ObjectRecord(i, lab, {lab: 1.0}, (0, 0, 0), (0, 0, 0), (0, 0, 0), 1, 0, 0, None, "present")
-        for i, lab in enumerate(sorted(tops))
-    ]
-    return with_labels(sorted({m.label for m in match_label(name, probe, embedder)}))
 
 
 class QuestionEngine:

@@ -328,3 +328,32 @@ def match_head(
 def match_memory(memory: Any, name: str, **kw: Any) -> tuple[LabelMatch, ...]:
     """:func:`match_label` over every object a :class:`~robomem.memory.Memory` remembers, with its embedder."""
     return match_label(name, memory.spatial.objects(), memory.embedder, **kw)
+
+
+def narrow_by_name(name: str, tops: list[str], with_labels: Any, embedder: Any) -> list[Any]:
+    """The objects ``name`` may refer to, a superset of what the label rule picks, read by label (at 10^5
+    objects a record of every one costs seconds): literal tiers first (a label whose normalised form is the
+    name, or whose head noun is the one-word name, also as a minority vote); only if the rule finds
+    nothing among those, the labels it calls synonyms.  The engine and the fleet view (in SQL) both narrow with it."""
+    forms = name_forms(name)
+    if not forms:
+        return []  # match_label raises the clear error for an empty name
+    one_word = {f for f in forms if " " not in f}
+    literal = set(forms)
+    for k in tops:
+        n = normalize_label(k)
+        head = n.rsplit(" ", 1)[-1] if n else ""
+        if n in forms or (one_word and (head in one_word or singular(head) in one_word)):
+            literal.add(k)
+    cands = with_labels(sorted(literal))
+    if any(o.label in literal for o in cands) or (cands and match_label(name, cands, None)):
+        return cands
+    if not tops:
+        return cands
+    if embedder is not None and getattr(embedder, "is_fallback", False):
+        embedder = None  # not semantic: no synonyms, but the rule's compound tier still reads every label
+    probe = [
+        ObjectRecord(i, lab, {lab: 1.0}, (0, 0, 0), (0, 0, 0), (0, 0, 0), 1, 0, 0, None, "present")
+        for i, lab in enumerate(sorted(tops))
+    ]
+    return with_labels(sorted({m.label for m in match_label(name, probe, embedder)}))
