@@ -63,26 +63,34 @@ POSE_QUANTUM = 0.05
 VIEW_HALF_ANGLE = np.deg2rad(30.0)
 
 
-def place_seen_before(frames: FrameLog, point: np.ndarray, before: float) -> bool:
-    """Did a camera look at ``point`` (within range and the central view cone) before ``before``?
-
-    Then an object first seen there afterwards *appeared* (occlusion is not modelled)."""
-    a = frames.poses_near(float(point[0]), float(point[1]), VIEW_RANGE_M, before)
-    if len(a) == 0:
-        return False
-    qx, qy, qz, qw = a[:, 3], a[:, 4], a[:, 5], a[:, 6]
-    fwd = np.stack([2 * (qx * qz + qy * qw), 2 * (qy * qz - qx * qw), 1 - 2 * (qx * qx + qy * qy)], axis=1)
-    to = np.asarray(point, dtype=np.float64)[None, :3] - a[:, :3]
-    dist = np.linalg.norm(to, axis=1)
-    ok = (dist > 0.3) & (dist < VIEW_RANGE_M)
-    cosang = np.einsum("ij,ij->i", fwd, to) / np.maximum(dist, 1e-9)
-    return bool(np.any(ok & (cosang >= np.cos(VIEW_HALF_ANGLE))))
-
-
 def _forward(q: np.ndarray) -> np.ndarray:
     """Optical axis (camera +z) of rows of quaternions (qx, qy, qz, qw)."""
     qx, qy, qz, qw = q[:, 0], q[:, 1], q[:, 2], q[:, 3]
     return np.stack([2 * (qx * qz + qy * qw), 2 * (qy * qz - qx * qw), 1 - 2 * (qx * qx + qy * qy)], axis=1)
+
+
+def _any_view(p: np.ndarray, before: np.ndarray, poses: np.ndarray) -> np.ndarray:
+    """For each point ``p[k]``: does a pose row (stamp, x, y, z, forward xyz) earlier than ``before[k]`` have it
+    in range (0.3 m .. ``VIEW_RANGE_M``) and within ``VIEW_HALF_ANGLE`` of its optical axis?"""
+    ok = (poses[None, :, 0] < before[:, None]) & (np.abs(poses[None, :, 1] - p[:, None, 0]) <= VIEW_RANGE_M)
+    ok &= np.abs(poses[None, :, 2] - p[:, None, 1]) <= VIEW_RANGE_M
+    to = p[:, None, :] - poses[None, :, 1:4]
+    dist = np.linalg.norm(to, axis=2)
+    ok &= (dist > 0.3) & (dist < VIEW_RANGE_M)
+    ok &= np.einsum("kpj,pj->kp", to, poses[:, 4:7]) >= np.cos(VIEW_HALF_ANGLE) * np.maximum(dist, 1e-9)
+    return ok.any(axis=1)
+
+
+def place_seen_before(frames: FrameLog, point: np.ndarray, before: float) -> bool:
+    """Did a camera look at ``point`` (within range and the central view cone) before ``before``?
+
+    Then an object first seen there afterwards *appeared* (occlusion is not modelled)."""
+    a = frames.poses_near(float(point[0]), float(point[1]), VIEW_RANGE_M, before)  # frames before it (SQL)
+    if len(a) == 0:
+        return False
+    poses = np.column_stack([np.full(len(a), -np.inf), a[:, :3], _forward(a[:, 3:7])])
+    p = np.asarray(point, dtype=np.float64).reshape(1, -1)[:, :3]
+    return bool(_any_view(p, np.array([float(before)]), poses)[0])
 
 
 class MoveSearch:
@@ -168,7 +176,6 @@ class MoveSearch:
             return out
         cx = np.floor(pts[:, 0] / VIEW_RANGE_M).astype(np.int64)
         cy = np.floor(pts[:, 1] / VIEW_RANGE_M).astype(np.int64)
-        cos_half = np.cos(VIEW_HALF_ANGLE)
         # visit the cells that hold poses (a robot's beat is a small part of a large map), each with the
         # points in it and its 8 neighbours
         for (i, j), (buf, n) in self._cells.items():
@@ -179,18 +186,8 @@ class MoveSearch:
             step = max(1, 1_000_000 // len(poses))  # a robot that stood still: bounded temporaries
             for s in range(0, len(near), step):
                 grp = near[s : s + step]
-                out[grp] |= self._any_view(pts[grp], before[grp], poses, cos_half)
+                out[grp] |= _any_view(pts[grp], before[grp], poses)
         return out
-
-    @staticmethod
-    def _any_view(p: np.ndarray, before: np.ndarray, poses: np.ndarray, cos_half: float) -> np.ndarray:
-        ok = (poses[None, :, 0] < before[:, None]) & (np.abs(poses[None, :, 1] - p[:, None, 0]) <= VIEW_RANGE_M)
-        ok &= np.abs(poses[None, :, 2] - p[:, None, 1]) <= VIEW_RANGE_M
-        to = p[:, None, :] - poses[None, :, 1:4]
-        dist = np.linalg.norm(to, axis=2)
-        ok &= (dist > 0.3) & (dist < VIEW_RANGE_M)
-        ok &= np.einsum("kpj,pj->kp", to, poses[:, 4:7]) >= cos_half * np.maximum(dist, 1e-9)
-        return ok.any(axis=1)
 
 
 def _ranked(colour: object, c: MovedCandidates, threshold: float) -> tuple[np.ndarray, np.ndarray]:
