@@ -503,9 +503,11 @@ class SpatialMemory(Submodule):
 
     def forget(self, limits: ForgetLimits, now: float) -> tuple[Changes, dict[str, int]]:
         """Thin the keyframes past ``budget.max_snapshots`` (objects themselves are never forgotten)."""
-        with self._lock:
-            objects = {oid: (o.status, o.n_obs, o.retrieved) for oid, o in self._objs.items()}
-            ch, report = self._snaps.forget(limits.limit(limits.budget.max_snapshots), limits.target_fraction, objects)
+        max_rows = limits.limit(limits.budget.max_snapshots)
+        with self._lock:  # every object's value only when over the budget (~75 ms at 10^5 objects)
+            over = len(self._snaps.by_id) > max_rows
+            objects = {oid: (o.status, o.n_obs, o.retrieved) for oid, o in self._objs.items()} if over else {}
+            ch, report = self._snaps.forget(max_rows, limits.target_fraction, objects)
         out = Changes(statements=ch.statements)  # the index edit runs under the spatial lock
 
         def apply() -> None:

@@ -580,7 +580,7 @@ class TemporalMemory(Submodule):
         ch, report = plan_sightings(
             conn,
             latest_s,
-            self.objects.usage(),
+            self.objects.usage,
             limits.limit(b.max_sighting_rows),
             now,
             limits.keep_recent_s,
