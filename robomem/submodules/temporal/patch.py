@@ -38,6 +38,13 @@ def patch_search_index(
     if changed is None:
         return None
     ids, lab_idx, t_end, rel_cache = cached[1], cached[3], cached[4], cached[5]
+    if not changed and touched and len(ids):  # the common case: new sightings of objects the index holds
+        t = np.fromiter(touched, dtype=np.int64, count=len(touched))
+        pos = np.minimum(np.searchsorted(ids, t), len(ids) - 1)
+        if np.all(ids[pos] == t):
+            t_end = t_end.copy()  # one copy: a reader may still hold the old arrays
+            t_end[pos] = [last[i].t_end if i in last else 0.0 for i in t.tolist()]
+            return ((labels, *sig), ids, labels.uniq, lab_idx, t_end, rel_cache)
     if labels.uniq != old.uniq:  # entries kept below have labels that are still in use: all map
         at = {u: j for j, u in enumerate(labels.uniq)}
         remap = np.fromiter((at.get(u, -1) for u in old.uniq), dtype=np.int64, count=len(old.uniq))
