@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -22,21 +21,6 @@ from robomem.submodules.spatial.objects import ObjectState
 from robomem.submodules.spatial.snapshots import Snapshot
 
 MAX_CACHED_TEXTS = 256
-# A text query scores only the objects whose top label is relevant when they are fewer than this share of
-# all slots (taken from the index's per-label slot sets); otherwise one vectorised pass over every slot.
-NARROW_FRACTION = 0.25
-
-
-def _relevant_slots(index: ObjectIndex, rel_vocab: np.ndarray, floor: float, n: int) -> np.ndarray | None:
-    """Slots whose top label is at least ``floor`` relevant, ascending; None when they are many (scan)."""
-    sets = [index.by_label.get(index.vocab[j]) for j in np.flatnonzero(rel_vocab >= floor).tolist()]
-    sets = [x for x in sets if x]
-    size = sum(len(x) for x in sets)
-    if size > NARROW_FRACTION * n:
-        return None
-    out = np.fromiter(chain.from_iterable(sets), dtype=np.int64, count=size)
-    out.sort()
-    return out
 
 
 class RelevanceCache:
@@ -72,48 +56,38 @@ def search_objects(
     n = index.top
     if n == 0 or len(index) == 0:
         return []
-    text = query.search_text
-    rel_vocab = relevance_cache.get(text, index.vocab) if text else None
+    mask = index.active[:n].copy()
+    if query.object_ids:
+        mask &= np.isin(index.ids[:n], list(query.object_ids))
+    if query.label is not None:
+        sel = np.zeros(n, dtype=bool)
+        members = index.members.get(query.label)
+        if members:
+            sel[np.fromiter(members, dtype=np.int64, count=len(members))] = True
+        mask &= sel
     cents = index.cents[:n]
     last_seen = index.last_seen[:n]
-    idx = None
-    if rel_vocab is not None and query.label is None and not query.object_ids:
-        idx = _relevant_slots(index, rel_vocab, rcfg.min_relevance, n)
-    if idx is not None:  # few objects carry a relevant label: filter those, not every slot
-        idx = idx[index.active[idx]]
-        if query.position is not None and query.radius is not None:
-            idx = idx[np.isin(idx, index.around(np.asarray(query.position), query.radius))]
-        if query.since is not None:
-            idx = idx[last_seen[idx] >= query.since]
-        if query.until is not None:
-            idx = idx[index.first_seen[idx] <= query.until]
+    if query.position is not None and query.radius is not None:
+        near = np.zeros(n, dtype=bool)
+        near[index.around(np.asarray(query.position), query.radius)] = True
+        mask &= near
+    if query.since is not None:
+        mask &= last_seen >= query.since
+    if query.until is not None:
+        mask &= index.first_seen[:n] <= query.until
+    text = query.search_text
+    if text:
+        relevance = relevance_cache.get(text, index.vocab)[index.lab_idx[:n]]
+        if query.label is None and not query.object_ids:
+            mask &= relevance >= rcfg.min_relevance
     else:
-        mask = index.active[:n].copy()
-        if query.object_ids:
-            mask &= np.isin(index.ids[:n], list(query.object_ids))
-        if query.label is not None:
-            sel = np.zeros(n, dtype=bool)
-            members = index.members.get(query.label)
-            if members:
-                sel[np.fromiter(members, dtype=np.int64, count=len(members))] = True
-            mask &= sel
-        if query.position is not None and query.radius is not None:
-            near = np.zeros(n, dtype=bool)
-            near[index.around(np.asarray(query.position), query.radius)] = True
-            mask &= near
-        if query.since is not None:
-            mask &= last_seen >= query.since
-        if query.until is not None:
-            mask &= index.first_seen[:n] <= query.until
-        if rel_vocab is not None and query.label is None and not query.object_ids:
-            mask &= rel_vocab[index.lab_idx[:n]] >= rcfg.min_relevance
-        idx = np.flatnonzero(mask)
+        relevance = np.ones(n)
+    idx = np.flatnonzero(mask)
     if len(idx) == 0:
         return []
-    rel_idx = rel_vocab[index.lab_idx[idx]] if rel_vocab is not None else np.ones(len(idx))
     rec = np.exp(-np.maximum(0.0, now - last_seen[idx]) / rcfg.recency_tau)
     imp = np.minimum(1.0, np.log1p(index.n_obs[idx]) / math.log(50.0))
-    pre = rcfg.w_relevance * rel_idx + rcfg.w_recency * rec + rcfg.w_importance * imp
+    pre = rcfg.w_relevance * relevance[idx] + rcfg.w_recency * rec + rcfg.w_importance * imp
     if query.position is not None:  # the near one before the far one when there are many alike
         d = np.linalg.norm(cents[idx] - np.asarray(query.position), axis=1)
         pre = pre + rcfg.w_distance * np.exp(-d / max(rcfg.distance_scale, 1e-9))
@@ -125,7 +99,7 @@ def search_objects(
     else:
         keep = np.lexsort((ids_idx, -pre))[:m]
     out: list[Entry] = []
-    for i, rel_i in zip(idx[keep].tolist(), rel_idx[keep].tolist(), strict=True):
+    for i in idx[keep].tolist():
         o = objs[int(index.ids[i])]
         total = sum(o.labels.values()) or 1.0
         conf = o.labels[o.label] / total * (0.5 if o.status == "absent" else 1.0)
@@ -137,7 +111,7 @@ def search_objects(
             f"last seen t={o.last_seen:.1f}s{status} ({o.n_obs} sightings)"
         )
         parts = {
-            "relevance": float(rel_i),
+            "relevance": float(relevance[i]),
             "recency": recency(o.last_seen, now, rcfg.recency_tau),
             "importance": float(min(1.0, math.log1p(o.n_obs) / math.log(50.0))),
             "confidence": float(conf),
