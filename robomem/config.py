@@ -393,6 +393,10 @@ class NodeOptions(Checked):
     diagnostics_period: float = 1.0
     k: int = 12  # entries returned by a query by default
     pose_type: str = "pose_stamped"  # message type on topics.pose: "pose_stamped" or "odometry"
+    # nav_msgs/OccupancyGrid the planner ranks places by path length on (the map server's, latched);
+    # "" or no map received: straight-line distance
+    map_topic: str = "map"
+    robot_radius: float = 0.25  # m, obstacles in the map are grown by this (the robot's centre stays clear)
 
     RANGES: ClassVar[Mapping[str, Rule]] = {
         "max_stamp_age": GT0,
@@ -404,6 +408,7 @@ class NodeOptions(Checked):
         "diagnostics_period": GT0,
         "k": GE1,
         "pose_type": Rule(choices=("pose_stamped", "odometry")),
+        "robot_radius": GE0,
     }
 
 
