@@ -561,6 +561,6 @@ class Memory:
         return {
             "rows": rows,
             "bytes": self.store.size_bytes(),
-            "objects": len(self.spatial.objects()),
+            "objects": self.spatial.count(),
             "damaged": list(self.spatial.damaged),  # rows that failed their checksums at open, and what was done
         }

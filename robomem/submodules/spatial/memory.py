@@ -590,6 +590,11 @@ class SpatialMemory(Submodule):
         ch.then(apply)
         return ch
 
+    def paging(self) -> dict[str, int]:
+        """The geometry LRU: full states held (``resident`` <= ``capacity``), page-ins from the store, hits."""
+        with self._lock:
+            return self._objs.stats()
+
     def newest_stamp(self) -> float | None:
         with self._lock:
             return self._newest
