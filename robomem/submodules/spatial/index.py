@@ -100,8 +100,8 @@ class ObjectIndex:
         return self._top
 
     # -- writing ---------------------------------------------------------------------
-    def _grow(self) -> None:
-        cap = 2 * len(self.ids)
+    def _grow(self, cap: int = 0) -> None:
+        cap = max(cap, 2 * len(self.ids))
         for name in ("mins", "maxs", "cents"):
             old = getattr(self, name)
             new = np.zeros((cap, 3))
@@ -223,12 +223,12 @@ class ObjectIndex:
         stamps: np.ndarray,
         n_obs: np.ndarray,
         labels: list[str],
-        label_sets: list[tuple[str, ...] | None],
+        label_sets: dict[int, tuple[str, ...]],
         absent: np.ndarray,
     ) -> None:
         """Fill an empty index with ``n`` objects at once (opening a store): the same state as ``n`` upserts,
         built vectorised.  ``stamps`` is (n, 2) first/last seen; ``label_sets[i]`` the labels of object i's
-        distribution when it has others than ``labels[i]`` (None: only its top label)."""
+        distribution where it has others than ``labels[i]`` (absent: only its top label)."""
         if len(self.slot_of):
             raise ValueError("ObjectIndex.bulk_load: the index must be empty")
         n = len(ids)
@@ -237,8 +237,8 @@ class ObjectIndex:
         if not (np.all(np.isfinite(mins)) and np.all(np.isfinite(maxs))):
             bad = int(ids[~(np.all(np.isfinite(mins), axis=1) & np.all(np.isfinite(maxs), axis=1))][0])
             raise ValueError(f"ObjectIndex.bulk_load: object {bad} needs a finite 3D box")
-        while len(self.ids) < n:
-            self._grow()
+        if len(self.ids) < n:
+            self._grow(1 << (n - 1).bit_length())
         self.ids[:n], self.mins[:n], self.maxs[:n], self.cents[:n] = ids, mins, maxs, cents
         self.first_seen[:n], self.last_seen[:n], self.n_obs[:n] = stamps[:, 0], stamps[:, 1], n_obs
         vocab = sorted(set(labels))
@@ -256,26 +256,29 @@ class ObjectIndex:
         x1, y1 = np.floor(maxs[:, 0] / c).astype(np.int64), np.floor(maxs[:, 1] / c).astype(np.int64)
         n_cells = (x1 - x0 + 1) * (y1 - y0 + 1)
         self._big = set(np.flatnonzero(n_cells > self.max_cells).tolist())
-        one = np.flatnonzero(n_cells == 1)
-        order = np.lexsort((y0[one], x0[one]))
-        one = one[order]
-        kx, ky = x0[one], y0[one]
-        starts = np.flatnonzero(np.r_[True, (kx[1:] != kx[:-1]) | (ky[1:] != ky[:-1])]) if len(one) else one
-        ends = np.r_[starts[1:], len(one)] if len(one) else one
-        grid = self._grid
-        for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
-            grid[(int(kx[a]), int(ky[a]))] = set(one[a:b].tolist())
-        for slot in np.flatnonzero((n_cells > 1) & (n_cells <= self.max_cells)).tolist():
-            for key in self._cells(mins[slot], maxs[slot]) or ():
-                grid.setdefault(key, set()).add(slot)
+        # every (slot, cell) pair of the boxes that are hashed, grouped by cell: one sort
+        small = np.flatnonzero(n_cells <= self.max_cells)
+        reps = n_cells[small]
+        slot_rep = np.repeat(small, reps)
+        k = np.arange(len(slot_rep)) - np.repeat(np.cumsum(reps) - reps, reps)
+        ny = (y1 - y0 + 1)[slot_rep]
+        cx, cy = x0[slot_rep] + k // ny, y0[slot_rep] + k % ny
+        order = np.lexsort((cy, cx))
+        slot_rep, cx, cy = slot_rep[order], cx[order], cy[order]
+        if len(slot_rep):
+            starts = np.flatnonzero(np.r_[True, (cx[1:] != cx[:-1]) | (cy[1:] != cy[:-1])])
+            ends = np.r_[starts[1:], len(slot_rep)]
+            grid = self._grid
+            for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+                grid[(int(cx[a]), int(cy[a]))] = set(slot_rep[a:b].tolist())
         lab_idx = self.lab_idx[:n]
         for j, slots in _groups(lab_idx, np.arange(n)):
             self.by_label[self.vocab[j]] = set(slots)
             self.members[self.vocab[j]] = set(slots)
         for j, slots in _groups(lab_idx[absent], np.flatnonzero(absent)):
             self.absent_by_label[self.vocab[j]] = set(slots)
-        for slot, extra in enumerate(label_sets):
-            if extra is not None and len(extra) > 1:
+        for slot, extra in label_sets.items():
+            if len(extra) > 1:
                 self._multi[slot] = extra
                 for lab in extra:
                     self.members.setdefault(lab, set()).add(slot)

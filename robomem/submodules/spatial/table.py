@@ -12,9 +12,10 @@ in an LRU.  The store always holds what memory holds: states change only after t
 from __future__ import annotations
 
 import json
+import re
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,8 @@ LIGHT_COLUMNS = (
     "id, label, labels, cx, cy, cz, minx, miny, minz, maxx, maxy, maxz, n_obs, first_seen, last_seen,"
     " colour, place, status, retrieved, geom_crc"
 )
+# labels (JSON text, or the dict of a state committed this session), colour (JSON text or tuple), place, retrieved
+_Light = tuple[str | dict[str, float], str | tuple[float, ...] | None, str | None, int]
 _CACHE_MAX = 65536  # parsed label distributions / colours kept by their JSON text
 
 
@@ -50,21 +53,42 @@ class ObjectTable:
         self._cfg = cfg
         self._index = index
         self._on_problem = on_problem
-        # labels and colour as stored (JSON text) or, for a state committed this session, as memory has them
-        self.light: dict[int, tuple[str | dict[str, float], str | tuple[float, ...] | None, str | None, int]] = {}
+        # The small columns: of the rows read at open, as columns in id order (labels and colour as their JSON
+        # text); of the states committed since, per id (as memory has them); ``_gone``: rows left since open.
+        self._base_ids = np.zeros(0, dtype=np.int64)
+        self._base: tuple[Sequence[str], Sequence[str | None], Sequence[str | None]] = ((), (), ())
+        self._base_retrieved = np.zeros(0, dtype=np.int64)
+        self._over: dict[int, _Light] = {}
+        self._gone: set[int] = set()
+        self._n = 0
         self._lru: OrderedDict[int, ObjectState] = OrderedDict()
         self.capacity = cfg.resident_objects
         self._labels: dict[str, dict[str, float]] = {}
         self._colours: dict[str, tuple[float, float, float]] = {}
-        self._prefix: dict[str, str] = {}  # label -> the JSON text a one-label distribution of it starts with
         self.page_ins = 0
         self.hits = 0
 
     def __len__(self) -> int:
-        return len(self.light)
+        return self._n
 
     def __contains__(self, oid: object) -> bool:
-        return oid in self.light
+        return self._row(oid) is not None
+
+    def _row(self, oid: Any) -> _Light | None:
+        v = self._over.get(oid)
+        if v is not None or oid in self._gone:
+            return v
+        b = self._base_ids
+        i = int(np.searchsorted(b, oid)) if isinstance(oid, (int, np.integer)) else len(b)
+        if i < len(b) and b[i] == oid:
+            return (self._base[0][i], self._base[1][i], self._base[2][i], int(self._base_retrieved[i]))
+        return None
+
+    def _light(self, oid: int) -> _Light:
+        v = self._row(oid)
+        if v is None:
+            raise KeyError(oid)
+        return v
 
     @property
     def resident(self) -> int:
@@ -73,19 +97,22 @@ class ObjectTable:
 
     # -- open ----------------------------------------------------------------------------
     def load(self, conn: Any, repair: Callable[[int], ObjectState | None]) -> list[int]:
-        """Read every row's small columns into the index (vectorised); returns the ids whose geometry failed
-        its checksum (``repair(id)`` was asked for their state: None sets the row aside)."""
+        """Read every row's small columns into the index (vectorised: no per-row Python object); returns the
+        ids whose geometry failed its checksum (``repair(id)`` was asked for their state: None sets the row
+        aside)."""
         rows = conn.execute(f"SELECT {LIGHT_COLUMNS} FROM objects ORDER BY id").fetchall()
         if not rows:
             return []
+        n = len(rows)
         cols = list(zip(*rows, strict=True))
         del rows
-        ids = np.asarray(cols[0], dtype=np.int64)
-        geom = np.asarray(cols[3:12], dtype=np.float64).T.copy()  # (n, 9): centroid, min, max
-        crc = cols[19]
+        num = [np.fromiter(cols[j], dtype=np.float64, count=n) for j in range(3, 15)]
+        ids = np.fromiter(cols[0], dtype=np.int64, count=n)
+        geom = np.column_stack(num[:9])  # (n, 9): centroid, min, max, as the checksum packs them
         packed = geom.astype("<f8").tobytes()
+        crc = cols[19]
         bad = [i for i, c in enumerate(crc) if c is not None and zlib.crc32(packed[72 * i : 72 * i + 72]) != c]
-        keep = np.ones(len(ids), dtype=bool)
+        keep = np.ones(n, dtype=bool)
         for i in bad:
             st = repair(int(ids[i]))
             if st is None:
@@ -93,46 +120,43 @@ class ObjectTable:
                 continue
             geom[i] = np.concatenate([st.centroid, st.bbox_min, st.bbox_max])
             self._lru[st.id] = st
-        labels_json, colour, place, status, retrieved = cols[2], cols[15], cols[16], cols[17], cols[18]
-        interned: dict[str, str] = {}
-        tops: list[str] = []
-        sets: list[tuple[str, ...] | None] = []
-        light = self.light
-        for i in range(len(ids)):
-            if not keep[i]:
-                continue
-            lj = labels_json[i]
-            lj = interned.setdefault(lj, lj)
-            top, extra = self._top_of(cols[1][i], lj)
-            tops.append(top)
-            sets.append(extra)
-            p = place[i]
-            light[int(ids[i])] = (lj, colour[i], interned.setdefault(p, p) if p is not None else None, retrieved[i])
+        labels_json, tops = cols[2], list(cols[1])
+        # the label column is the argmax of the distribution (``ObjectState.row``, the one writer); the rows
+        # whose distribution has more labels are found in one scan of the JSON texts (", \"" only ever
+        # separates two items: a quote inside a key is escaped), and only those are parsed
+        lens = np.fromiter(map(len, labels_json), dtype=np.int64, count=n)
+        starts = np.concatenate([[0], np.cumsum(lens + 1)[:-1]])
+        seps = np.fromiter((m.start() for m in re.finditer(', "', "\n".join(labels_json))), dtype=np.int64)
+        sets: dict[int, tuple[str, ...]] = {}
+        for i in np.unique(np.searchsorted(starts, seps, side="right") - 1).tolist():
+            d = self.labels_of_json(labels_json[i])
+            tops[i] = top_label(d)
+            sets[i] = tuple(d)
+        absent = np.fromiter((s == "absent" for s in cols[17]), dtype=bool, count=n)
+        colour, place, retrieved = cols[15], cols[16], np.fromiter(cols[18], dtype=np.int64, count=n)
         k = np.flatnonzero(keep)
+        if len(k) < n:  # rows set aside: left out of the resident columns too
+            kl = k.tolist()
+            labels_json, colour, place = (tuple(c[i] for i in kl) for c in (labels_json, colour, place))
+            tops = [tops[i] for i in kl]
+            new_pos = {int(i): j for j, i in enumerate(kl)}
+            sets = {new_pos[i]: v for i, v in sets.items() if i in new_pos}
+        self._base_ids = ids[k]
+        self._base = (labels_json, colour, place)
+        self._base_retrieved = retrieved[k]
+        self._n = len(k)
         self._index.bulk_load(
             ids[k],
             geom[k, 3:6],
             geom[k, 6:9],
             geom[k, 0:3],
-            np.column_stack([np.asarray(cols[13], dtype=np.float64)[k], np.asarray(cols[14], dtype=np.float64)[k]]),
-            np.asarray(cols[12], dtype=np.float64)[k],
+            np.column_stack([num[10][k], num[11][k]]),
+            num[9][k],
             tops,
             sets,
-            np.asarray([s == "absent" for s in status], dtype=bool)[k],
+            absent[k],
         )
         return [int(ids[i]) for i in bad]
-
-    def _top_of(self, label_col: str, labels_json: str) -> tuple[str, tuple[str, ...] | None]:
-        """The top label of a distribution and its labels when there are others; a one-label distribution
-        of the row's label column is recognised without parsing it."""
-        prefix = self._prefix.get(label_col)
-        if prefix is None:
-            prefix = self._prefix[label_col] = "{" + json.dumps(label_col) + ": "
-        if labels_json.count('": ') == 1 and labels_json.startswith(prefix):
-            return label_col, None
-        d = self.labels_of_json(labels_json)
-        keys = tuple(d)
-        return top_label(d), (keys if len(keys) > 1 else None)
 
     def labels_of_json(self, text: str) -> dict[str, float]:
         d = self._labels.get(text)
@@ -146,11 +170,11 @@ class ObjectTable:
     # -- the small columns ---------------------------------------------------------------------
     def labels(self, oid: int) -> dict[str, float]:
         """The label distribution (a shared dict: do not change it)."""
-        lab = self.light[oid][0]
+        lab = self._light(oid)[0]
         return lab if isinstance(lab, dict) else self.labels_of_json(lab)
 
     def colour(self, oid: int) -> tuple[float, float, float] | None:
-        text = self.light[oid][1]
+        text = self._light(oid)[1]
         if text is None or isinstance(text, tuple):
             return text  # type: ignore[return-value]
         c = self._colours.get(text)
@@ -162,10 +186,10 @@ class ObjectTable:
         return c
 
     def place(self, oid: int) -> str | None:
-        return self.light[oid][2]
+        return self._light(oid)[2]
 
     def retrieved(self, oid: int) -> int:
-        return self.light[oid][3]
+        return self._light(oid)[3]
 
     def record(self, oid: int) -> ObjectRecord:
         """The public record, from the resident columns (no points read)."""
@@ -199,7 +223,7 @@ class ObjectTable:
             self._lru.move_to_end(oid)
             self.hits += 1
             return st
-        if oid not in self.light:
+        if oid not in self:
             return None
         return self.many([oid]).get(oid)
 
@@ -213,7 +237,7 @@ class ObjectTable:
                 self._lru.move_to_end(oid)
                 self.hits += 1
                 out[oid] = st
-            elif oid in self.light:
+            elif oid in self:
                 miss.append(oid)
         for a in range(0, len(miss), 500):
             chunk = miss[a : a + 500]
@@ -246,11 +270,17 @@ class ObjectTable:
     def put(self, st: ObjectState) -> None:
         """A committed state (update, merge): its small columns and the LRU."""
         colour = tuple(float(c) for c in st.colour) if st.colour is not None else None
-        self.light[st.id] = (st.labels, colour, st.place, st.retrieved)
+        if st.id not in self:
+            self._n += 1
+        self._gone.discard(st.id)
+        self._over[st.id] = (st.labels, colour, st.place, st.retrieved)
         self._keep(st)
 
     def pop(self, oid: int) -> None:
-        self.light.pop(oid, None)
+        if oid in self:
+            self._n -= 1
+            self._over.pop(oid, None)
+            self._gone.add(oid)
         self._lru.pop(oid, None)
 
     def set_absent(self, oid: int) -> None:
@@ -259,8 +289,8 @@ class ObjectTable:
             st.status = "absent"
 
     def add_retrieved(self, oid: int) -> None:
-        lj, c, p, r = self.light[oid]
-        self.light[oid] = (lj, c, p, r + 1)
+        lj, c, p, r = self._light(oid)
+        self._over[oid] = (lj, c, p, r + 1)
         st = self._lru.get(oid)
         if st is not None:
             st.retrieved += 1
