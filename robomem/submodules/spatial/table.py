@@ -106,12 +106,14 @@ class ObjectTable:
         n = len(rows)
         cols = list(zip(*rows, strict=True))
         del rows
-        num = [np.fromiter(cols[j], dtype=np.float64, count=n) for j in range(3, 15)]
         ids = np.fromiter(cols[0], dtype=np.int64, count=n)
-        geom = np.column_stack(num[:9])  # (n, 9): centroid, min, max, as the checksum packs them
-        packed = geom.astype("<f8").tobytes()
-        crc = cols[19]
-        bad = [i for i, c in enumerate(crc) if c is not None and zlib.crc32(packed[72 * i : 72 * i + 72]) != c]
+        num = np.empty((n, 12), dtype="<f8")  # centroid, min, max (as the checksum packs them), n_obs, first, last
+        for j in range(12):
+            num[:, j] = np.fromiter(cols[3 + j], dtype=np.float64, count=n)
+        geom = num[:, :9]
+        packed = memoryview(num).cast("B")  # rows of 96 bytes: the first 72 are the checksummed geometry
+        crc, crc32 = cols[19], zlib.crc32
+        bad = [i for i, c in enumerate(crc) if c is not None and crc32(packed[96 * i : 96 * i + 72]) != c]
         keep = np.ones(n, dtype=bool)
         for i in bad:
             st = repair(int(ids[i]))
@@ -128,7 +130,7 @@ class ObjectTable:
         starts = np.concatenate([[0], np.cumsum(lens + 1)[:-1]])
         seps = np.fromiter((m.start() for m in re.finditer(', "', "\n".join(labels_json))), dtype=np.int64)
         sets: dict[int, tuple[str, ...]] = {}
-        for i in np.unique(np.searchsorted(starts, seps, side="right") - 1).tolist():
+        for i in sorted(set((np.searchsorted(starts, seps, side="right") - 1).tolist())):
             d = self.labels_of_json(labels_json[i])
             tops[i] = top_label(d)
             sets[i] = tuple(d)
@@ -150,8 +152,8 @@ class ObjectTable:
             geom[k, 3:6],
             geom[k, 6:9],
             geom[k, 0:3],
-            np.column_stack([num[10][k], num[11][k]]),
-            num[9][k],
+            num[k, 10:12],
+            num[k, 9],
             tops,
             sets,
             absent[k],
