@@ -475,15 +475,13 @@ class SpatialMemory(Submodule):
                 slots = np.fromiter(same, dtype=np.int64, count=len(same))
                 slots = slots[~index.absent[slots]]
                 slots = slots[np.argsort(index.ids[slots], kind="stable")]
-                nan = np.full(3, np.nan)
-                colours = [self._objs.colour(i) for i in index.ids[slots].tolist()]
                 cached = (
                     gen,
                     MovedCandidates(
                         index.ids[slots].copy(),
                         index.cents[slots].copy(),
                         index.first_seen[slots].copy(),
-                        np.asarray([nan if c is None else c for c in colours], dtype=np.float64).reshape(-1, 3),
+                        self._objs.colours(index.ids[slots]),
                     ),
                 )
                 if len(self._moved_cache) > 4096:

@@ -78,9 +78,10 @@ class ObjectTable:
         v = self._over.get(oid)
         if v is not None or oid in self._gone:
             return v
-        b = self._base_ids
-        i = int(np.searchsorted(b, oid)) if isinstance(oid, (int, np.integer)) else len(b)
-        if i < len(b) and b[i] == oid:
+        # a row read at open sits in the index slot of its position (ObjectIndex.bulk_load); a slot freed and
+        # taken again holds another id (new objects are in ``_over``)
+        i = self._index.slot_of.get(oid)  # type: ignore[call-overload]
+        if i is not None and i < len(self._base_ids) and self._base_ids[i] == oid:
             return (self._base[0][i], self._base[1][i], self._base[2][i], int(self._base_retrieved[i]))
         return None
 
@@ -186,6 +187,25 @@ class ObjectTable:
             c = tuple(float(v) for v in np.asarray(json.loads(text), dtype=np.float32))  # type: ignore[assignment]
             self._colours[text] = c  # type: ignore[assignment]
         return c
+
+    def colours(self, ids: np.ndarray) -> np.ndarray:
+        """(k, 3) colour signatures of these ids, NaN where unknown: one vectorised id lookup (the moved-object
+        rule reads thousands per label)."""
+        out = np.full((len(ids), 3), np.nan)
+        texts, over, slot_of = self._base[1], self._over, self._index.slot_of
+        nb = len(self._base_ids)
+        for j, oid in enumerate(ids.tolist()):
+            v = over.get(oid)
+            if v is not None:
+                c = v[1]
+            else:
+                p = slot_of.get(oid, nb)
+                if p >= nb or texts[p] is None or oid not in self:
+                    continue
+                c = texts[p]
+            if c is not None:
+                out[j] = c if isinstance(c, tuple) else self.colour(oid)
+        return out
 
     def place(self, oid: int) -> str | None:
         return self._light(oid)[2]
