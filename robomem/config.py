@@ -56,6 +56,11 @@ class SpatialConfig(Checked):
     # the believed objects matching no true object had 0.99-1.27 from 2 detections, true ones 1.24-1.88
     confirm_observations: int = 2
     confirm_evidence: float = 1.25
+    # Objects whose geometry (points, voxel keys, embedding) is held in memory: an LRU of the last associated,
+    # updated or read; the rest is read from the store when needed (spatial/table.py).  Every object's box,
+    # labels and counts stay resident.  Worst case 4096 x 3000 points ~ 300 MB; the scale benchmark's live
+    # scene touches a few hundred objects (docs/architecture.md, issue 14).
+    resident_objects: int = 4096
 
     RANGES: ClassVar[Mapping[str, Rule]] = {
         "voxel_size": GT0,
@@ -78,6 +83,7 @@ class SpatialConfig(Checked):
         "snapshot_image_width": GE1,
         "confirm_observations": GE1,
         "confirm_evidence": GE0,
+        "resident_objects": GE1,
     }
 
 
