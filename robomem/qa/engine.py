@@ -289,7 +289,12 @@ class QuestionEngine:
         )
 
     def count(self, target: str, place: str | None = None) -> Answer:
-        """How many objects by that name are present (not observed absent), optionally in one place."""
+        """How many objects by that name there are, optionally in one place.
+
+        The whole house: every believed match, those observed absent from their last place included (an absence at
+        one place is no evidence that the object left the house: its whereabouts are unknown); the answer says which
+        are where they were last seen and which are not (``args``: ``where_last_seen`` / ``not_where_last_seen``
+        object ids; each item's ``status`` present / absent). In one place: only those present there."""
         want = self.place_name(place)
         matches = self.match(target)
         if not matches:
@@ -300,18 +305,24 @@ class QuestionEngine:
             if want is None or it.place == want:
                 items.append(it)
                 ev += e
-        n = sum(1 for i in items if i.status == "present")
-        gone = len(items) - n
-        line = f"{n} {target}{_in(want)}" + (f" ({gone} more observed absent)" if gone else "")
+        here = [i for i in items if i.status == "present"]
+        gone = [i for i in items if i.status != "present"]
+        if want is None:
+            n = len(items)
+            line = f"{n} {target}"
+            if gone:
+                line += f": {len(here)} where last seen, {len(gone)} not where last seen (whereabouts unknown)"
+        else:
+            n = len(here)
+            line = f"{n} {target}{_in(want)}" + (f" ({len(gone)} more observed absent from it)" if gone else "")
+        args = {
+            "target": target,
+            "place": want,
+            "where_last_seen": [i.object_id for i in here],
+            "not_where_last_seen": [i.object_id for i in gone],
+        }
         return Answer(
-            "count",
-            "answered",
-            (line, *(i.text for i in items)),
-            {"target": target, "place": want},
-            tuple(items),
-            tuple(ev),
-            n,
-            matches[0].score,
+            "count", "answered", (line, *(i.text for i in items)), args, tuple(items), tuple(ev), n, matches[0].score
         )
 
     def changes(self, since: float, until: float | None = None, place: str | None = None) -> Answer:
