@@ -75,3 +75,35 @@ def test_an_absent_record_next_to_a_same_label_object_seen_since_is_not_counted_
         assert n.count == counted, n.text
         assert list(n.args["duplicates"]) == (gone if counted == 1 else [])
         assert list(n.args["not_where_last_seen"]) == ([] if counted == 1 else gone)
+
+
+FAR = Box(4, "table", (0.0, 3.0, 0.375), (1.0, 0.6, 0.75), (140, 90, 40))
+FAR_VIEWS = [look_at((-1.2, 3.0 + y, 1.3), (0.1, 3.0, 0.75)) for y in (-0.2, -0.1, 0.0)]
+
+
+@pytest.mark.parametrize(("looked_before", "counted"), [(True, 1), (False, 2)])
+def test_an_object_that_appeared_where_memory_had_looked_may_be_the_older_one_moved(
+    tmp_path, looked_before, counted
+) -> None:
+    # the book seen on the near table, then (its old place not looked at again) a book on the far table: if the
+    # far table had been looked at without it, it appeared there, and may be the first one moved (one book)
+    book = Box(2, "black book", (0.1, 0.0, 0.77), (0.2, 0.15, 0.04), (20, 20, 20))
+    moved = Box(2, "black book", (0.1, 3.0, 0.77), (0.2, 0.15, 0.04), (20, 20, 20))
+    before = BoxScene([TABLE, FAR, book], 640, 480, hfov_deg=70)
+    after = BoxScene([TABLE, FAR, moved], 640, 480, hfov_deg=70)
+    with Memory.open(tmp_path / "store") as mem:
+        t = 0.0
+        for pose in VIEWS[:3]:
+            mem.update(before.observe(pose, t))
+            t += 1.0
+        if looked_before:
+            mem.update(before.observe(FAR_VIEWS[0], t))  # the far table, no book on it
+            t += 1.0
+        for pose in FAR_VIEWS[1:]:
+            mem.update(after.observe(pose, t + 100.0))
+            t += 1.0
+        books = mem.spatial.objects("black book")
+        assert len(books) == 2 and all(o.confirmed for o in books)
+        n = QuestionEngine(mem).count("black book")
+        assert n.count == counted, n.text
+        assert len(n.args["maybe_moved"]) == 2 - counted
