@@ -217,8 +217,16 @@ class ObjectSearchPolicy:
         here = math.dist((tx, ty), (x, y))
         if here <= APPROACH:
             return False
+        step = float(self.nav.forward_step)
         path = self.nav.path_to(tx, ty)
-        if not path or math.dist(path[-1], (tx, ty)) > here - float(self.nav.forward_step):
+        k = 2
+        while path is None and k * step <= APPROACH + 1e-9:
+            # the object stands on furniture too large to plan into (an apple in the middle of a table): walk to
+            # the nearest point on the line towards it that the map reaches
+            f = k * step / here
+            path = self.nav.path_to(tx + f * (x - tx), ty + f * (y - ty))
+            k += 1
+        if not path or math.dist(path[-1], (tx, ty)) > here - step:
             return False
         self._path = list(path)
         self._phase = "go"
