@@ -170,6 +170,25 @@ def test_an_object_on_furniture_too_large_to_plan_into_is_walked_up_to_along_the
     assert 0.6 <= math.dist((nav.x, nav.y), NEAR) <= 1.0
 
 
+class NoViewNav(TableNav):
+    """The keyframe's spot cannot be planned to either (a door closed, a chair moved there)."""
+
+    def path_to(self, x, y):
+        if math.dist((x, y), (0.0, 0.0)) < 0.3:
+            return None
+        return super().path_to(x, y)
+
+
+def test_an_object_whose_view_and_spot_have_no_path_is_still_gone_to(mem):
+    t = remember(mem, [NEAR])  # keyframe from (0, 0); the mug's spot is unplannable too
+    nav = NoViewNav({"red mug": [NEAR]}, pose=(0.5, -1.5, 0.0))
+    policy = ObjectSearchPolicy(nav, LoopCritic())
+    run(policy, Planner(mem), nav, Goal(label="red mug"), t)
+    assert policy.status == "found", policy.log
+    assert not [line for line in policy.log if line.startswith("skip")], policy.log
+    assert policy.log[0].startswith("go: object red mug"), policy.log
+
+
 def test_unknown_object_explores_then_stops_with_a_reason(mem):
     t = remember(mem, [])
     nav = FakeNav({"keys": []})
