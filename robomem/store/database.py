@@ -32,6 +32,7 @@ import sqlite3
 import threading
 import time
 import urllib.parse
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -74,6 +75,24 @@ def store_path(path: object) -> Path:
     if str(path).strip() == "":
         raise ValueError("store path: empty (it would mean the current directory); name a directory")
     return Path(path)
+
+
+# Stores holding the writer's LOCK in this process.  flock belongs to the open file, which a forked child
+# shares: a child that outlives its parent (the replay decoder process when `robomem replay` is killed)
+# would keep the store locked.  A forked child drops its copy of each lock fd without unlocking (LOCK_UN
+# would release the parent's lock too): the lock stays the opener's alone.
+_LOCKED: weakref.WeakSet[Store] = weakref.WeakSet()
+
+
+def _drop_locks_in_forked_child() -> None:
+    for store in list(_LOCKED):
+        fd, store._lock_fd = store._lock_fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+os.register_at_fork(after_in_child=_drop_locks_in_forked_child)
 
 
 class _Checkpointer:
@@ -196,6 +215,7 @@ class Store:
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         self._lock_fd = fd
+        _LOCKED.add(self)
 
     def _release_lock(self) -> None:
         if self._lock_fd is not None:
@@ -203,6 +223,7 @@ class Store:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
                 os.close(self._lock_fd)
             self._lock_fd = None
+            _LOCKED.discard(self)
 
     def _open_readonly(self) -> None:
         try:
