@@ -30,6 +30,7 @@ from robomem.submodules.base import Changes, ForgetLimits, LabelIndex, Submodule
 from robomem.submodules.spatial.absences import seen_through_bounds
 from robomem.submodules.spatial.index import IndexedObject, MovedCandidates, ObjectIndex
 from robomem.submodules.spatial.label_patch import changes_since, patched
+from robomem.submodules.spatial.moved import MovedCache
 from robomem.submodules.spatial.objects import (
     OBJECT_COLUMNS,
     OBJECT_PLACEHOLDERS,
@@ -85,7 +86,7 @@ class SpatialMemory(Submodule):
         self._relevance = RelevanceCache(ctx.embedder)
         self._label_index: tuple[int, LabelIndex] | None = None  # (index.label_version, index)
         self._label_sim_cache: dict[tuple[str, str], float] = {}
-        self._moved_cache: dict[str, tuple[int, MovedCandidates]] = {}  # label -> (its generation, candidates)
+        self._moved = MovedCache()  # the moved rule's candidate arrays per label (spatial/moved.py)
         self._next_id = 1  # advanced only after a commit that stored the new objects
         self._aliases: dict[int, int] = {}  # merged-away id -> the id it was merged into (this session)
         self._newest: float | None = None
@@ -102,6 +103,7 @@ class SpatialMemory(Submodule):
             return o
 
         with self._lock:
+            self._moved = MovedCache()  # its arrays and generations belong to the index being replaced
             self._objs.load(conn, repair)
             self._next_id = next_id(conn, "objects")
             ix = self._index
@@ -117,6 +119,7 @@ class SpatialMemory(Submodule):
             log.warning("%s: %s", self.store.path, problem)
         if set_aside:
             self._objs.pop(oid)
+            self._moved.colour_changed(oid)
             self._index.remove(oid)
 
     def _full(self, ids: Sequence[int]) -> list[ObjectState]:
@@ -279,6 +282,7 @@ class SpatialMemory(Submodule):
             with self._lock:
                 for st in new_states:
                     self._objs.put(st)
+                    self._moved.colour_changed(st.id)
                     self._index.upsert(_indexed(st))
                     self._next_id = max(self._next_id, st.id + 1)
                 for oid in absent_ids:
@@ -453,25 +457,7 @@ class SpatialMemory(Submodule):
                 return None, MovedCandidates(np.zeros(0, np.int64), np.zeros((0, 3)), np.zeros(0), np.zeros((0, 3)))
             label, a_last = index.vocab[int(index.lab_idx[a_slot])], float(index.last_seen[a_slot])
             gen = index.label_gen.get(label, 0)
-            cached = self._moved_cache.get(label)
-            if cached is None or cached[0] != gen:
-                same = index.by_label.get(label, set())
-                slots = np.fromiter(same, dtype=np.int64, count=len(same))
-                slots = slots[~index.absent[slots]]
-                slots = slots[np.argsort(index.ids[slots], kind="stable")]
-                cached = (
-                    gen,
-                    MovedCandidates(
-                        index.ids[slots].copy(),
-                        index.cents[slots].copy(),
-                        index.first_seen[slots].copy(),
-                        self._objs.colours(index.ids[slots]),
-                    ),
-                )
-                if len(self._moved_cache) > 4096:
-                    self._moved_cache.clear()
-                self._moved_cache[label] = cached
-            c = cached[1]
+            c = self._moved.candidates(index, label, gen, self._objs.colours)
             keep = (c.first_seen > a_last) & (c.ids != a_id)
             key = (a_id, label, a_last, gen)
             return key, MovedCandidates(c.ids[keep], c.centroids[keep], c.first_seen[keep], c.colours[keep])
@@ -514,6 +500,7 @@ class SpatialMemory(Submodule):
             with self._lock:
                 self._objs.put(st)
                 self._objs.pop(drop)
+                self._moved.colour_changed(st.id)
                 self._index.upsert(_indexed(st))
                 self._index.remove(drop)
                 self._aliases[drop] = keep
