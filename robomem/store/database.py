@@ -107,6 +107,9 @@ class _Checkpointer:
         self._pending = False
         self._stopping = False
         self._last = time.monotonic()
+        # held while a pass runs: the store's own TRUNCATE checkpoint (compact, close) takes it first, or
+        # SQLite would answer it SQLITE_BUSY while a pass holds the checkpoint lock and the WAL stays
+        self.running = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="robomem-wal-checkpoint", daemon=True)
         self._thread.start()
 
@@ -132,7 +135,7 @@ class _Checkpointer:
                     self._pending = False
                 if conn is None:
                     conn = sqlite3.connect(self._db_path, timeout=0.0, isolation_level=None, check_same_thread=False)
-                with contextlib.suppress(sqlite3.Error):  # busy or failed: the next pass (or close) retries
+                with self.running, contextlib.suppress(sqlite3.Error):  # busy/failed: the next pass retries
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 self._last = time.monotonic()
         finally:
@@ -504,12 +507,14 @@ class Store:
         happens on a later pass, instead of stalling the writer for ``busy_timeout``.  Caller holds the
         write lock."""
         conn = self._conn
-        conn.execute("PRAGMA busy_timeout=0")
-        try:
-            with contextlib.suppress(sqlite3.OperationalError):  # SQLITE_BUSY: a reader is in the way
-                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-        finally:
-            conn.execute("PRAGMA busy_timeout=30000")
+        ck = self._checkpointer
+        with ck.running if ck is not None else contextlib.nullcontext():
+            conn.execute("PRAGMA busy_timeout=0")
+            try:
+                with contextlib.suppress(sqlite3.OperationalError):  # SQLITE_BUSY: a reader is in the way
+                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            finally:
+                conn.execute("PRAGMA busy_timeout=30000")
 
     def size_bytes(self) -> int:
         total = 0
