@@ -399,6 +399,10 @@ class NodeOptions(Checked):
     diagnostics_period: float = 1.0
     k: int = 12  # entries returned by a query by default
     pose_type: str = "pose_stamped"  # message type on topics.pose: "pose_stamped" or "odometry"
+    # nav_msgs/OccupancyGrid the planner ranks places by path length on (the map server's, latched);
+    # "" or no map received: straight-line distance
+    map_topic: str = "map"
+    robot_radius: float = 0.25  # m, obstacles in the map are grown by this (the robot's centre stays clear)
 
     RANGES: ClassVar[Mapping[str, Rule]] = {
         "max_stamp_age": GT0,
@@ -410,6 +414,7 @@ class NodeOptions(Checked):
         "diagnostics_period": GT0,
         "k": GE1,
         "pose_type": Rule(choices=("pose_stamped", "odometry")),
+        "robot_radius": GE0,
     }
 
 
@@ -433,6 +438,10 @@ class ReplaySection(Checked):
     max_frame_rate: float = 0.0  # Hz of sensor time; 0: every synced frame enters memory
     tf_tolerance: float = 0.1  # s, hold the nearest transform this far outside the stamped range
     use_header_stamps: bool = True
+    # "inline" (default): one process.  "process": a forked child reads and decodes the bag while this
+    # process updates memory; it needs a free second core to pay, and on this project's shared 2-core
+    # machines it measured 0.69-0.84x of inline (benchmarks/replay.py), so it is opt-in
+    decoder: str = "inline"
     slop: float | None = None
     queue_size: int | None = None
     robot_id: str | None = None

@@ -415,8 +415,8 @@ class TemporalMemory(Submodule):
             last, gone = self._last, self._last_absence
             touched = self._touched
             if cached is not None and touched is not None:
-                patched = patch_search_index(cached, labels, touched, last, gone, sig)
-                if patched is not None:  # sightings of known objects changed, objects with new ids were added
+                patched = patch_search_index(cached, labels, touched, last, gone, sig, self.objects.label_changes)
+                if patched is not None:  # sightings or labels of some objects changed: their entries renewed
                     self._index_cache = patched
                     touched.clear()
                     return patched
@@ -592,7 +592,7 @@ class TemporalMemory(Submodule):
         ch, report = plan_sightings(
             conn,
             latest_s,
-            self.objects.usage(),
+            self.objects.usage,
             limits.limit(b.max_sighting_rows),
             now,
             limits.keep_recent_s,
