@@ -17,8 +17,9 @@ median/p99, open time, RSS after open and at the end, store bytes per object.  P
     .venv/bin/python benchmarks/scale.py --sizes 1000 10000 100000 --json-out benchmarks/results/scale.json
     .venv/bin/python benchmarks/scale.py --sizes 1000000 --tmp /tmp --json-out benchmarks/results/scale_1e6.json
 
-At 10^6 objects the bulk load takes about a minute, ``Memory.open`` about 4 minutes and the process
-about 3.8 GB on this 2-core machine (every object's geometry is resident): leave that much memory free.
+At 10^6 objects the bulk load takes about a minute, ``Memory.open`` about 20-30 s and the process
+about 2 GB on this 2-core machine (object geometry is paged from the store; ``paging`` in the JSON says how
+many objects the live run read back): leave that much memory free.
 """
 
 from __future__ import annotations

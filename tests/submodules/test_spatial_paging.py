@@ -4,10 +4,15 @@ exactly what memory holding everything decides."""
 
 from __future__ import annotations
 
+import sqlite3
+
 import numpy as np
+import pytest
 
 from robomem import Memory
 from robomem.config import MemoryConfig, SpatialConfig
+from robomem.errors import UnknownObjectError
+from robomem.submodules.spatial.index import IndexedObject, ObjectIndex
 from robomem.testing.synthetic import BoxScene, demo_boxes, look_at
 
 TARGET = (2.3, -0.3, 0.7)
@@ -60,8 +65,6 @@ def test_evicted_points_come_back_from_the_store_identical(tmp_path, embedder):
 
 
 def test_bulk_load_builds_the_index_upserts_build():
-    from robomem.submodules.spatial.index import IndexedObject, ObjectIndex
-
     rng = np.random.default_rng(3)
     n = 3000
     lo = np.column_stack([rng.uniform(-20, 20, n), rng.uniform(-20, 20, n), rng.uniform(0, 1, n)])
@@ -103,3 +106,26 @@ def test_bulk_load_builds_the_index_upserts_build():
         bulk.remove(int(ids[i]))
         one.remove(int(ids[i]))
     assert bulk._grid == one._grid and bulk.members == one.members and bulk.absent_by_label == one.absent_by_label
+
+
+def test_points_that_fail_when_paged_in_set_the_object_aside(tmp_path, embedder):
+    path = tmp_path / "m"
+    held = _run(path, embedder, 4096)
+    (mug,) = [oid for oid, (rec, _) in held.items() if rec.label == "red mug"]
+    with sqlite3.connect(path / "memory.db", isolation_level=None) as db:
+        blob = db.execute("SELECT points FROM objects WHERE id=?", (mug,)).fetchone()[0]
+        pts = np.frombuffer(blob, dtype=np.float32).reshape(-1, 3) + np.float32(5.0)  # all outside the sound box
+        db.execute("UPDATE objects SET points=? WHERE id=?", (pts.tobytes(), mug))
+    with Memory.open(path, config=_config(2), embedder=embedder) as mem:
+        assert mem.spatial.count() == len(held) and mem.stats()["damaged"] == []  # open reads no points
+        with pytest.raises(UnknownObjectError):
+            mem.spatial.points(mug)  # paged in: the checksum fails and no point lies in the box
+        (problem,) = mem.stats()["damaged"]
+        assert f"#{mug}" in problem and "set aside" in problem
+        assert mem.spatial.get(mug) is None and mem.spatial.count() == len(held) - 1
+        assert mug not in {o.object_id for o in mem.spatial.objects()}
+        others = [oid for oid in held if oid != mug]
+        for oid in others:  # the rest pages in as before
+            np.testing.assert_array_equal(mem.spatial.points(oid), held[oid][1])
+        mem.spatial.points(others[0])
+        assert mem.stats()["damaged"] == [problem]  # reported once

@@ -32,7 +32,8 @@ LIGHT_COLUMNS = (
 )
 # labels (JSON text, or the dict of a state committed this session), colour (JSON text or tuple), place, retrieved
 _Light = tuple[str | dict[str, float], str | tuple[float, ...] | None, str | None, int]
-_CACHE_MAX = 65536  # parsed label distributions / colours kept by their JSON text
+_CACHE_MAX = 65536
+_CHUNK = 65536  # rows fetched at a time at open  # parsed label distributions / colours kept by their JSON text
 
 
 class ObjectTable:
@@ -101,20 +102,41 @@ class ObjectTable:
         """Read every row's small columns into the index (vectorised: no per-row Python object); returns the
         ids whose geometry failed its checksum (``repair(id)`` was asked for their state: None sets the row
         aside)."""
-        rows = conn.execute(f"SELECT {LIGHT_COLUMNS} FROM objects ORDER BY id").fetchall()
-        if not rows:
+        n = int(conn.execute("SELECT COUNT(*) FROM objects").fetchone()[0])
+        if n == 0:
             return []
-        n = len(rows)
-        cols = list(zip(*rows, strict=True))
-        del rows
-        ids = np.fromiter(cols[0], dtype=np.int64, count=n)
+        ids = np.empty(n, dtype=np.int64)
         num = np.empty((n, 12), dtype="<f8")  # centroid, min, max (as the checksum packs them), n_obs, first, last
-        for j in range(12):
-            num[:, j] = np.fromiter(cols[3 + j], dtype=np.float64, count=n)
+        absent = np.empty(n, dtype=bool)
+        retrieved = np.empty(n, dtype=np.int64)
+        tops: list[str] = []
+        labels_json: list[str] = []
+        colour: list[str | None] = []
+        place: list[str | None] = []
+        bad: list[int] = []
+        names: dict[str, str] = {}  # one string per distinct label / place
+        crc32, at = zlib.crc32, 0
+        cur = conn.execute(f"SELECT {LIGHT_COLUMNS} FROM objects ORDER BY id")
+        while at < n and (rows := cur.fetchmany(_CHUNK)):  # in chunks: the fetched rows never all at once
+            m = min(len(rows), n - at)
+            c = list(zip(*rows[:m], strict=True))
+            del rows
+            ids[at : at + m] = np.fromiter(c[0], dtype=np.int64, count=m)
+            for j in range(12):
+                num[at : at + m, j] = np.fromiter(c[3 + j], dtype=np.float64, count=m)
+            packed = memoryview(num[at : at + m]).cast("B")  # rows of 96 bytes: the first 72 are the geometry
+            bad += [at + i for i, x in enumerate(c[19]) if x is not None and crc32(packed[96 * i : 96 * i + 72]) != x]
+            tops += [names.setdefault(x, x) for x in c[1]]
+            labels_json += c[2]
+            colour += c[15]
+            place += [x if x is None else names.setdefault(x, x) for x in c[16]]
+            absent[at : at + m] = np.fromiter((x == "absent" for x in c[17]), dtype=bool, count=m)
+            retrieved[at : at + m] = np.fromiter(c[18], dtype=np.int64, count=m)
+            at += m
+        del cur
+        if at < n:  # fewer rows than counted (cannot happen under the writer lock): keep what was read
+            n, ids, num, absent, retrieved = at, ids[:at], num[:at], absent[:at], retrieved[:at]
         geom = num[:, :9]
-        packed = memoryview(num).cast("B")  # rows of 96 bytes: the first 72 are the checksummed geometry
-        crc, crc32 = cols[19], zlib.crc32
-        bad = [i for i, c in enumerate(crc) if c is not None and crc32(packed[96 * i : 96 * i + 72]) != c]
         keep = np.ones(n, dtype=bool)
         for i in bad:
             st = repair(int(ids[i]))
@@ -123,7 +145,6 @@ class ObjectTable:
                 continue
             geom[i] = np.concatenate([st.centroid, st.bbox_min, st.bbox_max])
             self._lru[st.id] = st
-        labels_json, tops = cols[2], list(cols[1])
         # the label column is the argmax of the distribution (``ObjectState.row``, the one writer); the rows
         # whose distribution has more labels are found in one scan of the JSON texts (", \"" only ever
         # separates two items: a quote inside a key is escaped), and only those are parsed
@@ -135,12 +156,10 @@ class ObjectTable:
             d = self.labels_of_json(labels_json[i])
             tops[i] = top_label(d)
             sets[i] = tuple(d)
-        absent = np.fromiter((s == "absent" for s in cols[17]), dtype=bool, count=n)
-        colour, place, retrieved = cols[15], cols[16], np.fromiter(cols[18], dtype=np.int64, count=n)
         k = np.flatnonzero(keep)
         if len(k) < n:  # rows set aside: left out of the resident columns too
             kl = k.tolist()
-            labels_json, colour, place = (tuple(c[i] for i in kl) for c in (labels_json, colour, place))
+            labels_json, colour, place = ([c[i] for i in kl] for c in (labels_json, colour, place))
             tops = [tops[i] for i in kl]
             new_pos = {int(i): j for j, i in enumerate(kl)}
             sets = {new_pos[i]: v for i, v in sets.items() if i in new_pos}
