@@ -14,7 +14,9 @@ reading always beats a looser one:
                  carton" once (0.69 of 1.45 votes) answered "where is the orange juice carton",
                  a thing never seen.
 3. ``head``    - the name is one word and is the head noun of the label: "mug" names
-                 "red mug" and "white mug" (score ``HEAD_SCORE``).
+                 "red mug" and "white mug" (score ``HEAD_SCORE``); or of labels in the
+                 distribution holding the share tier's share and votes ("books": an object
+                 called "yellow notebook" 5.97 and "yellow book" 3.31).
 4. ``synonym`` - the text embedding of the name and of the label have cosine
                  similarity >= ``SYNONYM_THRESHOLD`` ("couch" -> "sofa"), and the
                  two do not name a different colour or size of the same noun
