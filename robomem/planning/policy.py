@@ -192,8 +192,8 @@ class ObjectSearchPolicy:
                 self._phase = "look"
             else:
                 path = self.nav.path_to(*p.xy)
-                if path is None and p.target is not None and p.view_pose is not None:
-                    path = self.nav.path_to(p.target[0], p.target[1])
+                if path is None and p.target is not None and (p.view_pose is not None or p.kind == "object"):
+                    path = self._path_near(p.target[0], p.target[1])
                 if path is None:
                     self.log.append(f"skip {p.kind} {p.label or p.place or ''}: no path")
                     continue
@@ -204,6 +204,19 @@ class ObjectSearchPolicy:
             return True
         self.current = None
         return False
+
+    def _path_near(self, tx: float, ty: float) -> list[tuple[float, float]] | None:
+        """A path to (tx, ty) or, when the map has none (an apple in the middle of a table too large to plan
+        into, an object whose remembered spot drifted into a wall), to the nearest point on the line from it
+        towards the robot that the map reaches, from 0.5 m up to ``APPROACH`` m short of it."""
+        path = self.nav.path_to(tx, ty)
+        x, y, _ = self.nav.current_pose()
+        here, step, k = math.dist((tx, ty), (x, y)), float(self.nav.forward_step), 2
+        while path is None and k * step <= APPROACH + 1e-9 and k * step < here:
+            f = k * step / here
+            path = self.nav.path_to(tx + f * (x - tx), ty + f * (y - ty))
+            k += 1
+        return path
 
     def _approach(self, x: float, y: float) -> bool:
         """At a remembered object's view, facing it, not seeing it: walk up to the object once (to within
@@ -217,8 +230,9 @@ class ObjectSearchPolicy:
         here = math.dist((tx, ty), (x, y))
         if here <= APPROACH:
             return False
-        path = self.nav.path_to(tx, ty)
-        if not path or math.dist(path[-1], (tx, ty)) > here - float(self.nav.forward_step):
+        step = float(self.nav.forward_step)
+        path = self._path_near(tx, ty)
+        if not path or math.dist(path[-1], (tx, ty)) > here - step:
             return False
         self._path = list(path)
         self._phase = "go"

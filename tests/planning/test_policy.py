@@ -147,6 +147,48 @@ def test_a_remembered_object_not_made_out_from_its_view_is_walked_up_to(mem):
     assert math.dist((nav.x, nav.y), NEAR) <= 1.0 and len(actions) < 30
 
 
+class TableNav(NearSightNav):
+    """No path into a table: a goal within ``radius`` of an object's spot is unplannable (path_to -> None)."""
+
+    radius = 0.6
+
+    def path_to(self, x, y):
+        if any(math.dist((x, y), xy) < self.radius for xs in self.truth.values() for xy in xs):
+            return None
+        return super().path_to(x, y)
+
+
+def test_an_object_on_furniture_too_large_to_plan_into_is_walked_up_to_along_the_line_to_it(mem):
+    t = remember(mem, [NEAR])
+    nav = TableNav({"red mug": [NEAR]})
+    policy = ObjectSearchPolicy(nav, LoopCritic())
+    run(policy, Planner(mem), nav, Goal(label="red mug"), t)
+    assert policy.status == "found", policy.log
+    assert [line for line in policy.log if line.startswith("approach:")] == [
+        "approach: red mug not in view from 1.8 m; walk up to it"
+    ]
+    assert 0.6 <= math.dist((nav.x, nav.y), NEAR) <= 1.0
+
+
+class NoViewNav(TableNav):
+    """The keyframe's spot cannot be planned to either (a door closed, a chair moved there)."""
+
+    def path_to(self, x, y):
+        if math.dist((x, y), (0.0, 0.0)) < 0.3:
+            return None
+        return super().path_to(x, y)
+
+
+def test_an_object_whose_view_and_spot_have_no_path_is_still_gone_to(mem):
+    t = remember(mem, [NEAR])  # keyframe from (0, 0); the mug's spot is unplannable too
+    nav = NoViewNav({"red mug": [NEAR]}, pose=(0.5, -1.5, 0.0))
+    policy = ObjectSearchPolicy(nav, LoopCritic())
+    run(policy, Planner(mem), nav, Goal(label="red mug"), t)
+    assert policy.status == "found", policy.log
+    assert not [line for line in policy.log if line.startswith("skip")], policy.log
+    assert policy.log[0].startswith("go: object red mug"), policy.log
+
+
 def test_unknown_object_explores_then_stops_with_a_reason(mem):
     t = remember(mem, [])
     nav = FakeNav({"keys": []})
