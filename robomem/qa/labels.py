@@ -14,7 +14,9 @@ reading always beats a looser one:
                  carton" once (0.69 of 1.45 votes) answered "where is the orange juice carton",
                  a thing never seen.
 3. ``head``    - the name is one word and is the head noun of the label: "mug" names
-                 "red mug" and "white mug" (score ``HEAD_SCORE``).
+                 "red mug" and "white mug" (score ``HEAD_SCORE``); or of labels in the
+                 distribution holding the share tier's share and votes ("books": an object
+                 called "yellow notebook" 5.97 and "yellow book" 3.31).
 4. ``synonym`` - the text embedding of the name and of the label have cosine
                  similarity >= ``SYNONYM_THRESHOLD`` ("couch" -> "sofa"), and the
                  two do not name a different colour or size of the same noun
@@ -255,6 +257,14 @@ def match_label(
     if found:
         return done()
     one_word = [f for f in forms if " " not in f]
+
+    def _head_share(o: ObjectRecord) -> bool:
+        """A minority name whose head noun is the name, with the share tier's conditions ("books": an object
+        called "yellow notebook" 5.97, "yellow book" 3.31; MiniLM puts book / notebook below the threshold)."""
+        total = sum(o.labels.values()) or 1.0
+        votes = sum(float(v) for lab, v in o.labels.items() if singular(nl(lab).rsplit(" ", 1)[-1]) in one_word)
+        return votes / total >= min_share and votes >= o.name_evidence
+
     if one_word:
         heads = {nl(o.label).rsplit(" ", 1)[-1] for o in objs}
         near_heads: set[str] = set()
@@ -265,7 +275,7 @@ def match_label(
             h = nl(o.label).rsplit(" ", 1)[-1]
             own = {nl(lab).rsplit(" ", 1)[-1] for lab in o.labels}
             literal = bool(own & set(one_word)) or any(singular(x) in one_word for x in own)
-            if h in one_word or singular(h) in one_word or (h in near_heads and literal):
+            if h in one_word or singular(h) in one_word or (h in near_heads and literal) or _head_share(o):
                 found.append((LabelMatch(o.object_id, o.label, o.label, "head", HEAD_SCORE), o.last_seen))
     if found or not objs:
         return done()
