@@ -112,6 +112,7 @@ def run_one(n: int, args: argparse.Namespace) -> dict[str, Any]:
                     mem.retrieve(q)
                     repeat.append(time.perf_counter() - t0)
             n_final = len(mem.spatial.label_index().ids)
+            paging = mem.spatial.paging()  # the geometry LRU: how many full states the live run needed
         finally:
             mem.close()
         store_bytes_end = dir_bytes(path)
@@ -141,6 +142,7 @@ def run_one(n: int, args: argparse.Namespace) -> dict[str, Any]:
         "rss_mb_before_open": rss_before,
         "rss_mb_after_open": rss_open,
         "rss_mb_end": rss_mb(),
+        "paging": paging,
         "store_bytes": store_bytes,
         "store_bytes_end": store_bytes_end,
         "store_bytes_per_object": store_bytes / max(n, 1),

@@ -14,7 +14,6 @@ core planner's (:mod:`robomem.planning.search`), and :func:`robomem.envs.search.
 
 from __future__ import annotations
 
-import heapq
 import math
 import os
 from collections.abc import Callable
@@ -25,11 +24,11 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 import numpy as np  # noqa: E402
 
 from robomem.planning.context import RobotState  # noqa: E402
+from robomem.planning.grid import GridDistance, distance_field  # noqa: E402
 from robomem.planning.policy import Action  # noqa: E402
 
 from .household.adapter import to_observation  # noqa: E402
 from .household.layout import room_at  # noqa: E402
-from .household.nav import OccupancyGrid  # noqa: E402
 from .household.sim import HouseholdFrame, HouseholdSim  # noqa: E402
 from .household.tour import VIEWPOINTS  # noqa: E402
 
@@ -79,89 +78,15 @@ def perceived_room(frame: HouseholdFrame, instance_id: int) -> str | None:
     return room_at(float(x), float(y))
 
 
-_STEPS = ((-1, 0, 1.0), (1, 0, 1.0), (0, -1, 1.0), (0, 1, 1.0)) + tuple(
-    (di, dj, math.sqrt(2.0)) for di in (-1, 1) for dj in (-1, 1)
-)
-
-
-def distance_field(grid: OccupancyGrid, start: tuple[float, float]) -> np.ndarray:
-    """Shortest-path length (m) from ``start`` to every cell of ``grid`` over its free cells (inf: unreachable).
-
-    The same moves as :meth:`OccupancyGrid.astar` (8-connected, no corner cutting); the start is snapped to the
-    nearest free cell within 0.5 m as there.  All inf when no free cell is near the start."""
-    blocked = grid.blocked
-    ny, nx = blocked.shape
-    s = start if grid.is_free(*start) else grid.nearest_free(*start, 0.5)
-    if s is None:
-        return np.full(blocked.shape, np.inf)
-    free = (~blocked).ravel().tolist()  # plain lists: this loop touches every cell, numpy scalars are slow here
-    dist = [math.inf] * (ny * nx)
-    si, sj = grid.cell(*s)
-    src = si * nx + sj
-    dist[src] = 0.0
-    res = float(grid.resolution)
-    moves = [(di * nx + dj, di, dj, w * res) for di, dj, w in _STEPS]
-    heap = [(0.0, src)]
-    pop, push = heapq.heappop, heapq.heappush
-    while heap:
-        d, c = pop(heap)
-        if d > dist[c]:
-            continue
-        ci, cj = divmod(c, nx)
-        for off, di, dj, w in moves:
-            ni, nj = ci + di, cj + dj
-            if ni < 0 or nj < 0 or ni >= ny or nj >= nx:
-                continue
-            n = c + off
-            if not free[n] or (di and dj and not (free[c + di * nx] and free[c + dj])):
-                continue  # blocked, or cutting a corner
-            nd = d + w
-            if nd < dist[n]:
-                dist[n] = nd
-                push(heap, (nd, n))
-    return np.asarray(dist, dtype=np.float64).reshape(ny, nx)
-
-
-class PathDistance:
-    """``distance(a, b)``: the length of the shortest collision-free path between two (x, y) points in the
-    simulator's navigable map (its planning grid, as :meth:`HouseholdSim.path_to` uses it), or None when ``b``
-    cannot be reached from ``a`` (a door closed).  What :class:`robomem.planning.planner.Planner` and
-    :func:`robomem.envs.search.exploration_proposals` order a room tour by.
-
-    A goal inside an obstacle is snapped to the nearest free cell within 0.6 m, as ``path_to`` does.  Fields
-    are cached per source point and dropped when the simulator rebuilds its grid (a floor object moved)."""
+class PathDistance(GridDistance):
+    """The core's path-length rule (:class:`robomem.planning.grid.GridDistance`) on the simulator's planning
+    grid, the one :meth:`HouseholdSim.path_to` uses: what :class:`robomem.planning.planner.Planner` and
+    :func:`robomem.envs.search.exploration_proposals` order a room tour by.  Fields are dropped when the
+    simulator rebuilds its grid (a floor object moved)."""
 
     def __init__(self, sim: HouseholdSim, max_cached: int = 64) -> None:
+        super().__init__(lambda: sim.plan_grid, max_cached)
         self.sim = sim
-        self.max_cached = int(max_cached)
-        self._grid: OccupancyGrid | None = None
-        self._fields: dict[tuple[int, int], np.ndarray] = {}
-
-    def field(self, a: tuple[float, float]) -> np.ndarray:
-        grid = self.sim.plan_grid
-        if grid is not self._grid:
-            self._grid, self._fields = grid, {}
-        key = grid.cell(float(a[0]), float(a[1]))
-        f = self._fields.get(key)
-        if f is None:
-            if len(self._fields) >= self.max_cached:
-                self._fields.pop(next(iter(self._fields)))
-            f = self._fields[key] = distance_field(grid, (float(a[0]), float(a[1])))
-        return f
-
-    def __call__(self, a: tuple[float, float], b: tuple[float, float]) -> float | None:
-        grid = self.sim.plan_grid
-        f = self.field(a)
-        g = (float(b[0]), float(b[1]))
-        if not grid.is_free(*g):
-            near = grid.nearest_free(*g, 0.6)
-            if near is None:
-                return None
-            g = near
-        i, j = grid.cell(*g)
-        if not grid.inside(i, j) or not math.isfinite(f[i, j]):
-            return None
-        return float(f[i, j])
 
 
 class SimNavigator:

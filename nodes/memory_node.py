@@ -35,7 +35,7 @@ from typing import Any
 from robomem.errors import OutOfOrderError
 from robomem.io.assembler import AssemblerSettings, ObservationAssembler, Rejected, camera_streams
 from robomem.io.ros_io import parse_event
-from robomem.io.rosmsg import stamp_to_seconds
+from robomem.io.rosmsg import occupancy_grid_values, stamp_to_seconds
 from robomem.memory import Memory
 from robomem.nodes.diagnostics import Counts, DiagnosticsWindow
 from robomem.nodes.markers import scene_graph_markers
@@ -43,6 +43,7 @@ from robomem.nodes.parameters import descriptor, set_parameters_callback
 from robomem.nodes.settings import NodeSettings, flatten, unflatten
 from robomem.observation import Observation, Pose
 from robomem.planning.context import Goal, RobotState
+from robomem.planning.grid import GridDistance, OccupancyGrid
 from robomem.planning.planner import Planner
 
 
@@ -151,6 +152,7 @@ class MemoryNodeCore:
         self._last_log: dict[str, float] = {}
         self.dirty = threading.Event()
         self.received: Counter[str] = Counter()
+        self.map: OccupancyGrid | None = None  # the latest map: the planner's distance is path length on it
 
     @property
     def streams(self) -> tuple[str, ...]:
@@ -218,6 +220,23 @@ class MemoryNodeCore:
             self.reject("bad_camera_info", str(exc))
             return
         self.take(outcomes)
+
+    def on_map(self, msg: Any) -> None:
+        """A ``nav_msgs/OccupancyGrid``: from now on the planner ranks places by path length on it (the same
+        rule as in the simulator, :class:`robomem.planning.grid.GridDistance`); a bad map is counted and the
+        last good one kept."""
+        self.received["map"] += 1
+        try:
+            values, origin, resolution = occupancy_grid_values(msg)
+            grid = OccupancyGrid.from_occupancy(values, origin, resolution, self.s.node.robot_radius)
+        except (ValueError, TypeError, AttributeError) as exc:
+            self.reject("bad_map", str(exc))
+            return
+        self.map = grid
+        if not isinstance(self.planner.distance, GridDistance):
+            self.planner.distance = GridDistance(lambda: self.map)  # type: ignore[arg-type,return-value]
+        ny, nx = grid.blocked.shape
+        self.log.info(f"map {nx} x {ny} cells at {resolution:.3f} m: the planner ranks places by path length")
 
     def on_event(self, msg: Any) -> None:
         try:
@@ -292,6 +311,9 @@ class MemoryNodeCore:
         d["dropped_unsynced"] = str(self.unsynced)
         d["unlabeled_instances"] = str(self.unlabeled)
         d["pending_tf"] = str(self.assembler.waiting)
+        d["map"] = (
+            "none (straight-line distance)" if self.map is None else "x".join(map(str, self.map.blocked.shape[::-1]))
+        )
         for stream, n in sorted(self.received.items()):
             d[f"received_{stream}"] = str(n)
         for reason, n in sorted(self.rejected.items()):
@@ -384,6 +406,13 @@ def _run_node(argv: list[str] | None = None) -> int:  # noqa: C901 - wiring only
         node.create_subscription(PoseType, t.pose, core.on_pose, 50)
     if t.events:
         node.create_subscription(String, t.events, core.on_event, 50)
+    if settings.node.map_topic:
+        from nav_msgs.msg import OccupancyGrid as MapMsg
+
+        map_qos = QoSProfile(
+            depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE
+        )
+        node.create_subscription(MapMsg, settings.node.map_topic, core.on_map, map_qos)
 
     latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE)
     markers_pub = node.create_publisher(MarkerArray, settings.node.markers_topic, latched)

@@ -59,6 +59,7 @@ _READ_ONLY = frozenset(
         "node.goal_pose_topic",
         "node.context_topic",
         "node.query_service",
+        "node.map_topic",
         "memory.embedder",
         "memory.workers",
     }

@@ -56,6 +56,11 @@ class SpatialConfig(Checked):
     # the believed objects matching no true object had 0.99-1.27 from 2 detections, true ones 1.24-1.88
     confirm_observations: int = 2
     confirm_evidence: float = 1.25
+    # Objects whose geometry (points, voxel keys, embedding) is held in memory: an LRU of the last associated,
+    # updated or read; the rest is read from the store when needed (spatial/table.py).  Every object's box,
+    # labels and counts stay resident.  Worst case 4096 x 3000 points ~ 300 MB; the scale benchmark's live
+    # scene touches a few hundred objects (docs/architecture.md, issue 14).
+    resident_objects: int = 4096
 
     RANGES: ClassVar[Mapping[str, Rule]] = {
         "voxel_size": GT0,
@@ -78,6 +83,7 @@ class SpatialConfig(Checked):
         "snapshot_image_width": GE1,
         "confirm_observations": GE1,
         "confirm_evidence": GE0,
+        "resident_objects": GE1,
     }
 
 
@@ -393,6 +399,10 @@ class NodeOptions(Checked):
     diagnostics_period: float = 1.0
     k: int = 12  # entries returned by a query by default
     pose_type: str = "pose_stamped"  # message type on topics.pose: "pose_stamped" or "odometry"
+    # nav_msgs/OccupancyGrid the planner ranks places by path length on (the map server's, latched);
+    # "" or no map received: straight-line distance
+    map_topic: str = "map"
+    robot_radius: float = 0.25  # m, obstacles in the map are grown by this (the robot's centre stays clear)
 
     RANGES: ClassVar[Mapping[str, Rule]] = {
         "max_stamp_age": GT0,
@@ -404,6 +414,7 @@ class NodeOptions(Checked):
         "diagnostics_period": GT0,
         "k": GE1,
         "pose_type": Rule(choices=("pose_stamped", "odometry")),
+        "robot_radius": GE0,
     }
 
 
@@ -427,6 +438,10 @@ class ReplaySection(Checked):
     max_frame_rate: float = 0.0  # Hz of sensor time; 0: every synced frame enters memory
     tf_tolerance: float = 0.1  # s, hold the nearest transform this far outside the stamped range
     use_header_stamps: bool = True
+    # "inline" (default): one process.  "process": a forked child reads and decodes the bag while this
+    # process updates memory; it needs a free second core to pay, and on this project's shared 2-core
+    # machines it measured 0.69-0.84x of inline (benchmarks/replay.py), so it is opt-in
+    decoder: str = "inline"
     slop: float | None = None
     queue_size: int | None = None
     robot_id: str | None = None

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 
@@ -385,6 +385,23 @@ class Observation:
     @property
     def shape(self) -> tuple[int, int]:
         return (int(self.depth.shape[0]), int(self.depth.shape[1]))
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickle support for handing a checked frame between robomem's own processes (the replay
+        decoder process, :mod:`robomem.io.replay_decode`): the fields travel as they are and come back
+        already checked and read-only.  Nothing a user stores is pickled."""
+        values = tuple(dict(self.instances) if f.name == "instances" else getattr(self, f.name) for f in fields(self))
+        return (_checked_observation, values)
+
+
+def _checked_observation(*values: Any) -> Observation:
+    """An :class:`Observation` from the fields of one that was checked in another robomem process."""
+    obs = object.__new__(Observation)
+    for f, v in zip(fields(Observation), values, strict=True):
+        if isinstance(v, np.ndarray):
+            v.flags.writeable = False
+        object.__setattr__(obs, f.name, MappingProxyType(v) if f.name == "instances" else v)
+    return obs
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ has come to occupy the place, and the remembered one is gone.
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable
 
 import numpy as np
@@ -104,15 +105,46 @@ def depth_behind_points(
 
 
 def window_min_depth(depth: np.ndarray, ui: np.ndarray, vi: np.ndarray, r: int) -> np.ndarray:
-    """The nearest valid depth within ``r`` pixels (a square) of each pixel (u, v); NaN where none is valid."""
-    h, w = depth.shape
-    out = np.full(len(ui), np.inf, dtype=np.float64)
-    for dv in range(-r, r + 1):
-        vv = np.clip(vi + dv, 0, h - 1)
-        for du in range(-r, r + 1):
-            x = depth[vv, np.clip(ui + du, 0, w - 1)].astype(np.float64)
-            with np.errstate(invalid="ignore"):
-                ok = np.isfinite(x) & (x > 0)
-            out = np.where(ok & (x < out), x, out)
-    out[~np.isfinite(out)] = np.nan
-    return out
+    """The nearest valid depth within ``r`` pixels (a square) of each pixel (u, v); NaN where none is valid.
+
+    Gathered from the frame's min-filtered depth image (:func:`min_depth_image`), computed once per frame
+    and radius: a frame asks this for the batched bound and then for each candidate object, and a gather
+    costs the same whether 10 or 10^4 points ask (the old per-point loop of (2r+1)^2 fancy-index passes
+    cost ~1.4 ms per call at 320x240 and grew with the points in view)."""
+    return min_depth_image(depth, r)[vi, ui].astype(np.float64)
+
+
+_MIN_CACHE: tuple[weakref.ref[np.ndarray], int, np.ndarray] | None = None
+
+
+def _window_min_rows(x: np.ndarray, r: int) -> np.ndarray:
+    """Min over a window of ``2r+1`` along each row (edge-padded), by doubling: windows of 1, 2, 4, ..
+    cells, then the two overlapping largest windows that cover ``2r+1``: O(log r) passes, not O(r)."""
+    n = x.shape[1]
+    m = np.pad(x, ((0, 0), (r, r)), mode="edge")
+    size, win = 1, 2 * r + 1
+    while 2 * size <= win:
+        m = np.minimum(m[:, :-size], m[:, size:])
+        size *= 2
+    return np.minimum(m[:, :n], m[:, win - size : win - size + n])
+
+
+def min_depth_image(depth: np.ndarray, r: int) -> np.ndarray:
+    """Per pixel, the nearest valid (finite, > 0) depth within ``r`` pixels (a square window clipped at
+    the image border), NaN where none is valid.  A separable min filter (rows, then columns; edge padding
+    repeats border pixels, which leaves a min over the clipped window unchanged), in the depth image's
+    own float type (a min is exact in it).  The last result is kept, keyed by the depth array itself
+    (held weakly), for the next call on the same frame: ~1 ms at 320x240, r=4."""
+    global _MIN_CACHE
+    c = _MIN_CACHE
+    if c is not None and c[0]() is depth and c[1] == r:
+        return c[2]
+    x = np.array(depth, dtype=depth.dtype if depth.dtype.kind == "f" else np.float64)
+    with np.errstate(invalid="ignore"):
+        x[~(np.isfinite(x) & (x > 0))] = np.inf
+    if r > 0:
+        x = np.ascontiguousarray(_window_min_rows(_window_min_rows(x, r).T, r).T)
+    x[np.isinf(x)] = np.nan
+    x.setflags(write=False)
+    _MIN_CACHE = (weakref.ref(depth), r, x)
+    return x

@@ -24,245 +24,30 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
 from robomem.cli.args import number
 from robomem.config import MemoryConfig, load_yaml
 from robomem.errors import ReplayError
-from robomem.io import rosmsg
-from robomem.io.assembler import AssemblerSettings, ObservationAssembler, Rejected, camera_streams
-from robomem.io.bag import ROLE_TYPES, BagError, BagMessage, BagReader, rate_text, suggest_mapping, summarize
-from robomem.io.ros_io import RosIoConfig, TopicMap, parse_event
-from robomem.observation import Observation
+from robomem.io.bag import ROLE_TYPES, BagError, BagReader, rate_text, suggest_mapping, summarize
+from robomem.io.replay_decode import (
+    STAGES,
+    Decoder,
+    MemorySink,
+    ReplayStats,
+    can_decode_in_process,
+    decode_bag,
+    decode_in_process,
+)
+from robomem.io.ros_io import RosIoConfig, TopicMap
 from robomem.places import Place
 
-__all__ = ["ReplayConfig", "ReplayError", "ReplayStats", "TopicMap", "replay", "add_arguments", "run"]
+__all__ = ["STAGES", "ReplayConfig", "ReplayError", "ReplayStats", "TopicMap", "replay", "add_arguments", "run"]
 
 
 ReplayConfig = RosIoConfig  # replay reads the ros: and replay: sections of the shared config
-
-
-@dataclass
-class ReplayStats:
-    bag: str
-    messages: int = 0
-    frames: int = 0  # observations that entered memory
-    events: int = 0
-    skipped: dict[str, int] = field(default_factory=dict)  # reason -> count (every skip, for people)
-    already_stored: int = 0  # of those, camera messages or frames already in the store (resumed or repeated replay)
-    stored_events: int = 0  # and events already in the store
-    first_stamp: float | None = None
-    last_stamp: float | None = None
-    bag_duration_s: float = 0.0
-    wall_s: float = 0.0
-    objects: int = 0
-    error: str | None = None
-    # wall seconds by stage: read (the bag's records), deserialize (CDR -> message), assemble (decode images,
-    # sync, TF, build the Observation), update (Memory.update); the rest is pacing and bookkeeping
-    stage_s: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
-
-    @property
-    def speedup(self) -> float:
-        return self.bag_duration_s / self.wall_s if self.wall_s > 0 else float("inf")
-
-    def skip(self, reason: str, n: int = 1) -> None:
-        self.skipped[reason] = self.skipped.get(reason, 0) + n
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "bag": self.bag,
-            "messages": self.messages,
-            "frames": self.frames,
-            "events": self.events,
-            "skipped": dict(self.skipped),
-            "already_stored": self.already_stored,
-            "stored_events": self.stored_events,
-            "bag_duration_s": round(self.bag_duration_s, 3),
-            "wall_s": round(self.wall_s, 3),
-            "speedup": round(self.speedup, 2) if math.isfinite(self.speedup) else None,
-            "objects": self.objects,
-            "error": self.error,
-            "stage_s": {k: round(v, 3) for k, v in self.stage_s.items()},
-        }
-
-
-STAGES = ("read", "deserialize", "assemble", "update")
-
-# -- message handling -------------------------------------------------------------------------
-_ALREADY_STORED = "already in the store (resumed after the newest stored frame)"
-_EVENT_STORED = "event already in the store (resumed after the newest stored event)"
-CLOCK_JUMP_S = 1.0  # a camera stamp this much older than the newest one read is a clock jump, not jitter
-
-_SKIP_TEXT = {
-    "no_camera_info": "no CameraInfo before the frame",
-    "missing_transform": "no transform at the frame's stamp",
-}
-
-
-class _Replayer:
-    """Bag messages -> the shared :class:`~robomem.io.assembler.ObservationAssembler` -> memory.
-
-    What is replay's own: header or log-time stamps, the ``max_frame_rate`` throttle, resuming
-    after the newest stored frame, and stopping (ReplayError) on a message that cannot be decoded
-    (a damaged bag), where the live node counts and goes on."""
-
-    def __init__(
-        self,
-        reader: BagReader,
-        memory: Any,
-        cfg: ReplayConfig,
-        stats: ReplayStats,
-        on_frame: Callable[[Any], None] | None = None,
-    ) -> None:
-        self.reader = reader
-        self.memory = memory
-        self.cfg = cfg
-        self.stats = stats
-        self.on_frame = on_frame
-        # resuming into a store that already holds this robot's frames: skip what it has
-        self.resume_after = memory.last_stamp(cfg.robot_id) if hasattr(memory, "last_stamp") else None
-        # events have their own mark: those stamped after the last frame were re-applied on every re-run
-        last_event = getattr(memory, "last_event_stamp", None)
-        self.events_after = last_event(cfg.robot_id) if last_event is not None else None
-        if self.events_after is None:
-            self.events_after = self.resume_after
-        self.newest_camera = -math.inf  # the newest camera stamp read, to tell a clock that jumps back
-        self.streams = list(camera_streams(cfg.topics))
-        self.log_time = 0.0  # the injected clock: log time of the newest message read
-        settings = AssemblerSettings(
-            streams=tuple(self.streams),
-            map_frame=cfg.map_frame,
-            camera_frame=cfg.camera_frame,
-            slop=cfg.slop,
-            queue_size=cfg.queue_size,
-            tf_tolerance=cfg.tf_tolerance,
-            tf_wait=cfg.tf_wait,
-            max_pending=4 * cfg.queue_size,
-            robot_id=cfg.robot_id,
-            source=f"bag:{Path(stats.bag).name}",
-        )
-        self.assembler = ObservationAssembler(settings, lambda: self.log_time)
-        self.sync = self.assembler.sync
-        self.role_of: dict[str, str] = {}
-        for role, topic in cfg.topics.used().items():
-            self.role_of.setdefault(topic, role)
-        self.last_ingested: float | None = None
-
-    @property
-    def last_tf_error(self) -> str | None:
-        return self.assembler.last_tf_error
-
-    # -- per message --------------------------------------------------------------------
-    def stamp_of(self, msg: Any, bm: BagMessage) -> float:
-        if self.cfg.use_header_stamps and hasattr(msg, "header"):
-            s = rosmsg.stamp_to_seconds(msg.header.stamp)
-            if s > 0:
-                return s
-        return bm.log_time_ns / 1e9
-
-    def handle(self, bm: BagMessage) -> None:
-        role = self.role_of.get(bm.topic)
-        if role is None:
-            return
-        self.log_time = max(self.log_time, bm.log_time_ns / 1e9)
-        if role in self.streams and self.cfg.max_frame_rate > 0 and self.last_ingested is not None:
-            # throttled: skip camera messages well before the next frame is due, without decoding them
-            due = self.last_ingested + 1.0 / self.cfg.max_frame_rate - 2 * self.cfg.slop
-            if bm.log_time_ns / 1e9 < due:
-                self.stats.skip("camera messages not decoded (max_frame_rate)")
-                return
-        resume = self.resume_after
-        if role in self.streams and resume is not None and bm.log_time_ns / 1e9 < resume - CLOCK_JUMP_S:
-            # logged well before the newest stored frame: its frame is stored (header stamps precede log
-            # times), so a resumed replay neither decodes nor assembles it
-            self.stats.skip(_ALREADY_STORED)
-            self.stats.already_stored += 1
-            return
-        t0 = time.perf_counter()
-        msg = self.reader.deserialize(bm)
-        t1 = time.perf_counter()
-        self.stats.stage_s["deserialize"] += t1 - t0
-        where = f"topic {bm.topic} ({role}), message #{bm.index} at t={bm.log_time_ns / 1e9:.3f}s"
-        update_before = self.stats.stage_s["update"]
-        try:
-            self._handle(role, msg, bm, where)
-        except (BagError, ReplayError):
-            raise
-        except ValueError as exc:
-            raise ReplayError(f"{where}: {exc}") from exc
-        finally:  # what handling took beyond the memory updates it made
-            spent = time.perf_counter() - t1 - (self.stats.stage_s["update"] - update_before)
-            self.stats.stage_s["assemble"] += spent
-
-    def _handle(self, role: str, msg: Any, bm: BagMessage, where: str) -> None:
-        asm = self.assembler
-        if role in ("tf", "tf_static"):
-            self.take(asm.add_tf(msg, static=(role == "tf_static")))
-        elif role == "pose":
-            parent = getattr(msg.header, "frame_id", "") or self.cfg.map_frame
-            child = self.cfg.pose_child_frame or getattr(msg, "child_frame_id", "") or self.cfg.camera_frame
-            self.take(asm.add_pose(msg, self.stamp_of(msg, bm), parent, child))
-        elif role == "camera_info":
-            self.take(asm.add_camera_info(msg))
-        elif role == "events":
-            stamp = bm.log_time_ns / 1e9
-            resume = self.events_after
-            if resume is not None and stamp <= resume:
-                self.stats.skip(_EVENT_STORED)
-                self.stats.stored_events += 1
-                return
-            self.memory.add_event(parse_event(str(msg.data), stamp, self.cfg.robot_id))
-            self.stats.events += 1
-        elif role in self.streams:
-            stamp = self.stamp_of(msg, bm)
-            if stamp < self.newest_camera - CLOCK_JUMP_S:
-                # not a sync miss: the sensor clock went back (a reset, a merged bag); memory is built in time order
-                self.stats.skip(
-                    f"camera stamp went back in time (clock jump of more than {CLOCK_JUMP_S:g} s; frame dropped)"
-                )
-                return
-            self.newest_camera = max(self.newest_camera, stamp)
-            before = asm.unlabeled
-            outcomes = asm.add(role, stamp, msg, where)
-            if asm.unlabeled > before:
-                self.stats.skip("instance ids without a label (pixels ignored)", asm.unlabeled - before)
-            self.take(outcomes)
-
-    # -- frames -> memory ----------------------------------------------------------------------
-    def resolve(self, final: bool) -> None:
-        """Ingest waiting frames whose pose is known (all of them at the end of the bag)."""
-        self.take(self.assembler.poll(final=final))
-
-    def take(self, outcomes: list[Observation | Rejected]) -> None:
-        for o in outcomes:
-            if isinstance(o, Observation):
-                self.ingest(o)
-            elif o.reason in _SKIP_TEXT:
-                self.stats.skip(_SKIP_TEXT[o.reason])
-            else:  # bad_image, invalid_observation: the bag is damaged here
-                raise ReplayError(f"{o.where}: {o.detail}")
-
-    def ingest(self, obs: Observation) -> None:
-        resume = self.resume_after
-        if resume is not None and obs.stamp <= resume:
-            self.stats.skip(_ALREADY_STORED)
-            self.stats.already_stored += 1
-            return
-        period = 1.0 / self.cfg.max_frame_rate if self.cfg.max_frame_rate > 0 else 0.0
-        if period and self.last_ingested is not None and obs.stamp - self.last_ingested < period - 1e-6:
-            self.stats.skip("throttled by max_frame_rate")
-            return
-        t0 = time.perf_counter()
-        result = self.memory.update(obs)
-        self.stats.stage_s["update"] += time.perf_counter() - t0
-        self.stats.frames += 1
-        self.last_ingested = obs.stamp
-        self.stats.first_stamp = obs.stamp if self.stats.first_stamp is None else self.stats.first_stamp
-        self.stats.last_stamp = obs.stamp
-        if self.on_frame is not None:
-            self.on_frame(result)
 
 
 def check_topics(reader: BagReader, cfg: ReplayConfig) -> tuple[ReplayConfig, list[str]]:
@@ -316,71 +101,59 @@ def replay(
     log: Callable[[str], None] | None = None,
 ) -> ReplayStats:
     """Replay ``bag`` into an open :class:`~robomem.memory.Memory`. Raises :class:`ReplayError`
-    (or :class:`~robomem.io.bag.BagError`) naming topic and offset; what was ingested stays."""
+    (or :class:`~robomem.io.bag.BagError`) naming topic and offset; what was ingested stays.
+
+    With ``cfg.decoder == "process"`` (opt-in, where ``fork`` exists) a child process reads and
+    decodes the bag beside this one's memory updates (:mod:`robomem.io.replay_decode`); the store
+    is the same either way."""
     cfg = cfg or ReplayConfig()
     say = log or (lambda s: None)
     stats = ReplayStats(str(bag))
     t_wall = time.perf_counter()
+    sink = MemorySink(memory, stats, on_frame)
+    # resuming into a store that already holds this robot's frames: skip what it has
+    resume_after = memory.last_stamp(cfg.robot_id) if hasattr(memory, "last_stamp") else None
+    last_event = getattr(memory, "last_event_stamp", None)
+    events_after = last_event(cfg.robot_id) if last_event is not None else None
     with BagReader(bag) as reader:
         cfg, warnings = check_topics(reader, cfg)
         for w in warnings:
             say(f"warning: {w}")
-        rp = _Replayer(reader, memory, cfg, stats, on_frame)
-        wanted = set(rp.role_of)
-        total = sum(int(c.msgcount) for c in reader.connections if c.topic in wanted)
+        dec = Decoder(reader, cfg, stats, sink, resume_after, events_after)
+        total = sum(int(c.msgcount) for c in reader.connections if c.topic in dec.role_of)
         stats.bag_duration_s = max(0.0, (reader.end_ns - reader.start_ns) / 1e9)
         bar = _progress(total, progress)
-        # pace from the first message the store does not hold yet: a resumed replay at --rate 1 used to
-        # sleep through the already-stored prefix in real time
-        resume = rp.resume_after if rp.resume_after is not None else -math.inf
-        pace_from: tuple[int, float] | None = None  # (log time, wall time) of the first paced message
-        messages = iter(reader.messages(wanted))
+        shown = [0]
+
+        def on_message(n: int) -> None:
+            if bar is not None and n > shown[0]:
+                bar.update(n - shown[0])
+                shown[0] = n
+                bar.set_postfix(frames=stats.frames, refresh=False)
+
         try:
-            while True:
-                t_read = time.perf_counter()
-                bm = next(messages, None)
-                stats.stage_s["read"] += time.perf_counter() - t_read
-                if bm is None:
-                    break
-                if cfg.rate > 0 and bm.log_time_ns / 1e9 > resume:
-                    if pace_from is None:
-                        pace_from = (bm.log_time_ns, time.perf_counter())
-                    ahead = (bm.log_time_ns - pace_from[0]) / 1e9 / cfg.rate - (time.perf_counter() - pace_from[1])
-                    if ahead > 0:
-                        time.sleep(ahead)
-                rp.handle(bm)
-                stats.messages += 1
-                if bar is not None:
-                    bar.update(1)
-                    if stats.messages % 20 == 0:
-                        bar.set_postfix(frames=stats.frames, refresh=False)
-            rp.resolve(final=True)
-        except BagError as exc:
-            stats.error = str(exc)
-            rp.resolve(final=True)  # frames complete before the damage still enter memory
-            raise
+            if cfg.decoder == "process" and can_decode_in_process():
+                end = decode_in_process(bag, cfg, resume_after, events_after, sink, stats, on_message)
+            else:
+                end = decode_bag(reader, dec, on_message if bar is not None else None)
         finally:
             if bar is not None:
                 bar.set_postfix(frames=stats.frames)
                 bar.close()
             stats.wall_s = time.perf_counter() - t_wall
             stats.objects = len(memory.objects())
-        dropped = getattr(rp.sync, "dropped", 0)
-        if dropped:
-            stats.skip("camera messages without a match within slop (sync)", int(dropped))
-        # every skip was of something already stored, and there was something (a re-run over a complete store)
-        up_to_date = (
-            stats.already_stored > 0 and sum(stats.skipped.values()) == stats.already_stored + stats.stored_events
+    if end.dropped:
+        stats.skip("camera messages without a match within slop (sync)", end.dropped)
+    # every skip was of something already stored, and there was something (a re-run over a complete store)
+    up_to_date = stats.already_stored > 0 and sum(stats.skipped.values()) == stats.already_stored + stats.stored_events
+    if stats.frames == 0 and not up_to_date:  # a re-run over a store that holds the whole bag is fine
+        counts = ", ".join(f"{n}: {k} waiting" for n, k in zip(dec.streams, end.pending, strict=False))
+        why = end.last_tf_error or "; ".join(f"{k} ({v})" for k, v in stats.skipped.items()) or "no synced frames"
+        raise ReplayError(
+            f"no frame entered memory from {bag}: {why}. Streams synchronised: {', '.join(dec.streams)} "
+            f"({counts}); pose: {cfg.map_frame} <- {cfg.camera_frame or 'the depth header frame'} "
+            f"via {cfg.pose_source}"
         )
-        if stats.frames == 0 and not up_to_date:  # a re-run over a store that holds the whole bag is fine
-            pend = rp.sync.pending()
-            counts = ", ".join(f"{n}: {k} waiting" for n, k in zip(rp.streams, pend, strict=False))
-            why = rp.last_tf_error or "; ".join(f"{k} ({v})" for k, v in stats.skipped.items()) or "no synced frames"
-            raise ReplayError(
-                f"no frame entered memory from {bag}: {why}. Streams synchronised: {', '.join(rp.streams)} "
-                f"({counts}); pose: {cfg.map_frame} <- {cfg.camera_frame or 'the depth header frame'} "
-                f"via {cfg.pose_source}"
-            )
     return stats
 
 
@@ -441,6 +214,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--slop", type=number(lo=0.0, lo_open=True), help="sync tolerance in seconds (default 0.05)")
     parser.add_argument("--places", help="places (rooms) from a .truth.json or YAML with places: [{name, min, max}]")
     parser.add_argument("--robot-id", help="robot id for the observations (default: robot)")
+    parser.add_argument(
+        "--decoder",
+        choices=("process", "inline"),
+        help="inline (default): one process; process: decode the bag in a forked child beside the memory updates "
+        "(pays only with a free second core)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print the summary (or --inspect listing) as JSON")
 
@@ -461,7 +240,7 @@ def config_from_args(args: argparse.Namespace) -> ReplayConfig:
     if args.pose_topic:
         kw["topics"] = replace(topics, pose=args.pose_topic)
         kw["pose_source"] = "topic"
-    for name in ("map_frame", "camera_frame", "slop", "rate", "max_frame_rate", "robot_id"):
+    for name in ("map_frame", "camera_frame", "slop", "rate", "max_frame_rate", "robot_id", "decoder"):
         v = getattr(args, name)
         if v is not None:
             kw[name] = v

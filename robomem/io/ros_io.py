@@ -39,6 +39,7 @@ class RosIoConfig:
     robot_id: str = "robot"
     use_header_stamps: bool = True
     tf_wait: float = 5.0  # s (node clock live, log time in replay) a frame may wait for /tf to cover its stamp
+    decoder: str = "inline"  # replay: "process" decodes the bag in a forked child beside the updates (opt-in)
 
     def __post_init__(self) -> None:
         if self.pose_source not in ("tf", "topic"):
@@ -50,6 +51,8 @@ class RosIoConfig:
             if isinstance(v, bool) or not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
                 key = {"slop": "ros.sync.slop", "tf_wait": "ros.node.tf_wait"}.get(name, f"replay.{name}")
                 raise ConfigError(f"{key}: must be a number >= 0, got {v!r}")
+        if self.decoder not in ("process", "inline"):
+            raise ConfigError(f"replay.decoder: must be 'process' or 'inline', got {self.decoder!r}")
         if isinstance(self.queue_size, bool) or not isinstance(self.queue_size, int) or self.queue_size < 1:
             raise ConfigError(f"ros.sync.queue_size: must be an integer >= 1, got {self.queue_size!r}")
         if not self.topics.depth:
@@ -90,6 +93,7 @@ class RosIoConfig:
                 max_frame_rate=rep.max_frame_rate,
                 tf_tolerance=rep.tf_tolerance,
                 use_header_stamps=rep.use_header_stamps,
+                decoder=rep.decoder,
             )
             for name in ("slop", "queue_size", "robot_id"):
                 if getattr(rep, name) is not None:

@@ -14,6 +14,8 @@ names) and on any stand-in object with those attributes. Nothing here imports RO
   Transform, TransformStamped to a 4x4 matrix / :class:`Pose`
 - :func:`tf_message_to_transforms` - ``tf2_msgs/TFMessage`` to :class:`robomem.io.tf_buffer.Transform` list
 - :func:`instance_labels_to_infos` - ``robomem_interfaces/InstanceLabels`` to ``{id: InstanceInfo}``
+- :func:`occupancy_grid_values` - ``nav_msgs/OccupancyGrid`` to (values, origin, resolution) for
+  :meth:`robomem.planning.grid.OccupancyGrid.from_occupancy`
 - :func:`fill_pose_msg`, :func:`fill_stamp` - the other way, into an existing message object
 """
 
@@ -38,6 +40,7 @@ __all__ = [
     "image_to_rgb",
     "instance_image_to_ids",
     "instance_labels_to_infos",
+    "occupancy_grid_values",
     "seconds_to_stamp",
     "stamp_to_seconds",
     "tf_message_to_transforms",
@@ -338,3 +341,29 @@ def instance_labels_to_infos(msg: Any) -> dict[int, InstanceInfo]:
         except ValueError as e:
             raise ObservationError(f"{what}: id {i}: {e}") from None
     return out
+
+
+# -- maps ---------------------------------------------------------------------------------------------
+def occupancy_grid_values(msg: Any) -> tuple[np.ndarray, tuple[float, float], float]:
+    """A ``nav_msgs/OccupancyGrid`` as ((height, width) int8 values, origin (x, y) of cell (0, 0)'s corner,
+    resolution m).  A map whose origin is rotated about z, or whose data does not fill width x height,
+    is a ValueError naming what is wrong."""
+    info = _field(msg, "info", "OccupancyGrid")
+    w, h, res = int(info.width), int(info.height), float(info.resolution)
+    if w <= 0 or h <= 0:
+        raise ValueError(f"OccupancyGrid: empty map ({w} x {h} cells)")
+    if not (math.isfinite(res) and res > 0):
+        raise ValueError(f"OccupancyGrid: resolution must be > 0 m/cell, got {res}")
+    o = info.origin
+    q = _quat(o.orientation, "OccupancyGrid.info.origin.orientation")
+    yaw = math.atan2(2 * (q[3] * q[2] + q[0] * q[1]), 1 - 2 * (q[1] ** 2 + q[2] ** 2))
+    if abs(yaw) > 1e-3 or abs(q[0]) > 1e-3 or abs(q[1]) > 1e-3:
+        raise ValueError(f"OccupancyGrid: a rotated map origin (yaw {math.degrees(yaw):.1f} deg) is not supported")
+    x, y = float(o.position.x), float(o.position.y)
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise ValueError(f"OccupancyGrid: origin ({x}, {y}) is not finite")
+    data = msg.data
+    values = data.astype(np.int8, copy=False) if isinstance(data, np.ndarray) else np.asarray(data, dtype=np.int8)
+    if values.size != w * h:
+        raise ValueError(f"OccupancyGrid: {values.size} values for a {w} x {h} map")
+    return values.reshape(h, w), (x, y), res

@@ -60,7 +60,7 @@ TOOLS: tuple[dict[str, Any], ...] = (
     ),
     _fn(
         "count",
-        "How many objects by that name are present, optionally in one place.",
+        "How many objects by that name there are (those not where last seen included), or present in one place.",
         {"target": _TARGET, "place": _PLACE},
         ("target",),
     ),

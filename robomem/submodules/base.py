@@ -89,6 +89,7 @@ class LabelIndex:
     ids: np.ndarray  # int64 object ids, ascending
     uniq: tuple[str, ...]  # the distinct labels, sorted
     lab_idx: np.ndarray  # int64 index into ``uniq`` per object
+    version: int = -1  # the owner's label version it reflects (see ``ObjectIndex.label_changes``); -1: unknown
 
 
 class ObjectIndex(Protocol):
@@ -98,6 +99,9 @@ class ObjectIndex(Protocol):
     def label_of(self, object_id: int) -> str | None: ...
 
     def label_index(self) -> LabelIndex: ...
+
+    # ids whose label entry differs between the label indexes of these versions (None: too far back: rebuild)
+    def label_changes(self, since: int, until: int) -> set[int] | None: ...
 
     def usage(self) -> dict[int, tuple[int, int]]: ...  # object id -> (times observed, times retrieved)
 

@@ -58,6 +58,9 @@ def test_per_type_accuracy(results: dict) -> None:
     # answer right about the clear view is right
     for q in (q for q in results["questions"] if q["type"] == "last_seen"):
         assert q["truth"][0] <= q["truth"][1] and (q["correct"] or not q["correct_clear"]), q
+    # count: right anywhere from the present instances clearly seen to those seen at all (glimpses memory keeps)
+    for q in (q for q in results["questions"] if q["type"] == "count"):
+        assert q["truth"][0] <= q["truth"][1] and (q["correct"] or not q["correct_clear"]), q
     # where is X now, on the questions memory could know (it saw the object after its last move)
     assert qa["where_now"]["accuracy_knowable"] >= 0.75, qa["where_now"]
 

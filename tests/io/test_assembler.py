@@ -272,8 +272,10 @@ def test_the_node_and_replay_build_their_frames_with_the_assembler(tmp_path: Pat
     """Both callers hold an ObservationAssembler (no second copy of the policy), and the node's
     core turns its outcomes into queued observations and counted rejections."""
     from robomem.io import replay as replay_mod
+    from robomem.io import replay_decode
 
-    assert "ObservationAssembler" in vars(replay_mod) and not hasattr(replay_mod, "_Pending")
+    # replay's decoder (robomem.io.replay_decode) is the one that holds it
+    assert "ObservationAssembler" in vars(replay_decode) and not hasattr(replay_mod, "_Pending")
     settings = NodeSettings()
     with Memory.open(tmp_path / "m", MemoryConfig.from_dict({"embedder": "hash"})) as mem:
         clock = Clock(10.0)

@@ -119,11 +119,12 @@ def test_inspect_lists_topics_rates_and_suggests_mapping(capsys: pytest.CaptureF
     assert "/camera/color/camera_info" in out and "10.0 Hz" in out and "suggested mapping" in out
 
 
-def test_cli_replay_then_query(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("decoder", ["inline", "process"])
+def test_cli_replay_then_query(tmp_path: Path, capsys: pytest.CaptureFixture[str], decoder: str) -> None:
     store = tmp_path / "s"
-    assert cli(["replay", str(FIXTURE), "--store", str(store), "--no-progress", "--json"]) == 0
+    assert cli(["replay", str(FIXTURE), "--store", str(store), "--no-progress", "--json", "--decoder", decoder]) == 0
     stats = json.loads(capsys.readouterr().out)
-    assert stats["frames"] == 20 and stats["speedup"] > 0
+    assert stats["frames"] == 20 and stats["speedup"] > 0 and stats["decoder"] == decoder
     assert cli(["query", str(store), "locate", "red mug", "--json"]) == 0
     res = json.loads(capsys.readouterr().out)["results"]
     assert [r["status"] for r in res] == ["present"]  # one mug: the duplicate seen after the move was merged

@@ -55,6 +55,18 @@ def stream(n: int) -> int:
         depth=10, durability=DurabilityPolicy.TRANSIENT_LOCAL, reliability=ReliabilityPolicy.RELIABLE
     )
     tf_static = node.create_publisher(TFMessage, "/tf_static", static_qos)
+    # the map server's latched map: 6 x 4 m at 5 cm, a wall at x = 3 m with a door at its north end
+    from nav_msgs.msg import OccupancyGrid
+
+    grid = np.zeros((80, 120), dtype=np.int8)
+    grid[:64, 60] = 100
+    occ = OccupancyGrid()
+    occ.header.frame_id = "map"
+    occ.info.resolution, occ.info.width, occ.info.height = 0.05, 120, 80
+    occ.info.origin.position.x, occ.info.origin.position.y = -1.0, -2.0
+    occ.info.origin.orientation.w = 1.0
+    occ.data = grid.ravel().tolist()
+    node.create_publisher(OccupancyGrid, "/map", static_qos).publish(occ)
     scene = BoxScene(demo_boxes(), 320, 240)
     k = scene.intrinsics
     # base_link -> optical frame: the optical frame looks along base x (z forward, x right, y down)

@@ -164,3 +164,36 @@ def test_core_pipeline_counts_bad_frames_and_updates_good_ones(mem):
     assert core.rejected["bad_image"] == 1 and core.rejected["stale_stamp"] == 2
     d = core.diagnostics()
     assert d["updates"] == "2" and d["rejected_bad_image"] == "1"
+
+
+def test_a_map_makes_the_node_planner_rank_places_by_path_length(mem):
+    """The memory node's planner gets the simulator's rule once a nav_msgs/OccupancyGrid arrives: path
+    length on the map (robomem.planning.grid.GridDistance); a bad map is counted and the last good one kept."""
+    s = NodeSettings.load(ROOT / "config" / "robomem.yaml")
+    core = MemoryNodeCore(s, mem, logging.getLogger("test"), lambda: 0.0)
+    assert core.planner.distance is None and core.diagnostics()["map"].startswith("none")
+
+    def occ(values: np.ndarray, qz: float = 0.0) -> SimpleNamespace:
+        h, w = values.shape
+        origin = SimpleNamespace(
+            position=SimpleNamespace(x=-1.0, y=-2.0, z=0.0),
+            orientation=SimpleNamespace(x=0.0, y=0.0, z=qz, w=float(np.sqrt(1 - qz * qz))),
+        )
+        return SimpleNamespace(
+            info=SimpleNamespace(resolution=0.05, width=w, height=h, origin=origin), data=values.ravel().tolist()
+        )
+
+    wall = np.zeros((80, 120), dtype=np.int8)
+    wall[:64, 60] = 100  # x = 2 m, a door at the north end (y > 1.2 m)
+    core.on_map(occ(wall))
+    a, b = (1.0, -1.0), (3.0, -1.0)
+    d = core.planner.distance(a, b)
+    assert d is not None and d > 2.0 * float(np.hypot(b[0] - a[0], b[1] - a[1]))  # round the wall, not through it
+    assert core.diagnostics()["map"] == "120x80"
+    good = core.map
+    core.on_map(occ(wall, qz=0.5))  # a rotated origin: refused, counted, the last map kept
+    assert core.rejected["bad_map"] == 1 and core.map is good
+    shut = wall.copy()
+    shut[:, 60] = 100
+    core.on_map(occ(shut))  # the map server publishes the door shut: the planner follows the new map
+    assert core.planner.distance(a, b) is None

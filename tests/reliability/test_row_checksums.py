@@ -79,6 +79,8 @@ def test_damaged_points_keep_the_sound_box_and_drop_what_left_it(tmp_path, embed
         pts[n // 2, 0] *= 1000.0  # one point thrown kilometres away, as an exponent bit flip would
         db.execute("UPDATE objects SET points=? WHERE id=?", (pts.tobytes(), mug))
     with Memory.open(path, embedder=embedder) as mem:
+        # points are checked when they are paged in (open reads only the checked centroid/box)
+        assert len(mem.spatial.points(mug)) == n - 1
         (problem,) = mem.stats()["damaged"]
         assert f"#{mug}" in problem and "1 outside the stored box dropped" in problem
         got = mem.spatial.get(mug)

@@ -31,6 +31,41 @@ def test_second_writer_gets_a_clear_error(tmp_path, embedder):
         pass
 
 
+def test_a_forked_child_that_outlives_the_opener_does_not_hold_the_lock(tmp_path):
+    """flock belongs to the open file, which fork shares: the replay decoder process outliving a killed
+    `robomem replay` kept the store locked.  A forked child now drops its copy of the lock fd."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        r"""
+        import os, sys, time
+        from robomem.store.database import Store
+        s = Store(sys.argv[1])
+        pid = os.fork()
+        if pid == 0:  # the fork handler has run by now
+            os.write(1, b"child ready\n")
+            time.sleep(60)
+            os._exit(0)
+        os.write(1, b"%d\n" % pid)
+        os._exit(0)  # the opener dies without closing, as under SIGKILL
+        """
+    )
+    opener = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "s")], stdout=subprocess.PIPE, text=True)
+    lines = [opener.stdout.readline().strip() for _ in range(2)]  # type: ignore[union-attr]
+    assert "child ready" in lines, lines
+    child = int(next(x for x in lines if x.isdigit()))
+    opener.wait(timeout=60)
+    try:
+        os.kill(child, 0)  # the forked child is still alive
+        Store(tmp_path / "s").close()  # and the store opens
+    finally:
+        os.kill(child, signal.SIGKILL)
+
+
 def test_newer_schema_is_refused_older_is_migrated(tmp_path, embedder):
     with Memory.open(tmp_path / "new", embedder=embedder):
         pass

@@ -77,9 +77,10 @@ class ObjectIndex:
         self._free: list[int] = []
         self._top = 0  # slots [0, top) have been used
         self._grid: dict[tuple[int, int], set[int]] = {}
-        self._cells_of: dict[int, tuple[tuple[int, int], ...]] = {}
         self._big: set[int] = set()
-        self._labels_of: dict[int, tuple[str, tuple[str, ...], bool]] = {}
+        self._hooked = np.zeros(cap, dtype=bool)  # in the grid and label sets (cells found again from the box)
+        # the labels of a slot's distribution when there are others than its top label (most objects have one)
+        self._multi: dict[int, tuple[str, ...]] = {}
         self.by_label: dict[str, set[int]] = {}
         self.members: dict[str, set[int]] = {}
         self.absent_by_label: dict[str, set[int]] = {}
@@ -99,8 +100,8 @@ class ObjectIndex:
         return self._top
 
     # -- writing ---------------------------------------------------------------------
-    def _grow(self) -> None:
-        cap = 2 * len(self.ids)
+    def _grow(self, cap: int = 0) -> None:
+        cap = max(cap, 2 * len(self.ids))
         for name in ("mins", "maxs", "cents"):
             old = getattr(self, name)
             new = np.zeros((cap, 3))
@@ -116,7 +117,7 @@ class ObjectIndex:
             new = np.full(cap, fill, dtype=dtype)
             new[: len(old)] = old
             setattr(self, name, new)
-        for name in ("absent", "active"):
+        for name in ("absent", "active", "_hooked"):
             old = getattr(self, name)
             new = np.zeros(cap, dtype=bool)
             new[: len(old)] = old
@@ -139,25 +140,26 @@ class ObjectIndex:
         return tuple((x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1))
 
     def _unhook(self, slot: int) -> None:
-        cells = self._cells_of.pop(slot, None)
-        if cells is None:
+        """Take a hooked slot out of its cells and label sets (found from its rows: box, label, absent flag)."""
+        if not self._hooked[slot]:
+            return
+        self._hooked[slot] = False
+        if slot in self._big:
             self._big.discard(slot)
         else:
-            for key in cells:
+            for key in self._cells(self.mins[slot], self.maxs[slot]) or ():
                 s = self._grid.get(key)
                 if s is not None:
                     s.discard(slot)
                     if not s:
                         del self._grid[key]
-        old = self._labels_of.pop(slot, None)
-        if old is not None:
-            top, labels, absent = old
-            self._changed(top)
-            _discard(self.by_label, top, slot)
-            for lab in labels:
-                _discard(self.members, lab, slot)
-            if absent:
-                _discard(self.absent_by_label, top, slot)
+        top = self.vocab[int(self.lab_idx[slot])]
+        self._changed(top)
+        _discard(self.by_label, top, slot)
+        for lab in self._multi.pop(slot, (top,)):
+            _discard(self.members, lab, slot)
+        if self.absent[slot]:
+            _discard(self.absent_by_label, top, slot)
 
     def upsert(self, o: IndexedObject) -> None:
         """Insert or replace one object's row (its old cells and label sets are left first)."""
@@ -179,7 +181,7 @@ class ObjectIndex:
             self.label_version += 1
             self._log(o.object_id, o.label)
         else:
-            old_top = self._labels_of[slot][0]
+            old_top = self.vocab[int(self.lab_idx[slot])] if self._hooked[slot] else None
             self._unhook(slot)
         if old_top is not None and old_top != o.label:
             self.label_version += 1
@@ -198,16 +200,91 @@ class ObjectIndex:
         if cells is None:
             self._big.add(slot)
         else:
-            self._cells_of[slot] = cells
             for key in cells:
                 self._grid.setdefault(key, set()).add(slot)
-        self._labels_of[slot] = (o.label, tuple(o.labels), o.absent)
+        self._hooked[slot] = True
+        labels = tuple(dict.fromkeys((o.label, *o.labels)))
+        if len(labels) > 1:
+            self._multi[slot] = labels
         self.by_label.setdefault(o.label, set()).add(slot)
-        for lab in o.labels:
+        for lab in labels:
             self.members.setdefault(lab, set()).add(slot)
         if o.absent:
             self.absent_by_label.setdefault(o.label, set()).add(slot)
         self._changed(o.label)
+        self.version += 1
+
+    def bulk_load(
+        self,
+        ids: np.ndarray,
+        mins: np.ndarray,
+        maxs: np.ndarray,
+        cents: np.ndarray,
+        stamps: np.ndarray,
+        n_obs: np.ndarray,
+        labels: list[str],
+        label_sets: dict[int, tuple[str, ...]],
+        absent: np.ndarray,
+    ) -> None:
+        """Fill an empty index with ``n`` objects at once (opening a store): the same state as ``n`` upserts,
+        built vectorised.  ``stamps`` is (n, 2) first/last seen; ``label_sets[i]`` the labels of object i's
+        distribution where it has others than ``labels[i]`` (absent: only its top label)."""
+        if len(self.slot_of):
+            raise ValueError("ObjectIndex.bulk_load: the index must be empty")
+        n = len(ids)
+        if n == 0:
+            return
+        if not (np.all(np.isfinite(mins)) and np.all(np.isfinite(maxs))):
+            bad = int(ids[~(np.all(np.isfinite(mins), axis=1) & np.all(np.isfinite(maxs), axis=1))][0])
+            raise ValueError(f"ObjectIndex.bulk_load: object {bad} needs a finite 3D box")
+        if len(self.ids) < n:
+            self._grow(1 << (n - 1).bit_length())
+        self.ids[:n], self.mins[:n], self.maxs[:n], self.cents[:n] = ids, mins, maxs, cents
+        self.first_seen[:n], self.last_seen[:n], self.n_obs[:n] = stamps[:, 0], stamps[:, 1], n_obs
+        vocab = sorted(set(labels))
+        for lab in vocab:
+            self.label_id(lab)
+        pos = self._vocab_pos
+        self.lab_idx[:n] = np.fromiter((pos[lab] for lab in labels), dtype=np.int64, count=n)
+        self.absent[:n] = absent
+        self.active[:n] = True
+        self._hooked[:n] = True
+        self._top = n
+        self.slot_of = dict(zip(ids.tolist(), range(n), strict=True))
+        c = self.cell
+        x0, y0 = np.floor(mins[:, 0] / c).astype(np.int64), np.floor(mins[:, 1] / c).astype(np.int64)
+        x1, y1 = np.floor(maxs[:, 0] / c).astype(np.int64), np.floor(maxs[:, 1] / c).astype(np.int64)
+        n_cells = (x1 - x0 + 1) * (y1 - y0 + 1)
+        self._big = set(np.flatnonzero(n_cells > self.max_cells).tolist())
+        # every (slot, cell) pair of the boxes that are hashed, grouped by cell: one sort
+        small = np.flatnonzero(n_cells <= self.max_cells)
+        reps = n_cells[small]
+        slot_rep = np.repeat(small, reps)
+        k = np.arange(len(slot_rep)) - np.repeat(np.cumsum(reps) - reps, reps)
+        ny = (y1 - y0 + 1)[slot_rep]
+        cx, cy = x0[slot_rep] + k // ny, y0[slot_rep] + k % ny
+        order = np.lexsort((cy, cx))
+        slot_rep, cx, cy = slot_rep[order], cx[order], cy[order]
+        if len(slot_rep):
+            starts = np.flatnonzero(np.r_[True, (cx[1:] != cx[:-1]) | (cy[1:] != cy[:-1])])
+            ends = np.r_[starts[1:], len(slot_rep)]
+            grid = self._grid
+            for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+                grid[(int(cx[a]), int(cy[a]))] = set(slot_rep[a:b].tolist())
+        lab_idx = self.lab_idx[:n]
+        for j, slots in _groups(lab_idx, np.arange(n)):
+            self.by_label[self.vocab[j]] = set(slots)
+            self.members[self.vocab[j]] = set(slots)
+        for j, slots in _groups(lab_idx[absent], np.flatnonzero(absent)):
+            self.absent_by_label[self.vocab[j]] = set(slots)
+        for slot, extra in label_sets.items():
+            if len(extra) > 1:
+                self._multi[slot] = extra
+                for lab in extra:
+                    self.members.setdefault(lab, set()).add(slot)
+        for lab in vocab:
+            self._changed(lab)
+        self.label_version += n  # nothing built at an older version can be extended (an empty label_log)
         self.version += 1
 
     def _changed(self, label: str) -> None:
@@ -218,9 +295,8 @@ class ObjectIndex:
         slot = self.slot_of.get(object_id)
         if slot is None or bool(self.absent[slot]) == absent:
             return
-        top, labels, _ = self._labels_of[slot]
+        top = self.vocab[int(self.lab_idx[slot])]
         self.absent[slot] = absent
-        self._labels_of[slot] = (top, labels, absent)
         if absent:
             self.absent_by_label.setdefault(top, set()).add(slot)
         else:
@@ -300,3 +376,14 @@ def _discard(index: dict[str, set[int]], key: str, slot: int) -> None:
         s.discard(slot)
         if not s:
             del index[key]
+
+
+def _groups(keys: np.ndarray, values: np.ndarray) -> list[tuple[int, list[int]]]:
+    """(key, values with that key) for every distinct key (vectorised: one sort)."""
+    if len(keys) == 0:
+        return []
+    order = np.argsort(keys, kind="stable")
+    k, v = keys[order], values[order]
+    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    ends = np.r_[starts[1:], len(k)]
+    return [(int(k[a]), v[a:b].tolist()) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]

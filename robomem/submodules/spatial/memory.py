@@ -29,6 +29,7 @@ from robomem.store.ids import next_id
 from robomem.submodules.base import Changes, ForgetLimits, LabelIndex, Submodule, SubmoduleContext
 from robomem.submodules.spatial.absences import seen_through_bounds
 from robomem.submodules.spatial.index import IndexedObject, MovedCandidates, ObjectIndex
+from robomem.submodules.spatial.label_patch import changes_since, patched
 from robomem.submodules.spatial.objects import (
     OBJECT_COLUMNS,
     OBJECT_PLACEHOLDERS,
@@ -42,6 +43,7 @@ from robomem.submodules.spatial.search import RelevanceCache, search_objects
 from robomem.submodules.spatial.snapshots import SCHEMA as SNAPSHOT_SCHEMA
 from robomem.submodules.spatial.snapshots import TABLES as SNAPSHOT_TABLES
 from robomem.submodules.spatial.snapshots import Snapshot, Snapshots
+from robomem.submodules.spatial.table import ObjectTable
 
 __all__ = ["ObjectRecord", "Snapshot", "SpatialMemory"]
 
@@ -75,9 +77,11 @@ class SpatialMemory(Submodule):
     def __init__(self, ctx: SubmoduleContext) -> None:
         super().__init__(ctx)
         self._lock = threading.RLock()
-        self._objs: dict[int, ObjectState] = {}
         self._snaps = Snapshots(self.store, self.config.spatial)
         self._index = ObjectIndex(cell=INDEX_CELL_M)  # kept row by row: never rebuilt per frame
+        # every object's small columns; its points paged from the store through an LRU (table.py)
+        self._objs = ObjectTable(self.store.read, self.config.spatial, self._index, self._problem)
+        self._reported: set[int] = set()
         self._relevance = RelevanceCache(ctx.embedder)
         self._label_index: tuple[int, LabelIndex] | None = None  # (index.label_version, index)
         self._label_sim_cache: dict[tuple[str, str], float] = {}
@@ -89,19 +93,36 @@ class SpatialMemory(Submodule):
 
     def load(self) -> None:
         conn = self.store.read()
+
+        def repair(oid: int) -> ObjectState | None:  # a row whose centroid/box fails its checksum
+            row = conn.execute(f"SELECT {OBJECT_COLUMNS} FROM objects WHERE id=?", (oid,)).fetchone()
+            o, problem = ObjectState.from_checked_row(row, self.config.spatial)
+            if problem is not None:
+                self._problem(oid, problem, o is None)
+            return o
+
         with self._lock:
-            for row in conn.execute(f"SELECT {OBJECT_COLUMNS} FROM objects"):
-                o, problem = ObjectState.from_checked_row(row, self.config.spatial)
-                if problem is not None:
-                    self.damaged.append(problem)
-                    log.warning("%s: %s", self.store.path, problem)
-                if o is None:
-                    continue
-                self._objs[o.id] = o
-                self._index.upsert(_indexed(o))
+            self._objs.load(conn, repair)
             self._next_id = next_id(conn, "objects")
-            self._newest = max((o.last_seen for o in self._objs.values()), default=None)
+            ix = self._index
+            self._newest = float(ix.last_seen[ix.slots()].max()) if len(ix) else None
             self._snaps.load()
+
+    def _problem(self, oid: int, problem: str, set_aside: bool) -> None:
+        """A row failed its checksums (at open, or its points when paged in): logged once, in stats()["damaged"];
+        a row set aside leaves memory (it stays on disk as it was)."""
+        if oid not in self._reported:
+            self._reported.add(oid)
+            self.damaged.append(problem)
+            log.warning("%s: %s", self.store.path, problem)
+        if set_aside:
+            self._objs.pop(oid)
+            self._index.remove(oid)
+
+    def _full(self, ids: Sequence[int]) -> list[ObjectState]:
+        """Full states (points paged in) of these ids, in their order; ids no longer in memory are left out."""
+        got = self._objs.many(ids)
+        return [got[i] for i in ids if i in got]
 
     # -- association (called by the facade before the parallel update) --------------
     def label_similarity(self, a: str, b: str) -> float:
@@ -139,7 +160,7 @@ class SpatialMemory(Submodule):
         """Give every segment a persistent object id (new ids are taken by the commit of this frame's update);
         ``appeared`` gates re-identification of moved objects (see ``ingest.association.associate``)."""
         with self._lock:
-            views = [self._objs[i].view() for i in self._association_candidates(segments)]
+            views = [o.view() for o in self._full(self._association_candidates(segments))]
             mins = np.array([v.bbox_min for v in views], dtype=np.float64).reshape(-1, 3)
             maxs = np.array([v.bbox_max for v in views], dtype=np.float64).reshape(-1, 3)
             matches: list[Match] = associate(
@@ -169,7 +190,7 @@ class SpatialMemory(Submodule):
                 extent = np.linalg.norm(index.maxs[slots] - index.mins[slots], axis=1)
                 size = np.where(z > 0.1, extent * obs.intrinsics.fx / np.maximum(z, 0.1), 0.0)
                 slots = slots[size >= cfg.absence_min_size_px]
-            cand = [o for o in (self._objs[i] for i in self._ids(slots)) if o.id not in seen and o.status != "absent"]
+            cand = [o for o in self._full([i for i in self._ids(slots) if i not in seen]) if o.status != "absent"]
             n_in, bound = seen_through_bounds([o.sample for o in cand], obs, cfg, max_depth)  # all at once
             out = []
             for o, n, b in zip(cand, n_in.tolist(), bound.tolist(), strict=True):
@@ -187,9 +208,11 @@ class SpatialMemory(Submodule):
         ch = Changes()
         new_states: list[ObjectState] = []
         stamp = frame.stamp
+        with self._lock:
+            olds = self._objs.many([d.object_id for d in frame.detections])
         for det in frame.detections:
             seg = det.segment
-            old = self._objs.get(det.object_id)
+            old = olds.get(det.object_id)
             if old is None or det.reidentified:
                 pts = seg.points
                 labels = dict(old.labels) if old is not None else {}
@@ -255,12 +278,12 @@ class SpatialMemory(Submodule):
         def apply() -> None:
             with self._lock:
                 for st in new_states:
-                    self._objs[st.id] = st
+                    self._objs.put(st)
                     self._index.upsert(_indexed(st))
                     self._next_id = max(self._next_id, st.id + 1)
                 for oid in absent_ids:
                     if oid in self._objs:
-                        self._objs[oid].status = "absent"
+                        self._objs.set_absent(oid)
                         self._index.set_absent(oid)
                 if new_states:
                     self._newest = max(self._newest or stamp, stamp)
@@ -273,13 +296,16 @@ class SpatialMemory(Submodule):
     # -- queries --------------------------------------------------------------------
     def objects(self, label: str | None = None, include_absent: bool = True) -> list[ObjectRecord]:
         with self._lock:
-            objs = list(self._objs.values())
-        out = [
-            o.record(self.config.spatial)
-            for o in objs
-            if (label is None or label in o.labels) and (include_absent or o.status != "absent")
-        ]
-        return sorted(out, key=lambda r: r.object_id)
+            ix = self._index
+            if label is None:
+                slots = ix.slots()
+            else:
+                m = ix.members.get(label, set())
+                slots = np.fromiter(m, dtype=np.int64, count=len(m))
+            if not include_absent:
+                slots = slots[~ix.absent[slots]]
+            ids = np.sort(ix.ids[slots]).tolist()
+            return [self._objs.record(i) for i in ids]
 
     def vocabulary(self) -> list[str]:
         """The distinct labels remembered, in any object's label distribution (from the index, no record built):
@@ -292,8 +318,8 @@ class SpatialMemory(Submodule):
         with self._lock:
             index = self._index
             slots = set().union(*(index.members.get(lab, set()) for lab in labels)) if labels else set()
-            objs = [self._objs[int(i)] for i in index.ids[np.fromiter(slots, dtype=np.int64, count=len(slots))]]
-        return sorted((o.record(self.config.spatial) for o in objs), key=lambda r: r.object_id)
+            ids = np.sort(index.ids[np.fromiter(slots, dtype=np.int64, count=len(slots))]).tolist()
+            return [self._objs.record(i) for i in ids]
 
     def resolve(self, object_id: int) -> int:
         """The id an object now has: a duplicate merged away (a moment ago, by another thread) answers as the
@@ -311,15 +337,15 @@ class SpatialMemory(Submodule):
     def get(self, object_id: int) -> ObjectRecord | None:
         """The object with this id now (None once it was merged away: ``resolve`` names the survivor)."""
         with self._lock:
-            o = self._objs.get(int(object_id))
-            return o.record(self.config.spatial) if o else None
+            oid = int(object_id)
+            return self._objs.record(oid) if oid in self._objs else None
 
     def points(self, object_id: int) -> np.ndarray:
         """The object's points; an id merged away a moment ago gives the points of the object it became."""
         if isinstance(object_id, bool) or not isinstance(object_id, (int, np.integer)):
             raise QueryError(f"points: object_id must be an integer, got {type(object_id).__name__}")
         with self._lock:
-            o = self._objs.get(self.resolve(object_id))
+            o = self._objs.full(self.resolve(object_id))
             if o is None:
                 raise UnknownObjectError(f"points: no object {object_id} in memory")
             return o.points.copy()
@@ -330,7 +356,7 @@ class SpatialMemory(Submodule):
             slots = self._index.around(p, radius)
             d = np.linalg.norm(self._index.cents[slots] - p, axis=1)
             ids = self._index.ids[slots]
-            return [self._objs[int(ids[i])].record(self.config.spatial) for i in np.lexsort((ids, d))]
+            return [self._objs.record(int(ids[i])) for i in np.lexsort((ids, d))]
 
     def snapshots(self) -> list[Snapshot]:
         with self._lock:
@@ -358,7 +384,7 @@ class SpatialMemory(Submodule):
         with self._lock:
             return search_objects(
                 self._index,
-                self._objs,
+                self._objs.record,
                 self._relevance,
                 self.config.retrieval,
                 query,
@@ -371,60 +397,49 @@ class SpatialMemory(Submodule):
     def label_of(self, object_id: int) -> str | None:
         """The object's label: the argmax of its label distribution (None: no such object)."""
         with self._lock:
-            o = self._objs.get(int(object_id))
-            return o.label if o is not None else None
+            slot = self._index.slot_of.get(int(object_id))
+            return self._index.vocab[int(self._index.lab_idx[slot])] if slot is not None else None
 
     def label_index(self) -> LabelIndex:
-        """Every object's label as arrays; a new instance after every change of the object map.  When only
-        objects with new (higher) ids and known labels were added since the last one, it is extended."""
+        """Every object's label as arrays; a new instance after every change of the labels, patched from
+        the last one by the objects the index logged as changed since (``label_patch``), else rebuilt."""
         with self._lock:
             cached = self._label_index
-            if cached is None or cached[0] != self._index.label_version:
-                grown = self._grown_label_index(cached) if cached is not None else None
-                if grown is not None:
-                    cached = (self._index.label_version, grown)
+            version = self._index.label_version
+            if cached is None or cached[0] != version:
+                touched = changes_since(self._index.label_log, cached[0], version) if cached is not None else None
+                if cached is not None and touched is not None:
+                    index = patched(cached[1], touched, self.label_of, version)
                 else:
-                    ids = sorted(self._objs)
-                    labels = [self._objs[i].label for i in ids]
-                    uniq = sorted(set(labels))
-                    pos = {lab: j for j, lab in enumerate(uniq)}
-                    cached = (
-                        self._index.label_version,
-                        LabelIndex(
-                            ids=np.asarray(ids, dtype=np.int64),
-                            uniq=tuple(uniq),
-                            lab_idx=np.fromiter((pos[lab] for lab in labels), dtype=np.int64, count=len(labels)),
-                        ),
+                    ix = self._index
+                    slots = ix.slots()
+                    slots = slots[np.argsort(ix.ids[slots], kind="stable")]
+                    vocab_idx = ix.lab_idx[slots]
+                    present = np.unique(vocab_idx).tolist()
+                    uniq = sorted(ix.vocab[j] for j in present)
+                    remap = np.zeros(len(ix.vocab), dtype=np.int64)
+                    for j, lab in enumerate(uniq):
+                        remap[ix.label_id(lab)] = j
+                    index = LabelIndex(
+                        ids=ix.ids[slots].copy(), uniq=tuple(uniq), lab_idx=remap[vocab_idx], version=version
                     )
+                cached = (version, index)
                 self._label_index = cached
             return cached[1]
 
-    def _grown_label_index(self, cached: tuple[int, LabelIndex]) -> LabelIndex | None:
-        """The old index extended by the objects added since (ObjectIndex.label_log), or None: rebuild."""
-        version, old = cached
-        n = self._index.label_version - version
-        new = self._index.label_log[-n:] if n > 0 else []
-        if n <= 0 or len(new) != n or new[0][0] != version + 1:
-            return None  # the log no longer reaches back that far
-        pos = {lab: j for j, lab in enumerate(old.uniq)}
-        top = int(old.ids[-1]) if len(old.ids) else -1
-        ids, idx = [], []
-        for _v, oid, lab in new:
-            if lab is None or lab not in pos or oid <= top or oid not in self._objs or self._objs[oid].label != lab:
-                return None  # a removal, a relabel, a new label or an id out of order
-            ids.append(oid)
-            idx.append(pos[lab])
-            top = oid
-        return LabelIndex(
-            ids=np.concatenate([old.ids, np.asarray(ids, dtype=np.int64)]),
-            uniq=old.uniq,
-            lab_idx=np.concatenate([old.lab_idx, np.asarray(idx, dtype=np.int64)]),
-        )
+    def label_changes(self, since: int, until: int) -> set[int] | None:
+        with self._lock:
+            return changes_since(self._index.label_log, since, until)
 
     def usage(self) -> dict[int, tuple[int, int]]:
         """Object id -> (times observed, times retrieved): how much each object matters, for forgetting."""
         with self._lock:
-            return {oid: (o.n_obs, o.retrieved) for oid, o in self._objs.items()}
+            ix = self._index
+            slots = ix.slots()
+            return {
+                oid: (int(n), self._objs.retrieved(oid))
+                for oid, n in zip(ix.ids[slots].tolist(), ix.n_obs[slots].tolist(), strict=True)
+            }
 
     # -- duplicates (for maintenance.merging) -------------------------------------------
     def moved_candidates(self, absent_id: int) -> tuple[tuple[object, ...] | None, MovedCandidates]:
@@ -432,10 +447,11 @@ class SpatialMemory(Submodule):
         and what they stand for (its label's generation in the index, its last sighting): while that key is
         the same, so are they.  Per label, the arrays are built once per generation of that label."""
         with self._lock:
-            a = self._objs.get(int(absent_id))
-            if a is None:
+            index, a_id = self._index, int(absent_id)
+            a_slot = index.slot_of.get(a_id)
+            if a_slot is None:
                 return None, MovedCandidates(np.zeros(0, np.int64), np.zeros((0, 3)), np.zeros(0), np.zeros((0, 3)))
-            label, index = a.label, self._index
+            label, a_last = index.vocab[int(index.lab_idx[a_slot])], float(index.last_seen[a_slot])
             gen = index.label_gen.get(label, 0)
             cached = self._moved_cache.get(label)
             if cached is None or cached[0] != gen:
@@ -443,36 +459,38 @@ class SpatialMemory(Submodule):
                 slots = np.fromiter(same, dtype=np.int64, count=len(same))
                 slots = slots[~index.absent[slots]]
                 slots = slots[np.argsort(index.ids[slots], kind="stable")]
-                nan = np.full(3, np.nan)
-                colours = [self._objs[int(i)].colour for i in index.ids[slots].tolist()]
                 cached = (
                     gen,
                     MovedCandidates(
                         index.ids[slots].copy(),
                         index.cents[slots].copy(),
                         index.first_seen[slots].copy(),
-                        np.asarray([nan if c is None else c for c in colours], dtype=np.float64).reshape(-1, 3),
+                        self._objs.colours(index.ids[slots]),
                     ),
                 )
                 if len(self._moved_cache) > 4096:
                     self._moved_cache.clear()
                 self._moved_cache[label] = cached
             c = cached[1]
-            keep = (c.first_seen > a.last_seen) & (c.ids != a.id)
-            key = (a.id, label, a.last_seen, gen)
+            keep = (c.first_seen > a_last) & (c.ids != a_id)
+            key = (a_id, label, a_last, gen)
             return key, MovedCandidates(c.ids[keep], c.centroids[keep], c.first_seen[keep], c.colours[keep])
 
     def overlapping(self, object_id: int, exclude: set[int]) -> list[tuple[int, float]]:
         """Same-label, non-absent objects whose box overlaps this one's, with the share of the smaller
         one's coarse voxels inside the other (a vectorised box test first: this runs every update)."""
         with self._lock:
-            x = self._objs.get(int(object_id))
+            x = self._objs.full(int(object_id))
             if x is None:
                 return []
-            out = []
-            for oid in self._ids(self._index.box(x.bbox_min, x.bbox_max, 0.0)):
-                y = self._objs.get(oid)
-                if y is None or y.id == x.id or y.id in exclude or y.status == "absent" or y.label != x.label:
+            ix, out = self._index, []
+            cand = [
+                oid
+                for oid, s in ((i, ix.slot_of[i]) for i in self._ids(ix.box(x.bbox_min, x.bbox_max, 0.0)))
+                if oid != x.id and oid not in exclude and not ix.absent[s] and ix.vocab[int(ix.lab_idx[s])] == x.label
+            ]
+            for y in self._full(cand):
+                if y.status == "absent" or y.label != x.label:
                     continue
                 small, big = (x, y) if len(x.keys) <= len(y.keys) else (y, x)
                 out.append((y.id, overlap_fraction(small.keys, big.keys)))
@@ -485,7 +503,7 @@ class SpatialMemory(Submodule):
         Run before ``remap_object(drop, keep)`` of every submodule, in the same transaction."""
         ch = Changes()
         with self._lock:
-            k, d = self._objs.get(keep), self._objs.get(drop)
+            k, d = self._objs.full(keep), self._objs.full(drop)
         if k is None or d is None:
             return ch
         st = merged_state(k, d, moved)
@@ -494,8 +512,8 @@ class SpatialMemory(Submodule):
 
         def apply() -> None:
             with self._lock:
-                self._objs[keep] = st
-                self._objs.pop(drop, None)
+                self._objs.put(st)
+                self._objs.pop(drop)
                 self._index.upsert(_indexed(st))
                 self._index.remove(drop)
                 self._aliases[drop] = keep
@@ -520,9 +538,19 @@ class SpatialMemory(Submodule):
 
     def forget(self, limits: ForgetLimits, now: float) -> tuple[Changes, dict[str, int]]:
         """Thin the keyframes past ``budget.max_snapshots`` (objects themselves are never forgotten)."""
-        with self._lock:
-            objects = {oid: (o.status, o.n_obs, o.retrieved) for oid, o in self._objs.items()}
-            ch, report = self._snaps.forget(limits.limit(limits.budget.max_snapshots), limits.target_fraction, objects)
+        max_rows = limits.limit(limits.budget.max_snapshots)
+        with self._lock:  # every object's value only when over the budget (~75 ms at 10^5 objects)
+            ix = self._index
+            over = len(self._snaps.by_id) > max_rows
+            objects = (
+                {
+                    oid: ("absent" if ix.absent[s] else "present", int(ix.n_obs[s]), self._objs.retrieved(oid))
+                    for oid, s in ix.slot_of.items()
+                }
+                if over
+                else {}
+            )
+            ch, report = self._snaps.forget(max_rows, limits.target_fraction, objects)
         out = Changes(statements=ch.statements)  # the index edit runs under the spatial lock
 
         def apply() -> None:
@@ -545,10 +573,15 @@ class SpatialMemory(Submodule):
             with self._lock:
                 for oid in ids:
                     if oid in self._objs:
-                        self._objs[oid].retrieved += 1
+                        self._objs.add_retrieved(oid)
 
         ch.then(apply)
         return ch
+
+    def paging(self) -> dict[str, int]:
+        """The geometry LRU: full states held (``resident`` <= ``capacity``), page-ins from the store, hits."""
+        with self._lock:
+            return self._objs.stats()
 
     def newest_stamp(self) -> float | None:
         with self._lock:

@@ -29,6 +29,12 @@ OBJECT_COLUMNS = (
 OBJECT_PLACEHOLDERS = ",".join("?" * 23)
 
 
+def colour_json(colour: np.ndarray) -> str:
+    """The stored text of a colour signature: each float32 in its shortest exact decimal, so a state read back
+    from the store (geometry paging) blends exactly as the one memory held (4-decimal rounding did not)."""
+    return json.dumps([float(np.format_float_positional(v, unique=True)) for v in np.asarray(colour, np.float32)])
+
+
 def top_label(labels: dict[str, float]) -> str:
     """The argmax of a label distribution (ties: the alphabetically last, as always)."""
     return max(labels.items(), key=lambda kv: (kv[1], kv[0]))[0]
@@ -182,7 +188,7 @@ class ObjectState:
             self.n_obs,
             self.first_seen,
             self.last_seen,
-            json.dumps([round(float(c), 4) for c in self.colour]) if self.colour is not None else None,
+            colour_json(self.colour) if self.colour is not None else None,
             self.embedding.astype(np.float32).tobytes() if self.embedding is not None else None,
             points,
             self.place,

@@ -17,7 +17,7 @@ import numpy as np
 from robomem.config import RetrievalConfig
 from robomem.retrieval.query import Entry, Query, proximity, recency, text_relevance
 from robomem.submodules.spatial.index import ObjectIndex
-from robomem.submodules.spatial.objects import ObjectState
+from robomem.submodules.spatial.objects import ObjectRecord
 from robomem.submodules.spatial.snapshots import Snapshot
 
 MAX_CACHED_TEXTS = 256
@@ -44,7 +44,7 @@ class RelevanceCache:
 
 def search_objects(
     index: ObjectIndex,
-    objs: dict[int, ObjectState],
+    record_of: Callable[[int], ObjectRecord],
     relevance_cache: RelevanceCache,
     rcfg: RetrievalConfig,
     query: Query,
@@ -100,14 +100,14 @@ def search_objects(
         keep = np.lexsort((ids_idx, -pre))[:m]
     out: list[Entry] = []
     for i in idx[keep].tolist():
-        o = objs[int(index.ids[i])]
+        o = record_of(int(index.ids[i]))
         total = sum(o.labels.values()) or 1.0
         conf = o.labels[o.label] / total * (0.5 if o.status == "absent" else 1.0)
         pos = (float(o.centroid[0]), float(o.centroid[1]), float(o.centroid[2]))
         where = f" in the {o.place}" if o.place else ""
         status = "; observed ABSENT since" if o.status == "absent" else ""
         text_line = (
-            f"{o.label} #{o.id} at ({pos[0]:.2f}, {pos[1]:.2f}, {pos[2]:.2f}){where}, "
+            f"{o.label} #{o.object_id} at ({pos[0]:.2f}, {pos[1]:.2f}, {pos[2]:.2f}){where}, "
             f"last seen t={o.last_seen:.1f}s{status} ({o.n_obs} sightings)"
         )
         parts = {
@@ -120,36 +120,36 @@ def search_objects(
         if query.wants("object"):
             out.append(
                 Entry(
-                    key=f"object:{o.id}",
+                    key=f"object:{o.object_id}",
                     kind="object",
                     source=source,
                     text=text_line,
                     stamp=o.last_seen,
                     position=pos,
                     place=o.place,
-                    object_ids=(o.id,),
-                    provenance=(f"object:{o.id}",),
+                    object_ids=(o.object_id,),
+                    provenance=(f"object:{o.object_id}",),
                     parts=parts,
                     data={"label": o.label, "status": o.status, "n_obs": o.n_obs},
                 )
             )
         if query.wants("snapshot") and len(out) < 3 * query.k:
-            for s in best_snapshots(o.id, 1):
+            for s in best_snapshots(o.object_id, 1):
                 p = s.pose.position
                 out.append(
                     Entry(
                         key=f"snapshot:{s.snapshot_id}",
                         kind="snapshot",
                         source=source,
-                        text=f"keyframe #{s.snapshot_id} at t={s.stamp:.1f}s shows {o.label} #{o.id}"
+                        text=f"keyframe #{s.snapshot_id} at t={s.stamp:.1f}s shows {o.label} #{o.object_id}"
                         + (f" from the {s.place}" if s.place else ""),
                         stamp=s.stamp,
                         position=(float(p[0]), float(p[1]), float(p[2])),
                         place=s.place,
                         object_ids=tuple(sorted(s.objects)),
-                        provenance=(f"object:{o.id}",),
+                        provenance=(f"object:{o.object_id}",),
                         parts={**parts, "relevance": parts["relevance"] * 0.9},
-                        data={"pose": s.pose.matrix.tolist(), "image": s.image_key, "target": o.id},
+                        data={"pose": s.pose.matrix.tolist(), "image": s.image_key, "target": o.object_id},
                     )
                 )
     return out

@@ -25,6 +25,7 @@ from robomem.store.ids import next_id
 from robomem.submodules.base import Changes, ForgetLimits, ObjectIndex, Submodule, SubmoduleContext
 from robomem.submodules.temporal.forgetting import plan_absences, plan_sightings
 from robomem.submodules.temporal.patch import patch_search_index
+from robomem.submodules.temporal.rows import LazyRows
 
 Vec3 = tuple[float, float, float]
 
@@ -117,8 +118,8 @@ class TemporalMemory(Submodule):
         super().__init__(ctx)
         self.objects = objects  # spatial memory: it names the objects
         self._lock = threading.RLock()
-        self._last: dict[int, Sighting] = {}
-        self._last_absence: dict[int, AbsenceRecord] = {}
+        self._last: dict[int, Sighting] = LazyRows(lambda r: Sighting(r[0], r[1], r[2], r[3], r[4:7], r[7], r[8]))
+        self._last_absence: dict[int, AbsenceRecord] = LazyRows(lambda r: AbsenceRecord(r[0], r[1], r[2:5], r[5], r[6]))
         self._next_sighting = 1  # row ids, advanced only after a commit stored the rows
         self._next_absence = 1
         self._newest = 0.0
@@ -130,18 +131,29 @@ class TemporalMemory(Submodule):
     def load(self) -> None:
         conn = self.store.read()
         with self._lock:
-            for row in conn.execute(
-                "SELECT s.object_id, s.t_start, s.t_end, s.n, s.x, s.y, s.z, s.place, s.id FROM sightings s"
-                " JOIN (SELECT object_id, MAX(t_end) AS t FROM sightings GROUP BY object_id) m"
-                " ON s.object_id = m.object_id AND s.t_end = m.t ORDER BY s.id"  # a tie: the newest row wins
-            ):
-                self._last[row[0]] = Sighting(row[0], row[1], row[2], row[3], (row[4], row[5], row[6]), row[7], row[8])
-            for row in conn.execute(
-                "SELECT a.object_id, a.stamp, a.x, a.y, a.z, a.place, a.id FROM absences a"
-                " JOIN (SELECT object_id, MAX(stamp) AS t FROM absences GROUP BY object_id) m"
-                " ON a.object_id = m.object_id AND a.stamp = m.t ORDER BY a.id"
-            ):
-                self._last_absence[row[0]] = AbsenceRecord(row[0], row[1], (row[2], row[3], row[4]), row[5], row[6])
+            # the rows as SQLite returns them: a Sighting / AbsenceRecord is made when first read (rows.py)
+            dict.update(
+                self._last,
+                (
+                    (r[0], r)
+                    for r in conn.execute(
+                        "SELECT s.object_id, s.t_start, s.t_end, s.n, s.x, s.y, s.z, s.place, s.id FROM sightings s"
+                        " JOIN (SELECT object_id, MAX(t_end) AS t FROM sightings GROUP BY object_id) m"
+                        " ON s.object_id = m.object_id AND s.t_end = m.t ORDER BY s.id"  # a tie: the newest row wins
+                    )
+                ),
+            )
+            dict.update(
+                self._last_absence,
+                (
+                    (r[0], r)
+                    for r in conn.execute(
+                        "SELECT a.object_id, a.stamp, a.x, a.y, a.z, a.place, a.id FROM absences a"
+                        " JOIN (SELECT object_id, MAX(stamp) AS t FROM absences GROUP BY object_id) m"
+                        " ON a.object_id = m.object_id AND a.stamp = m.t ORDER BY a.id"
+                    )
+                ),
+            )
             self._next_sighting = next_id(conn, "sightings")
             self._next_absence = next_id(conn, "absences")
             self._newest = float(
@@ -403,8 +415,8 @@ class TemporalMemory(Submodule):
             last, gone = self._last, self._last_absence
             touched = self._touched
             if cached is not None and touched is not None:
-                patched = patch_search_index(cached, labels, touched, last, gone, sig)
-                if patched is not None:  # sightings of known objects changed, objects with new ids were added
+                patched = patch_search_index(cached, labels, touched, last, gone, sig, self.objects.label_changes)
+                if patched is not None:  # sightings or labels of some objects changed: their entries renewed
                     self._index_cache = patched
                     touched.clear()
                     return patched
@@ -580,7 +592,7 @@ class TemporalMemory(Submodule):
         ch, report = plan_sightings(
             conn,
             latest_s,
-            self.objects.usage(),
+            self.objects.usage,
             limits.limit(b.max_sighting_rows),
             now,
             limits.keep_recent_s,

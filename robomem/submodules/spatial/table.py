@@ -1,0 +1,326 @@
+"""Every object's small columns resident, its geometry paged from the store through an LRU (issue 14).
+
+Opening a store reads one ``SELECT`` of the columns queries and association need -- id, labels, centroid,
+box, stamps, counts, colour, place, status -- straight into the ``ObjectIndex`` arrays, vectorised; the
+geometry CRC of every row is checked there (one ``crc32`` of each row's 72 packed bytes).  What an object
+needs besides (its points, their coarse voxel keys and absence sample, its embedding) is read from the
+store when it is associated, updated, merged, exported or rendered: ``ObjectTable.full`` builds its
+``ObjectState`` (points CRC checked then) and keeps the last ``SpatialConfig.resident_objects`` of them
+in an LRU.  The store always holds what memory holds: states change only after their commit.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from robomem.config import SpatialConfig
+from robomem.store.checksums import geometry_checksum
+from robomem.submodules.spatial.index import ObjectIndex
+from robomem.submodules.spatial.objects import OBJECT_COLUMNS, ObjectRecord, ObjectState, top_label
+
+# the columns read at open, in this order (no points, no embedding)
+LIGHT_COLUMNS = (
+    "id, label, labels, cx, cy, cz, minx, miny, minz, maxx, maxy, maxz, n_obs, first_seen, last_seen,"
+    " colour, place, status, retrieved, geom_crc"
+)
+# labels (JSON text, or the dict of a state committed this session), colour (JSON text or tuple), place, retrieved
+_Light = tuple[str | dict[str, float], str | tuple[float, ...] | None, str | None, int]
+_CACHE_MAX = 65536  # parsed label distributions / colours kept by their JSON text
+
+
+class ObjectTable:
+    """id -> (labels JSON, colour JSON, place, times retrieved) for every object, and the LRU of full states.
+
+    ``on_problem(object_id, text, set_aside)`` is told of a row that fails its points checksum when paged in
+    (``ObjectState.from_checked_row``): the object is cut to its sound points, or set aside (``full`` then
+    answers None and the caller drops the object from the index)."""
+
+    def __init__(
+        self,
+        read: Callable[[], Any],
+        cfg: SpatialConfig,
+        index: ObjectIndex,
+        on_problem: Callable[[int, str, bool], None],
+    ) -> None:
+        self._read = read
+        self._cfg = cfg
+        self._index = index
+        self._on_problem = on_problem
+        # The small columns: of the rows read at open, as columns in id order (labels and colour as their JSON
+        # text); of the states committed since, per id (as memory has them); ``_gone``: rows left since open.
+        self._base_ids = np.zeros(0, dtype=np.int64)
+        self._base: tuple[Sequence[str], Sequence[str | None], Sequence[str | None]] = ((), (), ())
+        self._base_retrieved = np.zeros(0, dtype=np.int64)
+        self._over: dict[int, _Light] = {}
+        self._gone: set[int] = set()
+        self._n = 0
+        self._lru: OrderedDict[int, ObjectState] = OrderedDict()
+        self.capacity = cfg.resident_objects
+        self._labels: dict[str, dict[str, float]] = {}
+        self._colours: dict[str, tuple[float, float, float]] = {}
+        self.page_ins = 0
+        self.hits = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __contains__(self, oid: object) -> bool:
+        return self._row(oid) is not None
+
+    def _row(self, oid: Any) -> _Light | None:
+        v = self._over.get(oid)
+        if v is not None or oid in self._gone:
+            return v
+        # a row read at open sits in the index slot of its position (ObjectIndex.bulk_load); a slot freed and
+        # taken again holds another id (new objects are in ``_over``)
+        i = self._index.slot_of.get(oid)  # type: ignore[call-overload]
+        if i is not None and i < len(self._base_ids) and self._base_ids[i] == oid:
+            return (self._base[0][i], self._base[1][i], self._base[2][i], int(self._base_retrieved[i]))
+        return None
+
+    def _light(self, oid: int) -> _Light:
+        v = self._row(oid)
+        if v is None:
+            raise KeyError(oid)
+        return v
+
+    @property
+    def resident(self) -> int:
+        """How many full states (with points) are held now: at most ``capacity``."""
+        return len(self._lru)
+
+    # -- open ----------------------------------------------------------------------------
+    def load(self, conn: Any, repair: Callable[[int], ObjectState | None]) -> list[int]:
+        """Read every row's small columns into the index (vectorised: no per-row Python object); returns the
+        ids whose geometry failed its checksum (``repair(id)`` was asked for their state: None sets the row
+        aside)."""
+        rows = conn.execute(f"SELECT {LIGHT_COLUMNS} FROM objects ORDER BY id").fetchall()
+        if not rows:
+            return []
+        n = len(rows)
+        cols = list(zip(*rows, strict=True))
+        del rows
+        ids = np.fromiter(cols[0], dtype=np.int64, count=n)
+        num = np.empty((n, 12), dtype="<f8")  # centroid, min, max (as the checksum packs them), n_obs, first, last
+        for j in range(12):
+            num[:, j] = np.fromiter(cols[3 + j], dtype=np.float64, count=n)
+        geom = num[:, :9]
+        packed = memoryview(num).cast("B")  # rows of 96 bytes: the first 72 are the checksummed geometry
+        crc, crc32 = cols[19], zlib.crc32
+        bad = [i for i, c in enumerate(crc) if c is not None and crc32(packed[96 * i : 96 * i + 72]) != c]
+        keep = np.ones(n, dtype=bool)
+        for i in bad:
+            st = repair(int(ids[i]))
+            if st is None:
+                keep[i] = False
+                continue
+            geom[i] = np.concatenate([st.centroid, st.bbox_min, st.bbox_max])
+            self._lru[st.id] = st
+        labels_json, tops = cols[2], list(cols[1])
+        # the label column is the argmax of the distribution (``ObjectState.row``, the one writer); the rows
+        # whose distribution has more labels are found in one scan of the JSON texts (", \"" only ever
+        # separates two items: a quote inside a key is escaped), and only those are parsed
+        lens = np.fromiter(map(len, labels_json), dtype=np.int64, count=n)
+        starts = np.concatenate([[0], np.cumsum(lens + 1)[:-1]])
+        seps = np.fromiter((m.start() for m in re.finditer(', "', "\n".join(labels_json))), dtype=np.int64)
+        sets: dict[int, tuple[str, ...]] = {}
+        for i in sorted(set((np.searchsorted(starts, seps, side="right") - 1).tolist())):
+            d = self.labels_of_json(labels_json[i])
+            tops[i] = top_label(d)
+            sets[i] = tuple(d)
+        absent = np.fromiter((s == "absent" for s in cols[17]), dtype=bool, count=n)
+        colour, place, retrieved = cols[15], cols[16], np.fromiter(cols[18], dtype=np.int64, count=n)
+        k = np.flatnonzero(keep)
+        if len(k) < n:  # rows set aside: left out of the resident columns too
+            kl = k.tolist()
+            labels_json, colour, place = (tuple(c[i] for i in kl) for c in (labels_json, colour, place))
+            tops = [tops[i] for i in kl]
+            new_pos = {int(i): j for j, i in enumerate(kl)}
+            sets = {new_pos[i]: v for i, v in sets.items() if i in new_pos}
+        self._base_ids = ids[k]
+        self._base = (labels_json, colour, place)
+        self._base_retrieved = retrieved[k]
+        self._n = len(k)
+        self._index.bulk_load(
+            ids[k],
+            geom[k, 3:6],
+            geom[k, 6:9],
+            geom[k, 0:3],
+            num[k, 10:12],
+            num[k, 9],
+            tops,
+            sets,
+            absent[k],
+        )
+        return [int(ids[i]) for i in bad]
+
+    def labels_of_json(self, text: str) -> dict[str, float]:
+        d = self._labels.get(text)
+        if d is None:
+            if len(self._labels) > _CACHE_MAX:
+                self._labels.clear()
+            d = json.loads(text)
+            self._labels[text] = d
+        return d
+
+    # -- the small columns ---------------------------------------------------------------------
+    def labels(self, oid: int) -> dict[str, float]:
+        """The label distribution (a shared dict: do not change it)."""
+        lab = self._light(oid)[0]
+        return lab if isinstance(lab, dict) else self.labels_of_json(lab)
+
+    def colour(self, oid: int) -> tuple[float, float, float] | None:
+        text = self._light(oid)[1]
+        if text is None or isinstance(text, tuple):
+            return text  # type: ignore[return-value]
+        c = self._colours.get(text)
+        if c is None:  # as ObjectState holds it: float32
+            if len(self._colours) > _CACHE_MAX:
+                self._colours.clear()
+            c = tuple(float(v) for v in np.asarray(json.loads(text), dtype=np.float32))  # type: ignore[assignment]
+            self._colours[text] = c  # type: ignore[assignment]
+        return c
+
+    def colours(self, ids: np.ndarray) -> np.ndarray:
+        """(k, 3) colour signatures of these ids, NaN where unknown: one vectorised id lookup (the moved-object
+        rule reads thousands per label)."""
+        out = np.full((len(ids), 3), np.nan)
+        texts, over, slot_of = self._base[1], self._over, self._index.slot_of
+        nb = len(self._base_ids)
+        for j, oid in enumerate(ids.tolist()):
+            v = over.get(oid)
+            if v is not None:
+                c = v[1]
+            else:
+                p = slot_of.get(oid, nb)
+                if p >= nb or texts[p] is None or oid not in self:
+                    continue
+                c = texts[p]
+            if c is not None:
+                out[j] = c if isinstance(c, tuple) else self.colour(oid)
+        return out
+
+    def place(self, oid: int) -> str | None:
+        return self._light(oid)[2]
+
+    def retrieved(self, oid: int) -> int:
+        return self._light(oid)[3]
+
+    def record(self, oid: int) -> ObjectRecord:
+        """The public record, from the resident columns (no points read)."""
+        ix, cfg = self._index, self._cfg
+        slot = ix.slot_of[oid]
+        labels = self.labels(oid)
+        n_obs = int(ix.n_obs[slot])
+        return ObjectRecord(
+            object_id=oid,
+            label=ix.vocab[int(ix.lab_idx[slot])],
+            labels=dict(labels),
+            centroid=tuple(float(v) for v in ix.cents[slot]),  # type: ignore[arg-type]
+            bbox_min=tuple(float(v) for v in ix.mins[slot]),  # type: ignore[arg-type]
+            bbox_max=tuple(float(v) for v in ix.maxs[slot]),  # type: ignore[arg-type]
+            n_obs=n_obs,
+            first_seen=float(ix.first_seen[slot]),
+            last_seen=float(ix.last_seen[slot]),
+            place=self.place(oid),
+            status="absent" if ix.absent[slot] else "present",
+            colour=self.colour(oid),
+            confirmed=n_obs >= cfg.confirm_observations and float(sum(labels.values())) >= cfg.confirm_evidence,
+            name_evidence=cfg.confirm_evidence,
+        )
+
+    # -- full states ---------------------------------------------------------------------------
+    def full(self, oid: int) -> ObjectState | None:
+        """The object's full state (points and all), from the LRU or the store; None: no such object (or its
+        row was set aside just now, see the class docstring)."""
+        st = self._lru.get(oid)
+        if st is not None:
+            self._lru.move_to_end(oid)
+            self.hits += 1
+            return st
+        if oid not in self:
+            return None
+        return self.many([oid]).get(oid)
+
+    def many(self, oids: Iterable[int]) -> dict[int, ObjectState]:
+        """Full states of these objects (one SELECT for those not resident); missing ids are left out."""
+        out: dict[int, ObjectState] = {}
+        miss = []
+        for oid in oids:
+            st = self._lru.get(oid)
+            if st is not None:
+                self._lru.move_to_end(oid)
+                self.hits += 1
+                out[oid] = st
+            elif oid in self:
+                miss.append(oid)
+        for a in range(0, len(miss), 500):
+            chunk = miss[a : a + 500]
+            q = f"SELECT {OBJECT_COLUMNS} FROM objects WHERE id IN ({','.join('?' * len(chunk))})"
+            for row in self._read().execute(q, chunk):
+                st = self._from_row(row)
+                if st is not None:
+                    out[st.id] = st
+                    self._keep(st)
+        return out
+
+    def _from_row(self, row: Any) -> ObjectState | None:
+        self.page_ins += 1
+        st, problem = ObjectState.from_checked_row(row, self._cfg)
+        if problem is not None:
+            self._on_problem(int(row[0]), problem, st is None)
+        if st is None:
+            return None
+        slot = self._index.slot_of.get(st.id)
+        if slot is not None:  # the index holds what open decided (a repaired box); absence is memory's
+            st.status = "absent" if self._index.absent[slot] else "present"
+        return st
+
+    def _keep(self, st: ObjectState) -> None:
+        self._lru[st.id] = st
+        self._lru.move_to_end(st.id)
+        while len(self._lru) > self.capacity:
+            self._lru.popitem(last=False)
+
+    def put(self, st: ObjectState) -> None:
+        """A committed state (update, merge): its small columns and the LRU."""
+        colour = tuple(float(c) for c in st.colour) if st.colour is not None else None
+        if st.id not in self:
+            self._n += 1
+        self._gone.discard(st.id)
+        self._over[st.id] = (st.labels, colour, st.place, st.retrieved)
+        self._keep(st)
+
+    def pop(self, oid: int) -> None:
+        if oid in self:
+            self._n -= 1
+            self._over.pop(oid, None)
+            self._gone.add(oid)
+        self._lru.pop(oid, None)
+
+    def set_absent(self, oid: int) -> None:
+        st = self._lru.get(oid)
+        if st is not None:
+            st.status = "absent"
+
+    def add_retrieved(self, oid: int) -> None:
+        lj, c, p, r = self._light(oid)
+        self._over[oid] = (lj, c, p, r + 1)
+        st = self._lru.get(oid)
+        if st is not None:
+            st.retrieved += 1
+
+    def stats(self) -> dict[str, int]:
+        return {"resident": len(self._lru), "capacity": self.capacity, "page_ins": self.page_ins, "hits": self.hits}
+
+
+def geometry_ok(row: Any) -> bool:
+    """A full row's centroid/box against its checksum (None: written before checksums)."""
+    return row[21] is None or geometry_checksum(row[3:6], row[6:9], row[9:12]) == row[21]
