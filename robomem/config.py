@@ -438,10 +438,10 @@ class ReplaySection(Checked):
     max_frame_rate: float = 0.0  # Hz of sensor time; 0: every synced frame enters memory
     tf_tolerance: float = 0.1  # s, hold the nearest transform this far outside the stamped range
     use_header_stamps: bool = True
-    # "inline" (default): one process.  "process": a forked child reads and decodes the bag while this
-    # process updates memory; it needs a free second core to pay, and on this project's shared 2-core
-    # machines it measured 0.69-0.84x of inline (benchmarks/replay.py), so it is opt-in
-    decoder: str = "inline"
+    # "process" (default): a forked child reads and decodes the bag while this process updates memory
+    # (benchmarks/replay.py, idle 2-core machine: 13.4x real time against 8.0x in one process); it needs a
+    # free second core to pay.  "inline": one process (also where fork or a second core is missing)
+    decoder: str = "process"
     slop: float | None = None
     queue_size: int | None = None
     robot_id: str | None = None

@@ -390,17 +390,24 @@ class Observation:
         """Pickle support for handing a checked frame between robomem's own processes (the replay
         decoder process, :mod:`robomem.io.replay_decode`): the fields travel as they are and come back
         already checked and read-only.  Nothing a user stores is pickled."""
-        values = tuple(dict(self.instances) if f.name == "instances" else getattr(self, f.name) for f in fields(self))
-        return (_checked_observation, values)
+        return (checked_observation, (observation_fields(self),))
 
 
-def _checked_observation(*values: Any) -> Observation:
-    """An :class:`Observation` from the fields of one that was checked in another robomem process."""
+def observation_fields(obs: Observation) -> dict[str, Any]:
+    """The fields of a checked observation, as :func:`checked_observation` takes them back."""
+    return {f.name: dict(obs.instances) if f.name == "instances" else getattr(obs, f.name) for f in fields(obs)}
+
+
+def checked_observation(values: Mapping[str, Any]) -> Observation:
+    """An :class:`Observation` from the fields of one that was already checked in another robomem process
+    (the replay decoder: :mod:`robomem.io.replay_decode`), without checking them again.  Not for input
+    from anywhere else: build an ``Observation(...)`` for that."""
     obs = object.__new__(Observation)
-    for f, v in zip(fields(Observation), values, strict=True):
+    for f in fields(Observation):
+        v = values[f.name]
         if isinstance(v, np.ndarray):
             v.flags.writeable = False
-        object.__setattr__(obs, f.name, MappingProxyType(v) if f.name == "instances" else v)
+        object.__setattr__(obs, f.name, MappingProxyType(dict(v)) if f.name == "instances" else v)
     return obs
 
 

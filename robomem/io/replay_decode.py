@@ -9,8 +9,9 @@ goes on.  It never touches memory: the sink does (:class:`MemorySink` in this pr
 :func:`decode_in_process` runs the decoder in a forked child process and feeds a sink in this one,
 so reading, CDR decoding, image decoding, sync and TF for frame N+1 overlap ``Memory.update`` of
 frame N on another core (threads cannot: both halves are Python and hold the GIL; measured in
-benchmarks/replay.py).  Frames cross the pipe in order, one at a time (the pipe is the only buffer),
-so everything before an error is ingested before the error is raised, as in one process.
+benchmarks/replay.py).  A frame's images cross in shared memory (:class:`_FrameSlots`, at most
+``SLOTS`` frames ahead), the rest of it and the order through one pipe, so everything before an error
+is ingested before the error is raised, as in one process.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import contextlib
 import ctypes
 import gc
 import math
+import mmap
 import multiprocessing
 import os
 import signal
@@ -29,12 +31,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
+
 from robomem.errors import ReplayError
 from robomem.io import rosmsg
 from robomem.io.assembler import AssemblerSettings, ObservationAssembler, Rejected, camera_streams
 from robomem.io.bag import BagError, BagMessage, BagReader
 from robomem.io.ros_io import RosIoConfig, parse_event
-from robomem.observation import Event, Observation
+from robomem.observation import Event, Observation, checked_observation, observation_fields
 
 __all__ = ["STAGES", "Decoder", "DecoderEnd", "MemorySink", "ReplayStats", "decode_bag", "decode_in_process"]
 
@@ -336,12 +340,56 @@ def decode_bag(reader: BagReader, dec: Decoder, on_message: Callable[[int], None
 
 
 # -- the decoder in its own process ---------------------------------------------------------------
+# A frame's images cross in shared memory: pickled through the pipe, a 640x480 frame (depth, colour, ids:
+# 3.4 MB) took 8 ms, more than decoding it.  SLOTS slots of SLOT_BYTES in one anonymous shared mapping made
+# before the fork (only written pages are ever resident); a frame larger than a slot is pickled.
+SLOTS = 3
+SLOT_BYTES = 32 << 20  # a 1920x1080 frame's depth, colour and ids are 23 MB
+_IMAGES = ("depth", "rgb", "instance_ids")
+
+
+class _FrameSlots:
+    """The decoder writes a frame's images into the next free slot and sends only where they are; this
+    process copies them out and frees the slot, so the decoder runs at most SLOTS frames ahead."""
+
+    def __init__(self, ctx: Any) -> None:
+        self.buf = mmap.mmap(-1, SLOTS * SLOT_BYTES)
+        self.free = ctx.Semaphore(SLOTS)
+        self.next = 0
+
+    def put(self, obs: Observation) -> tuple[list[tuple[str, tuple[int, ...], str, int]], dict[str, Any]] | None:
+        values = observation_fields(obs)
+        images = [(n, values.pop(n)) for n in _IMAGES if values[n] is not None]
+        if sum(a.nbytes + 64 for _, a in images) > SLOT_BYTES:
+            return None
+        self.free.acquire()
+        off = (self.next % SLOTS) * SLOT_BYTES
+        self.next += 1
+        layout = []
+        for name, a in images:
+            np.ndarray(a.shape, a.dtype, buffer=self.buf, offset=off)[...] = a
+            layout.append((name, a.shape, a.dtype.str, off))
+            off += -(-a.nbytes // 64) * 64  # the next array starts aligned
+        return layout, values
+
+    def take(self, layout: list[tuple[str, tuple[int, ...], str, int]], values: dict[str, Any]) -> Observation:
+        values = dict(values, **dict.fromkeys(_IMAGES))
+        for name, shape, dtype, off in layout:
+            values[name] = np.ndarray(shape, np.dtype(dtype), buffer=self.buf, offset=off).copy()
+        self.free.release()
+        return checked_observation(values)
+
+
 class _PipeSink:
-    def __init__(self, conn: Any, stats: ReplayStats) -> None:
-        self.conn, self.stats = conn, stats
+    def __init__(self, conn: Any, stats: ReplayStats, slots: _FrameSlots) -> None:
+        self.conn, self.stats, self.slots = conn, stats, slots
 
     def frame(self, obs: Observation) -> None:
-        self.conn.send(("frame", obs, self.stats.messages))
+        placed = self.slots.put(obs)
+        if placed is None:
+            self.conn.send(("frame", obs, self.stats.messages))
+        else:
+            self.conn.send(("slot", placed, self.stats.messages))
 
     def event(self, ev: Event) -> None:
         self.conn.send(("event", ev, self.stats.messages))
@@ -362,13 +410,19 @@ _PR_SET_PDEATHSIG = 1
 
 
 def _decoder_main(
-    conn: Any, bag: str, cfg: RosIoConfig, resume_after: float | None, events_after: float | None, parent: int
+    conn: Any,
+    slots: _FrameSlots,
+    bag: str,
+    cfg: RosIoConfig,
+    resume_after: float | None,
+    events_after: float | None,
+    parent: int,
 ) -> None:
     _child_setup(parent)
     stats = ReplayStats(bag)
     try:
         with BagReader(bag) as reader:
-            dec = Decoder(reader, cfg, stats, _PipeSink(conn, stats), resume_after, events_after)
+            dec = Decoder(reader, cfg, stats, _PipeSink(conn, stats, slots), resume_after, events_after)
             end = decode_bag(reader, dec)
         conn.send(("end", stats.decoder_part(), end))
     except Exception as exc:  # the parent raises it after ingesting every frame sent before it
@@ -381,8 +435,9 @@ def _decoder_main(
 
 
 def can_decode_in_process() -> bool:
-    """A decoder process needs ``fork`` (a spawned interpreter re-imports robomem: ~0.5 s per replay)."""
-    return "fork" in multiprocessing.get_all_start_methods()
+    """A decoder process needs ``fork`` (a spawned interpreter re-imports robomem: ~0.5 s per replay) and a
+    second core to run on; otherwise replay decodes in this process."""
+    return "fork" in multiprocessing.get_all_start_methods() and (os.cpu_count() or 1) >= 2
 
 
 def decode_in_process(
@@ -397,9 +452,10 @@ def decode_in_process(
     """Decode ``bag`` in a forked child and hand its frames and events to ``sink`` here, in order."""
     ctx = multiprocessing.get_context("fork")
     recv, send = ctx.Pipe(duplex=False)
+    slots = _FrameSlots(ctx)
     child = ctx.Process(
         target=_decoder_main,
-        args=(send, str(bag), cfg, resume_after, events_after, os.getpid()),
+        args=(send, slots, str(bag), cfg, resume_after, events_after, os.getpid()),
         name="robomem-replay-decoder",
     )
     child.daemon = True
@@ -415,8 +471,8 @@ def decode_in_process(
                 raise ReplayError(
                     f"the replay decoder process for {bag} ended without a result (exit code {child.exitcode})"
                 ) from None
-            if kind == "frame":
-                sink.frame(payload)
+            if kind in ("frame", "slot"):
+                sink.frame(slots.take(*payload) if kind == "slot" else payload)
                 if on_message is not None:
                     on_message(extra)
             elif kind == "event":
@@ -432,3 +488,4 @@ def decode_in_process(
         if child.is_alive():
             child.terminate()
         child.join(timeout=5)
+        slots.buf.close()

@@ -39,7 +39,7 @@ class RosIoConfig:
     robot_id: str = "robot"
     use_header_stamps: bool = True
     tf_wait: float = 5.0  # s (node clock live, log time in replay) a frame may wait for /tf to cover its stamp
-    decoder: str = "inline"  # replay: "process" decodes the bag in a forked child beside the updates (opt-in)
+    decoder: str = "process"  # replay: decode the bag in a forked child beside the updates; "inline": one process
 
     def __post_init__(self) -> None:
         if self.pose_source not in ("tf", "topic"):
