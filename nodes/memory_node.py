@@ -33,7 +33,7 @@ from collections import Counter
 from typing import Any
 
 from robomem.errors import OutOfOrderError
-from robomem.io.assembler import AssemblerSettings, ObservationAssembler, Rejected, camera_streams
+from robomem.io.assembler import AssemblerSettings, ObservationAssembler, Rejected
 from robomem.io.ros_io import parse_event
 from robomem.io.rosmsg import occupancy_grid_values, stamp_to_seconds
 from robomem.memory import Memory
@@ -128,17 +128,8 @@ class MemoryNodeCore:
         self.now = now  # () -> float seconds, the node clock (sim time when use_sim_time)
         io = settings.io
         self.assembler = ObservationAssembler(
-            AssemblerSettings(
-                streams=camera_streams(io.topics),
-                map_frame=io.map_frame,
-                camera_frame=io.camera_frame,
-                slop=io.slop,
-                queue_size=io.queue_size,
-                tf_tolerance=io.tf_tolerance,
-                tf_wait=settings.node.tf_wait,
-                max_pending=settings.node.max_pending,
-                robot_id=io.robot_id,
-                source="ros",
+            AssemblerSettings.from_io(
+                io, tf_wait=settings.node.tf_wait, max_pending=settings.node.max_pending, source="ros"
             ),
             now,
         )

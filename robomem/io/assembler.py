@@ -48,7 +48,7 @@ import numpy as np
 from robomem.config import TopicMap
 from robomem.errors import ConfigError
 from robomem.io import rosmsg
-from robomem.io.ros_io import frame_instances
+from robomem.io.ros_io import RosIoConfig, frame_instances
 from robomem.io.sync import ApproximateTimeSynchronizer, SyncedSet
 from robomem.io.tf_buffer import TfBuffer, TfError
 from robomem.observation import InstanceInfo, Intrinsics, Observation, Pose
@@ -85,6 +85,23 @@ class AssemblerSettings:
     max_pending: int = 120  # frames waiting for camera info or /tf; past this the oldest is resolved now
     robot_id: str = "robot"
     source: str = "ros"  # Observation.source
+
+    @classmethod
+    def from_io(cls, io: RosIoConfig, *, tf_wait: float, max_pending: int, source: str) -> AssemblerSettings:
+        """The settings of the shared I/O config (``ros:``/``replay:``): the streams its topics name, frames,
+        sync and TF tolerance; what differs between the live node and replay is given."""
+        return cls(
+            streams=camera_streams(io.topics),
+            map_frame=io.map_frame,
+            camera_frame=io.camera_frame,
+            slop=io.slop,
+            queue_size=io.queue_size,
+            tf_tolerance=io.tf_tolerance,
+            tf_wait=tf_wait,
+            max_pending=max_pending,
+            robot_id=io.robot_id,
+            source=source,
+        )
 
     def __post_init__(self) -> None:
         if not self.streams or self.streams[0] != "depth" or not set(self.streams) <= set(CAMERA_ROLES):

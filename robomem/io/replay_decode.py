@@ -35,7 +35,7 @@ import numpy as np
 
 from robomem.errors import ReplayError
 from robomem.io import rosmsg
-from robomem.io.assembler import AssemblerSettings, ObservationAssembler, Rejected, camera_streams
+from robomem.io.assembler import AssemblerSettings, ObservationAssembler, Rejected
 from robomem.io.bag import BagError, BagMessage, BagReader
 from robomem.io.ros_io import RosIoConfig, parse_event
 from robomem.observation import Event, Observation, checked_observation, observation_fields
@@ -176,20 +176,11 @@ class Decoder:
         # events have their own mark: those stamped after the last frame were re-applied on every re-run
         self.events_after = resume_after if events_after is None else events_after
         self.newest_camera = -math.inf  # the newest camera stamp read, to tell a clock that jumps back
-        self.streams = list(camera_streams(cfg.topics))
         self.log_time = 0.0  # the injected clock: log time of the newest message read
-        settings = AssemblerSettings(
-            streams=tuple(self.streams),
-            map_frame=cfg.map_frame,
-            camera_frame=cfg.camera_frame,
-            slop=cfg.slop,
-            queue_size=cfg.queue_size,
-            tf_tolerance=cfg.tf_tolerance,
-            tf_wait=cfg.tf_wait,
-            max_pending=4 * cfg.queue_size,
-            robot_id=cfg.robot_id,
-            source=f"bag:{Path(stats.bag).name}",
+        settings = AssemblerSettings.from_io(
+            cfg, tf_wait=cfg.tf_wait, max_pending=4 * cfg.queue_size, source=f"bag:{Path(stats.bag).name}"
         )
+        self.streams = list(settings.streams)
         self.assembler = ObservationAssembler(settings, lambda: self.log_time)
         self.sync = self.assembler.sync
         self.role_of: dict[str, str] = {}
