@@ -283,12 +283,11 @@ class Planner:
         searched = {
             o.place for o in (self.memory.spatial.get(i) for i in sorted(excluded)) if o is not None and o.place
         }
+        usually = [p for p in usually if p.place not in searched]
         known = {
-            p.place: (p.confidence, p.reason, p.evidence)
-            for p in usually
-            if self.memory.places.get(p.place or "") and p.place not in searched
+            p.place: (p.confidence, p.reason, p.evidence) for p in usually if self.memory.places.get(p.place or "")
         }
-        proposals += [p for p in usually if p.place not in known and p.place not in searched]
+        proposals += [p for p in usually if p.place not in known]
         ids = [o.object_id for o in targets]
         observed = self._place_observations()
         evidence = place_evidence(

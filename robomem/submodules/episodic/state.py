@@ -201,8 +201,10 @@ class EpisodicState(Submodule):
         if prefetch is None or cached is None or len(cur.pending) >= 2 * self.config.episodic.embed_batch:
             self._flush_embeddings(ch, cur)
             return
-        ready = [p for p in cur.pending if cached(p[1])]
-        rest = [p for p in cur.pending if not cached(p[1])]
+        ready: list[tuple[int, str]] = []
+        rest: list[tuple[int, str]] = []
+        for p in cur.pending:  # one pass: the background may cache a text between two passes (it was in neither)
+            (ready if cached(p[1]) else rest).append(p)
         if ready:
             cur.pending = ready
             self._flush_embeddings(ch, cur)
