@@ -176,9 +176,12 @@ class MoveSearch:
             return out
         cx = np.floor(pts[:, 0] / VIEW_RANGE_M).astype(np.int64)
         cy = np.floor(pts[:, 1] / VIEW_RANGE_M).astype(np.int64)
-        # visit the cells that hold poses (a robot's beat is a small part of a large map), each with the
-        # points in it and its 8 neighbours
-        for (i, j), (buf, n) in self._cells.items():
+        # visit only the pose cells next to a point's cell (the cost follows the points, not the area the robot
+        # has covered), each with the points in it and its 8 neighbours
+        occupied = set(zip(cx.tolist(), cy.tolist(), strict=True))
+        around = {(i + di, j + dj) for i, j in occupied for di in (-1, 0, 1) for dj in (-1, 0, 1)}
+        for i, j in sorted(around & self._cells.keys()):
+            buf, n = self._cells[(i, j)]
             near = np.flatnonzero((np.abs(cx - i) <= 1) & (np.abs(cy - j) <= 1) & ~out)
             if not len(near):
                 continue

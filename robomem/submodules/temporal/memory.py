@@ -96,6 +96,19 @@ class Change:
     evidence: tuple[str, ...]
 
 
+# every object's latest sighting / absence row (rows.py builds the record when first read)
+_LATEST_SIGHTINGS = (
+    "SELECT s.object_id, s.t_start, s.t_end, s.n, s.x, s.y, s.z, s.place, s.id FROM sightings s"
+    " JOIN (SELECT object_id, MAX(t_end) AS t FROM sightings GROUP BY object_id) m"
+    " ON s.object_id = m.object_id AND s.t_end = m.t ORDER BY s.id"
+)
+_LATEST_ABSENCES = (
+    "SELECT a.object_id, a.stamp, a.x, a.y, a.z, a.place, a.id FROM absences a"
+    " JOIN (SELECT object_id, MAX(stamp) AS t FROM absences GROUP BY object_id) m"
+    " ON a.object_id = m.object_id AND a.stamp = m.t ORDER BY a.id"
+)
+
+
 class TemporalMemory(Submodule):
     name = "temporal"
     schema = (
@@ -131,29 +144,10 @@ class TemporalMemory(Submodule):
     def load(self) -> None:
         conn = self.store.read()
         with self._lock:
-            # the rows as SQLite returns them: a Sighting / AbsenceRecord is made when first read (rows.py)
-            dict.update(
-                self._last,
-                (
-                    (r[0], r)
-                    for r in conn.execute(
-                        "SELECT s.object_id, s.t_start, s.t_end, s.n, s.x, s.y, s.z, s.place, s.id FROM sightings s"
-                        " JOIN (SELECT object_id, MAX(t_end) AS t FROM sightings GROUP BY object_id) m"
-                        " ON s.object_id = m.object_id AND s.t_end = m.t ORDER BY s.id"  # a tie: the newest row wins
-                    )
-                ),
-            )
-            dict.update(
-                self._last_absence,
-                (
-                    (r[0], r)
-                    for r in conn.execute(
-                        "SELECT a.object_id, a.stamp, a.x, a.y, a.z, a.place, a.id FROM absences a"
-                        " JOIN (SELECT object_id, MAX(stamp) AS t FROM absences GROUP BY object_id) m"
-                        " ON a.object_id = m.object_id AND a.stamp = m.t ORDER BY a.id"
-                    )
-                ),
-            )
+            # the rows as SQLite returns them: a Sighting / AbsenceRecord is made when first read (rows.py);
+            # ORDER BY id: on a tie the newest row wins
+            for rows, sql in ((self._last, _LATEST_SIGHTINGS), (self._last_absence, _LATEST_ABSENCES)):
+                dict.update(rows, ((r[0], r) for r in conn.execute(sql)))
             self._next_sighting = next_id(conn, "sightings")
             self._next_absence = next_id(conn, "absences")
             self._newest = float(
@@ -587,8 +581,8 @@ class TemporalMemory(Submodule):
         b = limits.budget
         conn = self.store.read()
         with self._lock:
-            latest_s = {s.row_id for s in self._last.values()}
-            latest_a = {a.row_id for a in self._last_absence.values()}
+            latest_s = self._last.field(8, "row_id")  # without building a record of every row
+            latest_a = self._last_absence.field(6, "row_id")
         ch, report = plan_sightings(
             conn,
             latest_s,

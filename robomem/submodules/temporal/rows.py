@@ -44,7 +44,12 @@ class LazyRows(dict, Generic[V]):  # type: ignore[type-arg]
         return [(k, self._built(k, v)) for k, v in dict.items(self)]
 
     def __iter__(self) -> Iterator[int]:
+        # needed: with it overridden, dict(x) and {**x} go through __getitem__ (and never leak a raw row)
         return dict.__iter__(self)
+
+    def field(self, index: int, name: str) -> set[Any]:
+        """One field of every value (``index`` in a row, ``name`` on a built value), building nothing."""
+        return {v[index] if type(v) is tuple else getattr(v, name) for v in dict.values(self)}
 
 
 _MISSING = object()
