@@ -24,7 +24,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 import numpy as np  # noqa: E402
 
 from robomem.planning.context import RobotState  # noqa: E402
-from robomem.planning.grid import GridDistance, distance_field  # noqa: E402
+from robomem.planning.grid import GridDistance  # noqa: E402
 from robomem.planning.policy import Action  # noqa: E402
 
 from .household.adapter import to_observation  # noqa: E402
@@ -41,7 +41,6 @@ __all__ = [
     "VIEWPOINTS",
     "PathDistance",
     "SimNavigator",
-    "distance_field",
     "perceived_room",
     "visible_instances",
 ]

@@ -33,12 +33,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from robomem.planning.context import Goal
+from robomem.planning.grid import distance_field
 from robomem.planning.planner import Planner
 
 from .household.layout import room_at
 from .household.sim import HouseholdSim
 from .household.tour import VIEWPOINTS
-from .navigation import MIN_PIXELS, REACH, PathDistance, SimNavigator, distance_field, visible_instances
+from .navigation import MIN_PIXELS, REACH, PathDistance, SimNavigator, visible_instances
 from .search import exploration_search, memory_search, run_search
 
 if TYPE_CHECKING:

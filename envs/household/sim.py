@@ -20,6 +20,8 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 
+from robomem.planning.grid import OccupancyGrid, Rect  # noqa: E402
+
 from .layout import (  # noqa: E402
     CAMERA_HEIGHT,
     DOORS,
@@ -38,7 +40,6 @@ from .layout import (  # noqa: E402
     rooms_as_places,
 )
 from .model import HIDDEN_Z, HouseModel, build_model, door_mocap_pose, door_panel_rect  # noqa: E402
-from .nav import OccupancyGrid, Rect  # noqa: E402
 from .render import FrameRenderer, intrinsics_for, optical_pose  # noqa: E402
 from .state import (  # noqa: E402
     DAY,

@@ -3,7 +3,7 @@ length as the planner's ``distance(a, b)``.
 
 One grid for every robot: the built-in simulator builds it from its furniture (:meth:`OccupancyGrid.from_rects`),
 a ROS robot from the ``nav_msgs/OccupancyGrid`` its map server publishes (:meth:`OccupancyGrid.from_occupancy`,
-through :func:`robomem.io.rosmsg.occupancy_grid_to_grid`), and :class:`GridDistance` turns either into the
+through :func:`robomem.io.rosmsg.occupancy_grid_values`), and :class:`GridDistance` turns either into the
 path-length rule :class:`robomem.planning.planner.Planner` orders its search by.  ``blocked`` marks where the
 robot's *centre* may not be: obstacles grown by its radius.
 """
@@ -76,6 +76,7 @@ class OccupancyGrid:
         radius: float,
         occupied: int = 65,
         unknown_free: bool = True,
+        min_resolution: float = 0.0,
     ) -> OccupancyGrid:
         """A grid from ROS occupancy values (``nav_msgs/OccupancyGrid.data`` as (height, width): 0..100, -1
         unknown; row 0 at ``origin`` y): cells at or above ``occupied`` (map_server's occupied_thresh 0.65)
@@ -91,13 +92,24 @@ class OccupancyGrid:
         obstacle = v >= occupied
         if not unknown_free:
             obstacle |= v < 0
-        ny, nx = v.shape
+        blocked = inflate(obstacle, radius / resolution)
+        # coarser cells than ``min_resolution`` are not needed to rank places, and a Dijkstra field costs per
+        # cell: pool k x k cells into one, blocked if any of them is (after growing, so it only closes gaps)
+        k = max(1, math.ceil(min_resolution / resolution - 1e-9))
+        if k > 1:
+            ny, nx = blocked.shape
+            pad = np.ones((-(-ny // k) * k, -(-nx // k) * k), dtype=bool)
+            pad[:ny, :nx] = blocked
+            blocked = pad.reshape(pad.shape[0] // k, k, pad.shape[1] // k, k).any(axis=(1, 3))
+            resolution *= k
+        ny, nx = blocked.shape
         lo = (float(origin[0]), float(origin[1]))
         hi = (lo[0] + nx * resolution, lo[1] + ny * resolution)
-        return cls(lo, hi, float(resolution), inflate(obstacle, radius / resolution))
+        return cls(lo, hi, float(resolution), blocked)
 
     def cell(self, x: float, y: float) -> tuple[int, int]:
-        return int((y - self.lo[1]) / self.resolution), int((x - self.lo[0]) / self.resolution)
+        # floor, not int(): a point just below or left of the map is outside it, not in its first cell
+        return math.floor((y - self.lo[1]) / self.resolution), math.floor((x - self.lo[0]) / self.resolution)
 
     def centre(self, i: int, j: int) -> tuple[float, float]:
         return self.lo[0] + (j + 0.5) * self.resolution, self.lo[1] + (i + 0.5) * self.resolution
@@ -198,6 +210,8 @@ def inflate(obstacle: np.ndarray, radius_cells: float) -> np.ndarray:
     ny, nx = obstacle.shape
     for di in range(-r, r + 1):
         for dj in range(-r, r + 1):
+            if abs(di) >= ny or abs(dj) >= nx:
+                continue  # a disc wider than the map: that offset reaches no cell
             if (di or dj) and di * di + dj * dj <= radius_cells * radius_cells:
                 src = obstacle[max(0, -di) : ny - max(0, di), max(0, -dj) : nx - max(0, dj)]
                 out[max(0, di) : ny - max(0, -di), max(0, dj) : nx - max(0, -dj)] |= src

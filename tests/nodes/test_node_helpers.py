@@ -189,7 +189,7 @@ def test_a_map_makes_the_node_planner_rank_places_by_path_length(mem):
     a, b = (1.0, -1.0), (3.0, -1.0)
     d = core.planner.distance(a, b)
     assert d is not None and d > 2.0 * float(np.hypot(b[0] - a[0], b[1] - a[1]))  # round the wall, not through it
-    assert core.diagnostics()["map"] == "120x80"
+    assert core.diagnostics()["map"] == "60x40"  # pooled from 5 cm to MAP_CELL_M = 10 cm
     good = core.map
     core.on_map(occ(wall, qz=0.5))  # a rotated origin: refused, counted, the last map kept
     assert core.rejected["bad_map"] == 1 and core.map is good

@@ -151,7 +151,7 @@ def test_memory_and_planner_nodes_end_to_end(tmp_path, ros_env):
     diag = by["diagnostics"][0]["values"]
     assert int(diag["updates"]) >= 12, json.dumps(diag)
     # the latched /map reached the memory node over DDS: its planner ranks places by path length on it
-    assert diag["map"] == "120x80" and int(diag["received_map"]) == 1, diag
+    assert diag["map"] == "60x40" and int(diag["received_map"]) == 1, diag
     # ids without a label: the frame is kept, those pixels become "no instance", and they are counted
     assert int(diag["unlabeled_instances"]) >= 1, diag
     for reason in ("bad_image", "missing_transform", "stale_stamp"):

@@ -77,3 +77,17 @@ def test_a_nav_msgs_occupancy_grid_decodes_row_major_from_its_origin() -> None:
         occupancy_grid_values(_msg(walled(), yaw=0.3))
     with pytest.raises(ValueError, match="values for a 120 x 80 map"):
         occupancy_grid_values(_msg(walled(), data=[0] * 10))
+
+
+def test_pooling_keeps_the_door_and_a_map_smaller_than_the_robot_is_all_blocked() -> None:
+    fine = OccupancyGrid.from_occupancy(walled(), (-1.0, -2.0), RES, radius=0.2)
+    coarse = OccupancyGrid.from_occupancy(walled(), (-1.0, -2.0), RES, radius=0.2, min_resolution=0.1)
+    assert coarse.resolution == pytest.approx(0.1) and coarse.blocked.shape == (40, 60)
+    a, b = (1.0, -1.0), (3.0, -1.0)
+    d_fine, d_coarse = GridDistance(lambda: fine)(a, b), GridDistance(lambda: coarse)(a, b)
+    assert d_fine is not None and d_coarse is not None and abs(d_coarse - d_fine) < 0.1 * d_fine  # still via the door
+    # a 4 x 4-cell map with one obstacle and a robot wider than the map: every cell is blocked (no crash)
+    tiny = np.zeros((4, 4), dtype=np.int8)
+    tiny[0, 0] = 100
+    assert OccupancyGrid.from_occupancy(tiny, (0.0, 0.0), RES, radius=0.25).blocked.all()
+    assert not fine.is_free(-1.02, -1.0)  # just left of the map is outside it, not in its first column
