@@ -390,6 +390,7 @@ def _child_setup(parent: int) -> None:
     """In the forked decoder: never collect (or touch the pages of) what the parent left in memory, and
     die with the parent (Linux), so a killed ``robomem replay`` leaves no decoder behind."""
     gc.freeze()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent ends the child
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -417,10 +418,15 @@ def _decoder_main(
             end = decode_bag(reader, dec)
         conn.send(("end", stats.decoder_part(), end))
     except Exception as exc:  # the parent raises it after ingesting every frame sent before it
+        if isinstance(exc, (BrokenPipeError, ConnectionResetError)):
+            return  # the pipe broke: the parent stopped reading (its own error, or it died)
         try:
             conn.send(("error", stats.decoder_part(), exc))
+        except OSError:
+            return
         except Exception:  # an exception that does not pickle still reaches the parent, as its text
-            conn.send(("error", stats.decoder_part(), ReplayError(f"replay decoder: {type(exc).__name__}: {exc}")))
+            with contextlib.suppress(OSError):
+                conn.send(("error", stats.decoder_part(), ReplayError(f"replay decoder: {type(exc).__name__}: {exc}")))
     finally:
         conn.close()
 

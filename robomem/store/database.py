@@ -90,6 +90,9 @@ def _drop_locks_in_forked_child() -> None:
         if fd is not None:
             with contextlib.suppress(OSError):
                 os.close(fd)
+        # the child's copy is not the store: it never checkpoints or closes the parent's connections
+        store._checkpointer = None
+        store._closed = True
 
 
 os.register_at_fork(after_in_child=_drop_locks_in_forked_child)
@@ -147,7 +150,8 @@ class _Checkpointer:
         with self._cond:
             self._stopping = True
             self._cond.notify()
-        self._thread.join()
+        if self._thread is not threading.current_thread():  # a close from the GC on this very thread
+            self._thread.join()
 
 
 class Store:
@@ -262,7 +266,8 @@ class Store:
             # No checkpoint inside COMMIT: SQLite's auto-checkpoint copied the WAL into the database (and
             # fsynced it) inside every ~1000th page's COMMIT, a 20-50 ms stall of that frame's update at 10^5
             # objects; the background checkpointer (:class:`_Checkpointer`) does it off the update path.
-            conn.execute("PRAGMA wal_autocheckpoint=0")
+            # SQLite's own still runs past 10,000 pages (~40 MB), should the background pass ever stop
+            conn.execute("PRAGMA wal_autocheckpoint=10000")
         conn.execute("PRAGMA foreign_keys=ON")
         return conn
 
