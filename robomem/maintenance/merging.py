@@ -229,13 +229,12 @@ def find_merges(
     frames: FrameLog,
     frame: Frame,
     reid_colour_threshold: float,
-    search: MoveSearch | None = None,
+    search: MoveSearch,
 ) -> list[Merge]:
     """Duplicates revealed by this (already committed) frame.  ``search``: the memory's :class:`MoveSearch`
-    (without one, every candidate is asked afresh: same answer, more queries)."""
+    (kept across frames: it reads the frame log once per open)."""
     out: list[Merge] = []
     used: set[int] = set()
-    search = MoveSearch() if search is None else search
     obs = frame.observation
     search.note_frame(obs.stamp, obs.pose.position, obs.pose.quat_xyzw())
     # 1. moved: the absent object A and a same-label object B first seen after A's last sighting

@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 
 from robomem.config import SpatialConfig
-from robomem.store.checksums import geometry_checksum
 from robomem.submodules.spatial.index import ObjectIndex
 from robomem.submodules.spatial.objects import OBJECT_COLUMNS, ObjectRecord, ObjectState, top_label
 
@@ -338,8 +337,3 @@ class ObjectTable:
 
     def stats(self) -> dict[str, int]:
         return {"resident": len(self._lru), "capacity": self.capacity, "page_ins": self.page_ins, "hits": self.hits}
-
-
-def geometry_ok(row: Any) -> bool:
-    """A full row's centroid/box against its checksum (None: written before checksums)."""
-    return row[21] is None or geometry_checksum(row[3:6], row[6:9], row[9:12]) == row[21]
