@@ -186,13 +186,14 @@ class MoveSearch:
         pts = np.asarray(centroids, dtype=np.float64).reshape(-1, 3)
         before = np.asarray(first_seen, dtype=np.float64).reshape(-1)
         out = np.zeros(len(ids), dtype=bool)
-        hit = np.zeros(len(ids), dtype=bool)
+        hit = before <= self._earliest  # answered without geometry (seen_before), nothing to keep
         kept = self._kept.get(label)
         if kept is not None and len(kept[0]) and len(ids):
             k_ids, k_pts, k_before, k_seen = kept
             pos = np.minimum(np.searchsorted(k_ids, ids), len(k_ids) - 1)
-            hit = (k_ids[pos] == ids) & (k_before[pos] == before) & np.all(k_pts[pos] == pts, axis=1)
-            out[hit] = k_seen[pos[hit]]
+            known = (k_ids[pos] == ids) & (k_before[pos] == before) & np.all(k_pts[pos] == pts, axis=1) & ~hit
+            out[known] = k_seen[pos[known]]
+            hit |= known
         miss = np.flatnonzero(~hit)
         if not len(miss):
             return out

@@ -31,7 +31,7 @@ LOG_KEEP = 16384  # colour changes remembered; a label's colours older than that
 @dataclass
 class _Members:
     version: int  # the index's label_version they are valid at
-    slots: np.ndarray  # the label's slots, in id order
+    slots: np.ndarray  # the label's slots (in no particular order: candidates are sorted once filtered)
     ids: np.ndarray
     colours: np.ndarray  # (k, 3), NaN rows where unknown
     read: np.ndarray  # (k,) bool: the colour row was read (rows are read only when a caller needs them)
@@ -96,6 +96,8 @@ class MovedCache:
         if where is not None and len(rows):
             keep = np.asarray(where(ids, cents, first), dtype=bool)
             rows, ids, cents, first = rows[keep], ids[keep], cents[keep], first[keep]
+        order = np.argsort(ids, kind="stable")
+        rows, ids, cents, first = rows[order], ids[order], cents[order], first[order]
         unread = rows[~m.read[rows]]
         if len(unread):
             m.colours[unread] = colours_of(m.ids[unread])
@@ -122,12 +124,13 @@ class MovedCache:
         self.rebuilds += 1
         same = index.by_label.get(label, set())
         slots = np.fromiter(same, dtype=np.int64, count=len(same))
-        slots = slots[np.argsort(index.ids[slots], kind="stable")]
-        ids = index.ids[slots].copy()
+        ids = index.ids[slots]
         colours = np.full((len(ids), 3), np.nan)
         read = np.zeros(len(ids), dtype=bool)
-        if old is not None and old.epoch >= self._base and len(old.ids) and len(ids):
-            pos = np.minimum(np.searchsorted(old.ids, ids), len(old.ids) - 1)
+        if old is not None and old.epoch >= self._base and old.read.any() and len(ids):
+            by_id = np.argsort(old.ids, kind="stable")
+            old_ids = old.ids[by_id]
+            pos = by_id[np.minimum(np.searchsorted(old_ids, ids), len(old_ids) - 1)]
             have = (old.ids[pos] == ids) & old.read[pos]
             changed = self._log[old.epoch - self._base :]
             if changed:
