@@ -60,7 +60,7 @@ class MovedCache:
         if touched is None:
             return False
         t = np.fromiter(touched, dtype=np.int64, count=len(touched))
-        if len(m.ids) and np.isin(t, m.ids).any():
+        if len(m.ids) and _among(m.ids, t).any():
             return False  # one of them left the label (removed, merged away, re-labelled) or was re-added
         for oid in t.tolist():
             slot = index.slot_of.get(oid)
@@ -111,7 +111,7 @@ class MovedCache:
         else:
             changed = self._log[m.epoch - self._base :]
             if changed and len(m.ids):
-                m.read &= ~np.isin(m.ids, np.asarray(changed, dtype=np.int64))
+                m.read &= ~_among(m.ids, np.asarray(changed, dtype=np.int64))
         m.epoch = epoch
 
     def _build(
@@ -134,7 +134,7 @@ class MovedCache:
             have = (old.ids[pos] == ids) & old.read[pos]
             changed = self._log[old.epoch - self._base :]
             if changed:
-                have &= ~np.isin(ids, np.asarray(changed, dtype=np.int64))
+                have &= ~_among(ids, np.asarray(changed, dtype=np.int64))
             colours[have] = old.colours[pos[have]]
             read = have
         if len(self._by_label) > 4096:
@@ -142,3 +142,14 @@ class MovedCache:
         m = _Members(index.label_version, slots, ids, colours, read, epoch)
         self._by_label[label] = m
         return m
+
+
+def _among(a: np.ndarray, few: np.ndarray) -> np.ndarray:
+    """``np.isin(a, few)``; for the few ids a frame changes, compared directly (isin sorts ``a``: ~0.2 ms for
+    a label's members at 10^6, for every absence)."""
+    if len(few) > 32:
+        return np.isin(a, few)
+    out = np.zeros(len(a), dtype=bool)
+    for v in np.unique(few).tolist():
+        out |= a == v
+    return out
