@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -141,7 +141,7 @@ class TemporalMemory(Submodule):
         self._touched: set[int] | None = None  # ids whose sighting changed since the search index (None: rebuild)
         self.forget_epoch = 0  # bumped when forgetting merged or dropped sighting rows
 
-    def load(self) -> None:
+    def load(self, cached: Mapping[str, np.ndarray] | None = None) -> None:
         conn = self.store.read()
         with self._lock:
             # the rows as SQLite returns them: a Sighting / AbsenceRecord is made when first read (rows.py);
