@@ -107,13 +107,20 @@ def ranked(
     idx, relevance = candidates(index, cache, rcfg, query)
     if len(idx) == 0:
         return _EMPTY, np.zeros(0)
+    m = max(query.k * 3, 10)
     rec = np.exp(-np.maximum(0.0, now - index.last_seen[idx]) / rcfg.recency_tau)
     imp = np.minimum(1.0, np.log1p(index.n_obs[idx]) / math.log(50.0))
     pre = rcfg.w_relevance * relevance + rcfg.w_recency * rec + rcfg.w_importance * imp
     if query.position is not None:  # the near one before the far one when there are many alike
+        if len(pre) > 4 * m:
+            # the distance term is in [0, w_distance]: the m-th best score is at least the m-th best
+            # without it, so a candidate short of that even with the whole term cannot be among the best
+            floor = -np.partition(-pre, m - 1)[m - 1]
+            near = np.flatnonzero(pre + rcfg.w_distance >= floor)
+            idx, relevance, pre = idx[near], relevance[near], pre[near]
         d = np.linalg.norm(index.cents[idx] - np.asarray(query.position), axis=1)
         pre = pre + rcfg.w_distance * np.exp(-d / max(rcfg.distance_scale, 1e-9))
-    keep = best_first(pre, index.ids[idx], max(query.k * 3, 10))
+    keep = best_first(pre, index.ids[idx], m)
     return idx[keep], relevance[keep]
 
 
