@@ -155,3 +155,49 @@ def test_label_slots_equal_a_fresh_build_after_changes_and_rebuild_past_the_log(
     slots, lab = kept.slots(index, every)
     assert sorted(slots.tolist()) == index.slots().tolist()
     assert (index.lab_idx[slots] == lab).all()
+
+
+class _AngleEmbedder:
+    """Unit vectors at a fixed angle per text: relevance to the query spreads evenly over [0, 1]."""
+
+    def __init__(self, query: str) -> None:
+        self._query = query
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        out = []
+        for t in texts:
+            a = 0.0 if t == self._query else (int(t.split()[-1]) * 0.618) % (math.pi / 2)
+            out.append([math.cos(a), math.sin(a)])
+        return np.asarray(out)
+
+
+@pytest.mark.parametrize(
+    "rcfg",
+    [
+        RetrievalConfig(),
+        RetrievalConfig(w_recency=1.5, w_importance=0.05, w_distance=0.05, min_relevance=0.1),
+        RetrievalConfig(w_relevance=0.2, w_distance=2.0, distance_scale=1.0, recency_tau=300.0),
+    ],
+)
+@pytest.mark.parametrize("perfect", [False, True])
+def test_bounds_drop_only_what_cannot_rank(rcfg: RetrievalConfig, perfect: bool) -> None:
+    """Many labels of graded relevance, stamps, sightings and places over their whole range: the rows
+    skipped by the score bounds are never among the best (a bound one term short would show here)."""
+    rng = np.random.default_rng(3)
+    text = "fetch it"
+    cache = RelevanceCache(_AngleEmbedder(text))
+    index = ObjectIndex(cell=1.0)
+    now = 10_000.0
+    spots = [(1.0, 1.0, 0.0), (10.0, 12.0, 0.5)]
+    for oid in range(1, 3001):
+        c = rng.uniform(0, 20, 3)
+        last = now - float(rng.exponential(900.0))
+        lab = f"thing {int(rng.integers(0, 150))}"
+        n_obs = int(rng.integers(1, 80))
+        if perfect and oid % 3 == 0:  # every term at its top: the score equals its bound
+            c, last, n_obs = np.asarray(spots[oid % 2]), now, 60
+        index.upsert(IndexedObject(oid, c - 0.1, c + 0.1, c, last - 1.0, last, n_obs, lab, (), False))
+    for k in (1, 3, 10, 40):
+        for pos in (None, *spots, (5.0, 5.0, 0.0)):
+            q = Query(text=text, position=pos, k=k)
+            assert index.ids[ranked(index, cache, rcfg, q, now)[0]].tolist() == full_scan(index, cache, rcfg, q, now)

@@ -108,9 +108,20 @@ def ranked(
     if len(idx) == 0:
         return _EMPTY, np.zeros(0)
     m = max(query.k * 3, 10)
-    rec = np.exp(-np.maximum(0.0, now - index.last_seen[idx]) / rcfg.recency_tau)
-    imp = np.minimum(1.0, np.log1p(index.n_obs[idx]) / math.log(50.0))
-    pre = rcfg.w_relevance * relevance + rcfg.w_recency * rec + rcfg.w_importance * imp
+    w_dist = rcfg.w_distance if query.position is not None else 0.0
+    if len(idx) > 4 * m:
+        # A score is at most w_rel * relevance + w_rec + w_imp (+ w_dist): recency, importance and
+        # proximity are each in [0, 1].  The m-th best score is at least the m-th best (recency and
+        # importance only) of the most relevant candidates, so one whose bound is short of that is
+        # dropped before its rows are read.  (Each bound is summed in the score's order: with rounding
+        # it is still >= the score.)
+        top = np.flatnonzero(relevance >= -np.partition(-relevance, m - 1)[m - 1])
+        floor = -np.partition(-_pre(index, rcfg, now, idx[top], relevance[top]), m - 1)[m - 1]
+        bound = rcfg.w_relevance * relevance + rcfg.w_recency + rcfg.w_importance + w_dist
+        hope = np.flatnonzero(bound >= floor)
+        if len(hope) < len(idx):
+            idx, relevance = idx[hope], relevance[hope]
+    pre = _pre(index, rcfg, now, idx, relevance)
     if query.position is not None:  # the near one before the far one when there are many alike
         if len(pre) > 4 * m:
             # the distance term is in [0, w_distance]: the m-th best score is at least the m-th best
@@ -122,6 +133,13 @@ def ranked(
         pre = pre + rcfg.w_distance * np.exp(-d / max(rcfg.distance_scale, 1e-9))
     keep = best_first(pre, index.ids[idx], m)
     return idx[keep], relevance[keep]
+
+
+def _pre(index: ObjectIndex, rcfg: RetrievalConfig, now: float, idx: np.ndarray, relevance: np.ndarray) -> np.ndarray:
+    """The pre-score without its distance term: relevance, recency and importance, weighted."""
+    rec = np.exp(-np.maximum(0.0, now - index.last_seen[idx]) / rcfg.recency_tau)
+    imp = np.minimum(1.0, np.log1p(index.n_obs[idx]) / math.log(50.0))
+    return rcfg.w_relevance * relevance + rcfg.w_recency * rec + rcfg.w_importance * imp
 
 
 def search_objects(
