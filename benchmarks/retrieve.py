@@ -100,7 +100,13 @@ MAP = 60.0
 
 
 def populate(
-    path: Path, n_objects: int, sightings_per_object: int, embedder: Any, seed: int = 0, frames_per_sighting: int = 2
+    path: Path,
+    n_objects: int,
+    sightings_per_object: int,
+    embedder: Any,
+    seed: int = 0,
+    frames_per_sighting: int = 2,
+    map_m: float = MAP,
 ) -> dict[str, int]:
     """Create a store with ``n_objects`` objects and their sightings, written directly in one transaction.
 
@@ -108,10 +114,11 @@ def populate(
     object has ``n_obs = sightings_per_object * frames_per_sighting``: with the default 2 every object is
     *believed* (``SpatialConfig.confirm_observations`` / ``confirm_evidence``), as a robot's remembered
     objects are; with 1 and one sighting each they are unconfirmed candidates that questions skip."""
+    room = map_m / 4  # 4 x 4 rooms over the map
     with Memory.open(path, embedder=embedder) as mem:  # creates the schema
         mem.set_places(
             [
-                Place(f"room{i}{j}", (i * 15.0, j * 15.0), (i * 15.0 + 15.0, j * 15.0 + 15.0))
+                Place(f"room{i}{j}", (i * room, j * room), (i * room + room, j * room + room))
                 for i in range(4)
                 for j in range(4)
             ]
@@ -120,7 +127,7 @@ def populate(
     labels = [f"{c} {n}" for c in COLOURS for n in NOUNS]
     lab_idx = rng.integers(0, len(labels), n_objects)
     cents = np.column_stack(
-        [rng.uniform(0, MAP, n_objects), rng.uniform(0, MAP, n_objects), rng.uniform(0.0, 1.5, n_objects)]
+        [rng.uniform(0, map_m, n_objects), rng.uniform(0, map_m, n_objects), rng.uniform(0.0, 1.5, n_objects)]
     )
     offsets = rng.normal(0, 0.03, (8, 3)).astype(np.float32)
     t_end = 10_000.0
@@ -138,7 +145,7 @@ def populate(
                 pts = (c.astype(np.float32) + offsets).astype(np.float32)
                 mn, mx = pts.min(axis=0), pts.max(axis=0)
                 ts = np.sort(rng.uniform(0, t_end - 1.0, sightings_per_object))
-                place = f"room{int(c[0] // 15)}{int(c[1] // 15)}"
+                place = f"room{min(int(c[0] // room), 3)}{min(int(c[1] // room), 3)}"
                 obj_rows.append(
                     (
                         oid,

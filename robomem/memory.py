@@ -30,6 +30,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
+
 from robomem.config import LIVE_CONFIG, MemoryConfig, config_diff
 from robomem.errors import ConfigError, OutOfOrderError
 from robomem.ingest.frame import Absence, Frame
@@ -46,6 +48,7 @@ from robomem.store.frames import SCHEMA as FRAME_SCHEMA
 from robomem.store.frames import TABLES as FRAME_TABLES
 from robomem.store.frames import FrameLog
 from robomem.store.ids import record_high_water
+from robomem.store.index_cache import open_with_cache, save_cache, setting_of
 from robomem.store.outbox import SCHEMA as OUTBOX_SCHEMA
 from robomem.store.outbox import TABLES as OUTBOX_TABLES
 from robomem.store.outbox import Outbox, OutboxWrite, frame_write
@@ -144,6 +147,12 @@ class Memory:
         self._retrieved_lock = threading.Lock()
 
     def _open_submodules(self) -> None:
+        """Fresh submodules, loaded from the index cache when it is current, else from SQL (index_cache.py)."""
+        self.opened_from_cache = open_with_cache(
+            self.path, self.store.change_clock(), setting_of(self.config, self.embedder), self._make_submodules
+        )
+
+    def _make_submodules(self, cached: Mapping[str, Mapping[str, np.ndarray]] | None) -> None:
         """Fresh submodules over the store (all their state is made in __init__), each loaded once."""
         ctx = SubmoduleContext(self.store, self.config, self.embedder, self._places)
         self.spatial = SpatialMemory(ctx)
@@ -157,7 +166,7 @@ class Memory:
         gc.disable()
         try:
             for sm in self.submodules:
-                sm.load()
+                sm.load(None if cached is None else cached.get(sm.name))
         finally:
             if gc_was_on:
                 gc.enable()
@@ -196,9 +205,16 @@ class Memory:
         with self._lock:
             self._closed = True
             self._pool.shutdown(wait=True)
-            self.store.close()
+            try:
+                if not self.readonly:
+                    self._write_index_cache()
+            finally:
+                self.store.close()
 
-    # -- places ----------------------------------------------------------------------
+    def _write_index_cache(self) -> None:
+        with self._state.writing():  # no update applies between the clock read and the arrays
+            save_cache(self.path, self.store.change_clock(), setting_of(self.config, self.embedder), self.submodules)
+
     def _load_places(self) -> Places:
         return PlaceTable(self.store).load()
 

@@ -37,6 +37,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from robomem.errors import StoreError, StoreLockedError, StoreVersionError
+from robomem.store.index_cache import TABLES as CLOCK_TABLES
+from robomem.store.index_cache import install_clock, read_clock
 from robomem.store.migrations import migrate_2_to_3, migrate_3_to_4, migrate_4_to_5, migrate_5_to_6
 
 __all__ = ["SCHEMA_VERSION", "Store", "StoreError", "StoreLockedError", "StoreVersionError"]
@@ -198,6 +200,8 @@ class Store:
                 st = os.stat(self._db_path)
                 self._db_identity = (st.st_dev, st.st_ino)
                 self._init_schema(schema)
+                with self.transaction() as c:  # the change clock the index cache is checked against
+                    install_clock(c)
                 self._checkpointer = _Checkpointer(self._db_path)
         except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:  # a damaged schema can fail to decode as UTF-8
             self._release_lock()
@@ -322,6 +326,12 @@ class Store:
             for ddl in schema:  # CREATE … IF NOT EXISTS: adds tables new in this version
                 c.execute(ddl)
             c.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def change_clock(self) -> tuple[int, str] | None:
+        """(writes ever made, store id): moved by every write to any table (``index_cache``); None for a
+        store from before the clock opened read-only."""
+        self._check_open()
+        return read_clock(self.read())
 
     @property
     def schema_version(self) -> int:
@@ -469,6 +479,7 @@ class Store:
             for n, _ in rows
             if not n.startswith("sqlite_")
             and n not in keep
+            and n not in CLOCK_TABLES  # the change clock counts writes; deleting it would reset the count
             and not any(n.startswith(v + "_") for v in virtual)  # shadow tables of FTS tables
         ]
         with self.transaction() as w:

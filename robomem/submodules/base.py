@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -146,8 +146,15 @@ class Submodule(ABC):
         self.store = ctx.store
         self.config = ctx.config
 
-    def load(self) -> None:  # noqa: B027 - optional hook: a submodule without an index needs nothing
-        """Warm the in-memory index from the store (called once, at open; never as a reset)."""
+    def load(self, cached: Mapping[str, np.ndarray] | None = None) -> None:  # noqa: B027 - optional hook
+        """Warm the in-memory index from the store (called once, at open; never as a reset).  ``cached``: the
+        arrays this submodule's ``cache_arrays`` gave at the last close, when the store has not changed since
+        (``store/index_cache.py``); build from them instead of SQL, or raise (the facade then reads SQL)."""
+
+    def cache_arrays(self) -> dict[str, np.ndarray] | None:
+        """What ``load(cached)`` needs to rebuild the in-memory index exactly as an SQL load would, as plain
+        arrays (no object dtype); asked at a writable close.  None: nothing worth caching."""
+        return None
 
     @abstractmethod
     def update(self, frame: Frame) -> Changes:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -48,7 +49,7 @@ class EpisodicState(Submodule):
         self._newest = 0.0
 
     # -- load -------------------------------------------------------------------------
-    def load(self) -> None:
+    def load(self, cached: Mapping[str, np.ndarray] | None = None) -> None:
         """Warm the index from the store (once, at open)."""
         conn = self.store.read()
         for row in conn.execute(

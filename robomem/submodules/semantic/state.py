@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -96,7 +97,7 @@ class SemanticState(Submodule):
         self._visit_dirty: set[int] = set()  # objects whose visits changed since the tally last read them
 
     # -- load -------------------------------------------------------------------------
-    def load(self) -> None:
+    def load(self, cached: Mapping[str, np.ndarray] | None = None) -> None:
         """Warm the index from the store (once, at open)."""
         conn = self.store.read()
         for eid, kind, name, label in conn.execute("SELECT id, kind, name, label FROM entities WHERE kind != 'object'"):

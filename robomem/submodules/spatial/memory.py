@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -92,7 +92,7 @@ class SpatialMemory(Submodule):
         self._newest: float | None = None
         self.damaged: list[str] = []  # rows that failed their checksums at load, and what was done (stats())
 
-    def load(self) -> None:
+    def load(self, cached: Mapping[str, np.ndarray] | None = None) -> None:
         conn = self.store.read()
 
         def repair(oid: int) -> ObjectState | None:  # a row whose centroid/box fails its checksum
