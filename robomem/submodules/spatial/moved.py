@@ -39,8 +39,7 @@ class MovedCache:
         cached = self._by_label.get(label)
         if cached is not None and cached[0] == gen:
             return cached[1]
-        same = index.by_label.get(label, set())
-        slots = np.fromiter(same, dtype=np.int64, count=len(same))
+        slots = index.of_label(label)
         slots = slots[~index.absent[slots]]
         slots = slots[np.argsort(index.ids[slots], kind="stable")]
         ids = index.ids[slots].copy()

@@ -61,9 +61,7 @@ def search_objects(
         mask &= np.isin(index.ids[:n], list(query.object_ids))
     if query.label is not None:
         sel = np.zeros(n, dtype=bool)
-        members = index.members.get(query.label)
-        if members:
-            sel[np.fromiter(members, dtype=np.int64, count=len(members))] = True
+        sel[index.members_of(query.label)] = True
         mask &= sel
     cents = index.cents[:n]
     last_seen = index.last_seen[:n]

@@ -210,15 +210,15 @@ class ObjectTable:
         """(k, 3) colour signatures of these ids, NaN where unknown: one vectorised id lookup (the moved-object
         rule reads thousands per label)."""
         out = np.full((len(ids), 3), np.nan)
-        texts, over, slot_of = self._base[1], self._over, self._index.slot_of
+        texts, over = self._base[1], self._over
         nb = len(self._base_ids)
-        for j, oid in enumerate(ids.tolist()):
+        slots = self._index.slot_of.lookup(ids)
+        for j, (oid, p) in enumerate(zip(ids.tolist(), slots.tolist(), strict=True)):
             v = over.get(oid)
             if v is not None:
                 c = v[1]
             else:
-                p = slot_of.get(oid, nb)
-                if p >= nb or texts[p] is None or oid not in self:
+                if p < 0 or p >= nb or texts[p] is None or oid not in self:
                     continue
                 c = texts[p]
             if c is not None:
