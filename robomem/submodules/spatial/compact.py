@@ -19,6 +19,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+CELL_LIMIT = 2**30  # grid cells in [-CELL_LIMIT, CELL_LIMIT) per axis are hashed; a box past them is "big"
 DENSE_SLACK = 65536  # an id up to 2 * (ids held) + this is kept in the dense array
 
 
@@ -244,3 +245,51 @@ class SlotSets:
         for key, s in self.over.items():
             out.setdefault(key, set()).update(s)
         return {key: frozenset(s) for key, s in out.items() if s}
+
+
+def build_base_sets(
+    a: dict[str, np.ndarray],
+    names: list[str],
+    vocab: list[str],
+    multi: tuple[np.ndarray, np.ndarray, np.ndarray],
+    c: float,
+    max_cells: int,
+) -> dict[str, np.ndarray]:
+    """The object index's base slot sets of rows in slots 0..n-1 (``ObjectIndex._prepare``), as arrays
+    (``big``, and ``<set>.keys`` / ``.starts`` / ``.vals``).  ``multi``: the slots with several labels, how many
+    each, and their name indices; ``c``: the grid cell (m); a box over more than ``max_cells`` cells is big."""
+    n = len(a["ids"])
+    m_slots, m_lens, m_names = multi
+    mins, maxs = a["mins"], a["maxs"]
+    with np.errstate(invalid="ignore", over="ignore"):
+        fx0, fy0 = np.floor(mins[:, 0] / c), np.floor(mins[:, 1] / c)
+        fx1, fy1 = np.floor(maxs[:, 0] / c), np.floor(maxs[:, 1] / c)
+    far = (np.minimum(fx0, fy0) < -CELL_LIMIT) | (np.maximum(fx1, fy1) >= CELL_LIMIT)
+    x0, y0 = np.where(far, 0, fx0).astype(np.int64), np.where(far, 0, fy0).astype(np.int64)
+    x1, y1 = np.where(far, 0, fx1).astype(np.int64), np.where(far, 0, fy1).astype(np.int64)
+    n_cells = (x1 - x0 + 1) * (y1 - y0 + 1)
+    is_big = far | (n_cells > max_cells)
+    small = np.flatnonzero(~is_big)
+    reps = n_cells[small]
+    slot_rep = np.repeat(small, reps)
+    k = np.arange(len(slot_rep)) - np.repeat(np.cumsum(reps) - reps, reps)
+    ny = (y1 - y0 + 1)[slot_rep]
+    codes = ((x0[slot_rep] + k // ny + CELL_LIMIT) << 32) | (y0[slot_rep] + k % ny + CELL_LIMIT)
+    npos = {lab: j for j, lab in enumerate(names)}
+    name_of_top = np.fromiter((npos[lab] for lab in vocab), dtype=np.int64, count=len(vocab))
+    single = np.ones(n, dtype=bool)
+    single[m_slots] = False
+    s_slots = np.flatnonzero(single)
+    mem_keys = np.concatenate([name_of_top[a["lab_idx"][s_slots]], m_names])
+    mem_vals = np.concatenate([s_slots, np.repeat(m_slots, m_lens)])
+    absent = np.flatnonzero(a["absent"])
+    out: dict[str, np.ndarray] = {"big": np.flatnonzero(is_big)}
+    for name, sets in (
+        ("grid", SlotSets.build(codes, slot_rep)),
+        ("by_label", SlotSets.build(a["lab_idx"], np.arange(n))),
+        ("members", SlotSets.build(mem_keys, mem_vals)),
+        ("absent_by", SlotSets.build(a["lab_idx"][absent], absent)),
+        ("base_multi", SlotSets.build(np.repeat(m_slots, m_lens), m_names)),
+    ):
+        out[name + ".keys"], out[name + ".starts"], out[name + ".vals"] = sets.keys, sets.starts, sets.vals
+    return out

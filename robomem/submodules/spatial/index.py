@@ -19,12 +19,14 @@ absent or present): what was decided about that label's objects still holds whil
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import chain
 
 import numpy as np
 
-from robomem.submodules.spatial.compact import IdSlots, SlotSets
+from robomem.store.index_cache import PackedStrings, pack_strings
+from robomem.submodules.spatial.compact import CELL_LIMIT, IdSlots, SlotSets, build_base_sets
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,17 @@ class MovedCandidates:
     colours: np.ndarray  # (k, 3)
 
 
-CELL_LIMIT = 2**30  # grid cells in [-CELL_LIMIT, CELL_LIMIT) per axis are hashed; a box past them is "big"
+_ROWS = {  # the row arrays of the cache: dtype, shape past the first axis
+    "ids": (np.int64, ()),
+    "mins": (np.float64, (3,)),
+    "maxs": (np.float64, (3,)),
+    "cents": (np.float64, (3,)),
+    "first_seen": (np.float64, ()),
+    "last_seen": (np.float64, ()),
+    "n_obs": (np.float64, ()),
+    "lab_idx": (np.int64, ()),
+    "absent": (np.bool_, ()),
+}
 
 
 def cell_code(x: int, y: int) -> int:
@@ -289,6 +301,21 @@ class ObjectIndex:
         if not (np.all(np.isfinite(mins)) and np.all(np.isfinite(maxs))):
             bad = int(ids[~(np.all(np.isfinite(mins), axis=1) & np.all(np.isfinite(maxs), axis=1))][0])
             raise ValueError(f"ObjectIndex.bulk_load: object {bad} needs a finite 3D box")
+        self._install(*self._prepare(ids, mins, maxs, cents, stamps, n_obs, labels, label_sets, absent))
+
+    def _prepare(
+        self,
+        ids: np.ndarray,
+        mins: np.ndarray,
+        maxs: np.ndarray,
+        cents: np.ndarray,
+        stamps: np.ndarray,
+        n_obs: np.ndarray,
+        labels: list[str],
+        label_sets: dict[int, tuple[str, ...]],
+        absent: np.ndarray,
+    ) -> tuple[dict[str, np.ndarray], list[str], list[str], dict[str, np.ndarray]]:
+        n = len(ids)
         vocab = sorted(set(labels))
         pos = {lab: j for j, lab in enumerate(vocab)}
         lab_idx = np.fromiter((pos[lab] for lab in labels), dtype=np.int64, count=n)
@@ -311,53 +338,53 @@ class ObjectIndex:
             "lab_idx": lab_idx,
             "absent": np.asarray(absent, dtype=bool),
         }
-        self._install(state, vocab, names, self._build_sets(state, names, vocab, m_slots, m_lens, m_names))
+        return (
+            state,
+            vocab,
+            names,
+            build_base_sets(state, names, vocab, (m_slots, m_lens, m_names), self.cell, self.max_cells),
+        )
 
-    def _build_sets(
-        self,
-        a: dict[str, np.ndarray],
-        names: list[str],
-        vocab: list[str],
-        m_slots: np.ndarray,
-        m_lens: np.ndarray,
-        m_names: np.ndarray,
-    ) -> dict[str, np.ndarray]:
-        """The base slot sets of rows in slots 0..n-1 as arrays (``SlotSets`` parts, keyed ``<set>.keys`` ...)."""
-        n = len(a["ids"])
-        c = self.cell
-        mins, maxs = a["mins"], a["maxs"]
-        with np.errstate(invalid="ignore", over="ignore"):
-            fx0, fy0 = np.floor(mins[:, 0] / c), np.floor(mins[:, 1] / c)
-            fx1, fy1 = np.floor(maxs[:, 0] / c), np.floor(maxs[:, 1] / c)
-        far = (np.minimum(fx0, fy0) < -CELL_LIMIT) | (np.maximum(fx1, fy1) >= CELL_LIMIT)
-        x0, y0 = np.where(far, 0, fx0).astype(np.int64), np.where(far, 0, fy0).astype(np.int64)
-        x1, y1 = np.where(far, 0, fx1).astype(np.int64), np.where(far, 0, fy1).astype(np.int64)
-        n_cells = (x1 - x0 + 1) * (y1 - y0 + 1)
-        is_big = far | (n_cells > self.max_cells)
-        small = np.flatnonzero(~is_big)
-        reps = n_cells[small]
-        slot_rep = np.repeat(small, reps)
-        k = np.arange(len(slot_rep)) - np.repeat(np.cumsum(reps) - reps, reps)
-        ny = (y1 - y0 + 1)[slot_rep]
-        codes = ((x0[slot_rep] + k // ny + CELL_LIMIT) << 32) | (y0[slot_rep] + k % ny + CELL_LIMIT)
-        npos = {lab: j for j, lab in enumerate(names)}
-        name_of_top = np.fromiter((npos[lab] for lab in vocab), dtype=np.int64, count=len(vocab))
-        single = np.ones(n, dtype=bool)
-        single[m_slots] = False
-        s_slots = np.flatnonzero(single)
-        mem_keys = np.concatenate([name_of_top[a["lab_idx"][s_slots]], m_names])
-        mem_vals = np.concatenate([s_slots, np.repeat(m_slots, m_lens)])
-        absent = np.flatnonzero(a["absent"])
-        out: dict[str, np.ndarray] = {"big": np.flatnonzero(is_big)}
-        for name, sets in (
-            ("grid", SlotSets.build(codes, slot_rep)),
-            ("by_label", SlotSets.build(a["lab_idx"], np.arange(n))),
-            ("members", SlotSets.build(mem_keys, mem_vals)),
-            ("absent_by", SlotSets.build(a["lab_idx"][absent], absent)),
-            ("base_multi", SlotSets.build(np.repeat(m_slots, m_lens), m_names)),
-        ):
-            out[name + ".keys"], out[name + ".starts"], out[name + ".vals"] = sets.keys, sets.starts, sets.vals
+    # -- the index cache (store/index_cache.py) ---------------------------------------------
+    def export(self) -> dict[str, np.ndarray]:
+        """The arrays ``restore`` takes to build the index an open from the store would build now (the objects
+        in id order, one slot each): what ``bulk_load`` of the stored rows makes, vectorised but for the
+        objects with several labels."""
+        slots = self.slots()
+        slots = slots[np.argsort(self.ids[slots], kind="stable")]
+        vocab = self.vocab
+        tops = [vocab[j] for j in self.lab_idx[slots].tolist()]
+        sets = {}
+        for i, s in enumerate(slots.tolist()):
+            if (self._base_ok[s] and len(self._base_multi.base_row(s))) or (not self._base_ok[s] and s in self._multi):
+                sets[i] = self._labels_of(s)
+        stamps = np.column_stack([self.first_seen[slots], self.last_seen[slots]])
+        state, vocab_, names, built = self._prepare(
+            self.ids[slots], self.mins[slots], self.maxs[slots], self.cents[slots], stamps, self.n_obs[slots],
+            tops, sets, self.absent[slots],
+        )  # fmt: skip
+        out = {f"row.{k}": v for k, v in state.items()}
+        out.update({f"set.{k}": v for k, v in built.items()})
+        out["vocab.buf"], out["vocab.off"] = pack_strings(vocab_)
+        out["names.buf"], out["names.off"] = pack_strings(names)
         return out
+
+    def restore(self, a: Mapping[str, np.ndarray]) -> None:
+        """An empty index from ``export``'s arrays (checked: a damaged cache raises, never answers wrongly)."""
+        if len(self.slot_of):
+            raise ValueError("ObjectIndex.restore: the index must be empty")
+        state = {k: np.asarray(a["row." + k]) for k in _ROWS}
+        n = len(state["ids"])
+        for k, (dtype, shape) in _ROWS.items():
+            v = state[k]
+            if v.dtype != dtype or v.shape[1:] != shape or len(v) != n:
+                raise ValueError(f"ObjectIndex.restore: row array {k} has the wrong dtype or shape")
+        if not (np.all(np.isfinite(state["mins"])) and np.all(np.isfinite(state["maxs"]))):
+            raise ValueError("ObjectIndex.restore: a box is not finite")
+        vocab = [str(x) for x in PackedStrings(a["vocab.buf"], a["vocab.off"])]
+        names = [str(x) for x in PackedStrings(a["names.buf"], a["names.off"])]
+        sets = {k[4:]: np.asarray(v) for k, v in a.items() if k.startswith("set.")}
+        self._install(state, vocab, names, sets)
 
     def _install(
         self, a: dict[str, np.ndarray], vocab: list[str], names: list[str], sets: dict[str, np.ndarray]

@@ -104,11 +104,20 @@ class SpatialMemory(Submodule):
 
         with self._lock:
             self._moved = MovedCache()  # its arrays and generations belong to the index being replaced
-            self._objs.load(conn, repair)
+            if cached is not None:
+                self._objs.restore(cached)
+            else:
+                self._objs.load(conn, repair)
             self._next_id = next_id(conn, "objects")
             ix = self._index
             self._newest = float(ix.last_seen[ix.slots()].max()) if len(ix) else None
             self._snaps.load()
+
+    def cache_arrays(self) -> dict[str, np.ndarray] | None:
+        """The objects' small columns and the index, as an open from the store would build them now (in id
+        order, one slot each); None after a row failed its checksums (the open from the store reports it)."""
+        with self._lock:
+            return None if self.damaged else self._objs.export()
 
     def _problem(self, oid: int, problem: str, set_aside: bool) -> None:
         """A row failed its checksums (at open, or its points when paged in): logged once, in stats()["damaged"];
