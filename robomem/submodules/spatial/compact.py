@@ -92,7 +92,8 @@ class IdSlots:
         if self._n:
             raise ValueError("IdSlots.fill: the map must be empty")
         ids = np.asarray(ids, dtype=np.int64)
-        if len(np.unique(ids)) != len(ids):
+        ascending = len(ids) < 2 or bool(np.all(ids[1:] > ids[:-1]))  # as an open reads them: no sort needed
+        if not ascending and len(np.unique(ids)) != len(ids):
             raise ValueError("IdSlots.fill: duplicate ids")
         bound = 2 * len(ids) + DENSE_SLACK
         dense = (ids >= 0) & (ids < bound)
