@@ -354,10 +354,11 @@ class ObjectIndex:
         slots = slots[np.argsort(self.ids[slots], kind="stable")]
         vocab = self.vocab
         tops = [vocab[j] for j in self.lab_idx[slots].tolist()]
-        sets = {}
-        for i, s in enumerate(slots.tolist()):
-            if (self._base_ok[s] and len(self._base_multi.base_row(s))) or (not self._base_ok[s] and s in self._multi):
-                sets[i] = self._labels_of(s)
+        rank = np.zeros(self._top, dtype=np.int64)
+        rank[slots] = np.arange(len(slots))
+        bm = self._base_multi.keys
+        multi = set(bm[self._base_ok[bm]].tolist()) | {s for s in self._multi if not self._base_ok[s]}
+        sets = {int(rank[s]): self._labels_of(s) for s in multi}
         stamps = np.column_stack([self.first_seen[slots], self.last_seen[slots]])
         state, vocab_, names, built = self._prepare(
             self.ids[slots], self.mins[slots], self.maxs[slots], self.cents[slots], stamps, self.n_obs[slots],
