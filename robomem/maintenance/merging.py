@@ -108,13 +108,20 @@ class MoveSearch:
         # cell -> (rows (stamp, x, y, z, forward xyz), rows in use); None until the log is read
         self._cells: dict[tuple[int, int], tuple[np.ndarray, int]] | None = None
         self._views: dict[tuple[int, ...], tuple[tuple[int, int], int]] = {}  # quantised view -> (cell, row)
+        self._earliest = np.inf  # the earliest stamp of a view held: no point first seen until then was seen before
+        # label -> answers of seen_before kept (ids ascending, centroids, first sightings, answers)
+        self._kept: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._kept_n = 0
         self.reads = 0  # frame-log reads made (for tests and benchmarks)
+        self.decided = 0  # points whose seen_before was computed, not taken from an earlier answer
 
     def _cell(self, x: float, y: float) -> tuple[int, int]:
         return (int(np.floor(x / VIEW_RANGE_M)), int(np.floor(y / VIEW_RANGE_M)))
 
     def _add(self, rows: np.ndarray) -> None:
         assert self._cells is not None
+        if len(rows):
+            self._earliest = min(self._earliest, float(rows[:, 0].min()))
         for r in rows:
             # a view already held (same spot and direction within POSE_QUANTUM) keeps its earliest stamp
             # instead of adding a row: the grid grows with the views taken, not with the frames (a row a
@@ -142,6 +149,8 @@ class MoveSearch:
         """A frame was stored (before the duplicates it revealed are looked for)."""
         if stamp < self._newest:  # a frame from the past may have looked at any spot: search again
             self._failed.clear()
+            self._kept.clear()
+            self._kept_n = 0
         self._newest = max(self._newest, float(stamp))
         if len(self._failed) > self.max_entries:
             self._failed.clear()
@@ -160,9 +169,51 @@ class MoveSearch:
     def _load(self, frames: FrameLog) -> None:
         a = frames.poses()
         self.reads += 1
-        self._cells, self._views = {}, {}
+        self._cells, self._views, self._earliest = {}, {}, np.inf
         stored = np.column_stack([a[:, :4], _forward(a[:, 4:8])]) if len(a) else np.zeros((0, 7))
         self._add(stored)
+
+    def seen_before_kept(
+        self, frames: FrameLog, label: str, ids: np.ndarray, centroids: np.ndarray, first_seen: np.ndarray
+    ) -> np.ndarray:
+        """:meth:`seen_before` for objects (``ids``, of top label ``label``), each answer taken from an earlier
+        one for the same id at the same centroid and first sighting where there is one.  Frames come in time
+        order, so a later frame (not earlier than the newest noted) cannot change an answer for a time not
+        after the newest frame; a frame from the past forgets them all (:meth:`note_frame`)."""
+        if self._cells is None:
+            self._load(frames)
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        pts = np.asarray(centroids, dtype=np.float64).reshape(-1, 3)
+        before = np.asarray(first_seen, dtype=np.float64).reshape(-1)
+        out = np.zeros(len(ids), dtype=bool)
+        hit = before <= self._earliest  # answered without geometry (seen_before), nothing to keep
+        kept = self._kept.get(label)
+        if kept is not None and len(kept[0]) and len(ids):
+            k_ids, k_pts, k_before, k_seen = kept
+            pos = np.minimum(np.searchsorted(k_ids, ids), len(k_ids) - 1)
+            known = (k_ids[pos] == ids) & (k_before[pos] == before) & np.all(k_pts[pos] == pts, axis=1) & ~hit
+            out[known] = k_seen[pos[known]]
+            hit |= known
+        miss = np.flatnonzero(~hit)
+        if not len(miss):
+            return out
+        out[miss] = self.seen_before(frames, pts[miss], before[miss])
+        self.decided += len(miss)
+        final = miss[before[miss] <= self._newest]  # answers no later frame can change
+        if len(final):
+            if self._kept_n + len(final) > self.max_entries:
+                self._kept.clear()
+                self._kept_n = 0
+                kept = None
+            new = (ids[final], pts[final], before[final], out[final])
+            if kept is not None:
+                old = ~np.isin(kept[0], new[0])
+                new = tuple(np.concatenate([k[old], n]) for k, n in zip(kept, new, strict=True))  # type: ignore[assignment]
+                self._kept_n -= len(kept[0])
+            order = np.argsort(new[0], kind="stable")
+            self._kept[label] = (new[0][order], new[1][order], new[2][order], new[3][order])
+            self._kept_n += len(order)
+        return out
 
     def seen_before(self, frames: FrameLog, centroids: np.ndarray, first_seen: np.ndarray) -> np.ndarray:
         """For each point: did a camera look at it (within range and the central view cone) before its time?"""
@@ -172,20 +223,25 @@ class MoveSearch:
         pts = np.asarray(centroids, dtype=np.float64).reshape(-1, 3)
         before = np.asarray(first_seen, dtype=np.float64).reshape(-1)
         out = np.zeros(len(pts), dtype=bool)
-        if not len(pts) or not self._cells:
+        # a point first seen no later than every view held cannot have been seen before (a store's objects
+        # from before its frame log, or from before the views the robot took near them): no geometry
+        live = np.flatnonzero(before > self._earliest)
+        if not len(live) or not self._cells:
             return out
-        cx = np.floor(pts[:, 0] / VIEW_RANGE_M).astype(np.int64)
-        cy = np.floor(pts[:, 1] / VIEW_RANGE_M).astype(np.int64)
+        cx = np.full(len(pts), np.iinfo(np.int64).min // 2)
+        cy = cx.copy()
+        cx[live] = np.floor(pts[live, 0] / VIEW_RANGE_M).astype(np.int64)
+        cy[live] = np.floor(pts[live, 1] / VIEW_RANGE_M).astype(np.int64)
         # visit only the pose cells next to a point's cell (the cost follows the points, not the area the robot
         # has covered), each with the points in it and its 8 neighbours
-        occupied = set(zip(cx.tolist(), cy.tolist(), strict=True))
+        occupied = np.unique(np.column_stack([cx[live], cy[live]]), axis=0).tolist()
         around = {(i + di, j + dj) for i, j in occupied for di in (-1, 0, 1) for dj in (-1, 0, 1)}
         for i, j in sorted(around & self._cells.keys()):
             buf, n = self._cells[(i, j)]
-            near = np.flatnonzero((np.abs(cx - i) <= 1) & (np.abs(cy - j) <= 1) & ~out)
+            poses = buf[:n]
+            near = np.flatnonzero((np.abs(cx - i) <= 1) & (np.abs(cy - j) <= 1) & ~out & (before > poses[:, 0].min()))
             if not len(near):
                 continue
-            poses = buf[:n]
             step = max(1, 1_000_000 // len(poses))  # a robot that stood still: bounded temporaries
             for s in range(0, len(near), step):
                 grp = near[s : s + step]
@@ -242,20 +298,25 @@ def find_merges(
         A = spatial.get(a.object_id)
         if A is None or A.object_id in used:
             continue
-        key, candidates = spatial.moved_candidates(A.object_id)
+        # only candidates whose spot was looked at before they were first seen (else they may have been there
+        # all along): answered for all of them at once, most from earlier frames' answers; only their colours
+        # are read
+        label = A.label
+        key, candidates = spatial.moved_candidates(
+            A.object_id, where=lambda ids, c, f, lab=label: search.seen_before_kept(frames, lab, ids, c, f)
+        )
         key = None if key is None else (*key, reid_colour_threshold)
         if search.failed_before(A.object_id, key):
             continue  # searched in an earlier frame, found nothing, and none of its label's objects changed
         best: tuple[float, int] | None = None
         order, scores = _ranked(A.colour, candidates, reid_colour_threshold)
-        free = np.fromiter((int(i) not in used for i in candidates.ids[order]), dtype=bool, count=len(order))
-        skipped = not bool(free.all())
-        order = order[free]
-        # best score first (ties: the lower id) whose spot was looked at before it was first seen (else it
-        # may have been there all along)
-        seen = search.seen_before(frames, candidates.centroids[order], candidates.first_seen[order])
-        if seen.any():
-            j = int(order[int(np.argmax(seen))])
+        skipped = False
+        if used and len(order):
+            free = ~np.isin(candidates.ids[order], np.fromiter(used, dtype=np.int64, count=len(used)))
+            skipped = not bool(free.all())
+            order = order[free]
+        if len(order):  # the best score (ties: the lower id)
+            j = int(order[0])
             best = (float(scores[j]), int(candidates.ids[j]))
         if best is not None:
             out.append(Merge(A.object_id, best[1], "moved"))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -188,25 +188,24 @@ def total_score(parts: Mapping[str, float], cfg: RetrievalConfig) -> float:
     return float(sum(getattr(cfg, WEIGHT_OF[k]) * v for k, v in parts.items() if k in WEIGHT_OF))
 
 
-def scored(entry: Entry, cfg: RetrievalConfig) -> Entry:
-    from dataclasses import replace
-
-    return replace(entry, score=total_score(entry.parts, cfg))
-
-
 def merge(candidates: Iterable[Entry], cfg: RetrievalConfig, k: int) -> list[Entry]:
-    """Score, de-duplicate by key (keeping the best), sort best first, keep k."""
-    best: dict[str, Entry] = {}
+    """Score, de-duplicate by key (keeping the best; the first of equals), sort best first, keep k.
+    Only the k kept are copied with their score (a copy of every candidate was ~1 ms a query)."""
+    best: dict[str, tuple[float, Entry]] = {}
     for e in candidates:
-        e = scored(e, cfg)
+        score = total_score(e.parts, cfg)
         cur = best.get(e.key)
-        if cur is None or e.score > cur.score:
-            best[e.key] = e
-    return sorted(best.values(), key=lambda e: (-e.score, e.key))[:k]
+        if cur is None or score > cur[0]:
+            best[e.key] = (score, e)
+    kept = sorted(best.values(), key=lambda se: (-se[0], se[1].key))[:k]
+    return [replace(e, score=score) for score, e in kept]
+
+
+_WORD = re.compile(r"[a-z0-9]+")
 
 
 def words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9]+", text.lower())
+    return _WORD.findall(text.lower())
 
 
 def text_relevance(embedder: Any, text: str, labels: list[str]) -> np.ndarray:

@@ -92,6 +92,42 @@ def test_move_search_answers_as_place_seen_before_for_every_point_at_once(frames
     assert np.array_equal(got, want) and search.reads == 1
 
 
+def test_kept_answers_equal_fresh_ones_and_a_frame_from_the_past_forgets_them(frames):
+    """seen_before_kept answers as seen_before over frames noted in time order (each object decided once,
+    again when its centroid or first sighting changes), and after a frame older than the newest."""
+    rng = np.random.default_rng(8)
+    n = 300
+    ids = np.arange(1, n + 1)
+    pts = np.column_stack([rng.uniform(-2, 6, n), rng.uniform(-3, 3, n), rng.uniform(0, 1.5, n)])
+    first = rng.uniform(3.0, 7.0, n)  # some before the log's frame at t=5: no geometry for those
+    pts[10], first[10] = (30.0, 30.0, 0.5), 6.0  # never looked at: no
+    pts[20], first[20] = (2.0, 0.0, 0.5), 6.0  # ahead of the log's frame: yes
+    search, fresh = MoveSearch(), MoveSearch()
+    t = 7.0
+    for step in range(6):
+        t += 0.1
+        pose = look_at((rng.uniform(0, 4), rng.uniform(-2, 2), 1.4), (rng.uniform(0, 4), rng.uniform(-2, 2), 0.5))
+        for s in (search, fresh):
+            s.note_frame(t, pose.position, pose.quat_xyzw())
+        if step == 3:  # one object moved to a spot looked at before, one was first seen earlier than we thought
+            pts[10] = (2.0, 0.1, 0.5)
+            first[20] = 4.9
+        part = rng.random(n) < 0.7  # each absence asks about some of the label's objects
+        part[[10, 20]] = True
+        got = search.seen_before_kept(frames, "mug", ids[part], pts[part], first[part])
+        assert np.array_equal(got, fresh.seen_before(frames, pts[part], first[part])), step
+    assert 0 < search.decided <= int((first > 5.0).sum()) + 2  # once each, the two changed ones again
+    # a lagging robot's frame at t=6 looking at a spot first seen at 6.5: the kept "no" would be wrong now
+    spot, at = np.array([[1.0, 8.0, 0.5]]), np.array([6.5])
+    assert not search.seen_before_kept(frames, "mug", np.array([999]), spot, at)[0]
+    pose = look_at((1.0, 6.0, 1.4), (1.0, 8.0, 0.5))
+    with frames.store.transaction() as conn:
+        conn.execute(*frames.insert(9, 6.0, "robot2", None, pose.position, pose.quat_xyzw(), None, 0))
+    search.note_frame(6.0, pose.position, pose.quat_xyzw())
+    assert search.seen_before_kept(frames, "mug", np.array([999]), spot, at)[0]
+    assert place_seen_before(frames, spot[0], 6.5)
+
+
 def test_move_search_holds_views_not_frames_on_a_repeated_patrol(frames):
     """A robot on its beat passes the same spots looking the same way: the pose grid keeps one row per view
     (with its earliest stamp), so it stops growing once the beat is covered, and answers as before."""

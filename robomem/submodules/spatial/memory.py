@@ -30,7 +30,7 @@ from robomem.submodules.base import Changes, ForgetLimits, LabelIndex, Submodule
 from robomem.submodules.spatial.absences import seen_through_bounds
 from robomem.submodules.spatial.index import IndexedObject, MovedCandidates, ObjectIndex
 from robomem.submodules.spatial.label_patch import changes_since, patched
-from robomem.submodules.spatial.moved import MovedCache
+from robomem.submodules.spatial.moved import MovedCache, Where
 from robomem.submodules.spatial.objects import (
     OBJECT_COLUMNS,
     OBJECT_PLACEHOLDERS,
@@ -451,10 +451,13 @@ class SpatialMemory(Submodule):
             }
 
     # -- duplicates (for maintenance.merging) -------------------------------------------
-    def moved_candidates(self, absent_id: int) -> tuple[tuple[object, ...] | None, MovedCandidates]:
-        """Objects that may be ``absent_id`` moved: same label, not absent, first seen after its last sighting;
-        and what they stand for (its label's generation in the index, its last sighting): while that key is
-        the same, so are they.  Per label, the arrays are built once per generation of that label."""
+    def moved_candidates(
+        self, absent_id: int, where: Where | None = None
+    ) -> tuple[tuple[object, ...] | None, MovedCandidates]:
+        """Objects that may be ``absent_id`` moved: same label, not absent, first seen after its last sighting
+        (and kept by ``where``: ids, centroids, first sightings -> mask; only their colours are read); and what
+        they stand for (its label's generation in the index, its last sighting): while that key is the same,
+        so are they.  Per label, its members are kept while it has the same ones (``spatial/moved.py``)."""
         with self._lock:
             index, a_id = self._index, int(absent_id)
             a_slot = index.slot_of.get(a_id)
@@ -462,10 +465,8 @@ class SpatialMemory(Submodule):
                 return None, MovedCandidates(np.zeros(0, np.int64), np.zeros((0, 3)), np.zeros(0), np.zeros((0, 3)))
             label, a_last = index.vocab[int(index.lab_idx[a_slot])], float(index.last_seen[a_slot])
             gen = index.label_gen.get(label, 0)
-            c = self._moved.candidates(index, label, gen, self._objs.colours)
-            keep = (c.first_seen > a_last) & (c.ids != a_id)
-            key = (a_id, label, a_last, gen)
-            return key, MovedCandidates(c.ids[keep], c.centroids[keep], c.first_seen[keep], c.colours[keep])
+            c = self._moved.candidates(index, label, self._objs.colours, after=a_last, exclude=a_id, where=where)
+            return (a_id, label, a_last, gen), c
 
     def overlapping(self, object_id: int, exclude: set[int]) -> list[tuple[int, float]]:
         """Same-label, non-absent objects whose box overlaps this one's, with the share of the smaller

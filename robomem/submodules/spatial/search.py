@@ -1,9 +1,11 @@
 """Object search over the incrementally kept object index (``ObjectIndex``).
 
 Nothing here is rebuilt after an update: the per-object arrays are the index's rows, the label
-sets are kept by the index, and the relevance of a query text to every known label is cached per
-text and extended only by the labels that are new since (the vocabulary only grows at its end).
-So the first query after an update costs what any other query costs.
+sets are kept by the index, each top label's slots are kept in step with it (``LabelSlots``), and
+the relevance of a query text to every known label is cached per text and extended only by the
+labels that are new since (the vocabulary only grows at its end).  So the first query after an
+update costs what any other query costs, and a query reads only the rows it may return: those of
+its ids, its label, its radius or the labels relevant to its text (not a pass over every slot).
 """
 
 from __future__ import annotations
@@ -17,18 +19,22 @@ import numpy as np
 from robomem.config import RetrievalConfig
 from robomem.retrieval.query import Entry, Query, proximity, recency, text_relevance
 from robomem.submodules.spatial.index import ObjectIndex
+from robomem.submodules.spatial.label_slots import LabelSlots
 from robomem.submodules.spatial.objects import ObjectRecord
 from robomem.submodules.spatial.snapshots import Snapshot
 
 MAX_CACHED_TEXTS = 256
+_EMPTY = np.zeros(0, dtype=np.int64)
 
 
 class RelevanceCache:
-    """Query text -> relevance of each vocabulary label, grown as the vocabulary grows."""
+    """What object search keeps between queries: query text -> relevance of each vocabulary label (grown
+    as the vocabulary grows), and each top label's slots (``LabelSlots``)."""
 
     def __init__(self, embedder: Any) -> None:
         self._embedder = embedder
         self._by_text: dict[str, np.ndarray] = {}
+        self.label_slots = LabelSlots()
 
     def get(self, text: str, vocab: list[str]) -> np.ndarray:
         r = self._by_text.get(text)
@@ -42,6 +48,98 @@ class RelevanceCache:
         return r
 
 
+def candidates(
+    index: ObjectIndex, cache: RelevanceCache, rcfg: RetrievalConfig, query: Query
+) -> tuple[np.ndarray, np.ndarray]:
+    """(slots, relevance) of the objects a query may return (in no particular order): every condition of
+    the query holds for each.  They are gathered from the narrowest source the query has (its ids, its label's
+    members, the grid around its position, or the slots of the labels relevant to its text) and the other
+    conditions are tested on those rows only, so the cost follows the matches, not the memory."""
+    text = query.search_text
+    rel_all = cache.get(text, index.vocab) if text else None
+    by_relevance = rel_all is not None and query.label is None and not query.object_ids
+    lab: np.ndarray | None = None
+    if query.object_ids:
+        found = {s for oid in query.object_ids if (s := index.slot_of.get(oid)) is not None}
+        idx = np.fromiter(found, dtype=np.int64, count=len(found))
+    elif query.label is not None:
+        idx = index.members_of(query.label)
+    elif query.position is not None and query.radius is not None:
+        idx = index.around(np.asarray(query.position), query.radius)
+    elif by_relevance and rel_all is not None:
+        cache.label_slots.sync(index)
+        idx, lab = cache.label_slots.slots(index, np.flatnonzero(rel_all >= rcfg.min_relevance))
+    else:
+        idx = index.slots()
+    if lab is None:
+        idx = idx[index.active[idx]]
+    if query.label is not None and query.object_ids:
+        idx = idx[np.isin(idx, index.members_of(query.label))]
+    if query.position is not None and query.radius is not None and (query.object_ids or query.label is not None):
+        idx = idx[np.isin(idx, index.around(np.asarray(query.position), query.radius))]
+    if query.since is not None:
+        keep = index.last_seen[idx] >= query.since
+        idx = idx[keep]
+        lab = None if lab is None else lab[keep]
+    if query.until is not None:
+        keep = index.first_seen[idx] <= query.until
+        idx = idx[keep]
+        lab = None if lab is None else lab[keep]
+    if rel_all is None:
+        relevance = np.ones(len(idx))
+    else:
+        relevance = rel_all[index.lab_idx[idx] if lab is None else lab]
+        if by_relevance and lab is None:
+            keep = relevance >= rcfg.min_relevance
+            idx, relevance = idx[keep], relevance[keep]
+    return idx, relevance
+
+
+def ranked(
+    index: ObjectIndex, cache: RelevanceCache, rcfg: RetrievalConfig, query: Query, now: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(slots, relevance) of the best ``max(3 k, 10)`` candidates by their pre-score, best first (ties: the
+    lower id); the entries are built for these only."""
+    if index.top == 0 or len(index) == 0:
+        return _EMPTY, np.zeros(0)
+    idx, relevance = candidates(index, cache, rcfg, query)
+    if len(idx) == 0:
+        return _EMPTY, np.zeros(0)
+    m = max(query.k * 3, 10)
+    w_dist = rcfg.w_distance if query.position is not None else 0.0
+    if len(idx) > 4 * m:
+        # A score is at most w_rel * relevance + w_rec + w_imp (+ w_dist): recency, importance and
+        # proximity are each in [0, 1].  The m-th best score is at least the m-th best (recency and
+        # importance only) of the most relevant candidates, so one whose bound is short of that is
+        # dropped before its rows are read.  (Each bound is summed in the score's order: with rounding
+        # it is still >= the score.)
+        top = np.flatnonzero(relevance >= -np.partition(-relevance, m - 1)[m - 1])
+        floor = -np.partition(-_pre(index, rcfg, now, idx[top], relevance[top]), m - 1)[m - 1]
+        bound = rcfg.w_relevance * relevance + rcfg.w_recency + rcfg.w_importance + w_dist
+        hope = np.flatnonzero(bound >= floor)
+        if len(hope) < len(idx):
+            idx, relevance = idx[hope], relevance[hope]
+    pre = _pre(index, rcfg, now, idx, relevance)
+    if query.position is not None:  # the near one before the far one when there are many alike
+        if len(pre) > 4 * m:
+            # the distance term is in [0, w_distance]: the m-th best score is at least the m-th best
+            # without it, so a candidate short of that even with the whole term cannot be among the best
+            floor = -np.partition(-pre, m - 1)[m - 1]
+            near = np.flatnonzero(pre + rcfg.w_distance >= floor)
+            idx, relevance, pre = idx[near], relevance[near], pre[near]
+        d = np.linalg.norm(index.cents[idx] - np.asarray(query.position), axis=1)
+        pre = pre + rcfg.w_distance * np.exp(-d / max(rcfg.distance_scale, 1e-9))
+    keep = best_first(pre, index.ids[idx], m)
+    return idx[keep], relevance[keep]
+
+
+def _pre(index: ObjectIndex, rcfg: RetrievalConfig, now: float, idx: np.ndarray, relevance: np.ndarray) -> np.ndarray:
+    """The pre-score without its distance term: relevance, recency and importance, weighted."""
+    rec = np.exp(-np.maximum(0.0, now - index.last_seen[idx]) / rcfg.recency_tau)
+    imp = np.minimum(1.0, np.log1p(index.n_obs[idx]) / math.log(50.0))
+    return rcfg.w_relevance * relevance + rcfg.w_recency * rec + rcfg.w_importance * imp
+
+
 def search_objects(
     index: ObjectIndex,
     record_of: Callable[[int], ObjectRecord],
@@ -53,51 +151,9 @@ def search_objects(
     best_snapshots: Callable[[int, int], list[Snapshot]],
 ) -> list[Entry]:
     """Object (and keyframe) entries for a query; the caller holds the spatial lock."""
-    n = index.top
-    if n == 0 or len(index) == 0:
-        return []
-    mask = index.active[:n].copy()
-    if query.object_ids:
-        mask &= np.isin(index.ids[:n], list(query.object_ids))
-    if query.label is not None:
-        sel = np.zeros(n, dtype=bool)
-        sel[index.members_of(query.label)] = True
-        mask &= sel
-    cents = index.cents[:n]
-    last_seen = index.last_seen[:n]
-    if query.position is not None and query.radius is not None:
-        near = np.zeros(n, dtype=bool)
-        near[index.around(np.asarray(query.position), query.radius)] = True
-        mask &= near
-    if query.since is not None:
-        mask &= last_seen >= query.since
-    if query.until is not None:
-        mask &= index.first_seen[:n] <= query.until
-    text = query.search_text
-    if text:
-        relevance = relevance_cache.get(text, index.vocab)[index.lab_idx[:n]]
-        if query.label is None and not query.object_ids:
-            mask &= relevance >= rcfg.min_relevance
-    else:
-        relevance = np.ones(n)
-    idx = np.flatnonzero(mask)
-    if len(idx) == 0:
-        return []
-    rec = np.exp(-np.maximum(0.0, now - last_seen[idx]) / rcfg.recency_tau)
-    imp = np.minimum(1.0, np.log1p(index.n_obs[idx]) / math.log(50.0))
-    pre = rcfg.w_relevance * relevance[idx] + rcfg.w_recency * rec + rcfg.w_importance * imp
-    if query.position is not None:  # the near one before the far one when there are many alike
-        d = np.linalg.norm(cents[idx] - np.asarray(query.position), axis=1)
-        pre = pre + rcfg.w_distance * np.exp(-d / max(rcfg.distance_scale, 1e-9))
-    m = max(query.k * 3, 10)
-    ids_idx = index.ids[idx]
-    if len(pre) > 4 * m:  # only the best m are needed: partition first, then sort those (ties: lower id)
-        keep = np.argpartition(-pre, m - 1)[:m]
-        keep = keep[np.lexsort((ids_idx[keep], -pre[keep]))]
-    else:
-        keep = np.lexsort((ids_idx, -pre))[:m]
+    slots, relevance = ranked(index, relevance_cache, rcfg, query, now)
     out: list[Entry] = []
-    for i in idx[keep].tolist():
+    for i, r in zip(slots.tolist(), relevance.tolist(), strict=True):
         o = record_of(int(index.ids[i]))
         total = sum(o.labels.values()) or 1.0
         conf = o.labels[o.label] / total * (0.5 if o.status == "absent" else 1.0)
@@ -109,7 +165,7 @@ def search_objects(
             f"last seen t={o.last_seen:.1f}s{status} ({o.n_obs} sightings)"
         )
         parts = {
-            "relevance": float(relevance[i]),
+            "relevance": float(r),
             "recency": recency(o.last_seen, now, rcfg.recency_tau),
             "importance": float(min(1.0, math.log1p(o.n_obs) / math.log(50.0))),
             "confidence": float(conf),
@@ -151,3 +207,14 @@ def search_objects(
                     )
                 )
     return out
+
+
+def best_first(score: np.ndarray, ids: np.ndarray, m: int) -> np.ndarray:
+    """Positions of the ``m`` best scores, best first (ties: the lower id): the first ``m`` of a full sort
+    by (-score, id), found by partitioning first when there are many (every tie at the cut is kept for the
+    sort, so which of equal scores is kept does not depend on the order of the rows)."""
+    if len(score) > 4 * m:
+        cut = np.partition(-score, m - 1)[m - 1]
+        pick = np.flatnonzero(-score <= cut)
+        return pick[np.lexsort((ids[pick], -score[pick]))][:m]
+    return np.lexsort((ids, -score))[:m]

@@ -13,8 +13,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import astuple, dataclass
 
 import numpy as np
 
@@ -24,10 +23,10 @@ from robomem.retrieval.query import Entry, Query, proximity, recency, text_relev
 from robomem.store.ids import next_id
 from robomem.submodules.base import Changes, ForgetLimits, ObjectIndex, Submodule, SubmoduleContext
 from robomem.submodules.temporal.forgetting import plan_absences, plan_sightings
-from robomem.submodules.temporal.patch import patch_search_index
-from robomem.submodules.temporal.rows import LazyRows
+from robomem.submodules.temporal.latest import AbsenceRecord, Latest, Sighting, Vec3
+from robomem.submodules.temporal.patch import SearchIndex, build_search_index, patch_search_index
 
-Vec3 = tuple[float, float, float]
+__all__ = ["AbsenceRecord", "Change", "PlaceVisits", "Sighting", "TemporalMemory", "Whereabouts"]
 
 
 def _time(verb: str, name: str, t: object) -> float:
@@ -35,30 +34,6 @@ def _time(verb: str, name: str, t: object) -> float:
     if isinstance(t, bool) or not isinstance(t, (int, float, np.integer, np.floating)) or not math.isfinite(float(t)):
         raise QueryError(f"{verb}: {name} must be a finite time in seconds, got {t!r}")
     return float(t)
-
-
-@dataclass(frozen=True)
-class Sighting:
-    object_id: int
-    t_start: float
-    t_end: float
-    n: int
-    position: Vec3
-    place: str | None
-    row_id: int = 0
-
-    @property
-    def stamp(self) -> float:
-        return self.t_end
-
-
-@dataclass(frozen=True)
-class AbsenceRecord:
-    object_id: int
-    stamp: float
-    position: Vec3
-    place: str | None
-    row_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -96,19 +71,6 @@ class Change:
     evidence: tuple[str, ...]
 
 
-# every object's latest sighting / absence row (rows.py builds the record when first read)
-_LATEST_SIGHTINGS = (
-    "SELECT s.object_id, s.t_start, s.t_end, s.n, s.x, s.y, s.z, s.place, s.id FROM sightings s"
-    " JOIN (SELECT object_id, MAX(t_end) AS t FROM sightings GROUP BY object_id) m"
-    " ON s.object_id = m.object_id AND s.t_end = m.t ORDER BY s.id"
-)
-_LATEST_ABSENCES = (
-    "SELECT a.object_id, a.stamp, a.x, a.y, a.z, a.place, a.id FROM absences a"
-    " JOIN (SELECT object_id, MAX(stamp) AS t FROM absences GROUP BY object_id) m"
-    " ON a.object_id = m.object_id AND a.stamp = m.t ORDER BY a.id"
-)
-
-
 class TemporalMemory(Submodule):
     name = "temporal"
     schema = (
@@ -131,35 +93,29 @@ class TemporalMemory(Submodule):
         super().__init__(ctx)
         self.objects = objects  # spatial memory: it names the objects
         self._lock = threading.RLock()
-        self._last: dict[int, Sighting] = LazyRows(lambda r: Sighting(r[0], r[1], r[2], r[3], r[4:7], r[7], r[8]))
-        self._last_absence: dict[int, AbsenceRecord] = LazyRows(lambda r: AbsenceRecord(r[0], r[1], r[2:5], r[5], r[6]))
+        self._latest = Latest()  # every object's latest sighting and absence, as columns (latest.py)
         self._next_sighting = 1  # row ids, advanced only after a commit stored the rows
         self._next_absence = 1
         self._newest = 0.0
-        self._version = 0
-        self._index_cache: tuple | None = None  # type: ignore[type-arg]
-        self._touched: set[int] | None = None  # ids whose sighting changed since the search index (None: rebuild)
+        self._index_cache: SearchIndex | None = None
+        self._touched: set[int] | None = (
+            None  # ids that gained or lost latest rows since the search index (None: rebuild)
+        )
         self.forget_epoch = 0  # bumped when forgetting merged or dropped sighting rows
 
     def load(self, cached: Mapping[str, np.ndarray] | None = None) -> None:
         conn = self.store.read()
         with self._lock:
-            # the rows as SQLite returns them: a Sighting / AbsenceRecord is made when first read (rows.py);
-            # ORDER BY id: on a tie the newest row wins
-            for rows, sql in ((self._last, _LATEST_SIGHTINGS), (self._last_absence, _LATEST_ABSENCES)):
-                dict.update(rows, ((r[0], r) for r in conn.execute(sql)))
+            self._latest = Latest()
+            self._latest.read(conn)
             self._next_sighting = next_id(conn, "sightings")
             self._next_absence = next_id(conn, "absences")
-            self._newest = float(
-                conn.execute(
-                    "SELECT MAX(t) FROM (SELECT MAX(t_end) t FROM sightings UNION ALL SELECT MAX(stamp) FROM absences)"
-                ).fetchone()[0]
-                or 0.0
-            )
+            self._newest = self._latest.newest()  # the newest row of any object is its latest
+            self._index_cache, self._touched = None, None
 
     def newest_stamp(self) -> float | None:
         with self._lock:
-            return self._newest if (self._last or self._last_absence) else None
+            return self._newest if (len(self._latest.seen) or len(self._latest.gone)) else None
 
     def label_of(self, object_id: int) -> str:
         """The object's label, as spatial memory has it (the one label rule)."""
@@ -170,7 +126,7 @@ class TemporalMemory(Submodule):
         ch = Changes()
         obs = frame.observation
         t = frame.stamp
-        new_last: dict[int, Sighting] = {}
+        new_last: dict[int, Sighting] = {}  # the last detection of an object in the frame wins
         next_sighting, next_absence = self._next_sighting, self._next_absence  # taken at commit
         for d in frame.detections:
             pos = tuple(float(v) for v in d.centroid)
@@ -195,14 +151,17 @@ class TemporalMemory(Submodule):
 
         def apply() -> None:
             with self._lock:
-                self._last.update(new_last)
-                self._last_absence.update(new_abs)
-                if self._touched is not None:
-                    self._touched.update(new_last)
-                    self._touched.update(new_abs)
+                latest, touched = self._latest, self._touched
+                for oid, s in new_last.items():
+                    if touched is not None and oid not in latest.seen:
+                        touched.add(oid)  # a new row: the search index has no slot for it
+                    latest.put_sighting(s)
+                for oid, a in new_abs.items():
+                    if touched is not None and oid not in latest.gone:
+                        touched.add(oid)
+                    latest.put_absence(a)
                 self._next_sighting = max(self._next_sighting, next_sighting)
                 self._next_absence = max(self._next_absence, next_absence)
-                self._version += 1
                 self._newest = max(self._newest, t)
 
         ch.then(apply)
@@ -211,11 +170,11 @@ class TemporalMemory(Submodule):
     # -- query verbs ------------------------------------------------------------------
     def last_seen(self, object_id: int) -> Sighting | None:
         with self._lock:
-            return self._last.get(int(object_id))
+            return self._latest.sighting(int(object_id))
 
     def last_absence(self, object_id: int) -> AbsenceRecord | None:
         with self._lock:
-            return self._last_absence.get(int(object_id))
+            return self._latest.absence(int(object_id))
 
     def is_absent(self, object_id: int) -> bool:
         """Observed absent at the place it was last seen (and not seen since)."""
@@ -397,39 +356,36 @@ class TemporalMemory(Submodule):
         return sorted(out, key=lambda c: (c.stamp, c.object_id))
 
     # -- search ---------------------------------------------------------------------
-    def _search_index(self) -> tuple[Any, np.ndarray, tuple[str, ...], np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-        """(signature, ids, unique labels, label index per id, last t_end per id, text -> relevance per label)
-        over the objects with evidence here, labelled by spatial memory; rebuilt when either changed."""
+    def _search_index(self) -> tuple[SearchIndex, np.ndarray]:
+        """The index over the objects with evidence here, labelled by spatial memory (patched when either
+        changed), and the live latest-sighting end column its slots point into."""
         labels = self.objects.label_index()
         with self._lock:
-            sig = (len(self._last), len(self._last_absence), self._newest, self._version)
+            latest = self._latest
+            t_end = latest.seen.cols["t_end"]
+            sig = (latest.seen.presence, latest.gone.presence)
             cached = self._index_cache
-            if cached is not None and cached[0][0] is labels and cached[0][1:] == sig:
-                return cached
-            last, gone = self._last, self._last_absence
+            if cached is not None and cached.labels is labels and cached.presence == sig:
+                return cached, t_end
             touched = self._touched
             if cached is not None and touched is not None:
-                patched = patch_search_index(cached, labels, touched, last, gone, sig, self.objects.label_changes)
-                if patched is not None:  # sightings or labels of some objects changed: their entries renewed
+                patched = patch_search_index(
+                    cached, labels, touched, latest.seen, latest.gone, self.objects.label_changes
+                )
+                if patched is not None:
                     self._index_cache = patched
                     touched.clear()
-                    return patched
-            ids_all = labels.ids.tolist()
-            keep = np.fromiter((i in last or i in gone for i in ids_all), dtype=bool, count=len(ids_all))
-            ids = labels.ids[keep]
-            t_end = np.fromiter(
-                (last[i].t_end if i in last else 0.0 for i in ids.tolist()), dtype=np.float64, count=len(ids)
-            )
-            cached = ((labels, *sig), ids, labels.uniq, labels.lab_idx[keep], t_end, {})
-            self._index_cache = cached
+                    return patched, t_end
+            self._index_cache = build_search_index(labels, latest.seen, latest.gone)
             self._touched = set()
-            return cached
+            return self._index_cache, t_end
 
     def search(self, query: Query, now: float) -> list[Entry]:
         if not (query.wants("sighting") or query.wants("absence") or query.wants("change")):
             return []
         rcfg = self.config.retrieval
-        _sig, all_ids, uniq, lab_idx, t_end, rel_cache = self._search_index()
+        index, t_end_col = self._search_index()
+        all_ids, uniq, lab_idx, rel_cache = index.ids, index.uniq, index.lab_idx, index.rel_cache
         sel = np.ones(len(all_ids), dtype=bool)
         if query.object_ids:
             sel &= np.isin(all_ids, list(query.object_ids))
@@ -456,7 +412,7 @@ class TemporalMemory(Submodule):
         if len(idx) > 4 * m:  # only the best m are needed: keep those at least as relevant as the m-th, then sort
             thr = np.partition(relv[idx], len(idx) - m)[len(idx) - m]
             idx = idx[relv[idx] >= thr]
-        idx = idx[np.lexsort((all_ids[idx], -t_end[idx], -relv[idx]))]
+        idx = idx[np.lexsort((all_ids[idx], -index.t_end(t_end_col, idx), -relv[idx]))]
         ranked_ids = [int(all_ids[i]) for i in idx[:m]]
         rel: dict[int, float] = {int(all_ids[i]): float(relv[i]) for i in idx[:m]}
         out: list[Entry] = []
@@ -560,18 +516,21 @@ class TemporalMemory(Submodule):
 
         def apply() -> None:
             with self._lock:
-                s_drop, s_keep = self._last.pop(drop, None), self._last.get(keep)
+                latest = self._latest
+                s_drop, s_keep = latest.sighting(drop), latest.sighting(keep)
+                latest.seen.pop(drop)
                 candidates = [s for s in (s_keep, s_drop) if s is not None]
                 if candidates:
                     best = max(candidates, key=lambda s: (s.t_end, s.row_id))  # as load() picks
-                    self._last[keep] = replace(best, object_id=keep)
-                a_drop, a_keep = self._last_absence.pop(drop, None), self._last_absence.get(keep)
+                    latest.put_sighting(Sighting(keep, *astuple(best)[1:]))
+                a_drop, a_keep = latest.absence(drop), latest.absence(keep)
+                latest.gone.pop(drop)
                 gone = [a for a in (a_keep, a_drop) if a is not None]
                 if gone:
                     best_a = max(gone, key=lambda a: (a.stamp, a.row_id))
-                    self._last_absence[keep] = replace(best_a, object_id=keep)
-                self._version += 1
-                self._touched = None
+                    latest.put_absence(AbsenceRecord(keep, *astuple(best_a)[1:]))
+                if self._touched is not None:
+                    self._touched |= {int(drop), int(keep)}  # drop's rows are gone, keep's may be new
 
         ch.then(apply)
         return ch
@@ -581,8 +540,8 @@ class TemporalMemory(Submodule):
         b = limits.budget
         conn = self.store.read()
         with self._lock:
-            latest_s = self._last.field(8, "row_id")  # without building a record of every row
-            latest_a = self._last_absence.field(6, "row_id")
+            latest_s = set(self._latest.seen.live("row").tolist())  # without building a record of every row
+            latest_a = set(self._latest.gone.live("row").tolist())
         ch, report = plan_sightings(
             conn,
             latest_s,

@@ -1,34 +1,58 @@
-"""Temporal search index kept up to date instead of rebuilt (issue 14).
+"""Temporal search index: which objects have evidence here, with their label and the slot of their latest
+sighting, kept up to date instead of rebuilt (issue 14).
 
-The index (object ids with evidence, their label index, last sighting end) is patched by the objects
-whose sightings or absences changed (``touched``) and by those whose label entry changed in spatial
-memory's label index since the one the index was built on (``ObjectIndex.label_changes``: added,
-removed, relabelled objects, new labels): their entries are dropped and inserted anew, the rest keep
-theirs (re-pointed when the set of labels changed).  At 10^5..10^6 objects a rebuild is a Python pass
-over every object inside the first query after an update.
+The index stores *slots* into the latest-sighting columns (``latest.py``), not stamps, so a new sighting of an
+object it holds changes nothing in it: the search reads the stamp from the live column.  It changes only when
+an object gains or loses its latest rows (``touched``: a new object, a merge) or spatial memory's label index
+moved on (``ObjectIndex.label_changes``: added, removed, relabelled objects, new labels): those objects'
+entries are dropped and inserted anew, the rest keep theirs (re-pointed when the set of labels changed).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
 from robomem.submodules.base import LabelIndex
+from robomem.submodules.temporal.rows import LatestRows
+
+
+@dataclass(frozen=True)
+class SearchIndex:
+    labels: LabelIndex  # the label index it reflects
+    presence: tuple[int, int]  # the latest rows' presence counters it reflects (sightings, absences)
+    ids: np.ndarray  # object ids with a latest sighting or absence and a label, ascending
+    uniq: tuple[str, ...]  # the labels
+    lab_idx: np.ndarray  # label index per id
+    slot: np.ndarray  # slot of each id's latest sighting (-1: absences only)
+    rel_cache: dict[str, np.ndarray]  # text -> relevance per label (the search fills it)
+
+    def t_end(self, t_end_col: np.ndarray, at: np.ndarray) -> np.ndarray:
+        """The latest sighting's end of the entries ``at`` (0.0 where there is none), from the live column."""
+        s = self.slot[at]
+        return np.where(s >= 0, t_end_col[np.maximum(s, 0)], 0.0)
+
+
+def build_search_index(labels: LabelIndex, seen: LatestRows, gone: LatestRows) -> SearchIndex:
+    slot = seen.slots(labels.ids)
+    keep = (slot >= 0) | (gone.slots(labels.ids) >= 0)
+    return SearchIndex(
+        labels, (seen.presence, gone.presence), labels.ids[keep], labels.uniq, labels.lab_idx[keep], slot[keep], {}
+    )
 
 
 def patch_search_index(
-    cached: tuple[Any, ...],
+    cached: SearchIndex,
     labels: LabelIndex,
     touched: set[int],
-    last: dict[int, Any],
-    gone: dict[int, Any],
-    sig: Any,
+    seen: LatestRows,
+    gone: LatestRows,
     label_changes: Callable[[int, int], set[int] | None],
-) -> tuple[Any, ...] | None:
-    """The cached index brought up to ``labels`` and the ``touched`` sightings, or None (rebuild)."""
-    old = cached[0][0]
+) -> SearchIndex | None:
+    """The cached index brought up to ``labels`` and the ``touched`` objects, or None (rebuild)."""
+    old = cached.labels
     if old is labels:
         changed: set[int] | None = set()
     elif old.version < 0 or labels.version < 0:
@@ -37,14 +61,7 @@ def patch_search_index(
         changed = label_changes(old.version, labels.version)
     if changed is None:
         return None
-    ids, lab_idx, t_end, rel_cache = cached[1], cached[3], cached[4], cached[5]
-    if not changed and touched and len(ids):  # the common case: new sightings of objects the index holds
-        t = np.fromiter(touched, dtype=np.int64, count=len(touched))
-        pos = np.minimum(np.searchsorted(ids, t), len(ids) - 1)
-        if np.all(ids[pos] == t):
-            t_end = t_end.copy()  # one copy: a reader may still hold the old arrays
-            t_end[pos] = [last[i].t_end if i in last else 0.0 for i in t.tolist()]
-            return ((labels, *sig), ids, labels.uniq, lab_idx, t_end, rel_cache)
+    ids, lab_idx, slot, rel_cache = cached.ids, cached.lab_idx, cached.slot, cached.rel_cache
     if labels.uniq != old.uniq:  # entries kept below have labels that are still in use: all map
         at = {u: j for j, u in enumerate(labels.uniq)}
         remap = np.fromiter((at.get(u, -1) for u in old.uniq), dtype=np.int64, count=len(old.uniq))
@@ -54,22 +71,22 @@ def patch_search_index(
     if len(t) and len(ids):
         pos = np.minimum(np.searchsorted(ids, t), len(ids) - 1)
         hit = ids[pos] == t
-        keep = np.ones(len(ids), dtype=bool)
-        keep[pos[hit]] = False
-        ids, lab_idx, t_end = ids[keep], lab_idx[keep], t_end[keep]
+        if hit.any():
+            keep = np.ones(len(ids), dtype=bool)
+            keep[pos[hit]] = False
+            ids, lab_idx, slot = ids[keep], lab_idx[keep], slot[keep]
     if len(t) and len(labels.ids):
         pos = np.minimum(np.searchsorted(labels.ids, t), len(labels.ids) - 1)
         ok = labels.ids[pos] == t
-        add = [(oid, j) for oid, j, k in zip(t.tolist(), pos.tolist(), ok.tolist(), strict=True) if k]
-        add = [(oid, j) for oid, j in add if oid in last or oid in gone]
-        if add:
-            a_ids = np.asarray([oid for oid, _j in add], dtype=np.int64)
-            a_lab = labels.lab_idx[np.asarray([j for _o, j in add], dtype=np.int64)]
-            a_end = np.asarray([last[oid].t_end if oid in last else 0.0 for oid, _j in add], dtype=np.float64)
+        a_ids, a_pos = t[ok], pos[ok]
+        a_slot = seen.slots(a_ids)
+        has = (a_slot >= 0) | (gone.slots(a_ids) >= 0)
+        if has.any():
+            a_ids, a_lab, a_slot = a_ids[has], labels.lab_idx[a_pos[has]], a_slot[has]
             ins = np.searchsorted(ids, a_ids)
-            ids, lab_idx, t_end = (
+            ids, lab_idx, slot = (
                 np.insert(ids, ins, a_ids),
                 np.insert(lab_idx, ins, a_lab),
-                np.insert(t_end, ins, a_end),
+                np.insert(slot, ins, a_slot),
             )
-    return ((labels, *sig), ids, labels.uniq, lab_idx, t_end, rel_cache)
+    return SearchIndex(labels, (seen.presence, gone.presence), ids, labels.uniq, lab_idx, slot, rel_cache)

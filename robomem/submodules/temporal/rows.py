@@ -1,55 +1,194 @@
-"""A dict whose values are built from their stored rows when first read (opening a store at 10^6 objects).
+"""Every object's latest sighting (or absence) as numpy columns, one row per object (opening at 10^6 objects).
 
-``TemporalMemory.load`` keeps every object's latest sighting and absence row as the tuple SQLite returned;
-the ``Sighting`` / ``AbsenceRecord`` is made the first time the value is read (and kept), so opening builds
-no Python object per row.  Membership, ``len`` and key iteration never build anything.
+``LatestRows`` maps an object id to a *slot*: one row of fixed-width columns (float, int, a place code into a
+shared ``Places`` list).  A slot never moves while its object keeps a row, so an index that stored slots (the
+search index) stays valid through new sightings of the objects it holds; only adding an object or removing one
+changes which slots are in use (``presence``).  The ids are kept sorted beside their slots (object ids come from
+a counter, so a new one is almost always appended).  Records (``Sighting``, ``AbsenceRecord``) are built by the
+caller from one row when asked; nothing here holds a Python object per row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any, Generic, TypeVar
+from collections.abc import Iterable, Mapping, Sequence
 
-V = TypeVar("V")
-
-
-class LazyRows(dict, Generic[V]):  # type: ignore[type-arg]
-    """id -> value, where a value may still be its row (a tuple), built by ``make`` on first read."""
-
-    def __init__(self, make: Callable[[tuple[Any, ...]], V]) -> None:
-        super().__init__()
-        self._make = make
-
-    def _built(self, key: int, v: Any) -> V:
-        if type(v) is tuple:
-            v = self._make(v)
-            dict.__setitem__(self, key, v)
-        return v  # type: ignore[no-any-return]
-
-    def __getitem__(self, key: int) -> V:
-        return self._built(key, dict.__getitem__(self, key))
-
-    def get(self, key: int, default: Any = None) -> Any:
-        v = dict.get(self, key, _MISSING)
-        return default if v is _MISSING else self._built(key, v)
-
-    def pop(self, key: int, *default: Any) -> Any:
-        v = dict.pop(self, key, *default)
-        return self._make(v) if type(v) is tuple else v
-
-    def values(self) -> list[V]:  # type: ignore[override]
-        return [self._built(k, v) for k, v in dict.items(self)]
-
-    def items(self) -> list[tuple[int, V]]:  # type: ignore[override]
-        return [(k, self._built(k, v)) for k, v in dict.items(self)]
-
-    def __iter__(self) -> Iterator[int]:
-        # needed: with it overridden, dict(x) and {**x} go through __getitem__ (and never leak a raw row)
-        return dict.__iter__(self)
-
-    def field(self, index: int, name: str) -> set[Any]:
-        """One field of every value (``index`` in a row, ``name`` on a built value), building nothing."""
-        return {v[index] if type(v) is tuple else getattr(v, name) for v in dict.values(self)}
+import numpy as np
 
 
-_MISSING = object()
+class Places:
+    """Place names as small integer codes (-1: no place), shared by a submodule's columns."""
+
+    def __init__(self, names: Iterable[str] = ()) -> None:
+        self.names: list[str] = []
+        self._code: dict[str, int] = {}
+        for n in names:
+            self.code(n)
+
+    def code(self, name: str | None) -> int:
+        if name is None:
+            return -1
+        c = self._code.get(name)
+        if c is None:
+            c = self._code[name] = len(self.names)
+            self.names.append(name)
+        return c
+
+    def codes(self, names: Sequence[str | None]) -> np.ndarray:
+        known = self._code
+        return np.asarray([known[n] if n in known else self.code(n) for n in names], dtype=np.int32)
+
+    def name(self, code: int) -> str | None:
+        return None if code < 0 else self.names[code]
+
+
+class LatestRows:
+    """object id -> slot -> a row of the columns named in ``spec`` (name -> (dtype, width))."""
+
+    def __init__(self, spec: Mapping[str, tuple[str, int]], capacity: int = 64) -> None:
+        self._spec = dict(spec)
+        cap = max(int(capacity), 16)
+        self.cols: dict[str, np.ndarray] = {k: self._empty(k, cap) for k in self._spec}
+        self.owner = np.full(cap, -1, np.int64)  # object id per slot (-1: free or removed)
+        self._used = 0  # slots handed out
+        self._count = 0  # slots with an owner
+        self._ids = np.zeros(cap, np.int64)  # ids ever given a slot here, ascending ...
+        self._slot = np.zeros(cap, np.int64)  # ... and their latest slot (stale when owner[slot] differs)
+        self._k = 0
+        self.presence = 0  # bumped when an object gains or loses its row (slots in use changed)
+
+    def _empty(self, name: str, n: int) -> np.ndarray:
+        dtype, width = self._spec[name]
+        return np.zeros((n, width) if width > 1 else n, dtype)
+
+    # -- reading ------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self._count
+
+    def __contains__(self, oid: object) -> bool:
+        return isinstance(oid, (int, np.integer)) and self.slot(int(oid)) >= 0
+
+    def slot(self, oid: int) -> int:
+        """The object's slot, or -1."""
+        k = self._k
+        j = int(np.searchsorted(self._ids[:k], oid))
+        if j < k and self._ids[j] == oid:
+            s = int(self._slot[j])
+            if self.owner[s] == oid:
+                return s
+        return -1
+
+    def slots(self, oids: np.ndarray) -> np.ndarray:
+        """The slot of each id (int64), -1 for ids without a row (vectorised)."""
+        oids = np.asarray(oids, np.int64)
+        k = self._k
+        if not k or not len(oids):
+            return np.full(len(oids), -1, np.int64)
+        j = np.minimum(np.searchsorted(self._ids[:k], oids), k - 1)
+        s = self._slot[j]
+        ok = (self._ids[j] == oids) & (self.owner[s] == oids)
+        return np.where(ok, s, -1)
+
+    def ids(self) -> np.ndarray:
+        """Every id with a row, ascending."""
+        k = self._k
+        ids = self._ids[:k]
+        return ids[self.owner[self._slot[:k]] == ids]
+
+    def live(self, name: str) -> np.ndarray:
+        """One column over the slots in use with an owner (any order; for sets of values)."""
+        used = self._used
+        return self.cols[name][:used][self.owner[:used] >= 0]
+
+    # -- writing ------------------------------------------------------------------------
+    def put(self, oid: int, values: Mapping[str, object]) -> int:
+        """Set the object's row (a new slot if it has none); returns the slot."""
+        s = self.slot(oid)
+        if s < 0:
+            s = self._new_slot(oid)
+        for k, v in values.items():
+            self.cols[k][s] = v
+        return s
+
+    def pop(self, oid: int) -> int:
+        """Remove the object's row (its slot is not reused); returns the slot it had, or -1."""
+        s = self.slot(oid)
+        if s >= 0:
+            self.owner[s] = -1
+            self._count -= 1
+            self.presence += 1
+        return s
+
+    def _new_slot(self, oid: int) -> int:
+        s = self._used
+        if s >= len(self.owner):
+            self._grow_slots(2 * len(self.owner))
+        self._used += 1
+        self._count += 1
+        self.owner[s] = oid
+        self.presence += 1
+        k = self._k
+        j = int(np.searchsorted(self._ids[:k], oid))
+        if j < k and self._ids[j] == oid:  # an id that had a row before: point it at the new slot
+            self._slot[j] = s
+            return s
+        if k >= len(self._ids):
+            self._ids = np.resize(self._ids, 2 * len(self._ids))
+            self._slot = np.resize(self._slot, 2 * len(self._slot))
+        if j < k:  # not the largest id yet: shift the tail (rare: ids come from a counter)
+            self._ids[j + 1 : k + 1] = self._ids[j:k].copy()
+            self._slot[j + 1 : k + 1] = self._slot[j:k].copy()
+        self._ids[j] = oid
+        self._slot[j] = s
+        self._k = k + 1
+        return s
+
+    def _grow_slots(self, cap: int) -> None:
+        for k, col in self.cols.items():
+            new = self._empty(k, cap)
+            new[: len(col)] = col
+            self.cols[k] = new  # a reader holding the old column still reads consistent (older) values
+        owner = np.full(cap, -1, np.int64)
+        owner[: len(self.owner)] = self.owner
+        self.owner = owner
+
+    # -- bulk ---------------------------------------------------------------------------
+    def fill(self, oids: np.ndarray, cols: Mapping[str, np.ndarray]) -> None:
+        """Replace everything by these rows (ids distinct, any order), as ``load`` does."""
+        oids = np.asarray(oids, np.int64)
+        n = len(oids)
+        order = np.argsort(oids, kind="stable")
+        if n and np.any(np.diff(oids[order]) == 0):
+            raise ValueError("LatestRows.fill: object ids must be distinct")
+        cap = max(16, n + n // 8)
+        self.cols = {}
+        for k in self._spec:
+            col = self._empty(k, cap)
+            col[:n] = cols[k]
+            self.cols[k] = col
+        self.owner = np.full(cap, -1, np.int64)
+        self.owner[:n] = oids
+        self._ids = np.zeros(cap, np.int64)
+        self._slot = np.zeros(cap, np.int64)
+        self._ids[:n] = oids[order]
+        self._slot[:n] = order
+        self._used = self._count = self._k = n
+        self.presence += 1
+
+    def arrays(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """(ids ascending, their columns in that order): every row, compacted (the index cache's form)."""
+        k = self._k
+        ids = self._ids[:k]
+        slots = self._slot[:k]
+        ok = self.owner[slots] == ids
+        slots = slots[ok]
+        return ids[ok].copy(), {name: col[slots].copy() for name, col in self.cols.items()}
+
+
+def latest_per_object(oids: np.ndarray, *order_keys: np.ndarray) -> np.ndarray:
+    """Indices of one row per object id: the row greatest by ``order_keys`` (the first key most significant)."""
+    if not len(oids):
+        return np.zeros(0, np.int64)
+    order = np.lexsort((*reversed(order_keys), oids))  # by id, then by the keys ascending: the last per id wins
+    o = oids[order]
+    last = np.r_[o[1:] != o[:-1], True]
+    return order[last]
