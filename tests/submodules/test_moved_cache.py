@@ -41,7 +41,7 @@ def test_kept_candidate_arrays_equal_fresh_ones():
             kept.colour_changed(next_id)
             next_id += 1
         else:
-            oid = int(rng.choice(sorted(index.slot_of)))
+            oid = int(rng.choice(list(index.slot_of)))
             slot = index.slot_of[oid]
             if op < 0.55:  # marked absent or present again: the label's generation moves, no colour changes
                 index.set_absent(oid, not bool(index.absent[slot]))

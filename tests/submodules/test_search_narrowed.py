@@ -31,9 +31,7 @@ def full_scan(index: ObjectIndex, cache: RelevanceCache, rcfg: RetrievalConfig, 
         mask &= np.isin(index.ids[:n], list(q.object_ids))
     if q.label is not None:
         sel = np.zeros(n, dtype=bool)
-        members = index.members.get(q.label)
-        if members:
-            sel[np.fromiter(members, dtype=np.int64, count=len(members))] = True
+        sel[index.members_of(q.label)] = True
         mask &= sel
     if q.position is not None and q.radius is not None:
         near = np.zeros(n, dtype=bool)
@@ -146,7 +144,7 @@ def test_label_slots_equal_a_fresh_build_after_changes_and_rebuild_past_the_log(
     for j in every.tolist():
         a = kept.slots(index, np.array([j]))[0]
         b = fresh.slots(index, np.array([j]))[0]
-        assert sorted(a.tolist()) == sorted(b.tolist()) == sorted(index.by_label.get(index.vocab[j], set()))
+        assert sorted(a.tolist()) == sorted(b.tolist()) == index.of_label(index.vocab[j]).tolist()
     assert kept.rebuilds == 1
     for oid in range(1000, 1000 + 9000):  # more label changes than the log keeps: rebuilt, still exact
         index.upsert(_obj(rng, oid, 10_000.0))

@@ -44,30 +44,87 @@ def check(index: ObjectIndex, objs: dict[int, IndexedObject], rng: np.random.Gen
         r = float(rng.uniform(0.0, 15.0))
         got = set(index.ids[index.around(c, r)].tolist())
         assert got == {oid for oid, o in objs.items() if np.linalg.norm(o.centroid - c) <= r}
-    for lab in {o.label for o in objs.values()}:
-        assert set(index.ids[list(index.by_label[lab])].tolist()) == {i for i, o in objs.items() if o.label == lab}
-        absent = index.absent_by_label.get(lab, set())
+    for lab in {o.label for o in objs.values()} | {"never seen"}:
+        got = index.of_label(lab)
+        assert list(got) == sorted(set(got.tolist()))  # ascending, each slot once
+        assert set(index.ids[got].tolist()) == {i for i, o in objs.items() if o.label == lab}
+        absent = index.absent_of(lab)
         want = {i for i, o in objs.items() if o.label == lab and o.absent}
-        assert set(index.ids[list(absent)].tolist()) == want
-    for lab in {lab for o in objs.values() for lab in o.labels}:
-        assert set(index.ids[list(index.members[lab])].tolist()) == {i for i, o in objs.items() if lab in o.labels}
+        assert list(absent) == sorted(set(absent.tolist()))
+        assert set(index.ids[absent].tolist()) == want
+    every = {lab for o in objs.values() for lab in (o.label, *o.labels)}
+    assert index.member_labels() == sorted(every)
+    for lab in every:
+        got = index.members_of(lab)
+        assert list(got) == sorted(set(got.tolist()))
+        want = {i for i, o in objs.items() if lab in o.labels or lab == o.label}
+        assert set(index.ids[got].tolist()) == want
     for oid, o in objs.items():  # the per-object rows are the object's
         s = index.slot_of[oid]
         assert np.array_equal(index.cents[s], o.centroid) and index.last_seen[s] == o.last_seen
         assert index.vocab[index.lab_idx[s]] == o.label and bool(index.absent[s]) == o.absent
 
 
+LABELS = ["mug", "cup", "book", "chair", "plant", "red mug"]
+
+
 def test_index_matches_brute_force_through_inserts_moves_merges_deletes():
     rng = np.random.default_rng(7)
-    labels = ["mug", "cup", "book", "chair", "plant", "red mug"]
     index = ObjectIndex(cell=1.0, max_cells=64, capacity=16)  # small: the arrays must grow
     objs: dict[int, IndexedObject] = {}
-    next_id = 1
-    for _ in range(400):
-        o = random_object(rng, next_id, labels)
+    for oid in range(1, 401):
+        o = random_object(rng, oid, LABELS)
         index.upsert(o)
-        objs[next_id] = o
-        next_id += 1
+        objs[oid] = o
+    _mutate_and_check(index, objs, rng, 401)
+
+
+def _bulk(objs: dict[int, IndexedObject], index: ObjectIndex) -> None:
+    ids = sorted(objs)
+    os_ = [objs[i] for i in ids]
+    index.bulk_load(
+        np.asarray(ids, dtype=np.int64),
+        np.array([o.bbox_min for o in os_]),
+        np.array([o.bbox_max for o in os_]),
+        np.array([o.centroid for o in os_]),
+        np.array([[o.first_seen, o.last_seen] for o in os_]),
+        np.array([float(o.n_obs) for o in os_]),
+        [o.label for o in os_],
+        {i: o.labels for i, o in enumerate(os_) if len(o.labels) > 1},
+        np.array([o.absent for o in os_]),
+    )
+
+
+def test_a_bulk_loaded_index_matches_brute_force_through_the_same_changes():
+    """The compact base sets read at open (compact.py) and the sets of what changed since answer together."""
+    rng = np.random.default_rng(11)
+    objs = {oid: random_object(rng, oid, LABELS) for oid in range(1, 401)}
+    far = np.array([3e9, -3e9, 0.5])  # past the grid's cell limit: kept with the big boxes
+    objs[401] = IndexedObject(401, far - 0.1, far + 0.1, far, 1.0, 2.0, 1, "mug", ("mug",), False)
+    index = ObjectIndex(cell=1.0, max_cells=64, capacity=16)
+    _bulk(objs, index)
+    check(index, objs, rng)
+    assert set(index.ids[index.box(far - 1, far + 1)].tolist()) == {401}
+    _mutate_and_check(index, objs, rng, 402)
+
+
+def test_ids_far_apart_and_huge_keep_their_slots():
+    rng = np.random.default_rng(2)
+    index = ObjectIndex()
+    objs = {oid: random_object(rng, oid, LABELS) for oid in (1, 5, 10**7, 2**40, 2**62)}
+    _bulk(objs, index)
+    check(index, objs, rng)
+    for oid in (3, 10**9, 2**50):
+        objs[oid] = random_object(rng, oid, LABELS)
+        index.upsert(objs[oid])
+    index.remove(2**40)
+    del objs[2**40]
+    check(index, objs, rng)
+    assert index.slot_of.get("a") is None and 2**40 not in index.slot_of and list(index.slot_of) == sorted(objs)
+
+
+def _mutate_and_check(index: ObjectIndex, objs: dict[int, IndexedObject], rng: np.random.Generator, next_id: int):
+    labels = LABELS
     check(index, objs, rng)
     for _round in range(6):
         ids = sorted(objs)

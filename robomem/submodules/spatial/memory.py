@@ -104,11 +104,20 @@ class SpatialMemory(Submodule):
 
         with self._lock:
             self._moved = MovedCache()  # its arrays and generations belong to the index being replaced
-            self._objs.load(conn, repair)
+            if cached is not None:
+                self._objs.restore(cached)
+            else:
+                self._objs.load(conn, repair)
             self._next_id = next_id(conn, "objects")
             ix = self._index
             self._newest = float(ix.last_seen[ix.slots()].max()) if len(ix) else None
             self._snaps.load()
+
+    def cache_arrays(self) -> dict[str, np.ndarray] | None:
+        """The objects' small columns and the index, as an open from the store would build them now (in id
+        order, one slot each); None after a row failed its checksums (the open from the store reports it)."""
+        with self._lock:
+            return None if self.damaged else self._objs.export()
 
     def _problem(self, oid: int, problem: str, set_aside: bool) -> None:
         """A row failed its checksums (at open, or its points when paged in): logged once, in stats()["damaged"];
@@ -154,9 +163,9 @@ class SpatialMemory(Submodule):
         found: set[int] = set()
         for seg in segments:
             found.update(index.ids[index.box(seg.bbox_min, seg.bbox_max, pad)].tolist())
-            absent = index.absent_by_label.get(seg.label)
-            if absent:
-                found.update(index.ids[list(absent)].tolist())
+            absent = index.absent_of(seg.label)
+            if len(absent):
+                found.update(index.ids[absent].tolist())
         return sorted(found)
 
     def associate(self, segments: list[Segment], appeared: Callable[[Segment], bool] | None = None) -> list[Detection]:
@@ -301,11 +310,7 @@ class SpatialMemory(Submodule):
     def objects(self, label: str | None = None, include_absent: bool = True) -> list[ObjectRecord]:
         with self._lock:
             ix = self._index
-            if label is None:
-                slots = ix.slots()
-            else:
-                m = ix.members.get(label, set())
-                slots = np.fromiter(m, dtype=np.int64, count=len(m))
+            slots = ix.slots() if label is None else ix.members_of(label)
             if not include_absent:
                 slots = slots[~ix.absent[slots]]
             ids = np.sort(ix.ids[slots]).tolist()
@@ -315,14 +320,14 @@ class SpatialMemory(Submodule):
         """The distinct labels remembered, in any object's label distribution (from the index, no record built):
         a minority vote names its object too ("mugs" counts the "yellow cup" once called "yellow mug")."""
         with self._lock:
-            return sorted(self._index.members)
+            return self._index.member_labels()
 
     def objects_with_labels(self, labels: Sequence[str]) -> list[ObjectRecord]:
         """Objects whose label distribution holds any of ``labels`` (through the index's label sets)."""
         with self._lock:
             index = self._index
-            slots = set().union(*(index.members.get(lab, set()) for lab in labels)) if labels else set()
-            ids = np.sort(index.ids[np.fromiter(slots, dtype=np.int64, count=len(slots))]).tolist()
+            slots = np.unique(np.concatenate([np.zeros(0, np.int64), *(index.members_of(lab) for lab in labels)]))
+            ids = np.sort(index.ids[slots]).tolist()
             return [self._objs.record(i) for i in ids]
 
     def resolve(self, object_id: int) -> int:
@@ -530,14 +535,14 @@ class SpatialMemory(Submodule):
         with self._lock:  # every object's value only when over the budget (~75 ms at 10^5 objects)
             ix = self._index
             over = len(self._snaps.by_id) > max_rows
-            objects = (
-                {
-                    oid: ("absent" if ix.absent[s] else "present", int(ix.n_obs[s]), self._objs.retrieved(oid))
-                    for oid, s in ix.slot_of.items()
-                }
-                if over
-                else {}
-            )
+            objects: dict[int, tuple[str, int, int]] = {}
+            if over:
+                slots = ix.slots()
+                slots = slots[np.argsort(ix.ids[slots], kind="stable")]
+                for oid, a, n in zip(
+                    ix.ids[slots].tolist(), ix.absent[slots].tolist(), ix.n_obs[slots].tolist(), strict=True
+                ):
+                    objects[oid] = ("absent" if a else "present", int(n), self._objs.retrieved(oid))
             ch, report = self._snaps.forget(max_rows, limits.target_fraction, objects)
         out = Changes(statements=ch.statements)  # the index edit runs under the spatial lock
 

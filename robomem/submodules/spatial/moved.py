@@ -122,8 +122,7 @@ class MovedCache:
         epoch: int,
     ) -> _Members:
         self.rebuilds += 1
-        same = index.by_label.get(label, set())
-        slots = np.fromiter(same, dtype=np.int64, count=len(same))
+        slots = index.of_label(label)
         ids = index.ids[slots]
         colours = np.full((len(ids), 3), np.nan)
         read = np.zeros(len(ids), dtype=bool)

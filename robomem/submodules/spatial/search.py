@@ -63,8 +63,7 @@ def candidates(
         found = {s for oid in query.object_ids if (s := index.slot_of.get(oid)) is not None}
         idx = np.fromiter(found, dtype=np.int64, count=len(found))
     elif query.label is not None:
-        members = index.members.get(query.label) or ()
-        idx = np.fromiter(members, dtype=np.int64, count=len(members))
+        idx = index.members_of(query.label)
     elif query.position is not None and query.radius is not None:
         idx = index.around(np.asarray(query.position), query.radius)
     elif by_relevance and rel_all is not None:
@@ -75,8 +74,7 @@ def candidates(
     if lab is None:
         idx = idx[index.active[idx]]
     if query.label is not None and query.object_ids:
-        members = index.members.get(query.label) or ()
-        idx = idx[np.isin(idx, np.fromiter(members, dtype=np.int64, count=len(members)))]
+        idx = idx[np.isin(idx, index.members_of(query.label))]
     if query.position is not None and query.radius is not None and (query.object_ids or query.label is not None):
         idx = idx[np.isin(idx, index.around(np.asarray(query.position), query.radius))]
     if query.since is not None:

@@ -15,14 +15,15 @@ import json
 import re
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from robomem.config import SpatialConfig
+from robomem.store.index_cache import PackedStrings, pack_strings
 from robomem.submodules.spatial.index import ObjectIndex
-from robomem.submodules.spatial.objects import OBJECT_COLUMNS, ObjectRecord, ObjectState, top_label
+from robomem.submodules.spatial.objects import OBJECT_COLUMNS, ObjectRecord, ObjectState, colour_json, top_label
 
 # the columns read at open, in this order (no points, no embedding)
 LIGHT_COLUMNS = (
@@ -33,6 +34,43 @@ LIGHT_COLUMNS = (
 _Light = tuple[str | dict[str, float], str | tuple[float, ...] | None, str | None, int]
 _CACHE_MAX = 65536
 _CHUNK = 65536  # rows fetched at a time at open  # parsed label distributions / colours kept by their JSON text
+
+
+_Packed = tuple[np.ndarray, np.ndarray]  # index_cache.pack_strings' (bytes, offsets)
+
+
+def pack_texts(texts: Sequence[str | None]) -> _Packed:
+    """``index_cache.pack_strings`` of these texts; ASCII texts (JSON of the usual labels) in one encode."""
+    n = len(texts)
+    none = np.fromiter((t is None for t in texts), dtype=bool, count=n)
+    joined = "".join([t for t in texts if t is not None])
+    if not joined.isascii():
+        return pack_strings(texts)
+    lens = np.fromiter((0 if t is None else len(t) for t in texts), dtype=np.int64, count=n)
+    offsets = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
+    offsets[1:][none] = -offsets[1:][none] - 1  # pack_strings' mark of a None
+    return np.frombuffer(joined.encode("ascii"), dtype=np.uint8), offsets
+
+
+def merge_texts(base: _Packed, take: np.ndarray, extra: list[str | None]) -> _Packed:
+    """Packed texts: item i is ``base``'s item ``take[i]``, or (where ``take[i] < 0``) the next of ``extra``."""
+    buf, off = base
+    ex_buf, ex_off = pack_strings(extra)
+    if int((take < 0).sum()) != len(extra):
+        raise ValueError("merge_texts: one extra text per item not taken from the base")
+    start, end = np.zeros(len(take), np.int64), np.zeros(len(take), np.int64)
+    b, e = take >= 0, take < 0
+    for mask, o, pos, shift in ((b, off, take[b], 0), (e, ex_off, np.arange(len(extra)), len(buf))):
+        lo, hi = o[pos], o[pos + 1]
+        start[mask] = np.where(lo >= 0, lo, -lo - 1) + shift
+        end[mask] = np.where(hi >= 0, hi + shift, -1)
+    none = end < 0
+    lens = np.where(none, 0, end - start)
+    ends = np.cumsum(lens)
+    idx = np.repeat(start - ends + lens, lens) + np.arange(int(ends[-1]) if len(ends) else 0)
+    out_off = np.concatenate([[0], ends]).astype(np.int64)
+    out_off[1:][none] = -out_off[1:][none] - 1
+    return np.concatenate([buf, ex_buf])[idx], out_off
 
 
 class ObjectTable:
@@ -57,6 +95,8 @@ class ObjectTable:
         # text); of the states committed since, per id (as memory has them); ``_gone``: rows left since open.
         self._base_ids = np.zeros(0, dtype=np.int64)
         self._base: tuple[Sequence[str], Sequence[str | None], Sequence[str | None]] = ((), (), ())
+        empty = (np.zeros(0, np.uint8), np.zeros(1, np.int64))
+        self._packed: tuple[_Packed, _Packed] = (empty, empty)  # the arrays under _base's first two
         self._base_retrieved = np.zeros(0, dtype=np.int64)
         self._over: dict[int, _Light] = {}
         self._gone: set[int] = set()
@@ -163,7 +203,7 @@ class ObjectTable:
             new_pos = {int(i): j for j, i in enumerate(kl)}
             sets = {new_pos[i]: v for i, v in sets.items() if i in new_pos}
         self._base_ids = ids[k]
-        self._base = (labels_json, colour, place)
+        self._set_base(pack_texts(labels_json), pack_texts(colour), place)  # one buffer each, not 10^6 strs
         self._base_retrieved = retrieved[k]
         self._n = len(k)
         self._index.bulk_load(
@@ -178,6 +218,59 @@ class ObjectTable:
             absent[k],
         )
         return [int(ids[i]) for i in bad]
+
+    def _set_base(self, labels: _Packed, colour: _Packed, place: list[str | None]) -> None:
+        self._packed = (labels, colour)
+        self._base = (PackedStrings(*labels), PackedStrings(*colour), place)  # type: ignore[assignment]
+
+    # -- the index cache ----------------------------------------------------------------------
+    def export(self) -> dict[str, np.ndarray]:
+        """The arrays ``restore`` takes to hold what an open from the store would hold now (and the index's)."""
+        out = {f"ix.{k}": v for k, v in self._index.export().items()}
+        ids = out["ix.row.ids"]
+        nb = len(self._base_ids)
+        pos = np.minimum(np.searchsorted(self._base_ids, ids), max(nb - 1, 0))
+        take = np.where((nb > 0) & (self._base_ids[pos] == ids) if nb else np.zeros(len(ids), bool), pos, -1)
+        over = [(j, oid) for j, oid in enumerate(ids.tolist()) if oid in self._over]
+        take[[j for j, _ in over]] = -1
+        lights = [self._over[oid] for _, oid in over]
+        labels = [lab if isinstance(lab, str) else json.dumps(lab) for lab, _c, _p, _r in lights]
+        colour = [c if c is None or isinstance(c, str) else colour_json(np.asarray(c)) for _l, c, _p, _r in lights]
+        (lb, lo), (cb, co) = (merge_texts(self._packed[0], take, labels), merge_texts(self._packed[1], take, colour))
+        out.update({"labels.buf": lb, "labels.off": lo, "colour.buf": cb, "colour.off": co})
+        base_place = self._base[2]
+        place = [base_place[p] if p >= 0 else None for p in take.tolist()]
+        retrieved = np.where(take >= 0, self._base_retrieved[np.maximum(take, 0)] if nb else 0, 0).astype(np.int64)
+        for (j, _oid), (_l, _c, p, r) in zip(over, lights, strict=True):
+            place[j], retrieved[j] = p, r
+        names = sorted({p for p in place if p is not None})
+        at = {p: i for i, p in enumerate(names)}
+        out["place.code"] = np.fromiter((-1 if p is None else at[p] for p in place), dtype=np.int32, count=len(place))
+        out["place.names.buf"], out["place.names.off"] = pack_strings(names)
+        out["retrieved"] = retrieved
+        return out
+
+    def restore(self, a: Mapping[str, np.ndarray]) -> None:
+        """An empty table (and index) from ``export``'s arrays; raises on any inconsistency."""
+        ids = np.asarray(a["ix.row.ids"])
+        n = len(ids)
+        if n == 0:
+            return  # an empty store: an open reads nothing either
+        labels = (np.asarray(a["labels.buf"]), np.asarray(a["labels.off"]))
+        colour = (np.asarray(a["colour.buf"]), np.asarray(a["colour.off"]))
+        codes, retrieved = np.asarray(a["place.code"]), np.asarray(a["retrieved"])
+        names = list(PackedStrings(a["place.names.buf"], a["place.names.off"]))
+        if len(labels[1]) != n + 1 or len(colour[1]) != n + 1 or len(codes) != n or len(retrieved) != n:
+            raise ValueError("ObjectTable.restore: columns of different lengths")
+        if retrieved.dtype != np.int64 or codes.dtype != np.int32 or (n and int(codes.max()) >= len(names)):
+            raise ValueError("ObjectTable.restore: bad place or retrieved column")
+        if n > 1 and np.any(np.diff(ids) <= 0):
+            raise ValueError("ObjectTable.restore: ids not ascending")
+        self._index.restore({k[3:]: v for k, v in a.items() if k.startswith("ix.")})
+        self._base_ids = ids
+        self._set_base(labels, colour, [None if c < 0 else names[c] for c in codes.tolist()])
+        self._base_retrieved = retrieved
+        self._n = n
 
     def labels_of_json(self, text: str) -> dict[str, float]:
         d = self._labels.get(text)
@@ -210,15 +303,15 @@ class ObjectTable:
         """(k, 3) colour signatures of these ids, NaN where unknown: one vectorised id lookup (the moved-object
         rule reads thousands per label)."""
         out = np.full((len(ids), 3), np.nan)
-        texts, over, slot_of = self._base[1], self._over, self._index.slot_of
+        texts, over = self._base[1], self._over
         nb = len(self._base_ids)
-        for j, oid in enumerate(ids.tolist()):
+        slots = self._index.slot_of.lookup(ids)
+        for j, (oid, p) in enumerate(zip(ids.tolist(), slots.tolist(), strict=True)):
             v = over.get(oid)
             if v is not None:
                 c = v[1]
             else:
-                p = slot_of.get(oid, nb)
-                if p >= nb or texts[p] is None or oid not in self:
+                if p < 0 or p >= nb or texts[p] is None or oid not in self:
                     continue
                 c = texts[p]
             if c is not None:
