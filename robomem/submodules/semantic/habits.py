@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from robomem.store.index_cache import PackedStrings, pack_strings
+
 PlaceCounts = dict[str, tuple[int, float]]  # place -> (visits, first sighting there)
 
 
@@ -28,9 +30,11 @@ class ObjectVisits:
     places: PlaceCounts
 
 
-def group_visits(
-    oids: np.ndarray, places: list[str], windows: np.ndarray, t_start: np.ndarray
-) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray, np.ndarray]:
+# per (object, place) pair, by object id then place: (object ids, place names sorted, place index, visits, first)
+Pairs = tuple[np.ndarray, list[str], np.ndarray, np.ndarray, np.ndarray]
+
+
+def group_visits(oids: np.ndarray, places: list[str], windows: np.ndarray, t_start: np.ndarray) -> Pairs:
     """Per (object, place): distinct windows and the first t_start, from one row per sighting.
 
     Returns (object ids sorted, place names, place index, visits, first seen) with one entry per pair."""
@@ -75,7 +79,13 @@ class VisitTally:
         epoch: int,
     ) -> None:
         """From every sighting (temporal ``visit_windows``) and spatial's label index (ids sorted)."""
-        self._oids, self._names, self._place, self._visits, self._first = group_visits(*rows)
+        self.build_pairs(group_visits(*rows), ids, lab_idx, labels, epoch)
+
+    def build_pairs(
+        self, pairs: Pairs, ids: np.ndarray, lab_idx: np.ndarray, labels: tuple[str, ...], epoch: int
+    ) -> None:
+        """From ``group_visits``' pairs (``build``), or the ``current_pairs`` an index cache kept."""
+        self._oids, self._names, self._place, self._visits, self._first = pairs
         pos = np.searchsorted(ids, self._oids)
         ok = pos < len(ids)
         ok[ok] = ids[pos[ok]] == self._oids[ok]
@@ -124,6 +134,28 @@ class VisitTally:
 
     def classes(self) -> list[str]:
         return sorted(self._classes)
+
+    def current_pairs(self, fresh: Mapping[int, PlaceCounts]) -> Pairs:
+        """The pairs ``group_visits`` would give over every sighting now: the built ones, with each object
+        re-read since the build (and each in ``fresh``, counted just now: changed since the last pass) replaced
+        by its newer counts.  Valid while no forgetting compressed sightings since the build (``epoch``)."""
+        new = {o: v.places for o, v in self._over.items()} | dict(fresh)
+        keep = ~np.isin(self._oids, np.fromiter(new, np.int64, len(new))) if new else np.ones(len(self._oids), bool)
+        names = list(self._names)
+        code = {n: i for i, n in enumerate(names)}
+        extra = [(o, code.setdefault(p, len(code)), v, f) for o, pc in new.items() for p, (v, f) in pc.items()]
+        names += sorted(code, key=code.__getitem__)[len(names) :]
+        o = np.r_[self._oids[keep], np.asarray([e[0] for e in extra], np.int64)]
+        p = np.r_[self._place[keep], np.asarray([e[1] for e in extra], np.int64)]
+        v = np.r_[self._visits[keep], np.asarray([e[2] for e in extra], np.int64)]
+        f = np.r_[self._first[keep], np.asarray([e[3] for e in extra], float)]
+        used = np.unique(p)  # the places some sighting is in, renumbered as a build numbers them (sorted)
+        order_names = sorted(names[i] for i in used.tolist())
+        renum = np.full(len(names), -1, np.int64)
+        renum[used] = [order_names.index(names[i]) for i in used.tolist()]
+        p = renum[p]
+        order = np.lexsort((p, o))
+        return o[order], order_names, p[order], v[order], f[order]
 
     # -- changing ---------------------------------------------------------------------
     def class_totals(self, updates: Mapping[int, ObjectVisits]) -> dict[str, PlaceCounts]:
@@ -175,3 +207,31 @@ class VisitTally:
                 self._classes[lab] = dict(counts)
             else:
                 self._classes.pop(lab, None)
+
+
+def pairs_arrays(pairs: Pairs) -> dict[str, np.ndarray]:
+    """The pairs as the index cache holds them (``pairs_from_arrays`` reads them back)."""
+    o, names, p, v, f = pairs
+    buf, off = pack_strings(names)
+    return {
+        "tally_oids": o,
+        "tally_place": p,
+        "tally_visits": v,
+        "tally_first": f,
+        "tally_names": buf,
+        "tally_off": off,
+    }
+
+
+def pairs_from_arrays(cached: Mapping[str, np.ndarray]) -> Pairs:
+    """``pairs_arrays``' arrays as pairs; raises (KeyError, ValueError) on anything a build could not give."""
+    names = list(PackedStrings(cached["tally_names"], cached["tally_off"]))
+    o, p, v, f = (np.asarray(cached[f"tally_{k}"]) for k in ("oids", "place", "visits", "first"))
+    n = len(o)
+    if any(x.shape != (n,) for x in (p, v, f)) or any(x.dtype != np.int64 for x in (o, p, v)) or f.dtype != float:
+        raise ValueError("semantic index cache: tally arrays of unequal length or wrong type")
+    if None in names or names != sorted(set(names)):  # type: ignore[type-var]
+        raise ValueError("semantic index cache: tally place names not distinct and sorted")
+    if n and (p.min() < 0 or p.max() >= len(names) or np.any(np.diff(o) < 0) or v.min() < 1):
+        raise ValueError("semantic index cache: tally pairs out of order or out of range")
+    return o, [str(x) for x in names], p, v, f

@@ -20,7 +20,7 @@ import numpy as np
 from robomem.retrieval.query import words
 from robomem.store.ids import next_id
 from robomem.submodules.base import Changes, Submodule, SubmoduleContext
-from robomem.submodules.semantic.habits import VisitTally
+from robomem.submodules.semantic.habits import Pairs, VisitTally, group_visits, pairs_arrays, pairs_from_arrays
 from robomem.submodules.semantic.language import slug, strip_articles
 from robomem.submodules.semantic.records import FACT_COLS, Fact
 
@@ -110,14 +110,28 @@ class SemanticState(Submodule):
         row = conn.execute("SELECT MAX(last_evidence), MAX(valid_to) FROM facts").fetchone()
         self._newest = max((float(v) for v in row if v is not None), default=0.0)
         if not self.store.readonly and self.config.semantic.consolidate_every > 0:
-            self._tally = self._build_tally()  # once here, so no periodic pass pays for it
+            # once here, so no periodic pass pays for it: from the index cache's pairs when it has them
+            self._tally = self._build_tally(None if cached is None else pairs_from_arrays(cached))
 
-    def _build_tally(self) -> VisitTally:
-        """A tally of every sighting now (one scan of temporal's rows, grouped in numpy)."""
+    def cache_arrays(self) -> dict[str, np.ndarray] | None:
+        """The visit tally's pairs as a build at the next open would make them (None: no tally to keep, or
+        forgetting compressed sightings since it was built: the next open counts them afresh)."""
+        with self._lock:
+            tally, dirty = self._tally, sorted(self._visit_dirty)
+        if not tally.ready or tally.epoch != self.temporal.forget_epoch:
+            return None
+        fresh: dict[int, dict[str, tuple[int, float]]] = {oid: {} for oid in dirty}
+        for v in self.temporal.visits(self.config.semantic.visit_window_s, dirty):
+            fresh[v.object_id][v.place] = (v.visits, v.first_seen)
+        return pairs_arrays(tally.current_pairs(fresh))
+
+    def _build_tally(self, pairs: Pairs | None = None) -> VisitTally:
+        """A tally of every sighting now (one scan of temporal's rows, grouped in numpy), or of these pairs."""
         tally = VisitTally()
         index = self.spatial.label_index()
-        rows = self.temporal.visit_windows(self.config.semantic.visit_window_s)
-        tally.build(rows, index.ids, index.lab_idx, index.uniq, self.temporal.forget_epoch)
+        if pairs is None:
+            pairs = group_visits(*self.temporal.visit_windows(self.config.semantic.visit_window_s))
+        tally.build_pairs(pairs, index.ids, index.lab_idx, index.uniq, self.temporal.forget_epoch)
         return tally
 
     def newest_stamp(self) -> float | None:

@@ -10,10 +10,12 @@ rule ``read`` applies: the greatest (t_end, id) for a sighting, (stamp, id) for 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
+from robomem.store.index_cache import PackedStrings, pack_strings
 from robomem.submodules.temporal.rows import LatestRows, Places, latest_per_object
 
 Vec3 = tuple[float, float, float]
@@ -150,3 +152,38 @@ class Latest:
             arr = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
             keep = latest_per_object(arr["oid"], arr["row"])  # each row is at its object's newest time: top id
             rows.fill(arr.pop("oid")[keep], {k: v[keep] for k, v in arr.items()})
+
+    # -- index cache --------------------------------------------------------------------
+    def cache_arrays(self) -> dict[str, np.ndarray]:
+        buf, off = pack_strings(list(self.places.names))
+        out = {"places_buf": buf, "places_off": off}
+        for prefix, rows in (("s_", self.seen), ("a_", self.gone)):
+            ids, cols = rows.arrays()
+            out[prefix + "ids"] = ids
+            out.update({prefix + k: v for k, v in cols.items()})
+        return out
+
+    def from_cache(self, cached: Mapping[str, np.ndarray]) -> None:
+        """The state ``cache_arrays`` saved; raises (KeyError, ValueError) on anything inconsistent."""
+        names = list(PackedStrings(cached["places_buf"], cached["places_off"]))
+        if any(n is None for n in names) or len(set(names)) != len(names):
+            raise ValueError("temporal index cache: bad place names")
+        places = Places(n for n in names if n is not None)
+        loaded = []
+        for prefix, spec, rows in (("s_", _SEEN, LatestRows(_SEEN)), ("a_", _GONE, LatestRows(_GONE))):
+            ids = np.asarray(cached[prefix + "ids"])
+            cols = {}
+            for k, (dtype, width) in spec.items():
+                col = np.asarray(cached[prefix + k])
+                want = (len(ids), width) if width > 1 else (len(ids),)
+                if col.shape != want or col.dtype != np.dtype(dtype):
+                    raise ValueError(f"temporal index cache: {prefix}{k} has shape {col.shape}, {col.dtype}")
+                cols[k] = col
+            if ids.dtype.kind not in "iu" or (len(ids) and (np.any(np.diff(ids) <= 0))):
+                raise ValueError("temporal index cache: object ids not ascending")
+            p = cols["place"]
+            if len(p) and (p.min() < -1 or p.max() >= len(names)):
+                raise ValueError("temporal index cache: place code out of range")
+            rows.fill(ids, cols)
+            loaded.append(rows)
+        self.places, self.seen, self.gone = places, loaded[0], loaded[1]

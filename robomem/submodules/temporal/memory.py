@@ -106,12 +106,21 @@ class TemporalMemory(Submodule):
     def load(self, cached: Mapping[str, np.ndarray] | None = None) -> None:
         conn = self.store.read()
         with self._lock:
-            self._latest = Latest()
-            self._latest.read(conn)
+            latest = Latest()
+            if cached is not None:
+                latest.from_cache(cached)  # the columns the last close saved (the store is unchanged since)
+            else:
+                latest.read(conn)
+            self._latest = latest
             self._next_sighting = next_id(conn, "sightings")
             self._next_absence = next_id(conn, "absences")
             self._newest = self._latest.newest()  # the newest row of any object is its latest
             self._index_cache, self._touched = None, None
+
+    def cache_arrays(self) -> dict[str, np.ndarray]:
+        """The latest-row columns for the index cache (``load(cached)`` restores them)."""
+        with self._lock:
+            return self._latest.cache_arrays()
 
     def newest_stamp(self) -> float | None:
         with self._lock:
