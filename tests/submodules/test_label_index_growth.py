@@ -1,9 +1,7 @@
-"""Spatial memory's label index is extended when only new objects came, and the temporal search index
-with it: both equal what a rebuild gives, through adds, a relabel-free stretch, and new labels."""
+"""Spatial memory's label index is extended when only new objects came: it equals what a rebuild gives,
+through adds, a relabel-free stretch, and new labels."""
 
 from __future__ import annotations
-
-import numpy as np
 
 from robomem import Memory
 from robomem.testing.synthetic import Box, BoxScene, demo_boxes, look_at
@@ -14,7 +12,7 @@ def rebuilt(mem: Memory) -> tuple[list[int], list[str]]:
     return [o.object_id for o in objs], [o.label for o in objs]
 
 
-def test_grown_label_and_search_indexes_equal_a_rebuild(tmp_path, embedder):
+def test_grown_label_index_equals_a_rebuild(tmp_path, embedder):
     boxes = demo_boxes()
     extra = [
         Box(20 + i, lab, (1.2 + 0.35 * i, 0.9, 0.80), (0.1, 0.1, 0.1), (200, 40 + 30 * i, 40))
@@ -24,7 +22,7 @@ def test_grown_label_and_search_indexes_equal_a_rebuild(tmp_path, embedder):
         scene = BoxScene(list(boxes))
         t, grown = 0.0, 0
         views = [(0.0, 0.0, 1.5), (0.2, -0.5, 1.5), (0.3, 0.5, 1.4)]
-        for k, box in enumerate([None, *extra]):
+        for box in [None, *extra]:
             if box is not None:
                 scene = BoxScene([*scene.boxes, box])
             for eye in views:
@@ -36,12 +34,4 @@ def test_grown_label_and_search_indexes_equal_a_rebuild(tmp_path, embedder):
                 ids, labels = rebuilt(mem)
                 assert li.ids.tolist() == ids and [li.uniq[j] for j in li.lab_idx.tolist()] == labels
                 assert list(li.uniq) == sorted(set(labels))
-                got, col = mem.temporal._search_index()
-                mem.temporal._index_cache = None
-                want, _ = mem.temporal._search_index()
-                assert got.uniq == want.uniq, k
-                for a, b in ((got.ids, want.ids), (got.lab_idx, want.lab_idx), (got.slot, want.slot)):
-                    assert np.array_equal(a, b), k
-                every = np.arange(len(got.ids))
-                assert np.array_equal(got.t_end(col, every), want.t_end(col, every)), k
         assert grown >= 1  # some of those were extensions, not rebuilds

@@ -89,6 +89,13 @@ class LabelSlots:
         self._version = index.label_version
         self.rebuilds += 1
 
+    def sizes(self, labels: np.ndarray) -> np.ndarray:
+        """How many slots each label (vocabulary index) holds, removed objects not yet dropped included (an
+        upper bound of its active objects); call ``sync`` first."""
+        return np.fromiter(
+            (len(self._of[j]) if j < len(self._of) else 0 for j in labels.tolist()), np.int64, len(labels)
+        )
+
     def slots(self, index: ObjectIndex, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(slots, their label) of the active objects whose top label is one of ``labels`` (vocabulary
         indices), grouped by label; call ``sync`` first."""

@@ -40,7 +40,7 @@ from robomem.submodules.spatial.objects import (
     merged_state,
 )
 from robomem.submodules.spatial.scene_graph import SceneGraph, build_scene_graph
-from robomem.submodules.spatial.search import RelevanceCache, search_objects
+from robomem.submodules.spatial.search import RelevanceCache, labelled, search_objects
 from robomem.submodules.spatial.snapshots import SCHEMA as SNAPSHOT_SCHEMA
 from robomem.submodules.spatial.snapshots import TABLES as SNAPSHOT_TABLES
 from robomem.submodules.spatial.snapshots import Snapshot, Snapshots
@@ -435,6 +435,17 @@ class SpatialMemory(Submodule):
                 cached = (version, index)
                 self._label_index = cached
             return cached[1]
+
+    def labelled(
+        self,
+        text: str | None,
+        label: str | None,
+        object_ids: tuple[int, ...] | None,
+        min_relevance: float,
+        enough: int | None,
+    ) -> tuple[np.ndarray, np.ndarray, bool]:
+        with self._lock:
+            return labelled(self._index, self._relevance, text, label, object_ids, min_relevance, enough)
 
     def label_changes(self, since: int, until: int) -> set[int] | None:
         with self._lock:

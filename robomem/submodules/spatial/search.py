@@ -95,6 +95,56 @@ def candidates(
     return idx, relevance
 
 
+def labelled(
+    index: ObjectIndex,
+    cache: RelevanceCache,
+    text: str | None,
+    label: str | None,
+    object_ids: tuple[int, ...] | None,
+    min_relevance: float,
+    enough: int | None,
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(ids, relevance to ``text``, complete): the objects another submodule's search ranks by their top label
+    (temporal's last-seen search), gathered from the narrowest source and in no particular order.
+
+    With ``object_ids``: those of them that are objects (of top label ``label`` when given); else with
+    ``label``: the objects of that top label; else with ``text``: the objects of the labels whose relevance is
+    at least ``min_relevance``, the most relevant labels first and only as many labels as hold ``enough``
+    objects (every label as relevant as the last one taken included: none left out could outrank one taken).
+    ``complete`` says no relevant label was left out.  Relevance is 1.0 without ``text``.  The caller holds the
+    spatial lock."""
+    rel_all = cache.get(text, index.vocab) if text else None
+    complete = True
+    if object_ids is not None:
+        found = {s for oid in object_ids if (s := index.slot_of.get(int(oid))) is not None}
+        idx = np.fromiter(sorted(found), dtype=np.int64, count=len(found))
+        idx = idx[index.active[idx]]
+        lab = index.lab_idx[idx]
+        if label is not None:
+            keep = np.isin(idx, index.of_label(label))
+            idx, lab = idx[keep], lab[keep]
+    elif label is not None:
+        idx = index.of_label(label)
+        idx = idx[index.active[idx]]
+        lab = index.lab_idx[idx]
+    elif rel_all is not None:
+        cache.label_slots.sync(index)
+        labels = np.flatnonzero(rel_all >= min_relevance)
+        labels = labels[np.argsort(-rel_all[labels], kind="stable")]
+        if enough is not None and len(labels):
+            reach = np.flatnonzero(np.cumsum(cache.label_slots.sizes(labels)) >= enough)
+            if len(reach) and reach[0] < len(labels) - 1:
+                cut = rel_all[labels[reach[0]]]
+                labels = labels[rel_all[labels] >= cut]
+                complete = len(labels) == int(np.count_nonzero(rel_all >= min_relevance))
+        idx, lab = cache.label_slots.slots(index, labels)
+    else:
+        idx = index.slots()
+        lab = index.lab_idx[idx]
+    relevance = np.ones(len(idx)) if rel_all is None else rel_all[lab]
+    return index.ids[idx], relevance, complete
+
+
 def ranked(
     index: ObjectIndex, cache: RelevanceCache, rcfg: RetrievalConfig, query: Query, now: float
 ) -> tuple[np.ndarray, np.ndarray]:

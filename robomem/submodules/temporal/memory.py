@@ -19,12 +19,11 @@ import numpy as np
 
 from robomem.errors import QueryError
 from robomem.ingest.frame import Frame
-from robomem.retrieval.query import Entry, Query, proximity, recency, text_relevance
+from robomem.retrieval.query import Entry, Query, proximity, recency
 from robomem.store.ids import next_id
 from robomem.submodules.base import Changes, ForgetLimits, ObjectIndex, Submodule, SubmoduleContext
 from robomem.submodules.temporal.forgetting import plan_absences, plan_sightings
 from robomem.submodules.temporal.latest import AbsenceRecord, Latest, Sighting, Vec3
-from robomem.submodules.temporal.patch import SearchIndex, build_search_index, patch_search_index
 
 __all__ = ["AbsenceRecord", "Change", "PlaceVisits", "Sighting", "TemporalMemory", "Whereabouts"]
 
@@ -71,6 +70,15 @@ class Change:
     evidence: tuple[str, ...]
 
 
+def best_first_by(relevance: np.ndarray, t_end: np.ndarray, ids: np.ndarray, m: int) -> np.ndarray:
+    """Positions of the ``m`` best by (relevance, end of the latest sighting, lower id), best first; when there
+    are many, only those at least as relevant as the ``m``-th are sorted (every tie at the cut is kept)."""
+    pick = np.arange(len(ids))
+    if len(ids) > 4 * m:
+        pick = np.flatnonzero(relevance >= np.partition(relevance, len(ids) - m)[len(ids) - m])
+    return pick[np.lexsort((ids[pick], -t_end[pick], -relevance[pick]))][:m]
+
+
 class TemporalMemory(Submodule):
     name = "temporal"
     schema = (
@@ -97,10 +105,6 @@ class TemporalMemory(Submodule):
         self._next_sighting = 1  # row ids, advanced only after a commit stored the rows
         self._next_absence = 1
         self._newest = 0.0
-        self._index_cache: SearchIndex | None = None
-        self._touched: set[int] | None = (
-            None  # ids that gained or lost latest rows since the search index (None: rebuild)
-        )
         self.forget_epoch = 0  # bumped when forgetting merged or dropped sighting rows
 
     def load(self, cached: Mapping[str, np.ndarray] | None = None) -> None:
@@ -115,7 +119,6 @@ class TemporalMemory(Submodule):
             self._next_sighting = next_id(conn, "sightings")
             self._next_absence = next_id(conn, "absences")
             self._newest = self._latest.newest()  # the newest row of any object is its latest
-            self._index_cache, self._touched = None, None
 
     def cache_arrays(self) -> dict[str, np.ndarray]:
         """The latest-row columns for the index cache (``load(cached)`` restores them)."""
@@ -160,14 +163,10 @@ class TemporalMemory(Submodule):
 
         def apply() -> None:
             with self._lock:
-                latest, touched = self._latest, self._touched
-                for oid, s in new_last.items():
-                    if touched is not None and oid not in latest.seen:
-                        touched.add(oid)  # a new row: the search index has no slot for it
+                latest = self._latest
+                for s in new_last.values():
                     latest.put_sighting(s)
-                for oid, a in new_abs.items():
-                    if touched is not None and oid not in latest.gone:
-                        touched.add(oid)
+                for a in new_abs.values():
                     latest.put_absence(a)
                 self._next_sighting = max(self._next_sighting, next_sighting)
                 self._next_absence = max(self._next_absence, next_absence)
@@ -365,65 +364,48 @@ class TemporalMemory(Submodule):
         return sorted(out, key=lambda c: (c.stamp, c.object_id))
 
     # -- search ---------------------------------------------------------------------
-    def _search_index(self) -> tuple[SearchIndex, np.ndarray]:
-        """The index over the objects with evidence here, labelled by spatial memory (patched when either
-        changed), and the live latest-sighting end column its slots point into."""
-        labels = self.objects.label_index()
-        with self._lock:
-            latest = self._latest
-            t_end = latest.seen.cols["t_end"]
-            sig = (latest.seen.presence, latest.gone.presence)
-            cached = self._index_cache
-            if cached is not None and cached.labels is labels and cached.presence == sig:
-                return cached, t_end
-            touched = self._touched
-            if cached is not None and touched is not None:
-                patched = patch_search_index(
-                    cached, labels, touched, latest.seen, latest.gone, self.objects.label_changes
-                )
-                if patched is not None:
-                    self._index_cache = patched
-                    touched.clear()
-                    return patched, t_end
-            self._index_cache = build_search_index(labels, latest.seen, latest.gone)
-            self._touched = set()
-            return self._index_cache, t_end
+    def _ranked(self, query: Query) -> tuple[list[int], dict[int, float]]:
+        """The ids of the best ``max(2 k, 10)`` objects with evidence here, by (relevance, latest sighting's end,
+        lower id), and their relevance.  Spatial memory names the candidates by top label, the most relevant
+        labels first (``ObjectIndex.labelled``): as many labels as hold enough objects with evidence, so the
+        cost follows the best matches, not the memory; the ranking is that of every object with evidence."""
+        rcfg = self.config.retrieval
+        m = max(query.k * 2, 10)
+        text = query.search_text or None
+        enough = m
+        while True:
+            ids, relv, complete = self.objects.labelled(
+                text, query.label, tuple(query.object_ids) if query.object_ids else None, rcfg.min_relevance, enough
+            )
+            with self._lock:
+                seen, gone = self._latest.seen, self._latest.gone
+                slot = seen.slots(ids)
+                has = (slot >= 0) | (gone.slots(ids) >= 0)
+                ids, relv, slot = ids[has], relv[has], slot[has]
+                t_end = np.where(slot >= 0, seen.cols["t_end"][np.maximum(slot, 0)], 0.0)
+            if complete or len(ids) >= m:
+                break
+            enough *= 4  # objects without evidence here filled the labels taken: take more labels
+        idx = best_first_by(relv, t_end, ids, m)
+        return ids[idx].tolist(), {int(ids[i]): float(relv[i]) for i in idx}
+
+    def _relevance_of(self, query: Query, object_ids: set[int]) -> dict[int, float]:
+        """Relevance of each of these objects that the query selects (its ids, its label, or a label relevant
+        enough to its text): the objects whose changes it reports."""
+        if query.object_ids:
+            object_ids = object_ids & {int(o) for o in query.object_ids}
+        text = query.search_text or None
+        ids, relv, _ = self.objects.labelled(text, query.label, tuple(sorted(object_ids)), 0.0, None)
+        if text and not (query.object_ids or query.label):
+            keep = relv >= self.config.retrieval.min_relevance
+            ids, relv = ids[keep], relv[keep]
+        return {int(o): float(r) for o, r in zip(ids.tolist(), relv.tolist(), strict=True)}
 
     def search(self, query: Query, now: float) -> list[Entry]:
         if not (query.wants("sighting") or query.wants("absence") or query.wants("change")):
             return []
         rcfg = self.config.retrieval
-        index, t_end_col = self._search_index()
-        all_ids, uniq, lab_idx, rel_cache = index.ids, index.uniq, index.lab_idx, index.rel_cache
-        sel = np.ones(len(all_ids), dtype=bool)
-        if query.object_ids:
-            sel &= np.isin(all_ids, list(query.object_ids))
-        if query.label is not None:
-            j = uniq.index(query.label) if query.label in uniq else -1
-            sel &= lab_idx == j
-        text = query.search_text
-        if text and len(all_ids):
-            r_lab = rel_cache.get(text)
-            if r_lab is None:
-                r_lab = text_relevance(self.ctx.embedder, text, list(uniq)) if uniq else np.zeros(0)
-                if len(rel_cache) > 256:
-                    rel_cache.clear()
-                rel_cache[text] = r_lab
-            relv = r_lab[lab_idx]
-            if not (query.object_ids or query.label):
-                sel &= relv >= rcfg.min_relevance
-        else:
-            relv = np.ones(len(all_ids))
-        idx = np.flatnonzero(sel)
-        # Keep the most relevant, most recent few (ties: lower id first).
-        m = max(query.k * 2, 10)
-        relevant = idx
-        if len(idx) > 4 * m:  # only the best m are needed: keep those at least as relevant as the m-th, then sort
-            thr = np.partition(relv[idx], len(idx) - m)[len(idx) - m]
-            idx = idx[relv[idx] >= thr]
-        idx = idx[np.lexsort((all_ids[idx], -index.t_end(t_end_col, idx), -relv[idx]))]
-        ranked_ids = [int(all_ids[i]) for i in idx[:m]]
-        rel: dict[int, float] = {int(all_ids[i]): float(relv[i]) for i in idx[:m]}
+        ranked_ids, rel = self._ranked(query) if query.wants("sighting") or query.wants("absence") else ([], {})
         out: list[Entry] = []
         for oid in ranked_ids:
             s = self.last_seen(oid)
@@ -475,8 +457,9 @@ class TemporalMemory(Submodule):
                 )
         t2 = query.until if query.until is not None else now
         if query.since is not None and query.wants("change") and query.since <= t2:  # "since" after now: no changes
-            rel = {int(all_ids[i]): float(relv[i]) for i in relevant}  # changes consider every relevant object
-            for c in self.changes(query.since, t2):
+            changes = self.changes(query.since, t2)
+            rel = self._relevance_of(query, {c.object_id for c in changes})  # of every relevant object
+            for c in changes:
                 if c.object_id not in rel:
                     continue
                 label = self.label_of(c.object_id)
@@ -538,8 +521,6 @@ class TemporalMemory(Submodule):
                 if gone:
                     best_a = max(gone, key=lambda a: (a.stamp, a.row_id))
                     latest.put_absence(AbsenceRecord(keep, *astuple(best_a)[1:]))
-                if self._touched is not None:
-                    self._touched |= {int(drop), int(keep)}  # drop's rows are gone, keep's may be new
 
         ch.then(apply)
         return ch
