@@ -12,6 +12,7 @@ from robomem.retrieval.embedding import make_embedder
 from robomem.retrieval.query import text_relevance
 from robomem.submodules.spatial.index import IndexedObject, ObjectIndex
 from robomem.submodules.spatial.search import RelevanceCache, labelled
+from robomem.submodules.temporal.memory import best_first_by
 from robomem.testing.synthetic import Box, BoxScene, look_at
 
 COLOURS = ["red", "blue", "green", "white"]
@@ -115,3 +116,18 @@ def test_last_seen_ranking_equals_the_full_scan_through_a_session(tmp_path, embe
         assert any(mem.temporal.last_absence(o.object_id) for o in mem.objects())
         assert len(mem.objects()) > 30
     assert compared == 3 * len(queries)
+
+
+@pytest.mark.parametrize("n", [5, 200, 5000])
+def test_best_first_by_equals_a_full_sort(n: int) -> None:
+    rng = np.random.default_rng(n)
+    for _ in range(20):
+        relevance = rng.choice([0.35, 0.5, 0.8, 0.8, 1.0], n)  # many ties, as a goal's noun gives
+        if n > 5:
+            relevance[rng.integers(0, n, 3)] = np.nan
+        t_end = np.round(rng.uniform(0, 100, n))  # ties in time too
+        ids = rng.permutation(n) + 1
+        m = int(rng.integers(1, 40))
+        key = np.where(np.isnan(relevance), -np.inf, relevance)
+        want = sorted(range(n), key=lambda i: (-key[i], -t_end[i], ids[i]))[:m]
+        assert best_first_by(relevance, t_end, ids, m).tolist() == want

@@ -49,12 +49,19 @@ class RelevanceCache:
 
 
 def candidates(
-    index: ObjectIndex, cache: RelevanceCache, rcfg: RetrievalConfig, query: Query
+    index: ObjectIndex,
+    cache: RelevanceCache,
+    rcfg: RetrievalConfig,
+    query: Query,
+    now: float | None = None,
+    m: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(slots, relevance) of the objects a query may return (in no particular order): every condition of
     the query holds for each.  They are gathered from the narrowest source the query has (its ids, its label's
     members, the grid around its position, or the slots of the labels relevant to its text) and the other
-    conditions are tested on those rows only, so the cost follows the matches, not the memory."""
+    conditions are tested on those rows only, so the cost follows the matches, not the memory.  With ``now``
+    and ``m``, a text's labels whose objects cannot reach the ``m`` best scores are not read at all
+    (``_worth_reading``)."""
     text = query.search_text
     rel_all = cache.get(text, index.vocab) if text else None
     by_relevance = rel_all is not None and query.label is None and not query.object_ids
@@ -68,7 +75,10 @@ def candidates(
         idx = index.around(np.asarray(query.position), query.radius)
     elif by_relevance and rel_all is not None:
         cache.label_slots.sync(index)
-        idx, lab = cache.label_slots.slots(index, np.flatnonzero(rel_all >= rcfg.min_relevance))
+        labels = np.flatnonzero(rel_all >= rcfg.min_relevance)
+        if now is not None and m is not None:
+            labels = _worth_reading(index, cache, rcfg, query, now, rel_all, labels, m)
+        idx, lab = cache.label_slots.slots(index, labels)
     else:
         idx = index.slots()
     if lab is None:
@@ -77,14 +87,7 @@ def candidates(
         idx = idx[np.isin(idx, index.members_of(query.label))]
     if query.position is not None and query.radius is not None and (query.object_ids or query.label is not None):
         idx = idx[np.isin(idx, index.around(np.asarray(query.position), query.radius))]
-    if query.since is not None:
-        keep = index.last_seen[idx] >= query.since
-        idx = idx[keep]
-        lab = None if lab is None else lab[keep]
-    if query.until is not None:
-        keep = index.first_seen[idx] <= query.until
-        idx = idx[keep]
-        lab = None if lab is None else lab[keep]
+    idx, lab = _when(index, query, idx, lab)
     if rel_all is None:
         relevance = np.ones(len(idx))
     else:
@@ -93,6 +96,55 @@ def candidates(
             keep = relevance >= rcfg.min_relevance
             idx, relevance = idx[keep], relevance[keep]
     return idx, relevance
+
+
+def _when(
+    index: ObjectIndex, query: Query, idx: np.ndarray, lab: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The rows (and their labels, when given) that pass the query's ``since`` / ``until``."""
+    if query.since is not None:
+        keep = index.last_seen[idx] >= query.since
+        idx, lab = idx[keep], None if lab is None else lab[keep]
+    if query.until is not None:
+        keep = index.first_seen[idx] <= query.until
+        idx, lab = idx[keep], None if lab is None else lab[keep]
+    return idx, lab
+
+
+def _worth_reading(
+    index: ObjectIndex,
+    cache: RelevanceCache,
+    rcfg: RetrievalConfig,
+    query: Query,
+    now: float,
+    rel_all: np.ndarray,
+    labels: np.ndarray,
+    m: int,
+) -> np.ndarray:
+    """The ``labels`` (relevant to the query's text) whose objects can reach the ``m`` best scores.
+
+    Every object of a label scores at most ``w_rel * relevance + w_rec + w_imp (+ w_dist)`` (the other terms
+    are in [0, 1]).  The most relevant labels that hold ``m`` candidates are read first; the ``m``-th best
+    pre-score among them is at most the ``m``-th best overall, so a label whose bound is short of it cannot
+    place an object among the best and its rows are never read (a goal's noun matches every colour of it,
+    and the loosely related labels that pass ``min_relevance`` held most of the rows)."""
+    if len(labels) < 2:
+        return labels
+    labels = labels[np.argsort(-rel_all[labels], kind="stable")]
+    take = int(np.searchsorted(np.cumsum(cache.label_slots.sizes(labels)), m)) + 1
+    while True:
+        if take >= len(labels):
+            return labels
+        idx, lab = cache.label_slots.slots(index, labels[:take])
+        idx, lab = _when(index, query, idx, lab)
+        if len(idx) >= m:
+            break
+        take *= 4  # removed objects or the time window left too few: read more labels
+    assert lab is not None
+    floor = -np.partition(-_pre(index, rcfg, now, idx, rel_all[lab]), m - 1)[m - 1]
+    w_dist = rcfg.w_distance if query.position is not None else 0.0
+    bound = rcfg.w_relevance * rel_all[labels] + rcfg.w_recency + rcfg.w_importance + w_dist
+    return labels[bound >= floor]
 
 
 def labelled(
@@ -152,10 +204,10 @@ def ranked(
     lower id); the entries are built for these only."""
     if index.top == 0 or len(index) == 0:
         return _EMPTY, np.zeros(0)
-    idx, relevance = candidates(index, cache, rcfg, query)
+    m = max(query.k * 3, 10)
+    idx, relevance = candidates(index, cache, rcfg, query, now, m)
     if len(idx) == 0:
         return _EMPTY, np.zeros(0)
-    m = max(query.k * 3, 10)
     w_dist = rcfg.w_distance if query.position is not None else 0.0
     if len(idx) > 4 * m:
         # A score is at most w_rel * relevance + w_rec + w_imp (+ w_dist): recency, importance and

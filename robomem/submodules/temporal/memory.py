@@ -71,11 +71,23 @@ class Change:
 
 
 def best_first_by(relevance: np.ndarray, t_end: np.ndarray, ids: np.ndarray, m: int) -> np.ndarray:
-    """Positions of the ``m`` best by (relevance, end of the latest sighting, lower id), best first; when there
-    are many, only those at least as relevant as the ``m``-th are sorted (every tie at the cut is kept)."""
-    pick = np.arange(len(ids))
-    if len(ids) > 4 * m:
-        pick = np.flatnonzero(relevance >= np.partition(relevance, len(ids) - m)[len(ids) - m])
+    """Positions of the ``m`` best by (relevance, end of the latest sighting, lower id), best first (a NaN
+    relevance ranks last).  When there are many, only those that can be among the ``m`` are sorted: the
+    more relevant than the ``m``-th, and of those as relevant as it (a goal's noun gives every colour of it
+    the same relevance) the latest, every tie at either cut kept."""
+    n = len(ids)
+    if n <= 4 * m:
+        return np.lexsort((ids, -t_end, -relevance))[:m]
+    if np.isnan(relevance).any():
+        relevance = np.where(np.isnan(relevance), -np.inf, relevance)
+    r_cut = np.partition(relevance, n - m)[n - m]
+    above = np.flatnonzero(relevance > r_cut)
+    at = np.flatnonzero(relevance == r_cut)
+    need = m - len(above)
+    if len(at) > 4 * need:
+        t_cut = -np.partition(-t_end[at], need - 1)[need - 1]
+        at = at[t_end[at] >= t_cut]
+    pick = np.concatenate([above, at])
     return pick[np.lexsort((ids[pick], -t_end[pick], -relevance[pick]))][:m]
 
 
