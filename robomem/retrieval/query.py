@@ -175,6 +175,22 @@ def proximity(
     return float(math.exp(-d / max(scale, 1e-9)))
 
 
+def mth_largest(values: np.ndarray, m: int) -> float:
+    """The ``m``-th largest of ``values`` (1 <= m <= len(values)).
+
+    Relevance comes in a few levels (one per label: a goal's noun gives every colour of it 0.8), and
+    ``np.partition`` on many equal keys is slow (2.6 ms on 25k values of two levels, against 0.2 ms on
+    distinct ones), so the top levels are walked first; many levels or a NaN fall back to the partition."""
+    level = values.max()
+    for _ in range(8):
+        if np.isnan(level):
+            break
+        if np.count_nonzero(values >= level) >= m:
+            return float(level)
+        level = values[values < level].max()
+    return float(-np.partition(-values, m - 1)[m - 1])
+
+
 WEIGHT_OF = {
     "relevance": "w_relevance",
     "recency": "w_recency",

@@ -33,6 +33,30 @@ def test_slots_stay_put_through_updates_and_moves_only_for_new_rows():
     assert sorted(rows.live("t").tolist()) == [1.5, 2.0, 7.0, 99.0]  # the removed row's old value is not read
 
 
+def test_slot_lookup_agrees_with_a_dict_for_ids_near_and_far():
+    """Ids below the dense map's length are gathered, larger ones (a fleet's, a jump) binary-searched: both
+    agree with a plain dict through adds, removals, re-adds and a refill."""
+    rng = np.random.default_rng(4)
+    rows, want = LatestRows(SPEC, capacity=4), {}
+    pool = np.concatenate([np.arange(1, 3000), rng.integers(10**6, 10**12, 200), [2**62]])
+    for step in range(4000):
+        oid = int(rng.choice(pool))
+        if oid in want and rng.random() < 0.3:
+            assert rows.pop(oid) == want.pop(oid)
+        else:
+            want[oid] = rows.put(oid, {"t": float(step)})
+        if step % 500 == 499:
+            probe = rng.choice(np.concatenate([pool, [-5, 0, 3001, 10**13]]), 400)
+            assert rows.slots(probe).tolist() == [want.get(int(o), -1) for o in probe]
+            assert all(rows.slot(int(o)) == want.get(int(o), -1) for o in probe[:50])
+    ids, cols = rows.arrays()
+    refilled = LatestRows(SPEC)
+    refilled.fill(ids[::-1].copy(), {k: v[::-1].copy() for k, v in cols.items()})
+    got = refilled.slots(ids)
+    assert (got >= 0).all() and (refilled.cols["t"][got] == cols["t"]).all()
+    assert refilled.slots(np.array([-1, 2**62 + 1, 10**13])).tolist() == [-1, -1, -1]
+
+
 def test_fill_rejects_repeated_ids_and_latest_per_object_takes_the_greatest_key():
     rows = LatestRows(SPEC)
     with pytest.raises(ValueError, match="distinct"):

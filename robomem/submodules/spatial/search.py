@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from robomem.config import RetrievalConfig
-from robomem.retrieval.query import Entry, Query, proximity, recency, text_relevance
+from robomem.retrieval.query import Entry, Query, mth_largest, proximity, recency, text_relevance
 from robomem.submodules.spatial.index import ObjectIndex
 from robomem.submodules.spatial.label_slots import LabelSlots
 from robomem.submodules.spatial.objects import ObjectRecord
@@ -215,7 +215,7 @@ def ranked(
         # importance only) of the most relevant candidates, so one whose bound is short of that is
         # dropped before its rows are read.  (Each bound is summed in the score's order: with rounding
         # it is still >= the score.)
-        top = np.flatnonzero(relevance >= -np.partition(-relevance, m - 1)[m - 1])
+        top = np.flatnonzero(relevance >= mth_largest(relevance, m))
         floor = -np.partition(-_pre(index, rcfg, now, idx[top], relevance[top]), m - 1)[m - 1]
         bound = rcfg.w_relevance * relevance + rcfg.w_recency + rcfg.w_importance + w_dist
         hope = np.flatnonzero(bound >= floor)

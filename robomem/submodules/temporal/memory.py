@@ -19,7 +19,7 @@ import numpy as np
 
 from robomem.errors import QueryError
 from robomem.ingest.frame import Frame
-from robomem.retrieval.query import Entry, Query, proximity, recency
+from robomem.retrieval.query import Entry, Query, mth_largest, proximity, recency
 from robomem.store.ids import next_id
 from robomem.submodules.base import Changes, ForgetLimits, ObjectIndex, Submodule, SubmoduleContext
 from robomem.submodules.temporal.forgetting import plan_absences, plan_sightings
@@ -80,7 +80,7 @@ def best_first_by(relevance: np.ndarray, t_end: np.ndarray, ids: np.ndarray, m: 
         return np.lexsort((ids, -t_end, -relevance))[:m]
     if np.isnan(relevance).any():
         relevance = np.where(np.isnan(relevance), -np.inf, relevance)
-    r_cut = np.partition(relevance, n - m)[n - m]
+    r_cut = mth_largest(relevance, m)
     above = np.flatnonzero(relevance > r_cut)
     at = np.flatnonzero(relevance == r_cut)
     need = m - len(above)

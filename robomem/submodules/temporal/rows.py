@@ -54,6 +54,9 @@ class LatestRows:
         self._ids = np.zeros(cap, np.int64)  # ids ever given a slot here, ascending ...
         self._slot = np.zeros(cap, np.int64)  # ... and their latest slot (stale when owner[slot] differs)
         self._k = 0
+        # id -> latest slot for ids below its length (-1: none): a gather instead of a binary search over
+        # every id (25k ids of a goal's labels at 10^6: ~4 ms -> 0.2 ms); larger ids use the sorted arrays
+        self._dense = np.full(0, -1, np.int32)
         self.presence = 0  # bumped when an object gains or loses its row (slots in use changed)
 
     def _empty(self, name: str, n: int) -> np.ndarray:
@@ -69,6 +72,9 @@ class LatestRows:
 
     def slot(self, oid: int) -> int:
         """The object's slot, or -1."""
+        if 0 <= oid < len(self._dense):
+            s = self._dense.item(oid)
+            return s if s >= 0 and self.owner[s] == oid else -1
         k = self._k
         j = int(np.searchsorted(self._ids[:k], oid))
         if j < k and self._ids[j] == oid:
@@ -83,10 +89,17 @@ class LatestRows:
         k = self._k
         if not k or not len(oids):
             return np.full(len(oids), -1, np.int64)
-        j = np.minimum(np.searchsorted(self._ids[:k], oids), k - 1)
-        s = self._slot[j]
-        ok = (self._ids[j] == oids) & (self.owner[s] == oids)
-        return np.where(ok, s, -1)
+        d = self._dense
+        near = (oids >= 0) & (oids < len(d))
+        if near.all():
+            s = d[oids].astype(np.int64)
+        else:
+            s = np.full(len(oids), -1, np.int64)
+            s[near] = d[oids[near]]
+            far = np.flatnonzero(~near)
+            j = np.minimum(np.searchsorted(self._ids[:k], oids[far]), k - 1)
+            s[far] = np.where(self._ids[j] == oids[far], self._slot[j], -1)
+        return np.where((s >= 0) & (self.owner[np.maximum(s, 0)] == oids), s, -1)
 
     def ids(self) -> np.ndarray:
         """Every id with a row, ascending."""
@@ -130,6 +143,7 @@ class LatestRows:
         j = int(np.searchsorted(self._ids[:k], oid))
         if j < k and self._ids[j] == oid:  # an id that had a row before: point it at the new slot
             self._slot[j] = s
+            self._point(oid, s)
             return s
         if k >= len(self._ids):
             self._ids = np.resize(self._ids, 2 * len(self._ids))
@@ -140,7 +154,23 @@ class LatestRows:
         self._ids[j] = oid
         self._slot[j] = s
         self._k = k + 1
+        self._point(oid, s)
         return s
+
+    def _point(self, oid: int, s: int) -> None:
+        """Point the dense map at the slot, growing it while ids stay within about twice the count."""
+        if oid >= len(self._dense) and 0 <= oid < 2 * self._k + 1024:
+            self._dense_over(max(oid + 1, 2 * len(self._dense)))
+        if 0 <= oid < len(self._dense):
+            self._dense[oid] = s
+
+    def _dense_over(self, n: int) -> None:
+        """A dense map of length ``n`` holding every id below it (from the sorted arrays)."""
+        k = self._k
+        ids, slots = self._ids[:k], self._slot[:k]
+        below = ids < n
+        self._dense = np.full(n, -1, np.int32)
+        self._dense[ids[below]] = slots[below]
 
     def _grow_slots(self, cap: int) -> None:
         for k, col in self.cols.items():
@@ -172,6 +202,7 @@ class LatestRows:
         self._ids[:n] = oids[order]
         self._slot[:n] = order
         self._used = self._count = self._k = n
+        self._dense_over(int(min(oids.max(initial=-1) + 1, 2 * n + 1024)) if n else 0)
         self.presence += 1
 
     def arrays(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
