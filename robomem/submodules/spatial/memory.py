@@ -30,6 +30,7 @@ from robomem.submodules.base import Changes, ForgetLimits, LabelIndex, Submodule
 from robomem.submodules.spatial.absences import seen_through_bounds
 from robomem.submodules.spatial.index import IndexedObject, MovedCandidates, ObjectIndex
 from robomem.submodules.spatial.label_patch import changes_since, patched
+from robomem.submodules.spatial.label_similarity import LabelSimilarity
 from robomem.submodules.spatial.moved import MovedCache, Where
 from robomem.submodules.spatial.objects import (
     OBJECT_COLUMNS,
@@ -85,7 +86,7 @@ class SpatialMemory(Submodule):
         self._reported: set[int] = set()
         self._relevance = RelevanceCache(ctx.embedder)
         self._label_index: tuple[int, LabelIndex] | None = None  # (index.label_version, index)
-        self._label_sim_cache: dict[tuple[str, str], float] = {}
+        self.label_similarity = LabelSimilarity(ctx.embedder)  # cached per pair
         self._moved = MovedCache()  # the moved rule's candidate arrays per label (spatial/moved.py)
         self._next_id = 1  # advanced only after a commit that stored the new objects
         self._aliases: dict[int, int] = {}  # merged-away id -> the id it was merged into (this session)
@@ -112,6 +113,9 @@ class SpatialMemory(Submodule):
             ix = self._index
             self._newest = float(ix.last_seen[ix.slots()].max()) if len(ix) else None
             self._snaps.load()
+            prefetch = getattr(self.ctx.embedder, "prefetch", None)
+            if prefetch is not None:  # the labels' vectors, for the first absence tests and queries, off the frame path
+                prefetch(list(ix.vocab))
 
     def cache_arrays(self) -> dict[str, np.ndarray] | None:
         """The objects' small columns and the index, as an open from the store would build them now (in id
@@ -137,17 +141,6 @@ class SpatialMemory(Submodule):
         return [got[i] for i in ids if i in got]
 
     # -- association (called by the facade before the parallel update) --------------
-    def label_similarity(self, a: str, b: str) -> float:
-        if a == b:
-            return 1.0
-        key = (a, b) if a < b else (b, a)
-        sim = self._label_sim_cache.get(key)
-        if sim is None:
-            va, vb = self.ctx.embedder.embed([a, b])
-            sim = float(max(0.0, min(1.0, float(np.dot(va, vb)))))
-            self._label_sim_cache[key] = sim
-        return sim
-
     def _same_kind(self, o: ObjectState) -> Callable[[str], bool]:
         """Names a noisy detector gives the same thing: labels ``o`` was already called, or similar ones."""
         floor = self.config.spatial.min_label_similarity
@@ -204,10 +197,15 @@ class SpatialMemory(Submodule):
                 slots = slots[size >= cfg.absence_min_size_px]
             cand = [o for o in self._full([i for i in self._ids(slots) if i not in seen]) if o.status != "absent"]
             n_in, bound = seen_through_bounds([o.sample for o in cand], obs, cfg, max_depth)  # all at once
+            cand = [  # those that can pass the exact test below
+                o
+                for o, n, b in zip(cand, n_in.tolist(), bound.tolist(), strict=True)
+                if n >= min(cfg.absence_min_points, len(o.sample)) and b >= cfg.absence_visible_fraction
+            ]
+            if obs.instances and cand:
+                self.label_similarity.warm({i.label for i in obs.instances.values()}, {o.label for o in cand})
             out = []
-            for o, n, b in zip(cand, n_in.tolist(), bound.tolist(), strict=True):
-                if n < min(cfg.absence_min_points, len(o.sample)) or b < cfg.absence_visible_fraction:
-                    continue  # cannot pass the exact test below
+            for o in cand:
                 n_exact, frac = visible_fraction(o.sample, obs, cfg, max_depth, o.label, self._same_kind(o))
                 if n_exact >= min(cfg.absence_min_points, len(o.sample)) and frac >= cfg.absence_visible_fraction:
                     pos = (float(o.centroid[0]), float(o.centroid[1]), float(o.centroid[2]))
