@@ -213,7 +213,12 @@ class Memory:
 
     def _write_index_cache(self) -> None:
         with self._state.writing():  # no update applies between the clock read and the arrays
-            save_cache(self.path, self.store.change_clock(), setting_of(self.config, self.embedder), self.submodules)
+            try:
+                clock = self.store.seal_clock()  # committed before the cache exists (index_cache.reseal)
+            except (StoreError, sqlite3.Error) as exc:
+                log.warning("%s: index cache not written (%s: %s)", self.path, type(exc).__name__, exc)
+                clock = None  # save_cache then removes the old file
+            save_cache(self.path, clock, setting_of(self.config, self.embedder), self.submodules)
 
     def _load_places(self) -> Places:
         return PlaceTable(self.store).load()

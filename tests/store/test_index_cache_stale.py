@@ -1,0 +1,74 @@
+"""Ways a store can hold other rows than its index cache was made from while the change clock reads the same
+(review of issue 14): a rolled-back tail of commits, a table-rebuilding migration, an odd cache file."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+
+import numpy as np
+
+from robomem import Memory
+from robomem.store import database
+from robomem.store.index_cache import CACHE_NAME
+from robomem.testing.synthetic import BoxScene, demo_boxes, look_at
+
+TARGET = (2.3, -0.3, 0.7)
+
+
+def _observe(mem: Memory, stamp: float) -> None:
+    mem.update(BoxScene(demo_boxes()).observe(look_at((0.0, 0.0, 1.5), TARGET), stamp))
+
+
+def _bump_clock_to(path, target: int) -> None:
+    """Writes by another tool (a sqlite3 shell) until the store's change clock reads ``target``."""
+    conn = sqlite3.connect(path / "memory.db")
+    with conn:
+        (n,) = conn.execute("SELECT n FROM change_clock").fetchone()
+        assert n < target
+        for i in range(target - n):
+            conn.execute("INSERT INTO meta(key, value) VALUES (?, 'x')", (f"k{i}",))
+        assert conn.execute("SELECT n FROM change_clock").fetchone()[0] == target
+    conn.close()
+
+
+def test_a_store_rolled_back_past_the_close_does_not_open_from_that_close_cache(tmp_path, embedder):
+    """The WAL runs synchronous=NORMAL: a power cut may lose the last commits while the fsynced cache stays
+    (or a backup of memory.db is put back).  Writes after that can bring the clock back to the cache's count
+    with other rows; the cache must not be taken for them."""
+    path, backup = tmp_path / "s", tmp_path / "backup.db"
+    Memory.open(path, embedder=embedder).close()
+    shutil.copy(path / "memory.db", backup)  # the store before the lost commits (no objects)
+    with Memory.open(path, embedder=embedder) as mem:
+        _observe(mem, 0.0)
+        assert mem.spatial.count() > 0
+    with np.load(path / CACHE_NAME) as z:
+        cache_clock = int(z["__cache__.clock"])
+    shutil.copy(backup, path / "memory.db")  # the commits of that session are lost; its cache is not
+    _bump_clock_to(path, cache_clock)
+    with Memory.open(path, embedder=embedder) as mem:
+        assert not mem.opened_from_cache
+        assert mem.spatial.count() == 0  # what the store holds
+
+
+def test_a_migration_that_rebuilds_a_table_makes_the_cache_stale(tmp_path, embedder, monkeypatch):
+    """A schema step that rebuilds a table (rename, create, copy, drop) writes rows no trigger sees."""
+    path = tmp_path / "s"
+    with Memory.open(path, embedder=embedder) as mem:
+        _observe(mem, 0.0)
+        oid = mem.spatial.objects()[0].object_id
+        before = mem.spatial._objs.retrieved(oid)
+
+    def rebuild_objects(c: sqlite3.Connection) -> None:
+        (ddl,) = c.execute("SELECT sql FROM sqlite_master WHERE type='table' AND name='objects'").fetchone()
+        c.execute("ALTER TABLE objects RENAME TO objects_old")
+        c.execute(ddl)
+        c.execute("INSERT INTO objects SELECT * FROM objects_old")
+        c.execute("UPDATE objects SET retrieved = retrieved + 7")
+        c.execute("DROP TABLE objects_old")
+
+    monkeypatch.setattr(database, "SCHEMA_VERSION", database.SCHEMA_VERSION + 1)
+    monkeypatch.setitem(database.MIGRATIONS, database.SCHEMA_VERSION - 1, rebuild_objects)
+    with Memory.open(path, embedder=embedder) as mem:
+        assert not mem.opened_from_cache
+        assert mem.spatial._objs.retrieved(oid) == before + 7
