@@ -27,7 +27,6 @@ import logging
 import os
 import sqlite3
 import uuid
-import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, overload
@@ -120,7 +119,7 @@ def read_cache(
                 sub, _, field = key.partition(".")
                 out.setdefault(sub, {})[field] = z[key]  # read now: a zip member's CRC is checked as it is read
             return out
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
+    except Exception as exc:  # derived data: whatever a damaged or foreign file raises (TypeError, zlib.error, ...)
         log.warning("%s: unreadable index cache (%s); reading the store instead", path, exc)
         return None
 

@@ -72,3 +72,18 @@ def test_a_migration_that_rebuilds_a_table_makes_the_cache_stale(tmp_path, embed
     with Memory.open(path, embedder=embedder) as mem:
         assert not mem.opened_from_cache
         assert mem.spatial._objs.retrieved(oid) == before + 7
+
+
+def test_a_cache_file_with_an_odd_field_shape_is_ignored(tmp_path, embedder):
+    """A well-formed npz whose own fields are not scalars (another tool's file, a later format): SQL, no error."""
+    path = tmp_path / "s"
+    with Memory.open(path, embedder=embedder) as mem:
+        _observe(mem, 0.0)
+        n = mem.spatial.count()
+    with np.load(path / CACHE_NAME) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["__cache__.format"] = np.asarray([1, 1])
+    with open(path / CACHE_NAME, "wb") as f:
+        np.savez(f, **arrays)
+    with Memory.open(path, embedder=embedder) as mem:
+        assert not mem.opened_from_cache and mem.spatial.count() == n
