@@ -107,7 +107,8 @@ def ranked(
         return _EMPTY, np.zeros(0)
     m = max(query.k * 3, 10)
     w_dist = rcfg.w_distance if query.position is not None else 0.0
-    if len(idx) > 4 * m:
+    # the bounds and the cut need m scores that are numbers: a NaN (a user embedder's relevance) ranks last
+    if len(idx) > 4 * m and np.count_nonzero(~np.isnan(relevance)) >= m:
         # A score is at most w_rel * relevance + w_rec + w_imp (+ w_dist): recency, importance and
         # proximity are each in [0, 1].  The m-th best score is at least the m-th best (recency and
         # importance only) of the most relevant candidates, so one whose bound is short of that is
@@ -121,7 +122,7 @@ def ranked(
             idx, relevance = idx[hope], relevance[hope]
     pre = _pre(index, rcfg, now, idx, relevance)
     if query.position is not None:  # the near one before the far one when there are many alike
-        if len(pre) > 4 * m:
+        if len(pre) > 4 * m and np.count_nonzero(~np.isnan(pre)) >= m:
             # the distance term is in [0, w_distance]: the m-th best score is at least the m-th best
             # without it, so a candidate short of that even with the whole term cannot be among the best
             floor = -np.partition(-pre, m - 1)[m - 1]
@@ -215,6 +216,7 @@ def best_first(score: np.ndarray, ids: np.ndarray, m: int) -> np.ndarray:
     sort, so which of equal scores is kept does not depend on the order of the rows)."""
     if len(score) > 4 * m:
         cut = np.partition(-score, m - 1)[m - 1]
-        pick = np.flatnonzero(-score <= cut)
-        return pick[np.lexsort((ids[pick], -score[pick]))][:m]
+        if not np.isnan(cut):  # NaN: fewer than m numbers; the sort below puts the NaNs last
+            pick = np.flatnonzero(-score <= cut)
+            return pick[np.lexsort((ids[pick], -score[pick]))][:m]
     return np.lexsort((ids, -score))[:m]
