@@ -144,7 +144,8 @@ def write_cache(
             flat[f"{sub}.{name}"] = arr
     tmp = path.with_name(f".{CACHE_NAME}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "wb") as f:
+        # owner-only, as every store file (the store's umask is not this process's; the directory may be open)
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
             np.savez(f, **flat)  # type: ignore[arg-type]
             f.flush()
             os.fsync(f.fileno())

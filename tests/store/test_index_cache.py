@@ -4,7 +4,9 @@ close that wrote it; any writer, a crash, another config, another store or a dam
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
+import stat
 from typing import Any
 
 import numpy as np
@@ -139,3 +141,14 @@ def test_an_object_array_is_refused_and_the_close_still_closes(tmp_path, embedde
     got = read_cache(path, (7, "id"), "cfg")
     assert got is not None and got["s"]["x"].tolist() == [0, 1]
     assert read_cache(path, (8, "id"), "cfg") is None and read_cache(path, (7, "id"), "other") is None
+
+
+def test_the_cache_file_is_owner_only_like_the_store(tmp_path, embedder):
+    """It holds what the store holds (labels, places, positions): readable by the owner only, as memory.db is,
+    also in a directory given by the caller that others can enter."""
+    path = tmp_path / "s"
+    path.mkdir(mode=0o755)
+    os.chmod(path, 0o755)
+    Memory.open(path, embedder=embedder).close()
+    assert stat.S_IMODE((path / "memory.db").stat().st_mode) & 0o077 == 0
+    assert stat.S_IMODE((path / CACHE_NAME).stat().st_mode) & 0o077 == 0
