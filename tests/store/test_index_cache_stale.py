@@ -87,3 +87,15 @@ def test_a_cache_file_with_an_odd_field_shape_is_ignored(tmp_path, embedder):
         np.savez(f, **arrays)
     with Memory.open(path, embedder=embedder) as mem:
         assert not mem.opened_from_cache and mem.spatial.count() == n
+
+
+def test_a_database_deleted_under_the_writer_leaves_no_cache_and_the_store_reopens(tmp_path, embedder):
+    """The writer's refusal says 'close and reopen the store': the close must not write a cache of the
+    unlinked database (its reader still sees it), which would then sit in a directory without a database."""
+    path = tmp_path / "s"
+    with Memory.open(path, embedder=embedder) as mem:
+        _observe(mem, 0.0)
+        (path / "memory.db").unlink()
+    assert not (path / CACHE_NAME).exists()
+    with Memory.open(path, embedder=embedder) as mem:
+        assert not mem.opened_from_cache and mem.spatial.count() == 0
