@@ -37,8 +37,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from robomem.errors import StoreError, StoreLockedError, StoreVersionError
+from robomem.store.index_cache import CACHE_NAME, install_clock, read_clock, reseal
 from robomem.store.index_cache import TABLES as CLOCK_TABLES
-from robomem.store.index_cache import install_clock, read_clock, reseal
 from robomem.store.migrations import migrate_2_to_3, migrate_3_to_4, migrate_4_to_5, migrate_5_to_6
 
 __all__ = ["SCHEMA_VERSION", "Store", "StoreError", "StoreLockedError", "StoreVersionError"]
@@ -49,8 +49,11 @@ DB_NAME = "memory.db"
 # The background WAL checkpoint runs at most this often while commits come: at 10 Hz updates of ~120 KB
 # each (scale.py at 10^5 objects) the WAL then holds ~0.6 MB, below the 4 MB auto-checkpoint bound it replaces.
 CHECKPOINT_INTERVAL_S = 0.5
-# what a store directory may hold before its database exists (a crash between mkdir and the first commit)
-_STORE_ENTRIES = frozenset({DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", f"{DB_NAME}-journal", "LOCK", "blobs"})
+# what a store directory may hold before its database exists (a crash between mkdir and the first commit; the
+# database removed by hand beside its index cache, which names another store id then and is not used)
+_STORE_ENTRIES = frozenset(
+    {DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", f"{DB_NAME}-journal", "LOCK", "blobs", CACHE_NAME}
+)
 
 
 def _migrate_1_to_2(conn: sqlite3.Connection) -> None:

@@ -99,3 +99,15 @@ def test_a_database_deleted_under_the_writer_leaves_no_cache_and_the_store_reope
     assert not (path / CACHE_NAME).exists()
     with Memory.open(path, embedder=embedder) as mem:
         assert not mem.opened_from_cache and mem.spatial.count() == 0
+
+
+def test_a_store_whose_database_was_removed_by_hand_opens_anew_beside_its_old_cache(tmp_path, embedder):
+    """rm memory.db* to start over: the cache left beside it is the store's own file, not someone's folder."""
+    path = tmp_path / "s"
+    with Memory.open(path, embedder=embedder) as mem:
+        _observe(mem, 0.0)
+    for p in path.glob("memory.db*"):
+        p.unlink()
+    assert (path / CACHE_NAME).exists()
+    with Memory.open(path, embedder=embedder) as mem:  # a new store: another store id, the cache is not used
+        assert not mem.opened_from_cache and mem.spatial.count() == 0
