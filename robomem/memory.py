@@ -215,9 +215,9 @@ class Memory:
         with self._state.writing():  # no update applies between the clock read and the arrays
             try:
                 clock = self.store.seal_clock()  # committed before the cache exists (index_cache.reseal)
-            except (StoreError, sqlite3.Error) as exc:
+            except (StoreError, sqlite3.Error) as exc:  # the database went (or a forked child's copy): leave the file
                 log.warning("%s: index cache not written (%s: %s)", self.path, type(exc).__name__, exc)
-                clock = None  # save_cache then removes the old file
+                return
             save_cache(self.path, clock, setting_of(self.config, self.embedder), self.submodules)
 
     def _load_places(self) -> Places:

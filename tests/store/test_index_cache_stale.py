@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import subprocess
+import sys
 
 import numpy as np
 
@@ -111,3 +113,30 @@ def test_a_store_whose_database_was_removed_by_hand_opens_anew_beside_its_old_ca
     assert (path / CACHE_NAME).exists()
     with Memory.open(path, embedder=embedder) as mem:  # a new store: another store id, the cache is not used
         assert not mem.opened_from_cache and mem.spatial.count() == 0
+
+
+FORKED_CLOSE = r"""
+import os, sys
+from robomem import Memory
+path = sys.argv[1]
+Memory.open(path, config={"embedder": "hash"}).close()
+mem = Memory.open(path, config={"embedder": "hash"})
+pid = os.fork()
+if pid == 0:  # a forked child (the replay decoder) closing its copy of the parent's memory
+    try:
+        mem.close()
+    except Exception:
+        pass
+    os._exit(0 if os.path.exists(os.path.join(path, "index_cache.npz")) else 3)
+_, status = os.waitpid(pid, 0)
+mem.close()
+print(os.waitstatus_to_exitcode(status))
+"""
+
+
+def test_a_forked_child_closing_its_copy_leaves_the_parents_cache(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-c", FORKED_CLOSE, str(tmp_path / "s")], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1] == "0"  # the child did not remove the parent's cache
