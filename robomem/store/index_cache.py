@@ -142,6 +142,9 @@ def write_cache(
             if arr.dtype.hasobject:
                 raise ValueError(f"index cache {sub}.{name}: object arrays cannot be cached (dtype {arr.dtype})")
             flat[f"{sub}.{name}"] = arr
+    for old in path.parent.glob(f".{CACHE_NAME}.*.tmp"):  # a killed close's (only the store's writer writes)
+        with contextlib.suppress(OSError):
+            old.unlink()
     tmp = path.with_name(f".{CACHE_NAME}.{os.getpid()}.tmp")
     try:
         # owner-only, as every store file (the store's umask is not this process's; the directory may be open)
