@@ -9,10 +9,12 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from robomem import Memory
 from robomem.store import database
 from robomem.store.index_cache import CACHE_NAME
+from robomem.submodules.temporal.memory import TemporalMemory
 from robomem.testing.synthetic import BoxScene, demo_boxes, look_at
 
 TARGET = (2.3, -0.3, 0.7)
@@ -140,3 +142,34 @@ def test_a_forked_child_closing_its_copy_leaves_the_parents_cache(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().splitlines()[-1] == "0"  # the child did not remove the parent's cache
+
+
+def test_an_in_memory_apply_that_failed_after_its_commit_writes_no_cache(tmp_path, embedder, monkeypatch):
+    """The rows are committed, then an apply raises: memory no longer holds what the store holds.  Before
+    the cache the next open healed that from SQL; a cache written at this close would carry it on."""
+    path = tmp_path / "s"
+    Memory.open(path, embedder=embedder).close()
+    real = TemporalMemory.update
+    failing = [True]
+
+    def update(self, frame):
+        ch = real(self, frame)
+
+        def boom() -> None:
+            if failing.pop():
+                raise RuntimeError("an apply failed")
+
+        ch.then(boom)
+        return ch
+
+    monkeypatch.setattr(TemporalMemory, "update", update)
+    with Memory.open(path, embedder=embedder) as mem:
+        assert mem.opened_from_cache
+        with pytest.raises(RuntimeError, match="an apply failed"):
+            _observe(mem, 0.0)
+    monkeypatch.setattr(TemporalMemory, "update", real)
+    with Memory.open(path, embedder=embedder) as mem:
+        assert not mem.opened_from_cache  # from the store: what it holds
+        assert mem.spatial.count() > 0
+    with Memory.open(path, embedder=embedder) as mem:  # and that session's close wrote a cache again
+        assert mem.opened_from_cache
