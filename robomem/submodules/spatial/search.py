@@ -107,14 +107,15 @@ def ranked(
         return _EMPTY, np.zeros(0)
     m = max(query.k * 3, 10)
     w_dist = rcfg.w_distance if query.position is not None else 0.0
-    # the bounds and the cut need m scores that are numbers: a NaN (a user embedder's relevance) ranks last
-    if len(idx) > 4 * m and np.count_nonzero(~np.isnan(relevance)) >= m:
+    # the m-th best relevance is NaN when fewer than m are numbers (np.partition puts NaN last; a NaN
+    # relevance is a user embedder's, ranked last by the sort): the bounds below then need the full sort
+    if len(idx) > 4 * m and not np.isnan(mth := -np.partition(-relevance, m - 1)[m - 1]):
         # A score is at most w_rel * relevance + w_rec + w_imp (+ w_dist): recency, importance and
         # proximity are each in [0, 1].  The m-th best score is at least the m-th best (recency and
         # importance only) of the most relevant candidates, so one whose bound is short of that is
         # dropped before its rows are read.  (Each bound is summed in the score's order: with rounding
         # it is still >= the score.)
-        top = np.flatnonzero(relevance >= -np.partition(-relevance, m - 1)[m - 1])
+        top = np.flatnonzero(relevance >= mth)
         floor = -np.partition(-_pre(index, rcfg, now, idx[top], relevance[top]), m - 1)[m - 1]
         bound = rcfg.w_relevance * relevance + rcfg.w_recency + rcfg.w_importance + w_dist
         hope = np.flatnonzero(bound >= floor)
@@ -122,10 +123,9 @@ def ranked(
             idx, relevance = idx[hope], relevance[hope]
     pre = _pre(index, rcfg, now, idx, relevance)
     if query.position is not None:  # the near one before the far one when there are many alike
-        if len(pre) > 4 * m and np.count_nonzero(~np.isnan(pre)) >= m:
+        if len(pre) > 4 * m and not np.isnan(floor := -np.partition(-pre, m - 1)[m - 1]):
             # the distance term is in [0, w_distance]: the m-th best score is at least the m-th best
             # without it, so a candidate short of that even with the whole term cannot be among the best
-            floor = -np.partition(-pre, m - 1)[m - 1]
             near = np.flatnonzero(pre + rcfg.w_distance >= floor)
             idx, relevance, pre = idx[near], relevance[near], pre[near]
         d = np.linalg.norm(index.cents[idx] - np.asarray(query.position), axis=1)
