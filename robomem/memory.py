@@ -148,6 +148,7 @@ class Memory:
 
     def _open_submodules(self) -> None:
         """Fresh submodules, loaded from the index cache when it is current, else from SQL (index_cache.py)."""
+        self._diverged = False
         self.opened_from_cache = open_with_cache(
             self.path, self.store.change_clock(), setting_of(self.config, self.embedder), self._make_submodules
         )
@@ -206,14 +207,19 @@ class Memory:
             self._closed = True
             self._pool.shutdown(wait=True)
             try:
-                if not self.readonly:
+                if not self.readonly and not self._diverged:
                     self._write_index_cache()
             finally:
                 self.store.close()
 
     def _write_index_cache(self) -> None:
         with self._state.writing():  # no update applies between the clock read and the arrays
-            save_cache(self.path, self.store.change_clock(), setting_of(self.config, self.embedder), self.submodules)
+            try:
+                clock = self.store.seal_clock()  # committed before the cache exists (index_cache.reseal)
+            except (StoreError, sqlite3.Error) as exc:  # the database went (or a forked child's copy): leave the file
+                log.warning("%s: index cache not written (%s: %s)", self.path, type(exc).__name__, exc)
+                return
+            save_cache(self.path, clock, setting_of(self.config, self.embedder), self.submodules)
 
     def _load_places(self) -> Places:
         return PlaceTable(self.store).load()
@@ -299,10 +305,12 @@ class Memory:
                         outbox.write(conn)
             except sqlite3.Error as exc:  # disk full, I/O error, a damaged schema: rolled back, memory unchanged
                 raise StoreError(f"{self.path}: update not stored ({type(exc).__name__}: {exc})") from exc
-            if extra is not None:
-                extra.commit_memory()
-            for c in changes:
-                c.commit_memory()
+            try:
+                for c in ([] if extra is None else [extra]) + changes:
+                    c.commit_memory()
+            except BaseException:
+                self._diverged = True  # memory no longer holds what the store does: no index cache at close
+                raise
 
     def reading(self) -> Any:
         """A context manager: inside it, no update, merge or forgetting pass changes what this thread reads

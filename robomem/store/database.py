@@ -37,8 +37,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from robomem.errors import StoreError, StoreLockedError, StoreVersionError
+from robomem.store.index_cache import CACHE_NAME, install_clock, read_clock, reseal
 from robomem.store.index_cache import TABLES as CLOCK_TABLES
-from robomem.store.index_cache import install_clock, read_clock
 from robomem.store.migrations import migrate_2_to_3, migrate_3_to_4, migrate_4_to_5, migrate_5_to_6
 
 __all__ = ["SCHEMA_VERSION", "Store", "StoreError", "StoreLockedError", "StoreVersionError"]
@@ -49,8 +49,11 @@ DB_NAME = "memory.db"
 # The background WAL checkpoint runs at most this often while commits come: at 10 Hz updates of ~120 KB
 # each (scale.py at 10^5 objects) the WAL then holds ~0.6 MB, below the 4 MB auto-checkpoint bound it replaces.
 CHECKPOINT_INTERVAL_S = 0.5
-# what a store directory may hold before its database exists (a crash between mkdir and the first commit)
-_STORE_ENTRIES = frozenset({DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", f"{DB_NAME}-journal", "LOCK", "blobs"})
+# what a store directory may hold before its database exists (a crash between mkdir and the first commit; the
+# database removed by hand beside its index cache, which names another store id then and is not used)
+_STORE_ENTRIES = frozenset(
+    {DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", f"{DB_NAME}-journal", "LOCK", "blobs", CACHE_NAME}
+)
 
 
 def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
@@ -199,9 +202,11 @@ class Store:
                 self._conn = self._connect(writer=True)
                 st = os.stat(self._db_path)
                 self._db_identity = (st.st_dev, st.st_ino)
-                self._init_schema(schema)
+                migrated = self._init_schema(schema)
                 with self.transaction() as c:  # the change clock the index cache is checked against
                     install_clock(c)
+                    if migrated:  # a step may rebuild a table, whose copied rows fire no trigger
+                        reseal(c)
                 self._checkpointer = _Checkpointer(self._db_path)
         except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:  # a damaged schema can fail to decode as UTF-8
             self._release_lock()
@@ -305,7 +310,8 @@ class Store:
             changed, self._data_version = now != self._data_version, now
         return changed
 
-    def _init_schema(self, schema: Sequence[str]) -> None:
+    def _init_schema(self, schema: Sequence[str]) -> bool:
+        """Create or migrate the schema; True when a migration ran."""
         conn = self._conn
         version = self._check_version(conn, allow_older=True)
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -316,7 +322,8 @@ class Store:
                 for ddl in schema:
                     c.execute(ddl)
                 c.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-                return
+                return False
+            migrated = version < SCHEMA_VERSION
             while version < SCHEMA_VERSION:
                 step = MIGRATIONS.get(version)
                 if step is None:
@@ -326,6 +333,13 @@ class Store:
             for ddl in schema:  # CREATE … IF NOT EXISTS: adds tables new in this version
                 c.execute(ddl)
             c.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        return migrated
+
+    def seal_clock(self) -> tuple[int, str] | None:
+        """Renew the change clock's seal (``index_cache.reseal``) in its own commit; the clock after it."""
+        with self.transaction() as c:
+            reseal(c)
+        return self.change_clock()
 
     def change_clock(self) -> tuple[int, str] | None:
         """(writes ever made, store id): moved by every write to any table (``index_cache``); None for a

@@ -11,7 +11,9 @@ UPDATE and DELETE of any table (installed at every writable open, so a table add
 covered too).  Any writer -- this process, another robomem, a ``sqlite3`` shell, the fleet sync -- moves it,
 so a cache can only be used while the store holds exactly what the cache was made from.  A crash before
 ``close`` leaves a cache whose clock is behind: it is ignored, and the next open reads SQL.  The clock row
-also holds a random store id, so a cache copied beside another store's database is not taken for its own.
+also holds a random store id, so a cache copied beside another store's database is not taken for its own,
+and a seal that each close (and each migration) renews, so a count put back (lost commits, a restored
+backup) and then written up to a cache's count again is not taken for the rows the cache was made from.
 
 The cache is derived data: a damaged, foreign or unreadable file is ignored (logged) and the store is read
 as before; nothing in it is a pickle (``np.load(allow_pickle=False)``).
@@ -25,7 +27,6 @@ import logging
 import os
 import sqlite3
 import uuid
-import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, overload
@@ -66,6 +67,24 @@ def install_clock(conn: sqlite3.Connection) -> None:
             )
 
 
+def reseal(conn: sqlite3.Connection) -> None:
+    """Give the clock a fresh seal (the part of its store id after ``:``), inside the caller's transaction.
+
+    The count alone does not name the rows: commits lost to a power cut (``synchronous=NORMAL``) or a
+    restored backup put the count back, and later writes can bring it to a cache's count again with other
+    rows.  A close seals before it writes the cache, so a cache's seal is in the store only if that commit,
+    and so every commit before it, is; a migration seals too (a rebuilt table's rows fire no trigger)."""
+    row = conn.execute("SELECT store_id FROM change_clock WHERE id = 1").fetchone()
+    if row is not None:
+        conn.execute(
+            "UPDATE change_clock SET store_id = ? WHERE id = 1", (f"{_store_part(str(row[0]))}:{uuid.uuid4().hex}",)
+        )
+
+
+def _store_part(store_id: str) -> str:
+    return store_id.partition(":")[0]
+
+
 def read_clock(conn: sqlite3.Connection) -> tuple[int, str] | None:
     """(clock, store id), or None for a store without a clock (written before it, opened read-only)."""
     try:
@@ -87,10 +106,11 @@ def read_cache(
     try:
         with np.load(path, allow_pickle=False) as z:
             names = z.files
-            if int(z[_META + "format"]) != FORMAT or str(z[_META + "store_id"]) != clock[1]:
+            store_id = str(z[_META + "store_id"])
+            if int(z[_META + "format"]) != FORMAT or _store_part(store_id) != _store_part(clock[1]):
                 log.warning("%s: made by another robomem or for another store; reading the store instead", path)
                 return None
-            if int(z[_META + "clock"]) != clock[0] or str(z[_META + "setting"]) != setting:
+            if int(z[_META + "clock"]) != clock[0] or store_id != clock[1] or str(z[_META + "setting"]) != setting:
                 return None  # the store changed since (or a crash before close): the usual case, not a warning
             out: dict[str, dict[str, np.ndarray]] = {}
             for key in names:
@@ -99,7 +119,7 @@ def read_cache(
                 sub, _, field = key.partition(".")
                 out.setdefault(sub, {})[field] = z[key]  # read now: a zip member's CRC is checked as it is read
             return out
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
+    except Exception as exc:  # derived data: whatever a damaged or foreign file raises (TypeError, zlib.error, ...)
         log.warning("%s: unreadable index cache (%s); reading the store instead", path, exc)
         return None
 
@@ -122,9 +142,13 @@ def write_cache(
             if arr.dtype.hasobject:
                 raise ValueError(f"index cache {sub}.{name}: object arrays cannot be cached (dtype {arr.dtype})")
             flat[f"{sub}.{name}"] = arr
+    for old in path.parent.glob(f".{CACHE_NAME}.*.tmp"):  # a killed close's (only the store's writer writes)
+        with contextlib.suppress(OSError):
+            old.unlink()
     tmp = path.with_name(f".{CACHE_NAME}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "wb") as f:
+        # owner-only, as every store file (the store's umask is not this process's; the directory may be open)
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
             np.savez(f, **flat)  # type: ignore[arg-type]
             f.flush()
             os.fsync(f.fileno())

@@ -4,7 +4,9 @@ close that wrote it; any writer, a crash, another config, another store or a dam
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
+import stat
 from typing import Any
 
 import numpy as np
@@ -52,7 +54,8 @@ def test_every_write_moves_the_clock_even_from_another_connection(tmp_path, embe
     conn.close()
     with Memory.open(tmp_path / "s", embedder=embedder) as mem:
         c1 = mem.store.change_clock()
-    assert c1[1] == c0[1] and c1[0] == c0[0] + 2
+    # the store id stays (the close renewed only its seal, after the ':'); the count moved by the two writes
+    assert c1[1].partition(":")[0] == c0[1].partition(":")[0] and c1[0] == c0[0] + 2
 
 
 def test_a_close_writes_the_cache_and_an_unchanged_store_opens_from_it(tmp_path, embedder, recording):
@@ -138,3 +141,25 @@ def test_an_object_array_is_refused_and_the_close_still_closes(tmp_path, embedde
     got = read_cache(path, (7, "id"), "cfg")
     assert got is not None and got["s"]["x"].tolist() == [0, 1]
     assert read_cache(path, (8, "id"), "cfg") is None and read_cache(path, (7, "id"), "other") is None
+
+
+def test_the_cache_file_is_owner_only_like_the_store(tmp_path, embedder):
+    """It holds what the store holds (labels, places, positions): readable by the owner only, as memory.db is,
+    also in a directory given by the caller that others can enter."""
+    path = tmp_path / "s"
+    path.mkdir(mode=0o755)
+    os.chmod(path, 0o755)
+    Memory.open(path, embedder=embedder).close()
+    assert stat.S_IMODE((path / "memory.db").stat().st_mode) & 0o077 == 0
+    assert stat.S_IMODE((path / CACHE_NAME).stat().st_mode) & 0o077 == 0
+
+
+def test_a_temporary_file_left_by_a_killed_close_is_removed_by_the_next(tmp_path, embedder):
+    """A close killed while it writes (2.4 s at 10^6 objects) leaves ``.index_cache.npz.<pid>.tmp``, as big as
+    the cache; another pid's next close would leave it there for good."""
+    path = tmp_path / "s"
+    Memory.open(path, embedder=embedder).close()
+    stale = path / f".{CACHE_NAME}.999999999.tmp"
+    stale.write_bytes(b"half a cache")
+    Memory.open(path, embedder=embedder).close()
+    assert not stale.exists() and (path / CACHE_NAME).exists()

@@ -199,3 +199,26 @@ def test_bounds_drop_only_what_cannot_rank(rcfg: RetrievalConfig, perfect: bool)
         for pos in (None, *spots, (5.0, 5.0, 0.0)):
             q = Query(text=text, position=pos, k=k)
             assert index.ids[ranked(index, cache, rcfg, q, now)[0]].tolist() == full_scan(index, cache, rcfg, q, now)
+
+
+class _NanEmbedder:
+    """An embedder (a user's) that gives NaN for some texts: their relevance is NaN, ranked last by the scan."""
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return np.asarray([[math.nan, math.nan] if t.startswith("odd") else [1.0, 0.0] for t in texts])
+
+
+@pytest.mark.parametrize("n_nan, n_ok", [(60, 3), (60, 30), (0, 60)])
+def test_nan_relevance_ranks_as_in_the_full_scan(n_nan: int, n_ok: int) -> None:
+    """Candidates whose relevance is NaN (a label query keeps them): the narrowing and the cut must not
+    turn fewer than m finite scores into an error or an empty answer."""
+    rcfg, cache, index = RetrievalConfig(), RelevanceCache(_NanEmbedder()), ObjectIndex(cell=1.0)
+    labels = [f"odd {i}" for i in range(n_nan)] + [f"thing {i}" for i in range(n_ok)]
+    for oid, lab in enumerate(labels, start=1):
+        c = np.array([1.0 + 0.01 * oid, 1.0, 0.0])
+        index.upsert(IndexedObject(oid, c - 0.1, c + 0.1, c, 0.0, 100.0 + oid % 7, 2, lab, ("box",), False))
+    for pos in (None, (1.0, 1.0, 0.0)):
+        q = Query(text="a box", label="box", position=pos, k=3)
+        want = full_scan(index, cache, rcfg, q, 200.0)
+        assert index.ids[ranked(index, cache, rcfg, q, 200.0)[0]].tolist() == want
+        assert len(want) == 10

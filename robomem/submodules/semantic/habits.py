@@ -60,6 +60,7 @@ class VisitTally:
     def __init__(self) -> None:
         self.ready = False
         self.epoch = -1  # temporal's forget_epoch it was built at
+        self.window: float | None = None  # the visit_window_s its visits were counted with (live: it can change)
         self._oids = np.zeros(0, np.int64)  # built pairs, sorted by object id
         self._place = np.zeros(0, np.int64)
         self._visits = np.zeros(0, np.int64)

@@ -115,10 +115,12 @@ class SemanticState(Submodule):
 
     def cache_arrays(self) -> dict[str, np.ndarray] | None:
         """The visit tally's pairs as a build at the next open would make them (None: no tally to keep, or
-        forgetting compressed sightings since it was built: the next open counts them afresh)."""
+        forgetting compressed sightings since it was built, or it counted them with another visit window
+        than the config's now, which the cache is tagged with: the next open counts them afresh)."""
         with self._lock:
             tally, dirty = self._tally, sorted(self._visit_dirty)
-        if not tally.ready or tally.epoch != self.temporal.forget_epoch:
+        window = self.config.semantic.visit_window_s
+        if not tally.ready or tally.epoch != self.temporal.forget_epoch or tally.window != window:
             return None
         fresh: dict[int, dict[str, tuple[int, float]]] = {oid: {} for oid in dirty}
         for v in self.temporal.visits(self.config.semantic.visit_window_s, dirty):
@@ -132,6 +134,7 @@ class SemanticState(Submodule):
         if pairs is None:
             pairs = group_visits(*self.temporal.visit_windows(self.config.semantic.visit_window_s))
         tally.build_pairs(pairs, index.ids, index.lab_idx, index.uniq, self.temporal.forget_epoch)
+        tally.window = self.config.semantic.visit_window_s
         return tally
 
     def newest_stamp(self) -> float | None:

@@ -209,13 +209,15 @@ def ranked(
     if len(idx) == 0:
         return _EMPTY, np.zeros(0)
     w_dist = rcfg.w_distance if query.position is not None else 0.0
-    if len(idx) > 4 * m:
+    # the m-th best relevance is NaN when fewer than m are numbers (np.partition puts NaN last; a NaN
+    # relevance is a user embedder's, ranked last by the sort): the bounds below then need the full sort
+    if len(idx) > 4 * m and not np.isnan(mth := mth_largest(relevance, m)):
         # A score is at most w_rel * relevance + w_rec + w_imp (+ w_dist): recency, importance and
         # proximity are each in [0, 1].  The m-th best score is at least the m-th best (recency and
         # importance only) of the most relevant candidates, so one whose bound is short of that is
         # dropped before its rows are read.  (Each bound is summed in the score's order: with rounding
         # it is still >= the score.)
-        top = np.flatnonzero(relevance >= mth_largest(relevance, m))
+        top = np.flatnonzero(relevance >= mth)
         floor = -np.partition(-_pre(index, rcfg, now, idx[top], relevance[top]), m - 1)[m - 1]
         bound = rcfg.w_relevance * relevance + rcfg.w_recency + rcfg.w_importance + w_dist
         hope = np.flatnonzero(bound >= floor)
@@ -223,10 +225,9 @@ def ranked(
             idx, relevance = idx[hope], relevance[hope]
     pre = _pre(index, rcfg, now, idx, relevance)
     if query.position is not None:  # the near one before the far one when there are many alike
-        if len(pre) > 4 * m:
+        if len(pre) > 4 * m and not np.isnan(floor := -np.partition(-pre, m - 1)[m - 1]):
             # the distance term is in [0, w_distance]: the m-th best score is at least the m-th best
             # without it, so a candidate short of that even with the whole term cannot be among the best
-            floor = -np.partition(-pre, m - 1)[m - 1]
             near = np.flatnonzero(pre + rcfg.w_distance >= floor)
             idx, relevance, pre = idx[near], relevance[near], pre[near]
         d = np.linalg.norm(index.cents[idx] - np.asarray(query.position), axis=1)
@@ -317,6 +318,7 @@ def best_first(score: np.ndarray, ids: np.ndarray, m: int) -> np.ndarray:
     sort, so which of equal scores is kept does not depend on the order of the rows)."""
     if len(score) > 4 * m:
         cut = np.partition(-score, m - 1)[m - 1]
-        pick = np.flatnonzero(-score <= cut)
-        return pick[np.lexsort((ids[pick], -score[pick]))][:m]
+        if not np.isnan(cut):  # NaN: fewer than m numbers; the sort below puts the NaNs last
+            pick = np.flatnonzero(-score <= cut)
+            return pick[np.lexsort((ids[pick], -score[pick]))][:m]
     return np.lexsort((ids, -score))[:m]
