@@ -81,6 +81,20 @@ def frustum_candidates(centroids: np.ndarray, obs: Observation, max_depth: float
     return np.flatnonzero(ok)
 
 
+def frustum_floor_box(obs: Observation, max_depth: float) -> tuple[np.ndarray, np.ndarray]:
+    """Floor-plane (x, y) bounds of every point :func:`frustum_candidates` can pass: the padded view pyramid
+    out to ``max_depth + 1`` is the hull of the camera and its four far corners, so their bounds hold it
+    (the square around the camera held the half behind it too)."""
+    k = obs.intrinsics
+    pad = 0.5 * max(k.width, k.height)
+    z = max_depth + 1.0
+    us, vs = (-pad, k.width + pad), (-pad, k.height + pad)
+    far = np.array([[(u - k.cx) * z / k.fx, (v - k.cy) * z / k.fy, z] for u in us for v in vs])
+    m = obs.pose.matrix
+    pts = np.vstack([m[:3, 3], far @ m[:3, :3].T + m[:3, 3]])
+    return pts[:, :2].min(axis=0), pts[:, :2].max(axis=0)
+
+
 def depth_behind_points(
     points: np.ndarray, obs: Observation, cfg: TemporalConfig, max_depth: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from robomem.config import MemoryConfig
-from robomem.ingest.visibility import projected_size_px, visible_fraction
+from robomem.ingest.visibility import frustum_candidates, frustum_floor_box, projected_size_px, visible_fraction
 from robomem.testing.synthetic import Box, BoxScene, look_at
 
 CFG = MemoryConfig()
@@ -77,3 +77,20 @@ def test_another_kind_of_object_now_occupying_the_place_is_evidence_of_absence()
 def test_another_kind_of_object_in_front_is_an_occluder_not_an_occupant():
     _n, f = frac([WALL], sample(MUG), label="mug")
     assert f == 0.0
+
+
+def test_the_frustum_floor_box_holds_every_centroid_the_frustum_passes_and_not_what_is_behind():
+    rng = np.random.default_rng(2)
+    scene = BoxScene([MUG])
+    for _ in range(40):
+        eye = (*rng.uniform(-5, 5, 2), rng.uniform(0.3, 2.0))
+        target = (*rng.uniform(-5, 5, 2), rng.uniform(0.0, 1.5))
+        obs = scene.observe(look_at(eye, target), 1.0)
+        pts = np.column_stack([rng.uniform(-20, 20, (20000, 2)), rng.uniform(-0.5, 2.5, 20000)]) + [*eye[:2], 0]
+        lo, hi = frustum_floor_box(obs, 8.0)
+        passed = pts[frustum_candidates(pts, obs, 8.0)]
+        assert len(passed) > 0
+        assert (passed[:, :2] >= lo).all() and (passed[:, :2] <= hi).all()
+        behind = pts[(pts[:, :2] - eye[:2]) @ (np.asarray(target[:2]) - eye[:2]) < 0]  # behind the camera's heading
+        inside = (behind[:, :2] >= lo).all(axis=1) & (behind[:, :2] <= hi).all(axis=1)
+        assert inside.mean() < 0.9  # the box does not hold everything behind the camera (the square did)

@@ -520,6 +520,10 @@ class ObjectIndex:
             return cand
         return cand[np.linalg.norm(self.cents[cand] - p, axis=1) <= r]
 
+    def in_floor_box(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Slots whose centroid may lie in the floor rectangle [lo, hi] (x, y; a superset), ascending."""
+        return self._region(np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64))
+
     def near_centroids(self, point: np.ndarray, radius: float) -> np.ndarray:
         """Slots whose centroid may be within ``radius`` of ``point`` in the floor plane (a superset)."""
         p = np.asarray(point, dtype=np.float64)

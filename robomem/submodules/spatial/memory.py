@@ -22,7 +22,7 @@ from robomem.ingest.association import Match, associate, coarse_keys, overlap_fr
 from robomem.ingest.frame import Absence, Detection, Frame
 from robomem.ingest.geometry import project, subsample, voxel_downsample
 from robomem.ingest.perception import Segment
-from robomem.ingest.visibility import frustum_candidates, visible_fraction
+from robomem.ingest.visibility import frustum_candidates, frustum_floor_box, visible_fraction
 from robomem.observation import Observation
 from robomem.retrieval.query import Entry, Query
 from robomem.store.ids import next_id
@@ -187,7 +187,9 @@ class SpatialMemory(Submodule):
         cfg = self.config.temporal
         with self._lock:
             index, max_depth = self._index, self.config.spatial.max_depth
-            near = index.near_centroids(np.asarray(obs.pose.position, dtype=np.float64), max_depth + 1.0)
+            p, reach = np.asarray(obs.pose.position, dtype=np.float64)[:2], max_depth + 1.0
+            lo, hi = frustum_floor_box(obs, max_depth)  # the part of the square around the camera it faces
+            near = index.in_floor_box(np.maximum(lo, p - reach), np.minimum(hi, p + reach))
             near = near[~index.absent[near]]
             slots = near[frustum_candidates(index.cents[near], obs, max_depth)]
             if len(slots):  # too small on screen to tell "gone" from "missed": out, all at once
