@@ -187,7 +187,12 @@ def run_one(n: int, args: argparse.Namespace) -> dict[str, Any]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
-    ap.add_argument("--updates", type=int, default=300, help="updates per size (10 Hz sensor time; a query every 10: 30 queries for the p99)")
+    ap.add_argument(
+        "--updates",
+        type=int,
+        default=300,
+        help="updates per size (10 Hz sensor time; a query every 10: 30 queries for the p99)",
+    )
     ap.add_argument("--sightings", type=int, default=1, help="sighting rows per bulk-loaded object")
     ap.add_argument("--embedder", default="auto", choices=["auto", "minilm", "hash"])
     ap.add_argument("--tmp", default=None, help="folder for the temporary stores")
