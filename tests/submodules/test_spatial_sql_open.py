@@ -31,7 +31,7 @@ def odd_store(tmp_path, embedder):
     edits = [
         ("UPDATE objects SET labels=?, label=? WHERE id=?", ('{"tasse caf\\u00e9": 3.0, "mug": 1.0}', "tasse café")),
         ("UPDATE objects SET labels=?, label=? WHERE id=?", ('{"k\\"ey": 1.0}', 'k"ey')),
-        ("UPDATE objects SET colour=NULL, place=NULL WHERE id=?", ()),
+        ("UPDATE objects SET colour=NULL, place=NULL, status='absent' WHERE id=?", ()),  # its checksum kept
         ("UPDATE objects SET geom_crc='junk' WHERE id=?", ()),
         ("UPDATE objects SET geom_crc=-1 WHERE id=?", ()),
         ("UPDATE objects SET geom_crc=NULL, status='absent', retrieved=7 WHERE id=?", ()),
