@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import chain
 from operator import itemgetter
 from sys import intern
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -57,8 +57,8 @@ def pack_texts(texts: Sequence[str | None]) -> _Packed:
     lengths by one C-level pass (a column without NULLs -- labels -- skips the None mask)."""
     n = len(texts)
     n_none = texts.count(None)
-    none = np.equal(np.array(texts, dtype=object), None) if n_none else np.zeros(n, bool)
-    present = [t for t in texts if t is not None] if n_none else texts
+    none = np.array([t is None for t in texts], bool) if n_none else np.zeros(n, bool)
+    present = [t for t in texts if t is not None] if n_none else cast(Sequence[str], texts)
     joined = "".join(present)
     if not joined.isascii():
         return pack_strings(texts)

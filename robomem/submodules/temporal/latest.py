@@ -151,7 +151,7 @@ class Latest:
                 parts.append(np.fromiter(chain.from_iterable(map(numbers, chunk)), np.float64, k * width))
                 codes.append(self.places.codes(list(map(place, chunk))))
             num = np.concatenate(parts).reshape(-1, width) if parts else np.zeros((0, width))
-            ids = num[:, [0, width - 1]].astype(np.int64)
+            ids: np.ndarray = num[:, [0, width - 1]].astype(np.int64)
             if len(num) and float(np.abs(num[:, [0, width - 1]]).max()) >= EXACT:  # read the ids again, exactly
                 ids = np.array([(r[0], r[width - 1]) for r in conn.execute(sql)], np.int64).reshape(-1, 2)
             arr = {"oid": ids[:, 0]}

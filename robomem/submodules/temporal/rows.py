@@ -38,7 +38,8 @@ class Places:
         for n in dict.fromkeys(names):  # new names in order of first appearance, as coding one by one would
             if n is not None and n not in self._code:
                 self.code(n)
-        lookup = {None: -1, **self._code}
+        lookup: dict[str | None, int] = {None: -1}
+        lookup.update(self._code)
         return np.fromiter(map(lookup.__getitem__, names), np.int32, count=len(names))
 
     def name(self, code: int) -> str | None:
