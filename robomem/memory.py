@@ -251,8 +251,6 @@ class Memory:
             )
         with self._lock, self._state.writing():
             self._check_open()
-            if "semantic.visit_window_s" in changed:  # the open's tally counts under the old window
-                self.semantic.build_pending()
             self.config = config
             for sm in self.submodules:
                 sm.ctx = dataclasses.replace(sm.ctx, config=config)

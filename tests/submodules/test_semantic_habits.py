@@ -7,13 +7,10 @@ the facts a full ``consolidate()`` computes from every sighting.
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 
 from robomem import Memory, MemoryConfig, Place
-from robomem.store.index_cache import CACHE_NAME
 from robomem.submodules.semantic.habits import ObjectVisits, VisitTally, group_visits
 from robomem.testing.synthetic import Box, BoxScene, look_at
 
@@ -155,33 +152,3 @@ def test_periodic_pass_keeps_the_facts_a_full_recount_gives(tmp_path, embedder):
         mem.consolidate()  # the full recount from every sighting
         assert usually(mem) == periodic
         assert mem.stats()["rows"]["facts"] == n_facts  # nothing left to add, close or supersede
-
-
-def test_a_tally_built_when_first_needed_keeps_the_facts_of_one_built_at_open(tmp_path, embedder):
-    """An open from SQL leaves the tally to the first pass that needs it (issue 14); the facts after more
-    frames are those of an open that had it at once (from the index cache)."""
-    cfg = MemoryConfig.from_dict({"semantic": {"consolidate_every": 2, "visit_window_s": 1.0}})
-    plan = [("kitchen", KITCHEN_VIEW)] * 6 + [("kitchen", LIVING_VIEW)] + [("living", LIVING_VIEW)] * 7
-    plan += [("living", KITCHEN_VIEW)]
-    a, b = tmp_path / "a", tmp_path / "b"
-
-    def frames(mem: Memory, part: list, t: float) -> float:
-        for room, view in part:
-            mem.update(scene((1.7, 0.1) if room == "kitchen" else (6.2, 0.2)).observe(view, t))
-            t += 1.0
-        return t
-
-    with Memory.open(a, config=cfg, embedder=embedder) as mem:
-        mem.set_places(PLACES)
-        t = frames(mem, plan[:8], 0.0)
-    shutil.copytree(a, b)
-    (b / CACHE_NAME).unlink()
-    facts = []
-    for path in (a, b):
-        with Memory.open(path, config=cfg, embedder=embedder) as mem:
-            assert mem.opened_from_cache == (path == a)
-            assert mem.semantic._tally_pending == (path == b)  # noqa: SLF001 - the SQL open left it for later
-            frames(mem, plan[8:] + [("away", AWAY)] * 2, t)
-            facts.append(usually(mem))
-    assert facts[0] == facts[1]
-    assert any(s.startswith("class:") for s, *_ in facts[0]) and any(s.startswith("object:") for s, *_ in facts[0])

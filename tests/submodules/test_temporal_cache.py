@@ -33,7 +33,7 @@ def tour(mem: Memory, scene: BoxScene, t: float, views=VIEWS) -> float:
 def state(mem: Memory) -> dict[str, object]:
     tm, sem = mem.temporal, mem.semantic
     ids = range(1, 1 + max(o.object_id for o in mem.objects()) + 2)
-    tally = sem._visit_tally()  # noqa: SLF001 - the state compared (an open from SQL builds it when first asked)
+    tally = sem._tally  # noqa: SLF001 - the state compared
     pairs = tally.current_pairs({})
     return {
         "latest": [(tm.last_seen(i), tm.last_absence(i)) for i in ids],

@@ -115,8 +115,6 @@ class FactConsolidation(FactRules):
         cfg = self.config.semantic
         # "usually" needs repeated evidence over time, not many frames of one look: temporal memory counts
         # visits (distinct windows with a sighting), so one tour never makes a habit
-        if not full:
-            self._visit_tally()  # a periodic pass builds on it (a full pass counts afresh anyway)
         with self._lock:
             dirty = set(self._visit_dirty)
             tally = self._tally
@@ -150,7 +148,7 @@ class FactConsolidation(FactRules):
         def apply() -> None:
             with self._lock:
                 if full:
-                    self._tally, self._tally_pending = tally, False
+                    self._tally = tally
                 else:
                     tally.apply(objects, totals)
                 self._visit_dirty -= dirty

@@ -9,7 +9,6 @@ from robomem.submodules.semantic.state import SemanticState
 class FactForgetting(SemanticState):
     def forget(self, limits: ForgetLimits, now: float) -> tuple[Changes, dict[str, int]]:
         """The budget pass (``budget.max_fact_rows``, scaled by ``limits``)."""
-        self._visit_tally()  # built before spatial's forgetting applies: it counts the objects that pass drops
         ch, report = self._forget_under(
             limits.limit(limits.budget.max_fact_rows), now, limits.keep_recent_s, limits.target_fraction
         )

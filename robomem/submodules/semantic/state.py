@@ -95,7 +95,6 @@ class SemanticState(Submodule):
         self._newest = 0.0
         self._tally = VisitTally()  # visits behind usually_in, kept incrementally (habits.py)
         self._visit_dirty: set[int] = set()  # objects whose visits changed since the tally last read them
-        self._tally_pending = False  # opened from SQL: the tally is built when first needed (_visit_tally)
 
     # -- load -------------------------------------------------------------------------
     def load(self, cached: Mapping[str, np.ndarray] | None = None) -> None:
@@ -111,39 +110,15 @@ class SemanticState(Submodule):
         row = conn.execute("SELECT MAX(last_evidence), MAX(valid_to) FROM facts").fetchone()
         self._newest = max((float(v) for v in row if v is not None), default=0.0)
         if not self.store.readonly and self.config.semantic.consolidate_every > 0:
-            # once, so no periodic pass pays for it: from the index cache's pairs when it has them, else (one
-            # scan of every sighting, ~1 s at 10^6) when first needed -- the first consolidation pass or budget
-            # pass, before it reads or changes anything -- not by the open (issue 14)
-            if cached is not None:
-                self._tally = self._build_tally(pairs_from_arrays(cached))
-            else:
-                self._tally_pending = True
-
-    def build_pending(self) -> None:
-        """Build what the open left for later now (before a change of the settings it is built with)."""
-        self._visit_tally()
-
-    def _visit_tally(self) -> VisitTally:
-        """The tally, built now if the open left it for later.  The same as a build at open: what changed since
-        (objects seen or merged) is in ``_visit_dirty`` either way, and a pass re-reads those objects, so a
-        later build differs from the open's only in counts the pass replaces; a budget pass asks for it before
-        it forgets (``forget``), so the objects it drops are still counted under their labels."""
-        with self._lock:
-            if not self._tally_pending:
-                return self._tally
-        tally = self._build_tally()  # outside the lock: it takes spatial's and reads the store
-        with self._lock:
-            if self._tally_pending:
-                self._tally, self._tally_pending = tally, False
-            return self._tally
+            # once here, so no periodic pass pays for it: from the index cache's pairs when it has them
+            self._tally = self._build_tally(None if cached is None else pairs_from_arrays(cached))
 
     def cache_arrays(self) -> dict[str, np.ndarray] | None:
-        """The visit tally's pairs as a build at the next open would make them (None: no tally to keep, not
-        built yet -- the next open builds it when needed, as this one would have -- or forgetting compressed
-        sightings since it was built: the next open counts them afresh)."""
+        """The visit tally's pairs as a build at the next open would make them (None: no tally to keep, or
+        forgetting compressed sightings since it was built: the next open counts them afresh)."""
         with self._lock:
-            tally, dirty, pending = self._tally, sorted(self._visit_dirty), self._tally_pending
-        if pending or not tally.ready or tally.epoch != self.temporal.forget_epoch:
+            tally, dirty = self._tally, sorted(self._visit_dirty)
+        if not tally.ready or tally.epoch != self.temporal.forget_epoch:
             return None
         fresh: dict[int, dict[str, tuple[int, float]]] = {oid: {} for oid in dirty}
         for v in self.temporal.visits(self.config.semantic.visit_window_s, dirty):
