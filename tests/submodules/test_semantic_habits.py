@@ -17,11 +17,16 @@ from robomem.testing.synthetic import Box, BoxScene, look_at
 WINDOW = 10.0
 
 
-def rows(sightings: list[tuple[int, str, float]]) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
-    """The arrays temporal ``visit_windows`` gives, from (object, place, t_start) rows."""
+def rows(
+    sightings: list[tuple[int, str, float]],
+) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray, np.ndarray]:
+    """The arrays temporal ``visit_windows`` gives, from (object, place, t_start) rows: places as codes into
+    names in order of first appearance (not sorted: group_visits sorts them)."""
     oids = np.array([s[0] for s in sightings], np.int64)
     ts = np.array([s[2] for s in sightings], float)
-    return oids, [s[1] for s in sightings], (ts / WINDOW).astype(np.int64), ts
+    names = list(dict.fromkeys(s[1] for s in sightings))
+    codes = np.array([names.index(s[1]) for s in sightings], np.int64)
+    return oids, codes, names, (ts / WINDOW).astype(np.int64), ts
 
 
 def built(sightings, labels: dict[int, str]) -> VisitTally:

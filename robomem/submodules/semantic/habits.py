@@ -34,13 +34,18 @@ class ObjectVisits:
 Pairs = tuple[np.ndarray, list[str], np.ndarray, np.ndarray, np.ndarray]
 
 
-def group_visits(oids: np.ndarray, places: list[str], windows: np.ndarray, t_start: np.ndarray) -> Pairs:
-    """Per (object, place): distinct windows and the first t_start, from one row per sighting.
+def group_visits(
+    oids: np.ndarray, pcodes: np.ndarray, pnames: list[str], windows: np.ndarray, t_start: np.ndarray
+) -> Pairs:
+    """Per (object, place): distinct windows and the first t_start, from one row per sighting (its place as a
+    code into ``pnames``, temporal ``visit_windows``).
 
-    Returns (object ids sorted, place names, place index, visits, first seen) with one entry per pair."""
-    names = sorted(set(places))
-    pos = {p: i for i, p in enumerate(names)}
-    pidx = np.fromiter((pos[p] for p in places), np.int64, len(places))
+    Returns (object ids sorted, place names sorted, place index, visits, first seen) with one entry per pair."""
+    used = np.unique(pcodes)
+    names = sorted(pnames[int(c)] for c in used)
+    rank = np.zeros(len(pnames), np.int64)
+    rank[used] = [names.index(pnames[int(c)]) for c in used]
+    pidx = rank[pcodes] if len(pcodes) else np.zeros(0, np.int64)
     if not len(oids):
         empty = np.zeros(0, np.int64)
         return empty, names, empty, empty, np.zeros(0, float)
@@ -73,7 +78,7 @@ class VisitTally:
 
     def build(
         self,
-        rows: tuple[np.ndarray, list[str], np.ndarray, np.ndarray],
+        rows: tuple[np.ndarray, np.ndarray, list[str], np.ndarray, np.ndarray],
         ids: np.ndarray,
         lab_idx: np.ndarray,
         labels: tuple[str, ...],

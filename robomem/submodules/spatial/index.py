@@ -318,7 +318,7 @@ class ObjectIndex:
         n = len(ids)
         vocab = sorted(set(labels))
         pos = {lab: j for j, lab in enumerate(vocab)}
-        lab_idx = np.fromiter((pos[lab] for lab in labels), dtype=np.int64, count=n)
+        lab_idx = np.fromiter(map(pos.__getitem__, labels), dtype=np.int64, count=n)
         multi = {i: t for i, ls in label_sets.items() if len(t := tuple(dict.fromkeys((labels[i], *ls)))) > 1}
         names = sorted(set(vocab).union(*multi.values()))
         npos = {lab: j for j, lab in enumerate(names)}

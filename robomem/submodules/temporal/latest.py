@@ -12,6 +12,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import chain
+from operator import itemgetter
 
 import numpy as np
 
@@ -55,18 +57,20 @@ _SEEN = {
 }
 _GONE = {"stamp": ("f8", 1), "pos": ("f8", 3), "place": ("i4", 1), "row": ("i8", 1)}
 
-# every row that is its object's latest by time (ties: read keeps the highest id)
+# every row that is its object's latest by time (ties: read keeps the highest id); the numbers first, as ``read``
+# takes them into one float64 row, then the place
 _SEEN_SQL = (
-    "SELECT s.object_id, s.t_start, s.t_end, s.n, s.x, s.y, s.z, s.place, s.id FROM sightings s"
+    "SELECT s.object_id, s.t_start, s.t_end, s.n, s.x, s.y, s.z, s.id, s.place FROM sightings s"
     " JOIN (SELECT object_id, MAX(t_end) AS t FROM sightings GROUP BY object_id) m"
     " ON s.object_id = m.object_id AND s.t_end = m.t"
 )
 _GONE_SQL = (
-    "SELECT a.object_id, a.stamp, a.x, a.y, a.z, a.place, a.id FROM absences a"
+    "SELECT a.object_id, a.stamp, a.x, a.y, a.z, a.id, a.place FROM absences a"
     " JOIN (SELECT object_id, MAX(stamp) AS t FROM absences GROUP BY object_id) m"
     " ON a.object_id = m.object_id AND a.stamp = m.t"
 )
-_CHUNK = 65536
+CHUNK = 1024  # rows converted at a time: their tuples are still in the CPU cache (spatial/table.py)
+EXACT = 2.0**53  # a row id or object id at or above this is not exact in a float64
 
 
 def _pos(p: np.ndarray) -> Vec3:
@@ -132,24 +136,29 @@ class Latest:
 
     # -- loading ----------------------------------------------------------------------
     def read(self, conn: sqlite3.Connection) -> None:
-        """Every object's latest rows from the tables (a chunked scan: no Python object per row is kept)."""
+        """Every object's latest rows from the tables (a chunked scan: no Python object per row is kept; each
+        chunk's numbers go into one float64 row per row through one fromiter over the chained tuples)."""
         self.places = Places()
         for rows, sql, times in ((self.seen, _SEEN_SQL, ("t_start", "t_end", "n")), (self.gone, _GONE_SQL, ("stamp",))):
             m = len(times)
-            parts: list[dict[str, np.ndarray]] = []
+            width = 5 + m  # object id, the times, x, y, z, row id
+            numbers, place = itemgetter(slice(0, width)), itemgetter(width)
+            parts: list[np.ndarray] = []
+            codes: list[np.ndarray] = []
             cur = conn.execute(sql)
-            while chunk := cur.fetchmany(_CHUNK):
-                cols = list(zip(*chunk, strict=True))
-                part = {"oid": np.asarray(cols[0], np.int64)}
-                part.update({k: np.asarray(cols[1 + i], rows.cols[k].dtype) for i, k in enumerate(times)})
-                part["pos"] = np.column_stack([np.asarray(c, np.float64) for c in cols[1 + m : 4 + m]])
-                part["place"] = self.places.codes(cols[4 + m])
-                part["row"] = np.asarray(cols[5 + m], np.int64)
-                parts.append(part)
-            if not parts:
-                rows.fill(np.zeros(0, np.int64), {k: v[:0] for k, v in rows.cols.items()})
-                continue
-            arr = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+            while chunk := cur.fetchmany(CHUNK):
+                k = len(chunk)
+                parts.append(np.fromiter(chain.from_iterable(map(numbers, chunk)), np.float64, k * width))
+                codes.append(self.places.codes(list(map(place, chunk))))
+            num = np.concatenate(parts).reshape(-1, width) if parts else np.zeros((0, width))
+            ids: np.ndarray = num[:, [0, width - 1]].astype(np.int64)
+            if len(num) and float(np.abs(num[:, [0, width - 1]]).max()) >= EXACT:  # read the ids again, exactly
+                ids = np.array([(r[0], r[width - 1]) for r in conn.execute(sql)], np.int64).reshape(-1, 2)
+            arr = {"oid": ids[:, 0]}
+            arr.update({k: num[:, 1 + i].astype(rows.cols[k].dtype) for i, k in enumerate(times)})
+            arr["pos"] = num[:, 1 + m : 4 + m].copy()
+            arr["place"] = np.concatenate(codes) if codes else np.zeros(0, np.int32)
+            arr["row"] = ids[:, 1]
             keep = latest_per_object(arr["oid"], arr["row"])  # each row is at its object's newest time: top id
             rows.fill(arr.pop("oid")[keep], {k: v[keep] for k, v in arr.items()})
 

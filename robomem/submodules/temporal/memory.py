@@ -14,6 +14,8 @@ import math
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import astuple, dataclass
+from itertools import chain
+from operator import itemgetter
 
 import numpy as np
 
@@ -23,7 +25,8 @@ from robomem.retrieval.query import Entry, Query, mth_largest, proximity, recenc
 from robomem.store.ids import next_id
 from robomem.submodules.base import Changes, ForgetLimits, ObjectIndex, Submodule, SubmoduleContext
 from robomem.submodules.temporal.forgetting import plan_absences, plan_sightings
-from robomem.submodules.temporal.latest import AbsenceRecord, Latest, Sighting, Vec3
+from robomem.submodules.temporal.latest import CHUNK, EXACT, AbsenceRecord, Latest, Sighting, Vec3
+from robomem.submodules.temporal.rows import Places
 
 __all__ = ["AbsenceRecord", "Change", "PlaceVisits", "Sighting", "TemporalMemory", "Whereabouts"]
 
@@ -293,15 +296,32 @@ class TemporalMemory(Submodule):
             )
         return [PlaceVisits(int(r[0]), str(r[1]), int(r[2]), float(r[3])) for r in rows]
 
-    def visit_windows(self, window_s: float) -> tuple[np.ndarray, list[str], np.ndarray, np.ndarray]:
-        """Every sighting with a place as arrays (object id, place, window index as ``visits`` counts it, t_start):
-        one plain scan, for a caller that groups them itself (semantic's visit tally)."""
-        rows = self.store.read().execute(
-            "SELECT object_id, place, CAST(t_start / ? AS INTEGER), t_start FROM sightings WHERE place IS NOT NULL",
-            (float(window_s),),
-        )
-        cols = list(zip(*rows, strict=True)) or [(), (), (), ()]
-        return (np.asarray(cols[0], np.int64), list(cols[1]), np.asarray(cols[2], np.int64), np.asarray(cols[3], float))
+    def visit_windows(self, window_s: float) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray, np.ndarray]:
+        """Every sighting with a place as arrays (object id, place code into the names returned, window index as
+        ``visits`` counts it, t_start): one plain scan, for a caller that groups them itself (semantic's visit
+        tally).  The numbers of each chunk of rows go into one float64 row through one fromiter (latest.py)."""
+        cur = self.store.read().execute("SELECT object_id, t_start, place FROM sightings WHERE place IS NOT NULL")
+        places = Places()
+        parts: list[np.ndarray] = []
+        codes: list[np.ndarray] = []
+        numbers, place = itemgetter(0, 1), itemgetter(2)
+        while chunk := cur.fetchmany(CHUNK):
+            parts.append(np.fromiter(chain.from_iterable(map(numbers, chunk)), np.float64, 2 * len(chunk)))
+            codes.append(places.codes(list(map(place, chunk))))
+        num = np.concatenate(parts).reshape(-1, 2) if parts else np.zeros((0, 2))
+        oids = num[:, 0].astype(np.int64)
+        if len(num) and float(np.abs(num[:, 0]).max()) >= EXACT:  # an id a float64 cannot hold: read them again
+            oids = np.array([r[0] for r in self.store.read().execute(
+                "SELECT object_id FROM sightings WHERE place IS NOT NULL")], np.int64)  # fmt: skip
+        t_start = num[:, 1].copy()
+        # CAST(t_start / window AS INTEGER) as SQL computes it (visits): one IEEE division, truncated toward zero,
+        # and beyond the 64-bit range its end
+        q = np.trunc(t_start / float(window_s))
+        big, small = q >= 2.0**63, q <= -(2.0**63)
+        windows = np.where(big | small, 0.0, q).astype(np.int64)
+        windows[big], windows[small] = np.iinfo(np.int64).max, np.iinfo(np.int64).min
+        pcodes = np.concatenate(codes).astype(np.int64) if codes else np.zeros(0, np.int64)
+        return oids, pcodes, list(places.names), windows, t_start
 
     def sightings_in(
         self, object_ids: Sequence[int], place: str, since: float = -math.inf, until: float = math.inf, limit: int = 200

@@ -34,8 +34,13 @@ class Places:
         return c
 
     def codes(self, names: Sequence[str | None]) -> np.ndarray:
-        known = self._code
-        return np.asarray([known[n] if n in known else self.code(n) for n in names], dtype=np.int32)
+        """The codes of these names (new names get theirs in order of first appearance), by one C-level map."""
+        for n in dict.fromkeys(names):  # new names in order of first appearance, as coding one by one would
+            if n is not None and n not in self._code:
+                self.code(n)
+        lookup: dict[str | None, int] = {None: -1}
+        lookup.update(self._code)
+        return np.fromiter(map(lookup.__getitem__, names), np.int32, count=len(names))
 
     def name(self, code: int) -> str | None:
         return None if code < 0 else self.names[code]
