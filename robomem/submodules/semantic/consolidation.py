@@ -15,7 +15,7 @@ from robomem.submodules.semantic.language import slug, verb_target
 from robomem.submodules.semantic.records import MAX_SUPPORT_ROWS
 from robomem.submodules.semantic.rules import FactRules
 from robomem.submodules.semantic.state import _Plan
-from robomem.submodules.spatial.scene_graph import pair_relation
+from robomem.submodules.spatial.scene_graph import pair_relation, xy_overlap_pairs
 
 
 class FactConsolidation(FactRules):
@@ -246,28 +246,29 @@ class FactConsolidation(FactRules):
     def _consolidate_relations(self, plan: _Plan, ch: Changes, t: float) -> None:
         if self.spatial.count(include_absent=False) > 2000:
             return  # too many for a cheap pass; relations stay as they were (counted first: no record per object)
-        recs = self.spatial.objects(include_absent=False)
+        # Only objects whose floor boxes overlap another's can be on or in one (found by a sweep, not by a
+        # pass of every object against every other); records are built for those alone.
+        ids, mins, maxs = self.spatial.boxes(include_absent=False)
+        first, second = xy_overlap_pairs(mins, maxs)
         keep: set[str] = set()
-        if recs:
-            mins = np.array([r.bbox_min for r in recs])
-            maxs = np.array([r.bbox_max for r in recs])
+        if len(first):
             near = self.config.spatial.near_distance
-            for i, a in enumerate(recs):
-                # Candidates whose xy box overlaps a's (on/in need that).
-                ov = np.flatnonzero(
-                    (mins[:, 0] <= maxs[i, 0])
-                    & (maxs[:, 0] >= mins[i, 0])
-                    & (mins[:, 1] <= maxs[i, 1])
-                    & (maxs[:, 1] >= mins[i, 1])
-                )
+            order = np.lexsort((ids[second], ids[first]))  # each object's candidates in id order, as before
+            first, second = first[order], second[order]
+            involved = np.unique(np.concatenate([first, second])).tolist()
+            recs = {i: self.spatial.get(int(ids[i])) for i in involved}
+            bounds = np.flatnonzero(np.r_[True, first[1:] != first[:-1], True])
+            for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+                a = recs[int(first[lo])]
+                if a is None:
+                    continue
                 best: tuple[str, float, int] | None = None
-                for j in ov.tolist():
-                    if j == i:
-                        continue
-                    r = pair_relation(a, recs[j], near)
+                for j in second[lo:hi].tolist():
+                    b = recs[j]
+                    r = pair_relation(a, b, near) if b is not None else None
                     if r in ("on", "in"):
                         vol = float(np.prod(np.maximum(maxs[j] - mins[j], 1e-3)))
-                        cand = (r, vol, recs[j].object_id)
+                        cand = (r, vol, int(ids[j]))
                         if best is None or (cand[0] == "on", -cand[1]) > (best[0] == "on", -best[1]):
                             best = cand
                 if best is None:

@@ -337,6 +337,15 @@ class SpatialMemory(Submodule):
         with self._lock:
             return self._aliases.get(oid, oid)
 
+    def boxes(self, include_absent: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(ids ascending, box mins, box maxs) of the objects, from the index (no record built)."""
+        with self._lock:
+            ix = self._index
+            slots = ix.slots()
+            slots = slots if include_absent else slots[~ix.absent[slots]]
+            slots = slots[np.argsort(ix.ids[slots], kind="stable")]
+            return ix.ids[slots], ix.mins[slots], ix.maxs[slots]
+
     def count(self, include_absent: bool = True) -> int:
         """How many objects memory holds (without building a record of each)."""
         with self._lock:

@@ -60,6 +60,25 @@ def _footprint_overlap(a_min: np.ndarray, a_max: np.ndarray, b_min: np.ndarray, 
     return float(w * h / area)
 
 
+def xy_overlap_pairs(mins: np.ndarray, maxs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every ordered pair (i, j), i != j, of boxes whose floor (x, y) extents overlap (closed intervals):
+    a sweep over x (sorted box starts, each box's range of later starts before its end), then y; no pass of
+    every box against every other."""
+    n = len(mins)
+    if n < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    order = np.argsort(mins[:, 0], kind="stable")
+    start = mins[order, 0]
+    ends = np.searchsorted(start, maxs[order, 0], side="right")
+    lens = np.maximum(ends - np.arange(1, n + 1), 0)
+    first = np.repeat(np.arange(n), lens)
+    second = np.repeat(np.arange(1, n + 1) - np.cumsum(lens) + lens, lens) + np.arange(int(lens.sum()))
+    a, b = order[first], order[second]
+    keep = (mins[a, 1] <= maxs[b, 1]) & (maxs[a, 1] >= mins[b, 1])
+    a, b = a[keep], b[keep]
+    return np.concatenate([a, b]), np.concatenate([b, a])
+
+
 def pair_relation(a: ObjectRecord, b: ObjectRecord, near_distance: float) -> str | None:
     a_min, a_max = np.array(a.bbox_min), np.array(a.bbox_max)
     b_min, b_max = np.array(b.bbox_min), np.array(b.bbox_max)
