@@ -119,10 +119,11 @@ def test_header_frame_is_the_camera_override_wins_and_late_tf_is_waited_for(tmp_
     assert "camera_color_optical_frame" in logs["robomem_override"].read_text(errors="replace")
     # the old 2 s wait gives up before the late /tf arrives
     # The old 2 s wait loses frames whose /tf comes 2.5 s late. How many depends on how late the images
-    # themselves arrive on a loaded machine (6 of 8 were rejected under CI load), so this asserts the loss,
-    # not its exact size; the default 5 s wait above accepts all 8 from the same streams.
+    # themselves arrive on a loaded machine (an image that arrives over 0.5 s late finds its /tf within the
+    # wait: 6 of 8 were rejected under one CI load, 3 of 8 under another), so this asserts the loss, not its
+    # size; the default 5 s wait above accepts all 8 from the same streams.
     rejected = int(short.get("rejected_missing_transform", 0))
-    assert rejected >= N_FRAMES // 2 and int(short["updates"]) <= N_FRAMES - rejected, short
+    assert rejected >= 1 and int(short["updates"]) <= N_FRAMES - rejected, short
 
 
 # -- the robot and the diagnostics reader (run as a script) --------------------------------------------------
