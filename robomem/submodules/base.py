@@ -105,16 +105,9 @@ class ObjectIndex(Protocol):
 
     def usage(self) -> dict[int, tuple[int, int]]: ...  # object id -> (times observed, times retrieved)
 
-    # (ids, relevance to text, complete) of the objects by top label, the most relevant labels first and only as
-    # many as hold ``enough`` objects (see ``spatial.search.labelled``)
-    def labelled(
-        self,
-        text: str | None,
-        label: str | None,
-        object_ids: tuple[int, ...] | None,
-        min_relevance: float,
-        enough: int | None,
-    ) -> tuple[np.ndarray, np.ndarray, bool]: ...
+    # (ids, relevance to the query's text, complete): the objects the query selects by top label, the most
+    # relevant labels first and only as many as hold ``enough`` objects (see ``spatial.search.labelled``)
+    def labelled(self, query: Query, enough: int | None) -> tuple[np.ndarray, np.ndarray, bool]: ...
 
 
 @dataclass(frozen=True)

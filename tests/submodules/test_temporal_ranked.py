@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from robomem import Memory, Query
+from robomem.config import RetrievalConfig
 from robomem.retrieval.embedding import make_embedder
 from robomem.retrieval.query import text_relevance
 from robomem.submodules.spatial.index import IndexedObject, ObjectIndex
@@ -31,11 +32,12 @@ def test_labelled_takes_whole_labels_by_relevance_until_enough() -> None:
     for oid in range(1, 801, 7):
         index.remove(oid)
     text, floor = "where is the red mug", 0.3
+    rcfg = RetrievalConfig(min_relevance=floor)
     rel = dict(zip(index.vocab, cache.get(text, index.vocab).tolist(), strict=True))
     live = {oid: index.vocab[int(index.lab_idx[s])] for oid, s in index.slot_of.items()}
     relevant = {oid for oid, lab in live.items() if rel[lab] >= floor}
     for enough in (1, 10, 40, 150, 10**6, None):
-        ids, relv, complete = labelled(index, cache, text, None, None, floor, enough)
+        ids, relv, complete = labelled(index, cache, rcfg, Query(text=text), enough)
         got = set(ids.tolist())
         assert len(got) == len(ids) and got <= relevant
         assert relv.tolist() == [rel[live[o]] for o in ids.tolist()]
@@ -44,11 +46,11 @@ def test_labelled_takes_whole_labels_by_relevance_until_enough() -> None:
         assert got == {o for o in relevant if rel[live[o]] >= cut}
         assert complete == (got == relevant)
         assert complete or len(got) >= (enough or 0)
-    assert labelled(index, cache, text, None, None, floor, None)[2]
-    ids, relv, _ = labelled(index, cache, text, "blue cup", None, floor, 5)  # a label: all its objects, any relevance
+    assert labelled(index, cache, rcfg, Query(text=text), None)[2]
+    ids, relv, _ = labelled(index, cache, rcfg, Query(text=text, label="blue cup"), 5)  # all its objects
     assert set(ids.tolist()) == {o for o, lab in live.items() if lab == "blue cup"} and len(set(relv.tolist())) == 1
     some = (2, 3, 4, 8, 10**9)
-    ids, _, _ = labelled(index, cache, None, None, some, floor, 1)
+    ids, _, _ = labelled(index, cache, rcfg, Query(object_ids=some), 1)
     assert sorted(ids.tolist()) == sorted(o for o in some if o in live)
 
 

@@ -113,7 +113,7 @@ class SpatialMemory(Submodule):
             ix = self._index
             self._newest = float(ix.last_seen[ix.slots()].max()) if len(ix) else None
             self._snaps.load()
-            prefetch = getattr(self.ctx.embedder, "prefetch", None)
+            prefetch = getattr(self.ctx.embedder, "prefetch", None)  # a user's embedder may lack it
             if prefetch is not None:  # the labels' vectors, for the first absence tests and queries, off the frame path
                 prefetch(list(ix.vocab))
 
@@ -445,16 +445,9 @@ class SpatialMemory(Submodule):
                 self._label_index = cached
             return cached[1]
 
-    def labelled(
-        self,
-        text: str | None,
-        label: str | None,
-        object_ids: tuple[int, ...] | None,
-        min_relevance: float,
-        enough: int | None,
-    ) -> tuple[np.ndarray, np.ndarray, bool]:
+    def labelled(self, query: Query, enough: int | None) -> tuple[np.ndarray, np.ndarray, bool]:
         with self._lock:
-            return labelled(self._index, self._relevance, text, label, object_ids, min_relevance, enough)
+            return labelled(self._index, self._relevance, self.config.retrieval, query, enough)
 
     def label_changes(self, since: int, until: int) -> set[int] | None:
         with self._lock:

@@ -111,6 +111,14 @@ def _when(
     return idx, lab
 
 
+def _most_relevant(cache: RelevanceCache, rel_all: np.ndarray, labels: np.ndarray, n: int) -> tuple[np.ndarray, int]:
+    """``labels`` most relevant first, and how many of the first hold ``n`` slots together (all of them when
+    they hold fewer; a label's removed objects not yet dropped count, so the caller checks what it reads)."""
+    labels = labels[np.argsort(-rel_all[labels], kind="stable")]
+    take = int(np.searchsorted(np.cumsum(cache.label_slots.sizes(labels)), n)) + 1
+    return labels, min(take, len(labels))
+
+
 def _worth_reading(
     index: ObjectIndex,
     cache: RelevanceCache,
@@ -130,8 +138,7 @@ def _worth_reading(
     and the loosely related labels that pass ``min_relevance`` held most of the rows)."""
     if len(labels) < 2:
         return labels
-    labels = labels[np.argsort(-rel_all[labels], kind="stable")]
-    take = int(np.searchsorted(np.cumsum(cache.label_slots.sizes(labels)), m)) + 1
+    labels, take = _most_relevant(cache, rel_all, labels, m)
     while True:
         if take >= len(labels):
             return labels
@@ -148,52 +155,42 @@ def _worth_reading(
 
 
 def labelled(
-    index: ObjectIndex,
-    cache: RelevanceCache,
-    text: str | None,
-    label: str | None,
-    object_ids: tuple[int, ...] | None,
-    min_relevance: float,
-    enough: int | None,
+    index: ObjectIndex, cache: RelevanceCache, rcfg: RetrievalConfig, query: Query, enough: int | None
 ) -> tuple[np.ndarray, np.ndarray, bool]:
-    """(ids, relevance to ``text``, complete): the objects another submodule's search ranks by their top label
-    (temporal's last-seen search), gathered from the narrowest source and in no particular order.
+    """(ids, relevance to the query's text, complete): the objects another submodule's search ranks by their
+    top label (temporal's last-seen search), gathered from the narrowest source and in no particular order.
 
     With ``object_ids``: those of them that are objects (of top label ``label`` when given); else with
-    ``label``: the objects of that top label; else with ``text``: the objects of the labels whose relevance is
-    at least ``min_relevance``, the most relevant labels first and only as many labels as hold ``enough``
-    objects (every label as relevant as the last one taken included: none left out could outrank one taken).
-    ``complete`` says no relevant label was left out.  Relevance is 1.0 without ``text``.  The caller holds the
+    ``label``: the objects of that top label; else with a text: the objects of the labels whose relevance is at
+    least ``min_relevance``, the most relevant labels first and only as many labels as hold ``enough`` objects
+    (every label as relevant as the last one taken included: none left out could outrank one taken).
+    ``complete`` says no relevant label was left out.  Relevance is 1.0 without a text.  The caller holds the
     spatial lock."""
+    text, label = query.search_text, query.label
     rel_all = cache.get(text, index.vocab) if text else None
     complete = True
-    if object_ids is not None:
-        found = {s for oid in object_ids if (s := index.slot_of.get(int(oid))) is not None}
+    if query.object_ids:
+        found = {s for oid in query.object_ids if (s := index.slot_of.get(int(oid))) is not None}
         idx = np.fromiter(sorted(found), dtype=np.int64, count=len(found))
         idx = idx[index.active[idx]]
-        lab = index.lab_idx[idx]
         if label is not None:
-            keep = np.isin(idx, index.of_label(label))
-            idx, lab = idx[keep], lab[keep]
+            idx = idx[np.isin(idx, index.of_label(label))]
     elif label is not None:
         idx = index.of_label(label)
         idx = idx[index.active[idx]]
-        lab = index.lab_idx[idx]
     elif rel_all is not None:
         cache.label_slots.sync(index)
-        labels = np.flatnonzero(rel_all >= min_relevance)
-        labels = labels[np.argsort(-rel_all[labels], kind="stable")]
-        if enough is not None and len(labels):
-            reach = np.flatnonzero(np.cumsum(cache.label_slots.sizes(labels)) >= enough)
-            if len(reach) and reach[0] < len(labels) - 1:
-                cut = rel_all[labels[reach[0]]]
-                labels = labels[rel_all[labels] >= cut]
-                complete = len(labels) == int(np.count_nonzero(rel_all >= min_relevance))
+        relevant = np.flatnonzero(rel_all >= rcfg.min_relevance)
+        labels = relevant
+        if enough is not None and len(relevant):
+            labels, take = _most_relevant(cache, rel_all, relevant, enough)
+            labels = labels[rel_all[labels] >= rel_all[labels[take - 1]]]  # ties with the last taken, too
+            complete = len(labels) == len(relevant)
         idx, lab = cache.label_slots.slots(index, labels)
+        return index.ids[idx], rel_all[lab], complete
     else:
         idx = index.slots()
-        lab = index.lab_idx[idx]
-    relevance = np.ones(len(idx)) if rel_all is None else rel_all[lab]
+    relevance = np.ones(len(idx)) if rel_all is None else rel_all[index.lab_idx[idx]]
     return index.ids[idx], relevance, complete
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, replace
 from itertools import chain
 from operator import itemgetter
 
@@ -401,14 +401,10 @@ class TemporalMemory(Submodule):
         lower id), and their relevance.  Spatial memory names the candidates by top label, the most relevant
         labels first (``ObjectIndex.labelled``): as many labels as hold enough objects with evidence, so the
         cost follows the best matches, not the memory; the ranking is that of every object with evidence."""
-        rcfg = self.config.retrieval
         m = max(query.k * 2, 10)
-        text = query.search_text or None
         enough = m
         while True:
-            ids, relv, complete = self.objects.labelled(
-                text, query.label, tuple(query.object_ids) if query.object_ids else None, rcfg.min_relevance, enough
-            )
+            ids, relv, complete = self.objects.labelled(query, enough)
             with self._lock:
                 seen, gone = self._latest.seen, self._latest.gone
                 slot = seen.slots(ids)
@@ -426,9 +422,10 @@ class TemporalMemory(Submodule):
         enough to its text): the objects whose changes it reports."""
         if query.object_ids:
             object_ids = object_ids & {int(o) for o in query.object_ids}
-        text = query.search_text or None
-        ids, relv, _ = self.objects.labelled(text, query.label, tuple(sorted(object_ids)), 0.0, None)
-        if text and not (query.object_ids or query.label):
+        if not object_ids:
+            return {}
+        ids, relv, _ = self.objects.labelled(replace(query, object_ids=tuple(sorted(object_ids))), None)
+        if query.search_text and not (query.object_ids or query.label):
             keep = relv >= self.config.retrieval.min_relevance
             ids, relv = ids[keep], relv[keep]
         return {int(o): float(r) for o, r in zip(ids.tolist(), relv.tolist(), strict=True)}
